@@ -1,0 +1,25 @@
+#include "common/uuid.h"
+
+#include <sodium.h>
+
+namespace payhook {
+
+std::string uuidV7(int64_t unix_ms) {
+  unsigned char b[16];
+  randombytes_buf(b + 6, sizeof b - 6);
+  auto ms = static_cast<uint64_t>(unix_ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0f));
+  b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 0x0f];
+  }
+  return out;
+}
+
+}  // namespace payhook

@@ -1,0 +1,145 @@
+// The daemon's configuration as plain structs, produced by loadConfig() from a TOML file.
+// Nothing here knows sockets or Redis; secrets are already read from their files.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/secret.h"
+
+namespace payhook::config {
+
+// Where a table or key was written, for error messages after loading ("FILE:LINE: key: message").
+struct Location {
+  std::string file;
+  int line = 0;
+};
+
+struct ServerConfig {
+  std::vector<std::string> listen{"127.0.0.1:8080"};  // "host:port", "[v6]:port" or "unix:/path"
+  uint64_t max_body = 64 * 1024;
+  uint64_t max_header_bytes = 16 * 1024;  // request line plus all header lines
+  uint64_t max_headers = 100;
+  uint64_t header_timeout_ms = 10'000;
+  uint64_t idle_timeout_ms = 60'000;  // keep-alive connection with no request in progress
+  uint64_t max_connections = 10'000;
+  std::vector<std::string> trusted_proxies;  // CIDRs allowed to set X-Forwarded-For
+  uint64_t shutdown_timeout_ms = 10'000;
+};
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:9464";  // empty: no admin listener
+  Secret token;                           // bearer token for /v1/*; empty: /v1 disabled
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";  // may carry a password: never log it whole
+  std::string prefix = "payhook";                // keys are "{prefix}:..."
+  uint64_t store_timeout_ms = 2'000;
+};
+
+struct LogConfig {
+  std::string format = "json";  // "json" or "text"
+  std::string level = "info";   // debug, info, warn, error
+};
+
+struct DeliveryConfig {
+  uint64_t lease_timeout_ms = 60'000;
+  uint64_t sweep_interval_ms = 5'000;
+};
+
+struct RetryPolicy {
+  // Either an explicit schedule (delays before attempt 2, 3, ...) or exponential backoff.
+  std::vector<uint64_t> schedule_ms{5'000, 300'000, 1'800'000, 7'200'000, 18'000'000, 36'000'000, 36'000'000};
+  bool exponential = false;
+  uint64_t initial_ms = 5'000;
+  double multiplier = 2.0;
+  uint64_t max_interval_ms = 36'000'000;
+  uint64_t max_attempts = 8;  // for exponential; a schedule allows schedule.size() + 1 attempts
+  uint64_t max_age_ms = 72ull * 3'600'000;
+  double jitter = 0.1;  // fraction, 0 to 1
+};
+
+struct TargetConfig {
+  Location loc;
+  std::string name;
+  std::string url;
+  std::vector<Secret> secrets;  // whsec_... lines, several during rotation
+  Secret signing_key;           // whsk_... (adds v1a signatures); empty when absent
+  uint64_t timeout_ms = 10'000;
+  uint64_t max_in_flight = 64;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct RouteConfig {
+  Location loc;
+  std::string name;
+  std::string provider;  // yoomoney, rbs, integra, payinpayout, allpay, standard-webhooks
+  std::string path;      // mount point, e.g. "/hooks/github"
+  std::vector<std::string> forward;
+  std::string decision;
+  uint64_t decision_timeout_ms = 5'000;
+  std::vector<std::string> allow_ips;  // CIDRs; empty: any source
+  RetryPolicy retry;
+  uint64_t idempotency_ttl_s = 30ull * 24 * 3600;
+
+  // Provider keys. Each secret was read from its `*_file` (or given inline, with a warning).
+  // Text files of secrets are split into non-empty lines with surrounding white space removed.
+  std::vector<Secret> secret;     // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
+  std::string public_key;         // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
+  std::string shop_id;            // yoomoney
+  Secret shop_password;           // yoomoney: shop_password_file
+  std::string checksum;           // rbs: "hmac-sha256", "rsa", "none"
+  std::string rsa_hash = "sha512";  // rbs
+  Secret url_token;               // integra: url_token_file
+  std::string id_param = "transaction_id";
+  std::string amount_param = "amount";
+  std::string user_param = "user";
+  std::vector<std::string> known_users;  // integra
+  std::string api_base;                  // integra
+  Secret crypt_key;                      // integra: crypt_key_file
+  uint64_t timestamp_tolerance_ms = 600'000;  // payinpayout
+  std::string answer = "v1";                  // allpay: "v1" or "v2"
+  std::string status_form = "name";           // allpay: "name" or "digit"
+
+  // Which keys were present in the file, with their lines, for handler-level validation messages.
+  std::map<std::string, int> key_lines;
+};
+
+struct Config {
+  std::string file;  // path as given
+  std::string dir;   // directory secrets are resolved against
+  ServerConfig server;
+  AdminConfig admin;
+  RedisConfig redis;
+  LogConfig log;
+  DeliveryConfig delivery;
+  std::vector<TargetConfig> targets;
+  std::vector<RouteConfig> routes;
+};
+
+struct LoadResult {
+  std::optional<Config> config;       // set when there are no errors
+  std::vector<std::string> errors;    // every problem, "FILE:LINE: key: message"
+  std::vector<std::string> warnings;  // e.g. inline secrets, "FILE:LINE: key: message"
+};
+
+// Where secrets come from besides the config's own directory.
+struct Environment {
+  std::string credentials_directory;  // $CREDENTIALS_DIRECTORY under systemd; empty otherwise
+};
+
+LoadResult loadConfigFile(const std::string& path, const Environment& env);
+// For tests and --check: `file` is used in messages and its directory for relative secret paths.
+LoadResult loadConfigString(std::string_view toml, const std::string& file, const Environment& env);
+
+// "250ms", "5s", "10m", "2h", "7d" → milliseconds. Plain integers are refused (units are required).
+std::optional<uint64_t> parseDuration(std::string_view text);
+// "512", "64KiB", "1MiB", "2GiB", "64KB" (decimal) → bytes.
+std::optional<uint64_t> parseSize(std::string_view text);
+
+}  // namespace payhook::config

@@ -1,0 +1,74 @@
+// HTTP/1.1 server over libuv streams and llhttp: TCP and unix-socket listeners, keep-alive, pipelining
+// answered in order, chunked bodies, Expect: 100-continue, and the limits that keep one peer from hurting
+// the rest. It knows nothing of payments: every complete request goes to one RequestHandler.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http_message.h"
+#include "common/result.h"
+
+namespace payhook::http {
+
+struct ServerLimits {
+  uint64_t max_body = 64 * 1024;          // larger: 413 at once, the rest is not read, connection closed
+  uint64_t max_header_bytes = 16 * 1024;  // request line + headers larger: 431
+  uint64_t max_headers = 100;             // more header lines: 431
+  uint64_t header_timeout_ms = 10'000;    // headers not complete in time: connection closed
+  uint64_t idle_timeout_ms = 60'000;      // keep-alive connection with nothing in progress: closed
+  uint64_t max_connections = 10'000;      // beyond: new connections are closed at once
+};
+
+class Connection;
+
+// Sends the one response to one request. Copyable and cheap; when the connection has gone away
+// (peer closed, server shut down), send() does nothing. Call send() exactly once, on the loop.
+class Responder {
+ public:
+  Responder() = default;
+  Responder(std::weak_ptr<Connection> conn) : conn_(std::move(conn)) {}  // NOLINT
+  void send(Response response) const;
+  bool connected() const { return !conn_.expired(); }
+
+ private:
+  std::weak_ptr<Connection> conn_;
+};
+
+using RequestHandler = std::function<void(Request&& request, Responder responder)>;
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, ServerLimits limits, RequestHandler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. `address` is "host:port", "[v6addr]:port" or "unix:/path" (a stale socket file is
+  // replaced). Port 0 picks a free port; boundAddresses() tells which.
+  Status listen(const std::string& address);
+  // Listens on an already bound socket (systemd socket activation).
+  Status listenFd(int fd);
+  std::vector<std::string> boundAddresses() const;
+
+  // Stops accepting. Idle connections close now; busy ones close after their current response.
+  // `done` runs once every connection is closed.
+  void shutdown(std::function<void()> done);
+  // Closes every listener and connection at once.
+  void closeAll();
+
+  size_t connectionCount() const;
+  size_t inFlightCount() const;  // requests handed to the handler and not yet answered
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  friend class Connection;
+};
+
+}  // namespace payhook::http

@@ -1,0 +1,1 @@
+// Placeholder until this layer lands; replaced in the same change.

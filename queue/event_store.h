@@ -1,0 +1,48 @@
+// EventStore: durable, idempotent storage of received events, the step before any positive answer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/event.h"
+
+namespace payhook::queue {
+
+enum class StoreOutcome {
+  kStored,       // written now; it will be delivered to every target
+  kDuplicate,    // the route already holds an event with this idempotency key; nothing written
+  kUnavailable,  // Redis is not connected; nothing written
+  kTimeout,      // no answer within store_timeout; it may or may not have been written
+  kError,        // Redis answered with an error; nothing written
+};
+
+const char* outcomeName(StoreOutcome o);
+
+struct StoreResult {
+  StoreOutcome outcome = StoreOutcome::kError;
+  std::string event_id;  // kStored: the new id; kDuplicate: the id stored first
+  std::string error;     // kError/kTimeout/kUnavailable: a message without secrets
+  bool stored() const { return outcome == StoreOutcome::kStored || outcome == StoreOutcome::kDuplicate; }
+};
+
+struct StoreSpec {
+  std::vector<std::string> targets;  // one delivery job per target, due at once
+  uint64_t idempotency_ttl_s = 30ull * 24 * 3600;
+};
+
+class EventStore {
+ public:
+  using Done = std::function<void(StoreResult)>;
+  virtual ~EventStore() = default;
+
+  // Stores `event` and its idempotency key atomically. `done` runs exactly once, on the loop, and never
+  // before store() has returned. A positive answer to a provider may be sent only on result.stored().
+  virtual void store(const Event& event, const StoreSpec& spec, Done done) = 0;
+
+  // True while connected and able to store.
+  virtual bool ready() const = 0;
+};
+
+}  // namespace payhook::queue

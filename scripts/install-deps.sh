@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what payhook needs to build, test and benchmark, from Debian's packages.
+# Idempotent and quiet when everything is present. llhttp is not in Debian 12, so its two
+# packages come from Debian 13 through a private apt state that reuses the archive address
+# already configured on this machine (no host name is written here).
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev libssl-dev
+      libcurl4-openssl-dev libtomlplusplus-dev nlohmann-json3-dev libsystemd-dev
+      libgtest-dev libgmock-dev redis-server curl wrk nginx-light clang)
+if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
+  pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}")
+fi
+
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
+
+missing=()
+for p in "${pkgs[@]}"; do
+  [[ -z "$p" ]] && continue
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's redis-server package starts a system instance; payhook runs its own.
+  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+
+llhttp_ok() {
+  dpkg-query -W -f='${Status} ${Version}' libllhttp-dev 2>/dev/null | grep -q 'install ok installed 9\.'
+}
+if ! llhttp_ok; then
+  echo "install-deps: installing llhttp 9.2 from Debian 13" >&2
+  uri=""
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f "$f" ]] || continue
+    uri=$(awk '/^URIs:/ {print $2}' "$f" | grep -v -- '-security' | grep '/debian/\?$' | head -n1 || true)
+    [[ -n "$uri" ]] && break
+  done
+  if [[ -z "$uri" ]]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+          awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' |
+          grep -v -- '-security' | head -n1 || true)
+  fi
+  [[ -n "$uri" ]] || { echo "install-deps: no Debian archive address found in /etc/apt" >&2; exit 1; }
+  state=$(mktemp -d /tmp/payhook-apt.XXXXXX)
+  trap 'rm -rf "$state"' EXIT
+  mkdir -p "$state/lists/partial" "$state/archives/partial" "$state/debs"
+  : >"$state/status"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri trixie main" >"$state/sources.list"
+  aptopts=(-o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+           -o "Dir::State::Lists=$state/lists" -o "Dir::State::status=$state/status"
+           -o "Dir::Cache=$state" -o "Dir::Cache::archives=$state/archives"
+           -o "APT::Architecture=$(dpkg --print-architecture)" -o "Debug::NoLocking=1")
+  apt-get "${aptopts[@]}" update -qq >/dev/null
+  (cd "$state/debs" && apt-get "${aptopts[@]}" download -qq libllhttp-dev libllhttp9.2 >/dev/null)
+  $SUDO dpkg -i "$state"/debs/*.deb >/dev/null
+  llhttp_ok || { echo "install-deps: llhttp did not install" >&2; exit 1; }
+fi
