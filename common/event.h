@@ -15,14 +15,14 @@ struct RawRequest {
 };
 
 struct Event {
-  std::string id;                // UUIDv7, assigned on receipt
-  std::string type;              // e.g. "yoomoney.payment_aviso"
-  std::string route;             // route name from the config
-  std::string provider;          // provider id, e.g. "standard-webhooks"
-  int64_t received_at_ms = 0;    // Unix milliseconds
-  bool verified = false;         // signature checked and valid
-  std::string data_json;         // normalised fields, a JSON object
-  std::string idempotency_key;   // provider's own key; unique per route
+  std::string id;               // UUIDv7, assigned on receipt
+  std::string type;             // e.g. "yoomoney.payment_aviso"
+  std::string route;            // route name from the config
+  std::string provider;         // provider id, e.g. "standard-webhooks"
+  int64_t received_at_ms = 0;   // Unix milliseconds
+  bool verified = false;        // signature checked and valid
+  std::string data_json;        // normalised fields, a JSON object
+  std::string idempotency_key;  // provider's own key; unique per route
   RawRequest raw;
 };
 

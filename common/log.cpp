@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/time_format.h"
 #include "common/clock.h"
+#include "common/time_format.h"
 
 namespace payhook::log {
 namespace {
@@ -15,10 +15,14 @@ Format g_format = Format::kJson;
 
 const char* levelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -41,7 +45,9 @@ bool parseLevel(std::string_view text, Level* out) {
   return false;
 }
 
-bool enabled(Level level) { return level >= g_level; }
+bool enabled(Level level) {
+  return level >= g_level;
+}
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;

@@ -37,8 +37,14 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
 inline void debug(std::string_view msg, std::initializer_list<Field> f = {}) {
   if (enabled(Level::kDebug)) write(Level::kDebug, msg, f);
 }
-inline void info(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::kInfo, msg, f); }
-inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::kWarn, msg, f); }
-inline void error(std::string_view msg, std::initializer_list<Field> f = {}) { write(Level::kError, msg, f); }
+inline void info(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::kInfo, msg, f);
+}
+inline void warn(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::kWarn, msg, f);
+}
+inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
+  write(Level::kError, msg, f);
+}
 
 }  // namespace payhook::log

@@ -1,1 +1,69 @@
-// Placeholder until this layer lands; replaced in the same change.
+#include "handlers/registry.h"
+
+#include <functional>
+#include <map>
+
+#include "handlers/standard_webhooks.h"
+
+namespace payhook::handlers {
+namespace {
+
+Result<std::unique_ptr<Handler>> makeStandardWebhooks(const config::RouteConfig& route) {
+  swh::VerifyKeys keys;
+  for (const auto& line : route.secret) {
+    auto key = swh::decodeSecret(line.reveal());
+    if (!key) return Error{"secret_file: " + key.error().message};
+    keys.hmac.push_back(std::move(key.value()));
+  }
+  std::string_view pem = route.public_key;
+  while (!pem.empty()) {
+    size_t nl = pem.find('\n');
+    std::string_view line = pem.substr(0, nl);
+    pem = nl == std::string_view::npos ? std::string_view() : pem.substr(nl + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    auto key = swh::decodePublicKey(line);
+    if (!key) return Error{"public_key_file: " + key.error().message};
+    keys.ed25519.push_back(std::move(key.value()));
+  }
+  if (keys.hmac.empty() && keys.ed25519.empty())
+    return Error{"secret_file: a standard-webhooks route needs a whsec_ secret or a whpk_ public key"};
+  return std::unique_ptr<Handler>(std::make_unique<StandardWebhooksHandler>(route.name, std::move(keys)));
+}
+
+using Factory = std::function<Result<std::unique_ptr<Handler>>(const config::RouteConfig&)>;
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> kFactories = {
+      {"standard-webhooks", makeStandardWebhooks},
+  };
+  return kFactories;
+}
+
+}  // namespace
+
+RawRequest rawOf(const http::Request& request) {
+  RawRequest raw;
+  raw.method = request.method;
+  raw.path = request.path;
+  raw.query = request.query;
+  if (const auto* ct = request.header("content-type")) raw.content_type = *ct;
+  raw.body = request.body;
+  return raw;
+}
+
+Result<std::unique_ptr<Handler>> makeHandler(const config::RouteConfig& route) {
+  auto it = factories().find(route.provider);
+  if (it == factories().end()) return Error{"provider: \"" + route.provider + "\" is not implemented yet"};
+  return it->second(route);
+}
+
+std::vector<std::string> providerNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : factories()) names.push_back(name);
+  return names;
+}
+
+}  // namespace payhook::handlers

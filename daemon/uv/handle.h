@@ -73,7 +73,9 @@ class Owned {
 class Timer {
  public:
   Timer() = default;
-  explicit Timer(uv_loop_t* loop) { h_.open([loop](uv_timer_t* t) { return uv_timer_init(loop, t); }); }
+  explicit Timer(uv_loop_t* loop) {
+    h_.open([loop](uv_timer_t* t) { return uv_timer_init(loop, t); });
+  }
 
   void start(uint64_t timeout_ms, std::function<void()> cb, uint64_t repeat_ms = 0) {
     if (!h_) return;

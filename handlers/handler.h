@@ -1,0 +1,62 @@
+// Handler: one provider protocol as a pure function of (request, time, secrets) → Verdict.
+// No loop and no I/O here; the daemon stores what a handler accepts and sends what it answers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/event.h"
+#include "common/http_message.h"
+
+namespace payhook::handlers {
+
+// Refused: nothing is stored. `reason` is for the log and never carries secret material.
+struct Reject {
+  http::Response reply;
+  std::string reason;
+  std::string outcome = "rejected";  // metric label: "rejected", "forged", "malformed", "forbidden"
+};
+
+// Verified: store `event`, then send `ack`. A duplicate (same idempotency key) gets the same ack.
+struct Accept {
+  Event event;
+  http::Response ack;
+};
+
+// The provider waits for the shop's decision (checkOrder); the daemon asks the decision target.
+struct Decide {
+  Event event;
+};
+
+using Verdict = std::variant<Reject, Accept, Decide>;
+
+// One endpoint a handler serves, relative to its route's `path` ("" is the path itself).
+struct Endpoint {
+  std::string suffix;
+  std::vector<std::string> methods;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+
+  virtual std::vector<Endpoint> endpoints() const = 0;
+
+  // `endpoint` indexes endpoints(). `now_ms` is Unix milliseconds. The returned event has no id and no
+  // received_at: the daemon assigns them.
+  virtual Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const = 0;
+
+  // The answer when the event could not be stored: the provider must try again later, and nothing was
+  // acknowledged. Every provider retries on an HTTP 503.
+  virtual http::Response unavailable() const {
+    return http::Response::text(503, "temporarily unavailable, retry later\n").withHeader("retry-after", "5");
+  }
+};
+
+// Copies the parts of a request that an event keeps verbatim.
+RawRequest rawOf(const http::Request& request);
+
+}  // namespace payhook::handlers

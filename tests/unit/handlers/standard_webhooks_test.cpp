@@ -1,0 +1,151 @@
+#include "handlers/standard_webhooks.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <nlohmann/json.hpp>
+
+namespace payhook::handlers {
+namespace {
+
+// The published vector from the Standard Webhooks specification (PROTOCOLS.md).
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+constexpr const char* kTs = "1614265330";
+constexpr const char* kBody = R"({"test": 2432232314})";
+constexpr const char* kSig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+constexpr int64_t kNowMs = 1614265330LL * 1000;
+
+swh::VerifyKeys hmacKeys(std::initializer_list<const char*> secrets) {
+  swh::VerifyKeys keys;
+  for (const char* s : secrets) keys.hmac.push_back(swh::decodeSecret(s).value());
+  return keys;
+}
+
+http::Request signedRequest(const std::string& sig, std::string body = kBody) {
+  http::Request r;
+  r.method = "POST";
+  r.path = "/hooks/demo";
+  r.headers = {{"webhook-id", kId},
+               {"webhook-timestamp", kTs},
+               {"webhook-signature", sig},
+               {"content-type", "application/json"}};
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(StandardWebhooks, PublishedVectorSigns) {
+  auto key = swh::decodeSecret(kSecret);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(swh::signV1(*key, kId, kTs, kBody), kSig);
+}
+
+TEST(StandardWebhooks, PublishedVectorVerifies) {
+  EXPECT_EQ(swh::verify(hmacKeys({kSecret}), kId, kTs, kSig, kBody, kNowMs), swh::VerifyResult::kOk);
+}
+
+TEST(StandardWebhooks, OneByteChangedIsRefused) {
+  auto keys = hmacKeys({kSecret});
+  EXPECT_EQ(swh::verify(keys, kId, kTs, kSig, R"({"test": 2432232315})", kNowMs),
+            swh::VerifyResult::kBadSignature);
+  EXPECT_EQ(swh::verify(keys, "msg_p5jXN8AQM9LWM0D4loKWxJeK", kTs, kSig, kBody, kNowMs),
+            swh::VerifyResult::kBadSignature);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=", kBody, kNowMs),
+            swh::VerifyResult::kBadSignature);
+}
+
+TEST(StandardWebhooks, ToleranceIsFiveMinutesBothWays) {
+  auto keys = hmacKeys({kSecret});
+  EXPECT_EQ(swh::verify(keys, kId, kTs, kSig, kBody, kNowMs + 300'000), swh::VerifyResult::kOk);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, kSig, kBody, kNowMs - 300'000), swh::VerifyResult::kOk);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, kSig, kBody, kNowMs + 301'000), swh::VerifyResult::kStale);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, kSig, kBody, kNowMs - 301'000), swh::VerifyResult::kStale);
+  EXPECT_EQ(swh::verify(keys, kId, "16142653x0", kSig, kBody, kNowMs), swh::VerifyResult::kBadTimestamp);
+  EXPECT_EQ(swh::verify(keys, kId, "", kSig, kBody, kNowMs), swh::VerifyResult::kBadTimestamp);
+}
+
+TEST(StandardWebhooks, AnyValidEntryAndAnyKeyPasses) {
+  auto keys = hmacKeys({"whsec_bm90IHRoZSBrZXkgYXQgYWxs", kSecret});
+  std::string header = std::string("v1,AAAA v2,xyz v1,bm9wZQ== ") + kSig;
+  EXPECT_EQ(swh::verify(keys, kId, kTs, header, kBody, kNowMs), swh::VerifyResult::kOk);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, "v1,AAAA garbage", kBody, kNowMs), swh::VerifyResult::kBadSignature);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, "", kBody, kNowMs), swh::VerifyResult::kBadSignature);
+}
+
+TEST(StandardWebhooks, Ed25519SignAndVerify) {
+  unsigned char seed[crypto_sign_SEEDBYTES];
+  for (size_t i = 0; i < sizeof seed; ++i) seed[i] = static_cast<unsigned char>(i * 7 + 1);
+  char b64[64];
+  sodium_bin2base64(b64, sizeof b64, seed, sizeof seed, sodium_base64_VARIANT_ORIGINAL);
+  auto sk = swh::decodeSigningKey(std::string("whsk_") + b64);
+  ASSERT_TRUE(sk.ok()) << sk.error().message;
+  std::string sig = swh::signV1a(*sk, kId, kTs, kBody);
+  ASSERT_EQ(sig.rfind("v1a,", 0), 0u);
+  swh::VerifyKeys keys;
+  keys.ed25519.push_back(swh::publicKeyOf(*sk));
+  EXPECT_EQ(swh::verify(keys, kId, kTs, sig, kBody, kNowMs), swh::VerifyResult::kOk);
+  EXPECT_EQ(swh::verify(keys, kId, kTs, sig, "{}", kNowMs), swh::VerifyResult::kBadSignature);
+  // A v1a entry is never checked against an HMAC key and the reverse.
+  EXPECT_EQ(swh::verify(hmacKeys({kSecret}), kId, kTs, sig, kBody, kNowMs), swh::VerifyResult::kBadSignature);
+}
+
+TEST(StandardWebhooks, BadKeysAreRefused) {
+  EXPECT_FALSE(swh::decodeSecret("whsec_!!!").ok());
+  EXPECT_FALSE(swh::decodeSecret("whsec_").ok());
+  EXPECT_FALSE(swh::decodePublicKey("whpk_AAAA").ok());
+  EXPECT_FALSE(swh::decodeSigningKey("whsk_AAAA").ok());
+}
+
+TEST(StandardWebhooksHandler, AcceptsSignedAndDescribesTheEvent) {
+  StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
+  auto v = h.handle(0, signedRequest(kSig), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v));
+  const auto& a = std::get<Accept>(v);
+  EXPECT_EQ(a.ack.status, 204);
+  EXPECT_TRUE(a.ack.body.empty());
+  EXPECT_EQ(a.event.idempotency_key, kId);
+  EXPECT_EQ(a.event.route, "demo");
+  EXPECT_EQ(a.event.provider, "standard-webhooks");
+  EXPECT_EQ(a.event.type, "standard_webhooks.webhook");
+  EXPECT_TRUE(a.event.verified);
+  EXPECT_EQ(a.event.raw.body, kBody);
+  EXPECT_EQ(a.event.raw.content_type, "application/json");
+  auto data = nlohmann::json::parse(a.event.data_json);
+  EXPECT_EQ(data["webhook_id"], kId);
+  EXPECT_EQ(data["payload"]["test"], 2432232314LL);
+}
+
+TEST(StandardWebhooksHandler, TypeComesFromThePayload) {
+  auto key = swh::decodeSecret(kSecret).value();
+  std::string body = R"({"type":"invoice.paid","data":{"amount":"10.00"}})";
+  StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
+  auto v = h.handle(0, signedRequest(swh::signV1(key, kId, kTs, body), body), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v));
+  EXPECT_EQ(std::get<Accept>(v).event.type, "standard_webhooks.invoice.paid");
+}
+
+TEST(StandardWebhooksHandler, RefusesForgedStaleAndIncomplete) {
+  StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
+  auto forged = h.handle(0, signedRequest(kSig, R"({"test": 1})"), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(forged));
+  EXPECT_EQ(std::get<Reject>(forged).reply.status, 401);
+
+  auto stale = h.handle(0, signedRequest(kSig), kNowMs + 3'600'000);
+  ASSERT_TRUE(std::holds_alternative<Reject>(stale));
+  EXPECT_EQ(std::get<Reject>(stale).reply.status, 401);
+
+  auto req = signedRequest(kSig);
+  req.headers.erase(req.headers.begin() + 2);  // webhook-signature
+  auto missing = h.handle(0, req, kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(missing));
+  EXPECT_EQ(std::get<Reject>(missing).reply.status, 400);
+
+  auto dup = signedRequest(kSig);
+  dup.headers.push_back({"webhook-signature", "v1,AAAA"});
+  auto repeated = h.handle(0, dup, kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(repeated));
+  EXPECT_EQ(std::get<Reject>(repeated).reply.status, 400);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
