@@ -6,10 +6,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/secret.h"
+#include "config/address.h"  // parseListenAddress(), parseCidr(): the same parsing the loader validates with
 
 namespace payhook::config {
 
@@ -55,7 +57,7 @@ struct DeliveryConfig {
 struct RetryPolicy {
   // Either an explicit schedule (delays before attempt 2, 3, ...) or exponential backoff.
   std::vector<uint64_t> schedule_ms{5'000, 300'000, 1'800'000, 7'200'000, 18'000'000, 36'000'000, 36'000'000};
-  bool exponential = false;
+  bool exponential = false;  // when true, schedule_ms is empty and the fields below apply
   uint64_t initial_ms = 5'000;
   double multiplier = 2.0;
   uint64_t max_interval_ms = 36'000'000;
@@ -89,19 +91,19 @@ struct RouteConfig {
 
   // Provider keys. Each secret was read from its `*_file` (or given inline, with a warning).
   // Text files of secrets are split into non-empty lines with surrounding white space removed.
-  std::vector<Secret> secret;     // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
-  std::string public_key;         // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
-  std::string shop_id;            // yoomoney
-  Secret shop_password;           // yoomoney: shop_password_file
-  std::string checksum;           // rbs: "hmac-sha256", "rsa", "none"
+  std::vector<Secret> secret;       // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
+  std::string public_key;           // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
+  std::string shop_id;              // yoomoney
+  Secret shop_password;             // yoomoney: shop_password_file
+  std::string checksum;             // rbs: "hmac-sha256", "rsa", "none"
   std::string rsa_hash = "sha512";  // rbs
-  Secret url_token;               // integra: url_token_file
+  Secret url_token;                 // integra: url_token_file
   std::string id_param = "transaction_id";
   std::string amount_param = "amount";
   std::string user_param = "user";
-  std::vector<std::string> known_users;  // integra
-  std::string api_base;                  // integra
-  Secret crypt_key;                      // integra: crypt_key_file
+  std::vector<std::string> known_users;       // integra
+  std::string api_base;                       // integra
+  Secret crypt_key;                           // integra: crypt_key_file
   uint64_t timestamp_tolerance_ms = 600'000;  // payinpayout
   std::string answer = "v1";                  // allpay: "v1" or "v2"
   std::string status_form = "name";           // allpay: "name" or "digit"

@@ -1,0 +1,137 @@
+#include "config/address.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+namespace payhook::config {
+namespace {
+
+bool allDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Parses a decimal in [0, max]; refuses signs, spaces and leading "+" that strtol would let through.
+bool parseBounded(std::string_view text, unsigned max, unsigned& out) {
+  if (!allDigits(text) || text.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : text) value = value * 10 + static_cast<unsigned>(c - '0');
+  if (value > max) return false;
+  out = value;
+  return true;
+}
+
+Result<uint16_t> parsePort(std::string_view text) {
+  unsigned port = 0;
+  if (!parseBounded(text, 65535, port)) {
+    return Error{"port \"" + std::string(text.substr(0, 16)) +
+                 "\" must be a number from 1 to 65535, or 0 for any"};
+  }
+  return static_cast<uint16_t>(port);
+}
+
+bool prefixMatches(const uint8_t* a, const uint8_t* b, int bits) {
+  const int whole = bits / 8;
+  if (std::memcmp(a, b, static_cast<size_t>(whole)) != 0) return false;
+  const int rest = bits % 8;
+  if (rest == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
+Result<ListenAddress> parseListenAddress(std::string_view text) {
+  ListenAddress out;
+  if (text.starts_with("unix:")) {
+    out.kind = ListenAddress::Kind::kUnix;
+    out.path = std::string(text.substr(5));
+    if (out.path.empty() || out.path[0] != '/')
+      return Error{"unix socket path must be absolute (\"unix:/run/...\")"};
+    // sun_path holds 108 bytes including the terminating NUL.
+    if (out.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      return Error{"unix socket path is longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                   " bytes"};
+    }
+    if (out.path.find('\0') != std::string::npos) return Error{"unix socket path contains a NUL byte"};
+    return out;
+  }
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with("[")) {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return Error{"missing ']' after the IPv6 address"};
+    host = text.substr(1, close - 1);
+    if (text.size() == close + 1 || text[close + 1] != ':') return Error{"expected \"[address]:port\""};
+    port = text.substr(close + 2);
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &v6) != 1)
+      return Error{"not a valid IPv6 address in brackets"};
+    out.ipv6 = true;
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return Error{"expected \"host:port\", \"[v6]:port\" or \"unix:/path\""};
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      return Error{"write an IPv6 address in brackets: \"[::1]:8080\""};
+    in_addr v4{};
+    if (inet_pton(AF_INET, std::string(host).c_str(), &v4) != 1) {
+      return Error{"host must be an IPv4 address or a bracketed IPv6 address (host names are not resolved)"};
+    }
+  }
+  auto parsed_port = parsePort(port);
+  if (!parsed_port) return parsed_port.error();
+  out.host = std::string(host);
+  out.port = *parsed_port;
+  return out;
+}
+
+Result<Cidr> parseCidr(std::string_view text) {
+  Cidr out;
+  const size_t slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  if (inet_pton(AF_INET, address.c_str(), out.bytes.data()) == 1) {
+    out.family = AF_INET;
+    out.prefix_len = 32;
+  } else if (inet_pton(AF_INET6, address.c_str(), out.bytes.data()) == 1) {
+    out.family = AF_INET6;
+    out.prefix_len = 128;
+  } else {
+    return Error{"not an IPv4 or IPv6 address or range (expected e.g. \"10.0.0.0/8\" or \"2001:db8::/32\")"};
+  }
+  if (slash != std::string_view::npos) {
+    unsigned len = 0;
+    const unsigned max = out.family == AF_INET ? 32 : 128;
+    if (!parseBounded(text.substr(slash + 1), max, len)) {
+      return Error{"prefix length must be a number from 0 to " + std::to_string(max)};
+    }
+    out.prefix_len = static_cast<int>(len);
+  }
+  return out;
+}
+
+bool Cidr::contains(const sockaddr* address) const {
+  if (address == nullptr) return false;
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    if (family != AF_INET) return false;
+    return prefixMatches(reinterpret_cast<const uint8_t*>(&v4->sin_addr), bytes.data(), prefix_len);
+  }
+  if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    const auto* raw = reinterpret_cast<const uint8_t*>(&v6->sin6_addr);
+    if (family == AF_INET6) return prefixMatches(raw, bytes.data(), prefix_len);
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return prefixMatches(raw + 12, bytes.data(), prefix_len);
+  }
+  return false;
+}
+
+}  // namespace payhook::config

@@ -1,0 +1,120 @@
+#include "config/secret_files.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace payhook::config {
+namespace {
+
+// Secrets are a few lines; a cap keeps a mistaken path (a log file, /dev/zero) from eating memory.
+constexpr off_t kMaxSecretFileBytes = 1 << 20;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Result<SecretFile> readWhole(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
+  if (!S_ISREG(st.st_mode)) return Error{"cannot read " + path + ": not a regular file"};
+  if (st.st_size > kMaxSecretFileBytes) {
+    return Error{"cannot read " + path + ": larger than " + std::to_string(kMaxSecretFileBytes) + " bytes"};
+  }
+  std::string buffer(static_cast<size_t>(st.st_size), '\0');
+  size_t filled = 0;
+  while (filled < buffer.size()) {
+    const ssize_t n = ::read(fd.get(), buffer.data() + filled, buffer.size() - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      sodium_memzero(buffer.data(), buffer.size());
+      return Error{"cannot read " + path + ": " + std::strerror(saved)};
+    }
+    if (n == 0) break;
+    filled += static_cast<size_t>(n);
+  }
+  buffer.resize(filled);
+  // Moving keeps the one heap buffer; Secret wipes it when dropped.
+  return SecretFile{path, Secret(std::move(buffer))};
+}
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+}  // namespace
+
+Result<SecretFile> readSecretFile(std::string_view written, const std::string& config_dir,
+                                  const Environment& env) {
+  namespace fs = std::filesystem;
+  const fs::path given{std::string(written)};
+  if (given.is_absolute()) return readWhole(given.string());
+  if (!env.credentials_directory.empty()) {
+    const fs::path candidate = fs::path(env.credentials_directory) / given;
+    std::error_code ec;
+    if (fs::exists(candidate, ec)) return readWhole(candidate.lexically_normal().string());
+  }
+  auto result = readWhole((fs::path(config_dir) / given).lexically_normal().string());
+  if (!result && !env.credentials_directory.empty()) {
+    return Error{result.error().message + " (not in the credentials directory " + env.credentials_directory +
+                 " either)"};
+  }
+  return result;
+}
+
+std::vector<Secret> splitSecretLines(std::string_view text, std::vector<int>* line_numbers) {
+  std::vector<Secret> lines;
+  size_t pos = 0;
+  int number = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    ++number;
+    std::string_view line = text.substr(pos, end - pos);
+    while (!line.empty() && isSpace(line.front())) line.remove_prefix(1);
+    while (!line.empty() && isSpace(line.back())) line.remove_suffix(1);
+    if (!line.empty()) {
+      lines.emplace_back(std::string(line));
+      if (line_numbers != nullptr) line_numbers->push_back(number);
+    }
+    pos = end + 1;
+  }
+  return lines;
+}
+
+bool isPrefixedBase64Key(std::string_view value, std::string_view prefix, size_t min_bytes,
+                         size_t max_bytes) {
+  if (!value.starts_with(prefix)) return false;
+  const std::string_view encoded = value.substr(prefix.size());
+  if (encoded.empty()) return false;
+  std::string decoded(encoded.size(), '\0');
+  size_t decoded_len = 0;
+  const char* end = nullptr;
+  const int rc =
+      sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(), encoded.data(),
+                        encoded.size(), nullptr, &decoded_len, &end, sodium_base64_VARIANT_ORIGINAL);
+  const bool ok = rc == 0 && end == encoded.data() + encoded.size() && decoded_len >= min_bytes &&
+                  decoded_len <= max_bytes;
+  sodium_memzero(decoded.data(), decoded.size());
+  return ok;
+}
+
+}  // namespace payhook::config

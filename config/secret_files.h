@@ -1,0 +1,34 @@
+// Reading `*_file` secrets: where a relative path is looked up, and how a file becomes secret values.
+// Nothing here ever puts file content into an error message.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/secret.h"
+#include "config/config.h"
+
+namespace payhook::config {
+
+struct SecretFile {
+  std::string path;  // the path actually read, for messages
+  Secret text;       // the whole file
+};
+
+// An absolute path is used as is. A relative one is taken from env.credentials_directory when that is set and
+// the file exists there (systemd's LoadCredential=), otherwise from `config_dir`. The error names the path(s)
+// tried and the reason, never the content.
+Result<SecretFile> readSecretFile(std::string_view written, const std::string& config_dir,
+                                  const Environment& env);
+
+// Non-empty lines with surrounding white space removed: one secret per line, several during key rotation.
+// `line_numbers`, when given, receives the 1-based file line of each secret, for messages.
+std::vector<Secret> splitSecretLines(std::string_view text, std::vector<int>* line_numbers = nullptr);
+
+// True when `value` is `prefix` followed by standard base64 that decodes to between min and max bytes
+// (Standard Webhooks keys: whsec_, whpk_, whsk_). The decoded bytes are wiped before returning.
+bool isPrefixedBase64Key(std::string_view value, std::string_view prefix, size_t min_bytes, size_t max_bytes);
+
+}  // namespace payhook::config

@@ -1,0 +1,1244 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/address.h"
+
+namespace payhook::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+// Made-up keys: each is valid base64 of the size its prefix needs.
+constexpr std::string_view kOrdersSecret = "whsec_bc+ivVGMTrYO01zpxlM3PikqN14cihZ90mzZIl9SDB8=";  // 32 bytes
+constexpr std::string_view kOrdersSecret2 = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";             // 24 bytes
+constexpr std::string_view kSigningKey = "whsk_8DtI2vR9Cyg0wNL0x7oLlDB0Fmy0zGZxxWZIRaoTUr0=";     // 32 bytes
+constexpr std::string_view kPublicKey = "whpk_F2nswkM6rgTM1KqRCU3uHSP8VRKBZuZSkLhYn2JFbW0=";      // 32 bytes
+constexpr std::string_view kPem =
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "payhook-config-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    write("orders.whsec", std::string(kOrdersSecret) + "\n");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write(const fs::path& relative, std::string_view content) {
+    const fs::path path = dir_ / relative;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << content;
+  }
+  std::string file() const { return (dir_ / "payhook.toml").string(); }
+  // "FILE:LINE: rest", the shape of every message.
+  std::string at(int line, std::string_view rest) const {
+    return file() + ":" + std::to_string(line) + ": " + std::string(rest);
+  }
+  LoadResult load(std::string_view toml, const Environment& env = {}) {
+    return loadConfigString(toml, file(), env);
+  }
+
+  fs::path dir_;
+};
+
+// The smallest valid config: tests that exercise one key append a route or a section to it.
+constexpr std::string_view kTarget = R"(
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9000/payhook"
+secret_file = "orders.whsec"
+)";  // lines 1-5 (line 1 is blank)
+
+std::string withTarget(std::string_view rest) {
+  return std::string(kTarget) + std::string(rest);
+}
+
+TEST_F(ConfigTest, FullConfigRoundTripsIntoStructs) {
+  write("secrets/orders.whsec",
+        "\n  " + std::string(kOrdersSecret) + "  \n\n" + std::string(kOrdersSecret2) + "\n");
+  write("secrets/orders.whsk", std::string(kSigningKey) + "\n");
+  write("secrets/audit.whsec", std::string(kOrdersSecret2) + "\n");
+  write("admin.token", "admin-token-one\nignored-second-line\n");
+  write("yoomoney.pass", "s<kY23653f,{9fcnshwq\n");
+  write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
+  write("integra.token", "url-token\n");
+  write("integra.key", "crypt-key\n");
+  write("pip.secret", "secret_key\n");
+  write("allpay.pem", kPem);
+  write("hooks.whsec", std::string(kOrdersSecret2) + "\n");
+  write("hooks.whpk", std::string(kPublicKey) + "\n");
+  const std::string toml = R"([server]
+listen = ["127.0.0.1:8080", "[::1]:8081", "unix:/run/payhook/http.sock"]
+max_body = "1MiB"
+max_header_bytes = 8192
+max_headers = 50
+header_timeout = "5s"
+idle_timeout = "2m"
+max_connections = 500
+trusted_proxies = ["127.0.0.1/32", "10.0.0.0/8", "::1"]
+shutdown_timeout = "30s"
+
+[admin]
+listen = "unix:/run/payhook/admin.sock"
+token_file = "admin.token"
+
+[redis]
+url = "unix:/run/redis/redis.sock"
+prefix = "shop1"
+store_timeout = "1500ms"
+
+[log]
+format = "text"
+level = "debug"
+
+[delivery]
+lease_timeout = "2m"
+sweep_interval = "10s"
+
+[[targets]]
+name = "orders"
+url = "https://orders.internal/payhook"
+secret_file = "secrets/orders.whsec"
+signing_key_file = "secrets/orders.whsk"
+timeout = "30s"
+max_in_flight = 16
+headers = { "X-Internal-Auth" = "Bearer abc", "X-Team" = "payments" }
+
+[[targets]]
+name = "audit"
+url = "http://127.0.0.1:9001/audit"
+secret_file = "secrets/audit.whsec"
+
+[[routes]]
+name = "shop-yoomoney"
+provider = "yoomoney"
+path = "/yoomoney"
+shop_id = 13
+shop_password_file = "yoomoney.pass"
+decision = "orders"
+decision_timeout = "3s"
+forward = ["orders", "audit"]
+allow_ips = ["77.75.152.0/22", "2a02:5180::/32"]
+retry = { schedule = ["5s", "5m", "1h30m"], jitter = 0.2, max_age = "7d" }
+idempotency_ttl = "14d"
+
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+
+[[routes]]
+name = "integra"
+provider = "integra"
+path = "/integra"
+url_token_file = "integra.token"
+id_param = "tid"
+known_users = ["u1", "u2"]
+api_base = "https://api.integra.example/v1"
+crypt_key_file = "integra.key"
+decision = "orders"
+
+[[routes]]
+name = "pip"
+provider = "payinpayout"
+path = "/payinpayout"
+secret_file = "pip.secret"
+timestamp_tolerance = "5m"
+forward = ["orders"]
+
+[[routes]]
+name = "allpay"
+provider = "allpay"
+path = "/allpay"
+public_key_file = "allpay.pem"
+answer = "v2"
+status_form = "digit"
+forward = ["orders"]
+
+[[routes]]
+name = "github"
+provider = "standard-webhooks"
+path = "/hooks/github"
+secret_file = "hooks.whsec"
+public_key_file = "hooks.whpk"
+forward = ["audit"]
+retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval = "1h", max_attempts = 12, max_age = "2d", jitter = 0 }
+)";
+  const LoadResult result = load(toml);
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings, IsEmpty());
+  ASSERT_TRUE(result.config.has_value());
+  const Config& c = *result.config;
+
+  EXPECT_EQ(c.file, file());
+  EXPECT_EQ(c.dir, dir_.string());
+  EXPECT_THAT(c.server.listen, ElementsAre("127.0.0.1:8080", "[::1]:8081", "unix:/run/payhook/http.sock"));
+  EXPECT_EQ(c.server.max_body, 1u << 20);
+  EXPECT_EQ(c.server.max_header_bytes, 8192u);
+  EXPECT_EQ(c.server.max_headers, 50u);
+  EXPECT_EQ(c.server.header_timeout_ms, 5'000u);
+  EXPECT_EQ(c.server.idle_timeout_ms, 120'000u);
+  EXPECT_EQ(c.server.max_connections, 500u);
+  EXPECT_THAT(c.server.trusted_proxies, ElementsAre("127.0.0.1/32", "10.0.0.0/8", "::1"));
+  EXPECT_EQ(c.server.shutdown_timeout_ms, 30'000u);
+  EXPECT_EQ(c.admin.listen, "unix:/run/payhook/admin.sock");
+  EXPECT_EQ(c.admin.token.reveal(), "admin-token-one");
+  EXPECT_EQ(c.redis.url, "unix:/run/redis/redis.sock");
+  EXPECT_EQ(c.redis.prefix, "shop1");
+  EXPECT_EQ(c.redis.store_timeout_ms, 1'500u);
+  EXPECT_EQ(c.log.format, "text");
+  EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.delivery.lease_timeout_ms, 120'000u);
+  EXPECT_EQ(c.delivery.sweep_interval_ms, 10'000u);
+
+  ASSERT_EQ(c.targets.size(), 2u);
+  const TargetConfig& orders = c.targets[0];
+  EXPECT_EQ(orders.loc.file, file());
+  EXPECT_EQ(orders.loc.line, 29);
+  EXPECT_EQ(orders.name, "orders");
+  EXPECT_EQ(orders.url, "https://orders.internal/payhook");
+  ASSERT_EQ(orders.secrets.size(), 2u);  // blank lines and surrounding spaces dropped
+  EXPECT_EQ(orders.secrets[0].reveal(), kOrdersSecret);
+  EXPECT_EQ(orders.secrets[1].reveal(), kOrdersSecret2);
+  EXPECT_EQ(orders.signing_key.reveal(), kSigningKey);
+  EXPECT_EQ(orders.timeout_ms, 30'000u);
+  EXPECT_EQ(orders.max_in_flight, 16u);
+  EXPECT_THAT(orders.headers,
+              ElementsAre(std::pair<std::string, std::string>("X-Internal-Auth", "Bearer abc"),
+                          std::pair<std::string, std::string>("X-Team", "payments")));
+  const TargetConfig& audit = c.targets[1];
+  EXPECT_EQ(audit.timeout_ms, 10'000u);
+  EXPECT_EQ(audit.max_in_flight, 64u);
+  EXPECT_TRUE(audit.signing_key.empty());
+
+  ASSERT_EQ(c.routes.size(), 6u);
+  const RouteConfig& ym = c.routes[0];
+  EXPECT_EQ(ym.loc.line, 43);
+  EXPECT_EQ(ym.name, "shop-yoomoney");
+  EXPECT_EQ(ym.provider, "yoomoney");
+  EXPECT_EQ(ym.path, "/yoomoney");
+  EXPECT_EQ(ym.shop_id, "13");
+  EXPECT_EQ(ym.shop_password.reveal(), "s<kY23653f,{9fcnshwq");
+  EXPECT_EQ(ym.decision, "orders");
+  EXPECT_EQ(ym.decision_timeout_ms, 3'000u);
+  EXPECT_THAT(ym.forward, ElementsAre("orders", "audit"));
+  EXPECT_THAT(ym.allow_ips, ElementsAre("77.75.152.0/22", "2a02:5180::/32"));
+  EXPECT_FALSE(ym.retry.exponential);
+  EXPECT_THAT(ym.retry.schedule_ms, ElementsAre(5'000u, 300'000u, 5'400'000u));
+  EXPECT_DOUBLE_EQ(ym.retry.jitter, 0.2);
+  EXPECT_EQ(ym.retry.max_age_ms, 7u * 86'400'000u);
+  EXPECT_EQ(ym.idempotency_ttl_s, 14u * 86'400u);
+  EXPECT_EQ(ym.key_lines.at("name"), 44);
+  EXPECT_EQ(ym.key_lines.at("shop_password_file"), 48);
+  EXPECT_EQ(ym.key_lines.at("retry"), 53);
+  EXPECT_FALSE(ym.key_lines.contains("secret_file"));
+
+  const RouteConfig& rbs = c.routes[1];
+  EXPECT_EQ(rbs.checksum, "hmac-sha256");
+  EXPECT_EQ(rbs.rsa_hash, "sha512");
+  ASSERT_EQ(rbs.secret.size(), 1u);
+  EXPECT_EQ(rbs.secret[0].reveal(), "ooc7slpvc61k7sf7ma7p4hrefr");
+  // Routes without their own retry table get the default schedule.
+  EXPECT_EQ(rbs.retry.schedule_ms, RetryPolicy{}.schedule_ms);
+
+  const RouteConfig& integra = c.routes[2];
+  EXPECT_EQ(integra.url_token.reveal(), "url-token");
+  EXPECT_EQ(integra.crypt_key.reveal(), "crypt-key");
+  EXPECT_EQ(integra.id_param, "tid");
+  EXPECT_EQ(integra.amount_param, "amount");
+  EXPECT_EQ(integra.user_param, "user");
+  EXPECT_THAT(integra.known_users, ElementsAre("u1", "u2"));
+  EXPECT_EQ(integra.api_base, "https://api.integra.example/v1");
+  EXPECT_TRUE(integra.forward.empty());
+
+  const RouteConfig& pip = c.routes[3];
+  ASSERT_EQ(pip.secret.size(), 1u);
+  EXPECT_EQ(pip.secret[0].reveal(), "secret_key");
+  EXPECT_EQ(pip.timestamp_tolerance_ms, 300'000u);
+
+  const RouteConfig& allpay = c.routes[4];
+  EXPECT_EQ(allpay.public_key, kPem);
+  EXPECT_EQ(allpay.answer, "v2");
+  EXPECT_EQ(allpay.status_form, "digit");
+
+  const RouteConfig& hooks = c.routes[5];
+  ASSERT_EQ(hooks.secret.size(), 1u);
+  EXPECT_EQ(hooks.secret[0].reveal(), kOrdersSecret2);
+  EXPECT_EQ(hooks.public_key, std::string(kPublicKey) + "\n");
+  EXPECT_TRUE(hooks.retry.exponential);
+  EXPECT_TRUE(hooks.retry.schedule_ms.empty());
+  EXPECT_EQ(hooks.retry.initial_ms, 10'000u);
+  EXPECT_DOUBLE_EQ(hooks.retry.multiplier, 3.0);
+  EXPECT_EQ(hooks.retry.max_interval_ms, 3'600'000u);
+  EXPECT_EQ(hooks.retry.max_attempts, 12u);
+  EXPECT_EQ(hooks.retry.max_age_ms, 2u * 86'400'000u);
+  EXPECT_DOUBLE_EQ(hooks.retry.jitter, 0.0);
+}
+
+TEST_F(ConfigTest, DefaultsApplyWhenSectionsAreAbsent) {
+  write("hooks.whsec", std::string(kOrdersSecret2));
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "hooks"
+provider = "standard-webhooks"
+path = "/hooks/x"
+secret_file = "hooks.whsec"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  const Config& c = *result.config;
+  EXPECT_THAT(c.server.listen, ElementsAre("127.0.0.1:8080"));
+  EXPECT_EQ(c.server.max_body, 64u * 1024);
+  EXPECT_EQ(c.admin.listen, "127.0.0.1:9464");
+  EXPECT_TRUE(c.admin.token.empty());
+  EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(c.delivery.lease_timeout_ms, 60'000u);
+  EXPECT_EQ(c.routes[0].retry.schedule_ms, RetryPolicy{}.schedule_ms);
+  EXPECT_EQ(c.routes[0].idempotency_ttl_s, 30u * 86'400u);
+  // A secret file without a trailing newline is read whole.
+  EXPECT_EQ(c.routes[0].secret[0].reveal(), kOrdersSecret2);
+}
+
+TEST(ConfigExample, LoadsWithNoErrorsAndNoWarnings) {
+  const std::string path = std::string(PAYHOOK_FIXTURES_DIR) + "/../../config/payhook.example.toml";
+  const LoadResult result = loadConfigFile(path, {});
+  EXPECT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings, IsEmpty());
+  ASSERT_TRUE(result.config.has_value());
+  const Config& c = *result.config;
+  EXPECT_THAT(c.server.listen, ElementsAre("127.0.0.1:8080"));
+  EXPECT_EQ(c.admin.listen, "127.0.0.1:9464");
+  EXPECT_FALSE(c.admin.token.empty());
+  EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6390/0");
+  ASSERT_EQ(c.targets.size(), 1u);
+  EXPECT_EQ(c.targets[0].name, "orders");
+  EXPECT_EQ(c.targets[0].url, "http://127.0.0.1:9000/payhook");
+  ASSERT_EQ(c.targets[0].secrets.size(), 1u);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].name, "demo");
+  EXPECT_EQ(c.routes[0].provider, "standard-webhooks");
+  EXPECT_EQ(c.routes[0].path, "/hooks/demo");
+  ASSERT_EQ(c.routes[0].secret.size(), 1u);
+  EXPECT_EQ(c.routes[0].secret[0].reveal(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  EXPECT_THAT(c.routes[0].forward, ElementsAre("orders"));
+}
+
+TEST_F(ConfigTest, MissingFileIsOneError) {
+  const LoadResult result = loadConfigFile((dir_ / "nope.toml").string(), {});
+  EXPECT_THAT(result.errors,
+              ElementsAre((dir_ / "nope.toml").string() + ": cannot read: No such file or directory"));
+  EXPECT_FALSE(result.config.has_value());
+}
+
+TEST_F(ConfigTest, SyntaxErrorIsOneErrorWithItsLine) {
+  const LoadResult result = load("[server]\nmax_body = \"64KiB\"\nlisten = = 1\n");
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0], ::testing::StartsWith(at(3, "")));
+  EXPECT_THAT(result.errors[0], HasSubstr("could not determine value type"));
+  EXPECT_FALSE(result.config.has_value());
+}
+
+TEST_F(ConfigTest, ReportsEveryProblemWithItsLine) {
+  const LoadResult result = load(withTarget(R"(
+[server]
+max_body = "lots"
+max_headers = -1
+header_timeout = 10
+
+[log]
+level = "verbose"
+
+[[routes]]
+name = "a"
+provider = "yoomoney"
+path = "yoomoney"
+forward = ["orders"]
+decision = "orders"
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(8,
+                     "server.max_body: \"lots\" is not a size; use bytes or a unit: KiB, MiB, GiB (binary) "
+                     "or KB, MB, GB (decimal), e.g. \"64KiB\""),
+                  at(9, "server.max_headers: must be positive"),
+                  at(10,
+                     "server.header_timeout: expected a duration string, got the bare number 10; units are "
+                     "required (e.g. \"10s\")"),
+                  at(13, "log.level: \"verbose\" is not one of \"debug\", \"info\", \"warn\", \"error\""),
+                  at(15, "routes[0].shop_id: is required for provider \"yoomoney\""),
+                  at(15, "routes[0].shop_password_file: is required for provider \"yoomoney\""),
+                  at(18, "routes[0].path: \"yoomoney\" must start with '/'")));
+  EXPECT_FALSE(result.config.has_value());
+}
+
+TEST_F(ConfigTest, UnknownKeysAndSectionsAreErrors) {
+  const LoadResult result = load(withTarget(R"(
+[server]
+max_bdy = "1MiB"
+colour = "blue"
+
+[sever]
+listen = "127.0.0.1:1"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { schedule = ["5s"], jiter = 0.5 }
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(8, "server.max_bdy: unknown key; did you mean \"max_body\"?"),
+                          at(9, "server.colour: unknown key"),
+                          at(11, "sever: unknown section; did you mean \"server\"?"),
+                          at(20, "routes[0].retry.jiter: unknown key; did you mean \"jitter\"?")));
+}
+
+TEST_F(ConfigTest, WrongTypesNameTheExpectedType) {
+  const LoadResult result = load(withTarget(R"(
+[server]
+listen = 8080
+max_connections = "many"
+trusted_proxies = "127.0.0.1"
+
+[redis]
+prefix = 7
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders", 3]
+retry = { schedule = ["5s"], jitter = "lots" }
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(8, "server.listen: expected a string or an array of strings, got an integer"),
+                          at(9, "server.max_connections: expected an integer, got a string"),
+                          at(10, "server.trusted_proxies: expected an array of strings, got a string"),
+                          at(13, "redis.prefix: expected a string, got an integer"),
+                          at(20, "routes[0].forward[1]: expected a string, got an integer"),
+                          at(21, "routes[0].retry.jitter: expected a number, got a string")));
+}
+
+TEST_F(ConfigTest, SectionsMustBeTables) {
+  const LoadResult result = load("server = \"x\"\n" + withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors, ElementsAre(at(1, "server: expected a table, got a string")));
+}
+
+TEST_F(ConfigTest, BadDurationsAndSizes) {
+  const LoadResult result = load(withTarget(R"(
+[server]
+max_body = "64 KB"
+max_header_bytes = "1ZiB"
+idle_timeout = "10"
+shutdown_timeout = "5 minutes"
+header_timeout = "0s"
+
+[redis]
+store_timeout = "30m1h"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { schedule = ["5s", 60] }
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(9,
+             "server.max_header_bytes: \"1ZiB\" is not a size; use bytes or a unit: KiB, MiB, GiB (binary) "
+             "or KB, MB, GB (decimal), e.g. \"64KiB\""),
+          at(10,
+             "server.idle_timeout: \"10\" has no unit; units are required: ms, s, m, h or d (e.g. \"10s\")"),
+          at(11,
+             "server.shutdown_timeout: \"5 minutes\" is not a duration; use a number with a unit: ms, s, "
+             "m, h or d (e.g. \"250ms\", \"10s\", \"1h30m\")"),
+          at(12, "server.header_timeout: must be positive"),
+          at(15,
+             "redis.store_timeout: \"30m1h\" lists its parts out of order; write the largest unit first "
+             "(e.g. \"1h30m\")"),
+          at(23,
+             "routes[0].retry.schedule[1]: expected a duration string such as \"5m\", got an integer; "
+             "units are required")));
+}
+
+TEST_F(ConfigTest, MissingRequiredProviderKeysAreReportedAtTheRouteTable) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "yoomoney"
+path = "/y"
+forward = ["orders"]
+
+[[routes]]
+name = "b"
+provider = "allpay"
+path = "/allpay"
+forward = ["orders"]
+
+[[routes]]
+name = "c"
+provider = "integra"
+path = "/integra"
+forward = ["orders"]
+
+[[routes]]
+name = "d"
+provider = "payinpayout"
+path = "/pip"
+forward = ["orders"]
+
+[[routes]]
+name = "e"
+provider = "standard-webhooks"
+path = "/e"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(7, "routes[0].shop_id: is required for provider \"yoomoney\""),
+                  at(7, "routes[0].shop_password_file: is required for provider \"yoomoney\""),
+                  at(7,
+                     "routes[0].decision: is required for provider \"yoomoney\": checkOrder asks this "
+                     "target before the payment is taken"),
+                  at(13,
+                     "routes[1].public_key_file: is required for provider \"allpay\" (allpay's PEM public "
+                     "key)"),
+                  at(19, "routes[2].url_token_file: is required for provider \"integra\""),
+                  at(19,
+                     "routes[2].decision: is required for provider \"integra\": its answer decides between "
+                     "confirmPayment and declinePayment"),
+                  at(25, "routes[3].secret_file: is required for provider \"payinpayout\""),
+                  at(31,
+                     "routes[4].secret_file: is required for provider \"standard-webhooks\" (or "
+                     "public_key_file for v1a signatures)")));
+}
+
+TEST_F(ConfigTest, ProviderKeyOnAnotherProviderIsAnError) {
+  write("rbs.token", "token\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+shop_id = "13"
+answer = "v2"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(13, "routes[0].shop_id: not a key for provider \"rbs\"; it belongs to yoomoney"),
+                          at(14, "routes[0].answer: not a key for provider \"rbs\"; it belongs to allpay")));
+}
+
+TEST_F(ConfigTest, UnknownProviderListsTheValidOnes) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "stripe"
+path = "/stripe"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(9,
+                     "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
+                     "rbs, integra, payinpayout, allpay, standard-webhooks")));
+}
+
+TEST_F(ConfigTest, RbsChecksumRules) {
+  write("rbs.token", "token\n");
+  write("bank.pem", kPem);
+  write("not-a-key.pem", "hello\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "hmac"
+provider = "rbs"
+path = "/rbs1"
+checksum = "hmac-sha256"
+public_key_file = "bank.pem"
+forward = ["orders"]
+
+[[routes]]
+name = "rsa"
+provider = "rbs"
+path = "/rbs2"
+checksum = "rsa"
+rsa_hash = "md5"
+forward = ["orders"]
+
+[[routes]]
+name = "none"
+provider = "rbs"
+path = "/rbs3"
+checksum = "none"
+secret_file = "rbs.token"
+forward = ["orders"]
+
+[[routes]]
+name = "bad-key"
+provider = "rbs"
+path = "/rbs4"
+checksum = "rsa"
+public_key_file = "not-a-key.pem"
+forward = ["orders"]
+
+[[routes]]
+name = "missing"
+provider = "rbs"
+path = "/rbs5"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(7, "routes[0].secret_file: is required with checksum = \"hmac-sha256\""),
+                  at(12, "routes[0].public_key_file: is only used with checksum = \"rsa\""),
+                  at(15, "routes[1].public_key_file: is required with checksum = \"rsa\""),
+                  at(20, "routes[1].rsa_hash: \"md5\" is not one of \"sha512\", \"sha256\""),
+                  at(23, "routes[2].allow_ips: must list the bank's addresses when checksum = \"none\""),
+                  at(28, "routes[2].secret_file: is only used with checksum = \"hmac-sha256\""),
+                  at(36, "routes[3].public_key_file: " + (dir_ / "not-a-key.pem").string() +
+                             " does not hold a PEM public key or certificate (\"-----BEGIN ...\")"),
+                  at(39, "routes[4].checksum: is required: \"hmac-sha256\", \"rsa\" or \"none\"")));
+}
+
+TEST_F(ConfigTest, RbsWithoutChecksumWarnsButLoads) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "none"
+provider = "rbs"
+path = "/rbs"
+checksum = "none"
+allow_ips = ["194.54.14.0/24"]
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(
+      result.warnings,
+      ElementsAre(at(11, "routes[0].checksum: \"none\": callbacks are trusted by source address only")));
+  EXPECT_TRUE(result.config.has_value());
+}
+
+TEST_F(ConfigTest, UnknownTargetReferences) {
+  write("ym.pass", "pw\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "yoomoney"
+path = "/y"
+shop_id = "13"
+shop_password_file = "ym.pass"
+forward = ["orders", "ordres", "billing", "orders"]
+decision = "billing"
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(13, "routes[0].forward[1]: \"ordres\" is not a defined target; did you mean \"orders\"?"),
+          at(13, "routes[0].forward[2]: \"billing\" is not a defined target"),
+          at(13, "routes[0].forward[3]: \"orders\" is listed twice"),
+          at(14, "routes[0].decision: \"billing\" is not a defined target")));
+}
+
+TEST_F(ConfigTest, RouteWithoutForwardOrDecisionIsAnError) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(7,
+                             "routes[0].forward: is required: name the [[targets]] that receive this route's "
+                             "events")));
+}
+
+TEST_F(ConfigTest, DuplicateNamesAndPaths) {
+  const LoadResult result = load(withTarget(R"(
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9001/"
+secret_file = "orders.whsec"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/hooks"
+secret_file = "orders.whsec"
+forward = ["orders"]
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/hooks"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(8, "targets[1].name: \"orders\" is already used by targets[0] (line 2)"),
+                          at(20, "routes[1].name: \"a\" is already used by routes[0] (line 12)"),
+                          at(22, "routes[1].path: \"/hooks\" is already used by routes[0] (line 12)")));
+}
+
+TEST_F(ConfigTest, PathShapes) {
+  std::string toml = withTarget("");
+  const std::vector<std::string> paths{"/", "/a/", "/a?x=1", "hooks", "/a b"};
+  for (size_t i = 0; i < paths.size(); ++i) {
+    toml += "[[routes]]\nname = \"r" + std::to_string(i) + "\"\nprovider = \"standard-webhooks\"\npath = \"" +
+            paths[i] + "\"\nsecret_file = \"orders.whsec\"\nforward = [\"orders\"]\n";
+  }
+  const LoadResult result = load(toml);
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(9, "routes[0].path: \"/\" cannot be a mount point; use a prefix such as \"/hooks/shop\""),
+          at(15, "routes[1].path: \"/a/\" must not end with '/'"),
+          at(21, "routes[2].path: \"/a?x=1\" must not contain '?'"),
+          at(27, "routes[3].path: \"hooks\" must start with '/'"),
+          at(33, "routes[4].path: \"/a b\" must not contain spaces or control characters")));
+}
+
+TEST_F(ConfigTest, BadCidrsAndListenAddresses) {
+  const LoadResult result = load(withTarget(R"(
+[server]
+listen = ["127.0.0.1:8080", "localhost:8080", "127.0.0.1:70000", "::1:80", "unix:relative.sock", "127.0.0.1:8080"]
+trusted_proxies = ["10.0.0.0/33", "10.0.0.0/8", "fe80::/129", "10.0.0.300"]
+
+[admin]
+listen = "127.0.0.1"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+allow_ips = ["2001:db8::/32", "not-an-ip"]
+)"));
+  const std::string kNotIp =
+      "not an IPv4 or IPv6 address or range (expected e.g. \"10.0.0.0/8\" or \"2001:db8::/32\")";
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(8,
+             "server.listen[1]: \"localhost:8080\": host must be an IPv4 address or a bracketed IPv6 address "
+             "(host "
+             "names are not resolved)"),
+          at(8,
+             "server.listen[2]: \"127.0.0.1:70000\": port \"70000\" must be a number from 1 to 65535, or 0 "
+             "for "
+             "any"),
+          at(8, "server.listen[3]: \"::1:80\": write an IPv6 address in brackets: \"[::1]:8080\""),
+          at(8,
+             "server.listen[4]: \"unix:relative.sock\": unix socket path must be absolute "
+             "(\"unix:/run/...\")"),
+          at(8, "server.listen[5]: \"127.0.0.1:8080\" is listed twice"),
+          at(9, "server.trusted_proxies[0]: prefix length must be a number from 0 to 32"),
+          at(9, "server.trusted_proxies[2]: prefix length must be a number from 0 to 128"),
+          at(9, "server.trusted_proxies[3]: " + kNotIp),
+          at(12, "admin.listen: \"127.0.0.1\": expected \"host:port\", \"[v6]:port\" or \"unix:/path\""),
+          at(20, "routes[0].allow_ips[1]: " + kNotIp)));
+}
+
+TEST_F(ConfigTest, LeaseTimeoutMustExceedEveryTargetTimeoutPlusMargin) {
+  const LoadResult result = load(R"([delivery]
+lease_timeout = "30s"
+
+[[targets]]
+name = "slow"
+url = "http://127.0.0.1:9000/"
+secret_file = "orders.whsec"
+timeout = "25s"
+
+[[targets]]
+name = "fast"
+url = "http://127.0.0.1:9001/"
+secret_file = "orders.whsec"
+timeout = "20s"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["slow", "fast"]
+)");
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(2,
+                     "delivery.lease_timeout: 30s must exceed every target's timeout plus a 5s margin; "
+                     "targets[0] (\"slow\") has timeout 25s, so lease_timeout must be more than 30s")));
+}
+
+TEST_F(ConfigTest, DefaultLeaseTimeoutIsCheckedAgainstTargetTimeouts) {
+  const LoadResult result = load(R"([[targets]]
+name = "slow"
+url = "http://127.0.0.1:9000/"
+secret_file = "orders.whsec"
+timeout = "1m"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["slow"]
+)");
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(5,
+                     "delivery.lease_timeout: 1m must exceed every target's timeout plus a 5s margin; "
+                     "targets[0] (\"slow\") has timeout 1m, so lease_timeout must be more than 1m5s")));
+}
+
+TEST_F(ConfigTest, TargetRules) {
+  write("short.whsec", "whsec_c2hvcnQ=\n");
+  write("bad.whsk", "whsk_" + std::string(kOrdersSecret.substr(6)) + "\n");
+  const LoadResult result = load(R"([[targets]]
+name = "bad name"
+url = "ftp://example.org/"
+secret_file = "short.whsec"
+signing_key_file = "bad.whsk"
+max_in_flight = 0
+headers = { "Content-Type" = "text/plain", "X-Ok" = "a\r\nb", "Bad Name" = "x", "X-Num" = 1 }
+
+[[targets]]
+timeout = "5s"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)");
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(2, "targets[0].name: \"bad name\" may contain only letters, digits, '-', '_' and '.'"),
+          at(3, "targets[0].url: \"ftp://example.org/\" must start with http:// or https:// and name a host"),
+          at(4, "targets[0].secret_file: line 1 of " + (dir_ / "short.whsec").string() +
+                    " is not whsec_<base64 of 24 to 64 bytes>"),
+          at(6, "targets[0].max_in_flight: must be positive"),
+          at(7, "targets[0].headers.Bad Name: is not a valid header name"),
+          at(7,
+             "targets[0].headers.Content-Type: is set by payhook on every delivery and cannot be replaced"),
+          at(7, "targets[0].headers.X-Num: expected a string, got an integer"),
+          at(7, "targets[0].headers.X-Ok: value must not contain CR, LF or NUL"),
+          at(9, "targets[1].name: is required"), at(9, "targets[1].url: is required"),
+          at(9,
+             "targets[1].secret_file: is required: apps verify every delivery with it (one whsec_ per "
+             "line)"),
+          at(17, "routes[0].forward[0]: \"orders\" is not a defined target")));
+  // A 32-byte whsk_ key is accepted, a 32-byte key under the whsec_ prefix is not a whsk_ key.
+  EXPECT_THAT(result.errors, Not(::testing::Contains(HasSubstr("signing_key_file"))));
+}
+
+TEST_F(ConfigTest, RetryPolicyRules) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "mixed"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { schedule = ["5s"], backoff = "exponential", initial = "1s" }
+
+[[routes]]
+name = "empty"
+provider = "standard-webhooks"
+path = "/b"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { schedule = [] }
+
+[[routes]]
+name = "exp"
+provider = "standard-webhooks"
+path = "/c"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { backoff = "linear", multiplier = 0.5, max_attempts = 0, jitter = 1.5, initial = "1h", max_interval = "1m" }
+
+[[routes]]
+name = "no-backoff"
+provider = "standard-webhooks"
+path = "/d"
+secret_file = "orders.whsec"
+forward = ["orders"]
+retry = { initial = "1s" }
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(13,
+             "routes[0].retry.backoff: cannot be combined with schedule; use either schedule or backoff = "
+             "\"exponential\""),
+          at(13,
+             "routes[0].retry.initial: cannot be combined with schedule; use either schedule or backoff = "
+             "\"exponential\""),
+          at(21, "routes[1].retry.schedule: must list at least one delay, e.g. [\"5s\", \"5m\", \"30m\"]"),
+          at(29, "routes[2].retry.backoff: \"linear\" is not one of \"exponential\""),
+          at(29, "routes[2].retry.multiplier: must be at least 1"),
+          at(29, "routes[2].retry.max_attempts: must be positive"),
+          at(29, "routes[2].retry.max_interval: max_interval (1m) is shorter than initial (1h)"),
+          at(29, "routes[2].retry.jitter: must be from 0 to 1"),
+          at(37, "routes[3].retry.initial: needs backoff = \"exponential\" (or give a schedule instead)")));
+}
+
+TEST_F(ConfigTest, RedisRules) {
+  const LoadResult result = load(withTarget(R"(
+[redis]
+url = "http://user:hunter2@127.0.0.1:6379"
+prefix = "{payhook}"
+store_timeout = "0ms"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(8, "redis.url: must start with redis:// or unix:"),
+          at(9, "redis.prefix: must not contain '{' or '}' (payhook adds the {prefix} hash tag itself)"),
+          at(10, "redis.store_timeout: must be positive")));
+  // The URL may carry a password: it is never echoed.
+  for (const std::string& error : result.errors) EXPECT_THAT(error, Not(HasSubstr("hunter2")));
+}
+
+TEST_F(ConfigTest, NoRoutesIsAnError) {
+  const LoadResult result = load(kTarget);
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(1, "routes: no [[routes]] defined; payhookd would answer every callback with 404")));
+}
+
+constexpr std::string_view kSecretContent = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY";  // 24 bytes
+
+TEST_F(ConfigTest, MissingSecretFileNamesThePath) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "secrets/missing.whsec"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors, ElementsAre(at(11, "routes[0].secret_file: cannot read " +
+                                                    (dir_ / "secrets/missing.whsec").string() +
+                                                    ": No such file or directory")));
+}
+
+TEST_F(ConfigTest, AbsoluteSecretPathIsUsedAsIs) {
+  write("elsewhere/abs.whsec", kSecretContent);
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = ")" + (dir_ / "elsewhere/abs.whsec").string() +
+                                            R"("
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+}
+
+TEST_F(ConfigTest, CredentialsDirectoryIsPreferredThenConfigDirectory) {
+  write("creds/hooks.whsec", kSecretContent);
+  write("hooks.whsec", kOrdersSecret2);
+  const std::string toml = withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "hooks.whsec"
+forward = ["orders"]
+)");
+  const Environment env{(dir_ / "creds").string()};
+  LoadResult result = load(toml, env);
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  // orders.whsec is not in the credentials directory: it falls back to the config's directory.
+  EXPECT_EQ(result.config->targets[0].secrets[0].reveal(), kOrdersSecret);
+
+  result = load(toml, Environment{});
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kOrdersSecret2);
+
+  // Found nowhere: both places are named.
+  fs::remove(dir_ / "hooks.whsec");
+  fs::remove(dir_ / "creds/hooks.whsec");
+  result = load(toml, env);
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(11, "routes[0].secret_file: cannot read " + (dir_ / "hooks.whsec").string() +
+                                     ": No such file or directory (not in the credentials directory " +
+                                     (dir_ / "creds").string() + " either)")));
+}
+
+TEST_F(ConfigTest, InlineSecretsWarn) {
+  const LoadResult result = load(std::string(R"([admin]
+token = "inline-admin-token"
+
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9000/"
+secret = ")") + std::string(kSecretContent) +
+                                 R"("
+
+[[routes]]
+name = "a"
+provider = "yoomoney"
+path = "/y"
+shop_id = "13"
+shop_password = "inline-password"
+forward = ["orders"]
+decision = "orders"
+)");
+  EXPECT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings,
+              ElementsAre(at(2, "admin.token: secret given inline; prefer token_file"),
+                          at(7, "targets[0].secret: secret given inline; prefer secret_file"),
+                          at(14, "routes[0].shop_password: secret given inline; prefer shop_password_file")));
+  ASSERT_TRUE(result.config.has_value());
+  EXPECT_EQ(result.config->admin.token.reveal(), "inline-admin-token");
+  EXPECT_EQ(result.config->targets[0].secrets[0].reveal(), kSecretContent);
+  EXPECT_EQ(result.config->routes[0].shop_password.reveal(), "inline-password");
+  for (const std::string& warning : result.warnings) {
+    EXPECT_THAT(warning, Not(HasSubstr("inline-admin-token")));
+    EXPECT_THAT(warning, Not(HasSubstr("inline-password")));
+  }
+}
+
+TEST_F(ConfigTest, InlineAndFileTogetherIsAnError) {
+  write("ym.pass", "pw\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "yoomoney"
+path = "/y"
+shop_id = "13"
+shop_password_file = "ym.pass"
+shop_password = "inline-password"
+forward = ["orders"]
+decision = "orders"
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(13,
+                             "routes[0].shop_password: give either shop_password or shop_password_file, not "
+                             "both")));
+}
+
+TEST_F(ConfigTest, SecretContentNeverAppearsInMessages) {
+  const std::string kBadSecret = "whsec_!!not-base64-TOPSECRET!!";
+  write("bad.whsec", kBadSecret + "\n");
+  write("blank.whsec", "\n   \n");
+  write("ym.pass", "TOPSECRET-PASSWORD\n");
+  const LoadResult result = load(std::string(R"([admin]
+token = 12345
+token_file = "ym.pass"
+
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9000/"
+secret_file = "bad.whsec"
+headers = { "X-Auth" = "TOPSECRET-HEADER\n" }
+
+[[targets]]
+name = "other"
+url = "http://127.0.0.1:9001/"
+secret_file = "blank.whsec"
+
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret = "TOPSECRET-INLINE"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(2, "admin.token: give either token or token_file, not both"),
+                  at(8, "targets[0].secret_file: line 1 of " + (dir_ / "bad.whsec").string() +
+                            " is not whsec_<base64 of 24 to 64 bytes>"),
+                  at(9, "targets[0].headers.X-Auth: value must not contain CR, LF or NUL"),
+                  at(14, "targets[1].secret_file: " + (dir_ / "blank.whsec").string() +
+                             " holds no secret (it is empty or blank)"),
+                  at(20, "routes[0].secret: line 1 of the value is not whsec_<base64 of at least 1 bytes>")));
+  for (const auto* list : {&result.errors, &result.warnings}) {
+    for (const std::string& message : *list) EXPECT_THAT(message, Not(HasSubstr("TOPSECRET")));
+  }
+}
+
+TEST_F(ConfigTest, KeyLinesAndLocation) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  const RouteConfig& route = result.config->routes[0];
+  EXPECT_EQ(route.loc.file, file());
+  EXPECT_EQ(route.loc.line, 7);
+  EXPECT_EQ(route.key_lines,
+            (std::map<std::string, int>{
+                {"name", 8}, {"provider", 9}, {"path", 11}, {"secret_file", 12}, {"forward", 13}}));
+}
+
+TEST(ParseDuration, Table) {
+  const std::vector<std::pair<std::string_view, std::optional<uint64_t>>> cases{
+      {"250ms", 250},
+      {"5s", 5'000},
+      {"10m", 600'000},
+      {"2h", 7'200'000},
+      {"7d", 604'800'000},
+      {"1h30m", 5'400'000},
+      {"1d12h", 129'600'000},
+      {"1m30s500ms", 90'500},
+      {"0s", 0},
+      {"10", std::nullopt},  // units are required
+      {"0", std::nullopt},
+      {"", std::nullopt},
+      {"s", std::nullopt},
+      {"5 s", std::nullopt},
+      {"5S", std::nullopt},
+      {"1.5h", std::nullopt},
+      {"-5s", std::nullopt},
+      {"5w", std::nullopt},
+      {"30m1h", std::nullopt},  // largest unit first
+      {"5m5m", std::nullopt},
+      {"1h30", std::nullopt},
+      {"99999999999999999999s", std::nullopt},
+      {"300000000000d", std::nullopt},  // fits in the number, overflows in milliseconds
+  };
+  for (const auto& [text, expected] : cases) EXPECT_EQ(parseDuration(text), expected) << text;
+}
+
+TEST(ParseSize, Table) {
+  const std::vector<std::pair<std::string_view, std::optional<uint64_t>>> cases{
+      {"512", 512},
+      {"0", 0},
+      {"512B", 512},
+      {"64KiB", 65'536},
+      {"1MiB", 1'048'576},
+      {"2GiB", 2'147'483'648},
+      {"1GiB", 1'073'741'824},
+      {"64KB", 64'000},
+      {"64kB", 64'000},
+      {"1MB", 1'000'000},
+      {"1GB", 1'000'000'000},
+      {"64 KiB", 65'536},
+      {"", std::nullopt},
+      {"KiB", std::nullopt},
+      {"64K", std::nullopt},
+      {"64kib", std::nullopt},
+      {"-1", std::nullopt},
+      {"1.5MiB", std::nullopt},
+      {"64KiB ", std::nullopt},
+      {"18446744073709551615", 18'446'744'073'709'551'615u},
+      {"18446744073709551616", std::nullopt},
+      {"17179869184GiB", std::nullopt},
+  };
+  for (const auto& [text, expected] : cases) EXPECT_EQ(parseSize(text), expected) << text;
+}
+
+TEST(ParseListenAddress, Forms) {
+  auto v4 = parseListenAddress("0.0.0.0:0");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->kind, ListenAddress::Kind::kTcp);
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 0);
+  EXPECT_FALSE(v4->ipv6);
+  auto v6 = parseListenAddress("[::1]:65535");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 65535);
+  EXPECT_TRUE(v6->ipv6);
+  auto unix_socket = parseListenAddress("unix:/run/payhook/http.sock");
+  ASSERT_TRUE(unix_socket.ok());
+  EXPECT_EQ(unix_socket->kind, ListenAddress::Kind::kUnix);
+  EXPECT_EQ(unix_socket->path, "/run/payhook/http.sock");
+  for (std::string_view bad :
+       {"127.0.0.1", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:65536", "127.0.0.1:+80", ":80", "[::1]80",
+        "[::1:80", "[1.2.3.4]:80", "unix:", "unix:x", "example.org:80"}) {
+    EXPECT_FALSE(parseListenAddress(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(parseListenAddress("unix:/" + std::string(200, 'a')).ok());
+}
+
+TEST(ParseCidr, FormsAndMatching) {
+  for (std::string_view good : {"10.0.0.0/8", "192.0.2.7", "0.0.0.0/0", "2001:db8::/32", "::1", "::/0"}) {
+    EXPECT_TRUE(parseCidr(good).ok()) << good;
+  }
+  for (std::string_view bad :
+       {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0/8", "::/129", "x", "", "10.0.0.0/8/8"}) {
+    EXPECT_FALSE(parseCidr(bad).ok()) << bad;
+  }
+  auto net = parseCidr("10.1.0.0/16");
+  ASSERT_TRUE(net.ok());
+  sockaddr_in inside{};
+  inside.sin_family = AF_INET;
+  inet_pton(AF_INET, "10.1.200.3", &inside.sin_addr);
+  sockaddr_in outside = inside;
+  inet_pton(AF_INET, "10.2.0.1", &outside.sin_addr);
+  sockaddr_in6 mapped{};
+  mapped.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "::ffff:10.1.0.9", &mapped.sin6_addr);
+  EXPECT_TRUE(net->contains(reinterpret_cast<const sockaddr*>(&inside)));
+  EXPECT_FALSE(net->contains(reinterpret_cast<const sockaddr*>(&outside)));
+  EXPECT_TRUE(net->contains(reinterpret_cast<const sockaddr*>(&mapped)));
+
+  auto v6 = parseCidr("2001:db8::/33");
+  ASSERT_TRUE(v6.ok());
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "2001:db8:7fff::1", &a.sin6_addr);
+  sockaddr_in6 b = a;
+  inet_pton(AF_INET6, "2001:db8:8000::1", &b.sin6_addr);
+  EXPECT_TRUE(v6->contains(reinterpret_cast<const sockaddr*>(&a)));
+  EXPECT_FALSE(v6->contains(reinterpret_cast<const sockaddr*>(&b)));
+  EXPECT_FALSE(v6->contains(reinterpret_cast<const sockaddr*>(&inside)));
+}
+
+}  // namespace
+}  // namespace payhook::config
