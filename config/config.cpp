@@ -401,6 +401,13 @@ LoadResult loadConfigString(std::string_view toml, const std::string& file, cons
 }
 
 LoadResult loadConfigFile(const std::string& path, const Environment& env) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // An ifstream opens a directory and then reads nothing, which would look like an empty config.
+    LoadResult result;
+    result.errors.push_back(path + ": cannot read: is a directory");
+    return result;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;

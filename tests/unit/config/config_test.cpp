@@ -347,6 +347,44 @@ TEST_F(ConfigTest, MissingFileIsOneError) {
   EXPECT_FALSE(result.config.has_value());
 }
 
+TEST_F(ConfigTest, DirectoryAsConfigIsOneError) {
+  const LoadResult result = loadConfigFile(dir_.string(), {});
+  EXPECT_THAT(result.errors, ElementsAre(dir_.string() + ": cannot read: is a directory"));
+}
+
+TEST_F(ConfigTest, StandardWebhooksPublicKeyLines) {
+  write("ok.whpk", "# sender key, rotated 2026-01\n" + std::string(kPublicKey) + "\n\n");
+  write("bad.whpk", std::string(kPublicKey) + "\nwhpk_c2hvcnQ=\n");
+  write("notes.whpk", "# nothing yet\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "ok"
+provider = "standard-webhooks"
+path = "/ok"
+public_key_file = "ok.whpk"
+forward = ["orders"]
+
+[[routes]]
+name = "bad"
+provider = "standard-webhooks"
+path = "/bad"
+public_key_file = "bad.whpk"
+forward = ["orders"]
+
+[[routes]]
+name = "notes"
+provider = "standard-webhooks"
+path = "/notes"
+public_key_file = "notes.whpk"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(18, "routes[1].public_key_file: line 2 of " + (dir_ / "bad.whpk").string() +
+                                     " is not whpk_<base64 of a 32-byte ed25519 public key>"),
+                          at(25, "routes[2].public_key_file: " + (dir_ / "notes.whpk").string() +
+                                     " holds no key (only comments)")));
+}
+
 TEST_F(ConfigTest, SyntaxErrorIsOneErrorWithItsLine) {
   const LoadResult result = load("[server]\nmax_body = \"64KiB\"\nlisten = = 1\n");
   ASSERT_EQ(result.errors.size(), 1u);
