@@ -1,1 +1,25 @@
-// Placeholder until this layer lands; replaced in the same change.
+#include "daemon/admin.h"
+
+namespace payhook::daemon {
+
+void Admin::handle(http::Request&& request, http::Responder responder) const {
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz") {
+    // Answering at all proves the loop runs.
+    responder.send(get ? http::Response::text(200, "ok\n")
+                       : http::Response::text(405, "method not allowed\n").withHeader("allow", "GET, HEAD"));
+    return;
+  }
+  if (request.path == "/readyz") {
+    if (!get) {
+      responder.send(http::Response::text(405, "method not allowed\n").withHeader("allow", "GET, HEAD"));
+      return;
+    }
+    responder.send(ready_() ? http::Response::text(200, "ready\n")
+                            : http::Response::text(503, "not ready: redis unreachable or stopping\n"));
+    return;
+  }
+  responder.send(http::Response::text(404, "not found\n"));
+}
+
+}  // namespace payhook::daemon

@@ -1,1 +1,212 @@
-// Placeholder until this layer lands; replaced in the same change.
+#include "daemon/app.h"
+
+#include <csignal>
+
+#include "common/cidr.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "daemon/admin.h"
+#include "daemon/http/server.h"
+#include "daemon/ingest.h"
+#include "daemon/systemd_notify.h"
+#include "daemon/uv/handle.h"
+#include "queue/redis_store.h"
+
+namespace payhook::daemon {
+namespace {
+
+http::ServerLimits limitsOf(const config::ServerConfig& s) {
+  http::ServerLimits l;
+  l.max_body = s.max_body;
+  l.max_header_bytes = s.max_header_bytes;
+  l.max_headers = s.max_headers;
+  l.header_timeout_ms = s.header_timeout_ms;
+  l.idle_timeout_ms = s.idle_timeout_ms;
+  l.max_connections = s.max_connections;
+  return l;
+}
+
+std::vector<Cidr> proxiesOf(const config::ServerConfig& s) {
+  std::vector<Cidr> out;
+  for (const auto& text : s.trusted_proxies)
+    if (auto c = Cidr::parse(text)) out.push_back(*c);  // validated by the loader
+  return out;
+}
+
+log::Level levelOf(const config::LogConfig& l) {
+  log::Level level = log::Level::kInfo;
+  log::parseLevel(l.level, &level);
+  return level;
+}
+
+}  // namespace
+
+struct App::Impl {
+  uv_loop_t* loop;
+  config::Config config;
+  config::Environment env;
+  SystemClock clock;
+  queue::RedisStore store;
+  Ingest ingest;
+  Admin admin;
+  http::Server server;
+  http::Server admin_server;
+  uv::Signal sigterm, sigint, sighup;
+  uv::Timer shutdown_timer;
+  bool stopping = false;
+  bool finished = false;
+  int exit_code = 0;
+  int servers_open = 0;
+
+  Impl(uv_loop_t* l, const config::Config& c, const config::Environment& e)
+      : loop(l),
+        config(c),
+        env(e),
+        store(l, queue::RedisStoreOptions{c.redis.url, c.redis.prefix, c.redis.store_timeout_ms}),
+        ingest(store, clock, IngestOptions{proxiesOf(c.server)}),
+        admin([this] { return !stopping && store.ready(); }),
+        server(l, limitsOf(c.server),
+               [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
+        admin_server(l, adminLimits(),
+                     [this](http::Request&& r, http::Responder resp) { admin.handle(std::move(r), resp); }) {}
+
+  static http::ServerLimits adminLimits() {
+    http::ServerLimits l;
+    l.max_body = 1 << 20;
+    l.max_connections = 256;
+    return l;
+  }
+
+  Status start() {
+    std::vector<std::string> errors;
+    auto routes = RouteTable::build(config, &errors);
+    if (!routes) return Error{errors.empty() ? routes.error().message : errors.front()};
+    ingest.setRoutes(routes.value());
+
+    for (const auto& address : config.server.listen) {
+      if (auto st = server.listen(address); !st)
+        return Error{"server.listen: " + address + ": " + st.error().message};
+    }
+    if (!config.admin.listen.empty()) {
+      if (auto st = admin_server.listen(config.admin.listen); !st)
+        return Error{"admin.listen: " + config.admin.listen + ": " + st.error().message};
+    }
+
+    sigterm = uv::Signal(loop, SIGTERM, [this](int s) { onStopSignal(s); });
+    sigint = uv::Signal(loop, SIGINT, [this](int s) { onStopSignal(s); });
+    sighup = uv::Signal(loop, SIGHUP, [this](int) { reload(); });
+    // Signal watchers alone must not keep the loop alive once everything else has closed.
+    sigterm.unref();
+    sigint.unref();
+    sighup.unref();
+
+    store.onReadyChange([this](bool ready) {
+      notifyStatus(ready ? "ready: storing callbacks" : "waiting for redis: answering 503");
+    });
+    store.start();
+
+    std::string addresses;
+    for (const auto& a : server.boundAddresses()) addresses += (addresses.empty() ? "" : " ") + a;
+    std::string admin_addresses;
+    for (const auto& a : admin_server.boundAddresses())
+      admin_addresses += (admin_addresses.empty() ? "" : " ") + a;
+    log::info("payhookd listening", {{"listen", addresses},
+                                     {"admin", admin_addresses},
+                                     {"routes", static_cast<int64_t>(routes.value()->routeCount())},
+                                     {"redis", queue::redactRedisUrl(config.redis.url)}});
+    notifyReady("listening on " + addresses);
+    return Ok{};
+  }
+
+  void onStopSignal(int signum) {
+    if (stopping) {
+      log::warn("second stop signal: closing every connection now", {{"signal", signum}});
+      forceStop();
+      return;
+    }
+    log::info("stopping: no new connections, finishing requests in flight",
+              {{"signal", signum}, {"in_flight", static_cast<int64_t>(server.inFlightCount())}});
+    stopping = true;
+    notifyStopping();
+    shutdown_timer = uv::Timer(loop);
+    shutdown_timer.start(config.server.shutdown_timeout_ms, [this] {
+      log::warn("shutdown_timeout reached: closing the remaining connections",
+                {{"in_flight", static_cast<int64_t>(server.inFlightCount())}});
+      forceStop();
+    });
+    servers_open = 2;
+    server.shutdown([this] { onServerClosed(); });
+    admin_server.shutdown([this] { onServerClosed(); });
+  }
+
+  void onServerClosed() {
+    if (--servers_open == 0) finish();
+  }
+
+  void forceStop() {
+    server.closeAll();
+    admin_server.closeAll();
+    finish();
+  }
+
+  void finish() {
+    if (finished) return;
+    finished = true;
+    shutdown_timer.close();
+    store.stop();
+    sigterm.close();
+    sigint.close();
+    sighup.close();
+    log::info("stopped");
+  }
+
+  void reload() {
+    notifyReloading();
+    auto loaded = config::loadConfigFile(config.file, env);
+    for (const auto& w : loaded.warnings) log::warn("config warning", {{"detail", w}});
+    std::vector<std::string> errors = loaded.errors;
+    std::shared_ptr<const RouteTable> table;
+    if (loaded.config) {
+      auto built = RouteTable::build(*loaded.config, &errors);
+      if (built) table = built.value();
+    }
+    if (!errors.empty() || !table) {
+      for (const auto& e : errors) log::error("reload refused, keeping the running config", {{"problem", e}});
+      notifyReady("reload refused; running the previous config");
+      return;
+    }
+    const auto& next = *loaded.config;
+    if (next.server.listen != config.server.listen || next.admin.listen != config.admin.listen ||
+        next.redis.url != config.redis.url || next.redis.prefix != config.redis.prefix)
+      log::warn("reload: listen addresses and redis settings change only with a restart");
+    ingest.setRoutes(table);
+    ingest.setTrustedProxies(proxiesOf(next.server));
+    log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
+    config.routes = next.routes;
+    config.targets = next.targets;
+    log::info("reloaded", {{"routes", static_cast<int64_t>(table->routeCount())}});
+    notifyReady("reloaded");
+  }
+};
+
+App::App(uv_loop_t* loop, const config::Config& config, const config::Environment& env)
+    : impl_(std::make_unique<Impl>(loop, config, env)) {}
+
+App::~App() = default;
+
+Status App::start() {
+  auto st = impl_->start();
+  if (!st) {
+    impl_->server.closeAll();
+    impl_->admin_server.closeAll();
+    impl_->finish();
+  }
+  return st;
+}
+
+int App::exitCode() const {
+  return impl_->exit_code;
+}
+
+}  // namespace payhook::daemon

@@ -1,1 +1,122 @@
-int main() { return 0; }
+// payhookd: receives payment providers' callbacks, stores them in Redis, answers each provider in its
+// own format. Runs in the foreground, systemd style.
+#include <sodium.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "config/config.h"
+#include "daemon/app.h"
+#include "daemon/ingest.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: payhookd --config FILE [--check]\n"
+    "       payhookd --version\n"
+    "\n"
+    "  -c, --config FILE  the TOML configuration (see config/payhook.example.toml)\n"
+    "      --check        validate the configuration and its secrets, then exit 0 (valid) or 2\n"
+    "  -V, --version      print the version\n"
+    "  -h, --help         this text\n";
+
+struct Args {
+  std::string config;
+  bool check = false;
+};
+
+int usageError(const char* msg) {
+  std::fprintf(stderr, "payhookd: %s\n%s", msg, kUsage);
+  return 2;
+}
+
+void closeWalk(uv_handle_t* h, void*) {
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-V" || a == "--version") {
+      std::printf("payhookd %s\n", PAYHOOK_VERSION);
+      return 0;
+    } else if (a == "--check") {
+      args.check = true;
+    } else if (a == "-c" || a == "--config") {
+      if (++i >= argc) return usageError("--config needs a file");
+      args.config = argv[i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      args.config = a.substr(9);
+    } else {
+      return usageError(("unknown argument: " + a).c_str());
+    }
+  }
+  if (args.config.empty()) return usageError("--config FILE is required");
+  if (sodium_init() < 0) {
+    std::fputs("payhookd: libsodium failed to initialise\n", stderr);
+    return 1;
+  }
+
+  payhook::config::Environment env;
+  if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY")) env.credentials_directory = creds;
+  auto loaded = payhook::config::loadConfigFile(args.config, env);
+  std::vector<std::string> errors = loaded.errors;
+  if (loaded.config) {
+    // Handler-level checks (secret formats, keys) belong to validation too.
+    auto built = payhook::daemon::RouteTable::build(*loaded.config, &errors);
+    (void)built;
+  }
+  for (const auto& w : loaded.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr, "payhookd: %zu problem%s in %s\n", errors.size(), errors.size() == 1 ? "" : "s",
+                 args.config.c_str());
+    return 2;
+  }
+  if (args.check) {
+    std::printf("%s: ok\n", args.config.c_str());
+    return 0;
+  }
+
+  const auto& cfg = *loaded.config;
+  payhook::log::Level level = payhook::log::Level::kInfo;
+  payhook::log::parseLevel(cfg.log.level, &level);
+  payhook::log::configure(
+      level, cfg.log.format == "text" ? payhook::log::Format::kText : payhook::log::Format::kJson);
+  for (const auto& w : loaded.warnings) payhook::log::warn("config warning", {{"detail", w}});
+
+  // A peer that closes early must not kill the process on write.
+  signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code = 0;
+  {
+    payhook::daemon::App app(&loop, cfg, env);
+    if (auto st = app.start(); !st) {
+      payhook::log::error("start-up failed", {{"problem", st.error().message}});
+      code = 1;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (code == 0) code = app.exitCode();
+  }
+  // Let close callbacks of everything the app released run, then make sure nothing is left.
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) {
+    uv_walk(&loop, closeWalk, nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  return code;
+}

@@ -1,0 +1,74 @@
+// Ingest: the hot path of one callback. Route it, check its source, let its handler verify it, store it,
+// and only then answer the provider in its own format.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/cidr.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "daemon/http/router.h"
+#include "daemon/http/server.h"
+#include "handlers/handler.h"
+#include "queue/event_store.h"
+
+namespace payhook::daemon {
+
+struct RouteEntry {
+  std::string name;
+  std::string provider;
+  std::vector<Cidr> allow;  // empty: any source
+  queue::StoreSpec spec;    // targets and idempotency TTL
+  std::unique_ptr<handlers::Handler> handler;
+};
+
+// Every route's endpoints, mounted in one router. Immutable once built, so a reload swaps it whole.
+class RouteTable {
+ public:
+  // Errors are "FILE:LINE: key: message".
+  static Result<std::shared_ptr<const RouteTable>> build(const config::Config& config,
+                                                         std::vector<std::string>* errors);
+
+  struct Mount {
+    std::shared_ptr<const RouteEntry> route;
+    size_t endpoint = 0;
+  };
+  const http::Router& router() const { return router_; }
+  const Mount& mount(size_t i) const { return mounts_[i]; }
+  size_t routeCount() const { return routes_; }
+
+ private:
+  http::Router router_;
+  std::vector<Mount> mounts_;
+  size_t routes_ = 0;
+};
+
+struct IngestOptions {
+  std::vector<Cidr> trusted_proxies;
+};
+
+class Ingest {
+ public:
+  Ingest(queue::EventStore& store, const Clock& clock, IngestOptions options);
+
+  void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
+  void setTrustedProxies(std::vector<Cidr> proxies) { options_.trusted_proxies = std::move(proxies); }
+
+  // Handles one request from the main listener; answers through `responder` exactly once.
+  void handle(http::Request&& request, http::Responder responder);
+
+  // The client address after X-Forwarded-For from trusted proxies is applied.
+  std::string clientAddress(const http::Request& request) const;
+
+ private:
+  queue::EventStore& store_;
+  const Clock& clock_;
+  IngestOptions options_;
+  std::shared_ptr<const RouteTable> routes_;
+};
+
+}  // namespace payhook::daemon
