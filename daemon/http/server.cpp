@@ -1,1 +1,367 @@
-// Placeholder until this layer lands; replaced in the same change.
+#include "daemon/http/server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "daemon/http/connection.h"
+#include "daemon/uv/handle.h"
+
+namespace payhook::http {
+
+void Responder::send(Response response) const {
+  // Dropped silently when the connection is gone: the peer left or the server shut down.
+  if (auto conn = conn_.lock()) conn->send(seq_, std::move(response));
+}
+
+namespace {
+
+constexpr int kBacklog = 511;
+
+union AnyStream {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
+Error uvError(const std::string& what, int rc) {
+  return Error{what + ": " + uv_strerror(rc)};
+}
+
+std::string formatAddress(const sockaddr_storage& ss) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(sin, text, sizeof(text));
+    return std::string(text) + ":" + std::to_string(ntohs(sin->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(sin6, text, sizeof(text));
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(sin6->sin6_port));
+  }
+  return {};
+}
+
+// "host:port", "[v6]:port", ":port" (all IPv4 interfaces). Numeric hosts need no resolver; names are
+// resolved once, at start-up, which is the only time blocking is acceptable.
+Result<sockaddr_storage> parseTcpAddress(const std::string& address) {
+  std::string host, port_text;
+  if (!address.empty() && address.front() == '[') {
+    auto close = address.find("]:");
+    if (close == std::string::npos) return Error{"listen " + address + ": expected [v6addr]:port"};
+    host = address.substr(1, close - 1);
+    port_text = address.substr(close + 2);
+  } else {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos) return Error{"listen " + address + ": expected host:port or unix:/path"};
+    host = address.substr(0, colon);
+    port_text = address.substr(colon + 1);
+    if (host.find(':') != std::string::npos)
+      return Error{"listen " + address + ": an IPv6 address needs brackets, [addr]:port"};
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return Error{"listen " + address + ": invalid port \"" + port_text + "\""};
+  if (host.empty() || host == "*") host = "0.0.0.0";
+
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in*>(&ss)) == 0) return ss;
+  if (uv_ip6_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in6*>(&ss)) == 0) return ss;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || !res)
+    return Error{"listen " + address + ": cannot resolve " + host + ": " + gai_strerror(rc)};
+  std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+  ::freeaddrinfo(res);
+  if (ss.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(static_cast<uint16_t>(port));
+  else
+    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(static_cast<uint16_t>(port));
+  return ss;
+}
+
+// A socket file left by a process that died is in the way of bind(); one that still answers belongs to a
+// live process and must not be stolen.
+Status removeStaleSocket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Ok{};
+    return Error{"listen unix:" + path + ": " + std::strerror(errno)};
+  }
+  if (!S_ISSOCK(st.st_mode)) return Error{"listen unix:" + path + ": exists and is not a socket"};
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.data(), path.size());
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun));
+    ::close(fd);
+    if (rc == 0) return Error{"listen unix:" + path + ": in use by a running process"};
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Error{"listen unix:" + path + ": cannot remove stale socket: " + std::strerror(errno)};
+  return Ok{};
+}
+
+}  // namespace
+
+struct Server::Impl final : ConnectionHost {
+  struct ListenerState {
+    Impl* impl = nullptr;  // cleared when the listener closes, so late callbacks do nothing
+    Connection::Kind kind = Connection::Kind::kTcp;
+  };
+  struct Listener {
+    uv::Owned<uv_tcp_t, ListenerState> tcp;  // one of the two is open, as `kind` says
+    uv::Owned<uv_pipe_t, ListenerState> pipe;
+    Connection::Kind kind = Connection::Kind::kTcp;
+
+    uv_stream_t* stream() const {
+      return kind == Connection::Kind::kTcp ? reinterpret_cast<uv_stream_t*>(tcp.get())
+                                            : reinterpret_cast<uv_stream_t*>(pipe.get());
+    }
+    ListenerState* state() const { return kind == Connection::Kind::kTcp ? tcp.state() : pipe.state(); }
+    void close() {
+      tcp.close();
+      pipe.close();
+    }
+    std::string unix_path;  // removed on close if it is still our socket (same inode)
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+
+  uv_loop_t* loop;
+  ServerLimits limits_;
+  RequestHandler handler;
+  std::vector<Listener> listeners;
+  std::unordered_set<Connection*> connections;
+  size_t in_flight = 0;
+  bool shutting_down = false;
+  std::vector<std::function<void()>> shutdown_done;
+  uv::Timer done_timer;
+
+  Impl(uv_loop_t* l, ServerLimits lim, RequestHandler h)
+      : loop(l), limits_(lim), handler(std::move(h)), done_timer(l) {}
+
+  // ConnectionHost
+  const ServerLimits& limits() const override { return limits_; }
+  void dispatch(Request&& request, Responder responder) override {
+    if (handler) handler(std::move(request), std::move(responder));
+  }
+  void requestStarted() override { ++in_flight; }
+  void requestFinished() override {
+    if (in_flight > 0) --in_flight;
+  }
+  void connectionClosed(Connection* c) override {
+    connections.erase(c);
+    if (shutting_down && connections.empty()) scheduleDone();
+  }
+
+  // `done` runs from its own loop callback, never from inside shutdown() or a connection's callback, so
+  // it may destroy the server.
+  void scheduleDone() {
+    if (shutdown_done.empty()) return;
+    auto done = std::move(shutdown_done);
+    shutdown_done.clear();
+    done_timer.start(0, [done = std::move(done)] {
+      for (const auto& d : done)
+        if (d) d();
+    });
+  }
+
+  Status addListener(Listener listener, const std::string& what) {
+    auto* state = listener.state();
+    state->impl = this;
+    state->kind = listener.kind;
+    int rc = uv_listen(listener.stream(), kBacklog, &Impl::onConnection);
+    if (rc != 0) return uvError("listen " + what, rc);  // Owned closes the handle
+    listeners.push_back(std::move(listener));
+    return Ok{};
+  }
+
+  static void onConnection(uv_stream_t* server, int status) noexcept {
+    auto* state = server->type == UV_TCP
+                      ? uv::Owned<uv_tcp_t, ListenerState>::stateOf(reinterpret_cast<uv_tcp_t*>(server))
+                      : uv::Owned<uv_pipe_t, ListenerState>::stateOf(reinterpret_cast<uv_pipe_t*>(server));
+    if (!state->impl) return;
+    if (status < 0) {
+      log::warn("http accept failed", {{"error", uv_strerror(status)}});
+      return;
+    }
+    state->impl->accept(server, state->kind);
+  }
+
+  void accept(uv_stream_t* server, Connection::Kind kind) {
+    if (shutting_down || connections.size() >= limits_.max_connections) {
+      reject(server, kind);
+      return;
+    }
+    auto conn = std::make_shared<Connection>(this, kind);
+    if (int rc = conn->init(loop); rc != 0) {
+      log::warn("http connection init failed", {{"error", uv_strerror(rc)}});
+      reject(server, kind);
+      return;
+    }
+    if (int rc = uv_accept(server, conn->stream()); rc != 0) {
+      log::debug("http accept failed", {{"error", uv_strerror(rc)}});
+      conn->detach();
+      conn->close();
+      return;
+    }
+    connections.insert(conn.get());
+    conn->start();
+  }
+
+  // Over the limit: accept and close at once, so the peer gets a prompt end instead of a backlog wait,
+  // and connections already open are untouched.
+  void reject(uv_stream_t* server, Connection::Kind kind) {
+    auto* h = new AnyStream{};
+    int rc = kind == Connection::Kind::kTcp ? uv_tcp_init(loop, &h->tcp) : uv_pipe_init(loop, &h->pipe, 0);
+    if (rc != 0) {
+      delete h;
+      return;
+    }
+    uv_accept(server, &h->stream);
+    uv_close(&h->handle, [](uv_handle_t* handle) { delete reinterpret_cast<AnyStream*>(handle); });
+    log::debug("http connection refused: max_connections reached");
+  }
+
+  void closeListeners() {
+    for (auto& l : listeners) {
+      l.close();
+      if (!l.unix_path.empty()) {
+        struct stat st {};
+        if (::lstat(l.unix_path.c_str(), &st) == 0 && st.st_dev == l.dev && st.st_ino == l.ino)
+          ::unlink(l.unix_path.c_str());
+      }
+    }
+    listeners.clear();
+  }
+
+  std::vector<Connection*> snapshot() const { return {connections.begin(), connections.end()}; }
+};
+
+Server::Server(uv_loop_t* loop, ServerLimits limits, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(loop, limits, std::move(handler))) {}
+
+Server::~Server() {
+  impl_->closeListeners();
+  for (auto* c : impl_->snapshot()) {
+    c->detach();
+    c->close();
+  }
+  impl_->connections.clear();
+}
+
+Status Server::listen(const std::string& address) {
+  Impl::Listener l;
+  if (address.rfind("unix:", 0) == 0) {
+    std::string path = address.substr(5);
+    if (path.empty()) return Error{"listen " + address + ": empty socket path"};
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+      return Error{"listen " + address + ": socket path too long"};
+    if (auto st = removeStaleSocket(path); !st) return st;
+    l.kind = Connection::Kind::kPipe;
+    int rc = l.pipe.open([&](uv_pipe_t* p) { return uv_pipe_init(impl_->loop, p, 0); });
+    if (rc != 0) return uvError("listen " + address, rc);
+    rc = uv_pipe_bind(l.pipe.get(), path.c_str());
+    if (rc != 0) return uvError("listen " + address, rc);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      l.unix_path = path;
+      l.dev = st.st_dev;
+      l.ino = st.st_ino;
+    }
+    return impl_->addListener(std::move(l), address);
+  }
+  auto addr = parseTcpAddress(address);
+  if (!addr) return addr.error();
+  l.kind = Connection::Kind::kTcp;
+  int rc = l.tcp.open([&](uv_tcp_t* t) { return uv_tcp_init(impl_->loop, t); });
+  if (rc != 0) return uvError("listen " + address, rc);
+  rc = uv_tcp_bind(l.tcp.get(), reinterpret_cast<const sockaddr*>(&*addr), 0);
+  if (rc != 0) return uvError("listen " + address, rc);
+  return impl_->addListener(std::move(l), address);
+}
+
+Status Server::listenFd(int fd) {
+  const std::string what = "listen fd " + std::to_string(fd);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return Error{what + ": not a socket: " + std::strerror(errno)};
+  int type = 0;
+  socklen_t type_len = sizeof(type);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM)
+    return Error{what + ": not a stream socket"};
+  Impl::Listener l;
+  int rc = 0;
+  if (ss.ss_family == AF_UNIX) {
+    l.kind = Connection::Kind::kPipe;
+    rc = l.pipe.open([&](uv_pipe_t* p) { return uv_pipe_init(impl_->loop, p, 0); });
+    if (rc == 0) rc = uv_pipe_open(l.pipe.get(), fd);
+  } else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+    l.kind = Connection::Kind::kTcp;
+    rc = l.tcp.open([&](uv_tcp_t* t) { return uv_tcp_init(impl_->loop, t); });
+    if (rc == 0) rc = uv_tcp_open(l.tcp.get(), fd);
+  } else {
+    return Error{what + ": unsupported address family"};
+  }
+  if (rc != 0) return uvError(what, rc);
+  return impl_->addListener(std::move(l), what);
+}
+
+std::vector<std::string> Server::boundAddresses() const {
+  std::vector<std::string> out;
+  for (const auto& l : impl_->listeners) {
+    if (l.kind == Connection::Kind::kTcp) {
+      sockaddr_storage ss{};
+      int len = sizeof(ss);
+      if (uv_tcp_getsockname(l.tcp.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        out.push_back(formatAddress(ss));
+    } else {
+      char path[sizeof(sockaddr_un{}.sun_path) + 1] = {};
+      size_t size = sizeof(path);
+      if (uv_pipe_getsockname(l.pipe.get(), path, &size) == 0)
+        out.push_back("unix:" + std::string(path, size));
+    }
+  }
+  return out;
+}
+
+void Server::shutdown(std::function<void()> done) {
+  impl_->shutting_down = true;
+  impl_->shutdown_done.push_back(std::move(done));
+  impl_->closeListeners();
+  for (auto* c : impl_->snapshot()) c->drain();
+  if (impl_->connections.empty()) impl_->scheduleDone();
+}
+
+void Server::closeAll() {
+  impl_->closeListeners();
+  for (auto* c : impl_->snapshot()) c->close();
+}
+
+size_t Server::connectionCount() const {
+  return impl_->connections.size();
+}
+
+size_t Server::inFlightCount() const {
+  return impl_->in_flight;
+}
+
+}  // namespace payhook::http

@@ -1,0 +1,413 @@
+#include "daemon/http/connection.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "common/log.h"
+
+namespace payhook::http {
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Bytes that would let a header value end the header section early (response splitting).
+bool unsafeForHeader(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+bool equalsLower(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+std::string peerOf(uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&ss), text, sizeof(text));
+    return text;
+  }
+  if (ss.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&ss), text, sizeof(text));
+    std::string_view v(text);
+    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; trusted_proxies and logs want a.b.c.d.
+    constexpr std::string_view kMapped = "::ffff:";
+    if (v.substr(0, kMapped.size()) == kMapped && v.find('.') != std::string_view::npos)
+      return std::string(v.substr(kMapped.size()));
+    return text;
+  }
+  return {};
+}
+
+const char* errorBody(int status) {
+  switch (status) {
+    case 400:
+      return "bad request\n";
+    case 413:
+      return "request body too large\n";
+    case 431:
+      return "request header fields too large\n";
+    case 501:
+      return "transfer-encoding not implemented\n";
+    default:
+      return "error\n";
+  }
+}
+
+}  // namespace
+
+Connection::Connection(ConnectionHost* host, Kind kind)
+    : host_(host), kind_(kind), limits_(host->limits()), decoder_(limits_) {}
+
+Connection::~Connection() = default;
+
+int Connection::init(uv_loop_t* loop) {
+  int rc = kind_ == Kind::kTcp ? uv_tcp_init(loop, &h_.tcp) : uv_pipe_init(loop, &h_.pipe, 0);
+  if (rc != 0) return rc;
+  h_.handle.data = this;
+  self_ = shared_from_this();
+  timer_ = uv::Timer(loop);
+  return 0;
+}
+
+void Connection::start() {
+  if (kind_ == Kind::kTcp) {
+    peer_ = peerOf(&h_.tcp);
+    // Answers are small and written whole; waiting for Nagle would only add latency.
+    uv_tcp_nodelay(&h_.tcp, 1);
+  }
+  startReading();
+  updateTimer();
+}
+
+// --- reading -------------------------------------------------------------------------------------
+
+void Connection::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
+  // One buffer per loop thread serves every connection: onRead consumes or copies it before the next
+  // read, so an idle connection costs no read buffer at all.
+  static thread_local char storage[64 * 1024];
+  *buf = uv_buf_init(storage, sizeof(storage));
+}
+
+void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread < 0) {
+    // EOF counts as the peer leaving even with a request in flight: HTTP clients do not half-close, and
+    // the handler's Responder then reports the connection gone instead of writing into the void.
+    if (nread != UV_EOF)
+      log::debug("http connection read error", {{"error", uv_strerror(static_cast<int>(nread))}});
+    self->close();
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN: nothing to do
+  self->onData(buf->base, static_cast<size_t>(nread));
+}
+
+void Connection::onData(const char* data, size_t len) {
+  if (state_ == State::kShutdown || state_ == State::kClosed) return;
+  if (state_ == State::kReading && in_pos_ == in_.size()) {
+    // Fast path: parse straight from the read buffer, keep only what the next request needs.
+    in_.clear();
+    in_pos_ = 0;
+    size_t used = parse(data, len);
+    // Leftovers are the start of the next request, unless the connection ends after this answer.
+    const bool ending = state_ == State::kClosed || state_ == State::kShutdown ||
+                        (state_ == State::kWriting && close_after_write_);
+    if (used < len && !ending) in_.assign(data + used, len - used);
+  } else {
+    in_.append(data, len);
+    if (state_ == State::kReading) parseBuffered();
+  }
+  if (state_ == State::kInFlight || state_ == State::kWriting) {
+    if (in_.size() - in_pos_ >= kMaxBuffered) stopReading();  // the peer runs ahead: let TCP push back
+  }
+  updateTimer(/*progress=*/true);
+}
+
+size_t Connection::parse(const char* data, size_t len) {
+  size_t used = 0;
+  while (state_ == State::kReading && used < len) {
+    auto p = decoder_.feed(data + used, len - used);
+    used += p.consumed;
+    switch (p.state) {
+      case RequestDecoder::State::kNeedMore:
+        break;
+      case RequestDecoder::State::kContinueWanted:
+        writeContinue();
+        break;
+      case RequestDecoder::State::kRequestReady:
+        dispatch();
+        break;
+      case RequestDecoder::State::kError:
+        fail(decoder_.errorStatus(), decoder_.errorReason());
+        return used;
+    }
+  }
+  return used;
+}
+
+void Connection::parseBuffered() {
+  size_t used = parse(in_.data() + in_pos_, in_.size() - in_pos_);
+  in_pos_ += used;
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > in_.size() / 2) {
+    in_.erase(0, in_pos_);  // keep the buffer from creeping forward forever
+    in_pos_ = 0;
+  }
+}
+
+void Connection::startReading() {
+  if (reading_ || state_ == State::kClosed || state_ == State::kShutdown) return;
+  if (uv_read_start(&h_.stream, &Connection::onAlloc, &Connection::onRead) == 0) reading_ = true;
+}
+
+void Connection::stopReading() {
+  if (!reading_) return;
+  uv_read_stop(&h_.stream);
+  reading_ = false;
+}
+
+// --- requests and answers -----------------------------------------------------------------------
+
+void Connection::dispatch() {
+  keep_alive_ = decoder_.keepAlive();
+  http10_ = decoder_.http10();
+  head_ = decoder_.isHead();
+  Request request = decoder_.takeRequest();
+  request.peer = peer_;
+  state_ = State::kInFlight;
+  const uint64_t seq = ++seq_;
+  updateTimer();
+  if (!host_) {
+    close();
+    return;
+  }
+  host_->requestStarted();
+  try {
+    host_->dispatch(std::move(request), Responder(weak_from_this(), seq));
+  } catch (const std::exception& e) {
+    log::error("http request handler threw", {{"error", e.what()}});
+    send(seq, Response::text(500, "internal error\n"));
+  } catch (...) {
+    log::error("http request handler threw");
+    send(seq, Response::text(500, "internal error\n"));
+  }
+}
+
+void Connection::send(uint64_t seq, Response response) {
+  if (state_ != State::kInFlight || (seq != 0 && seq != seq_)) return;
+  if (host_) host_->requestFinished();
+  const bool close_after = response.close || !keep_alive_ || draining_;
+  writeResponse(std::move(response), close_after);
+}
+
+void Connection::writeResponse(Response&& response, bool close_after) {
+  int status = response.status;
+  if (status < 200 || status > 999) {
+    // An interim or nonsense status would leave the peer waiting for a final answer.
+    log::error("http handler answered with an invalid status", {{"status", status}});
+    response = Response::text(500, "internal error\n");
+    status = 500;
+  }
+  const bool no_body = status == 204 || status == 304;
+  out_head_.clear();
+  out_head_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reasonPhrase(status));
+  out_head_.append("\r\n");
+  if (!response.content_type.empty() && !unsafeForHeader(response.content_type))
+    out_head_.append("content-type: ").append(response.content_type).append("\r\n");
+  for (const auto& h : response.headers) {
+    if (h.name.empty() || unsafeForHeader(h.name) || unsafeForHeader(h.value)) {
+      log::debug("http answer header dropped: unsafe bytes", {{"name", h.name}});
+      continue;
+    }
+    // Framing is the server's business: these would contradict the headers it writes itself.
+    if (equalsLower(h.name, "content-length") || equalsLower(h.name, "transfer-encoding")) continue;
+    if (equalsLower(h.name, "connection")) {
+      if (equalsLower(h.value, "close")) close_after = true;
+      continue;
+    }
+    out_head_.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!no_body)
+    out_head_.append("content-length: ").append(std::to_string(response.body.size())).append("\r\n");
+  if (close_after) {
+    out_head_.append("connection: close\r\n");
+  } else if (http10_) {
+    out_head_.append("connection: keep-alive\r\n");  // HTTP/1.0 closes unless told otherwise
+  }
+  out_head_.append("\r\n");
+  if (no_body || head_) {
+    out_body_.clear();
+  } else {
+    out_body_ = std::move(response.body);
+  }
+
+  close_after_write_ = close_after;
+  state_ = State::kWriting;
+  uv_buf_t bufs[2] = {uv_buf_init(out_head_.data(), static_cast<unsigned>(out_head_.size())),
+                      uv_buf_init(out_body_.data(), static_cast<unsigned>(out_body_.size()))};
+  write_req_.data = this;
+  int rc = uv_write(&write_req_, &h_.stream, bufs, out_body_.empty() ? 1 : 2, &Connection::onWritten);
+  if (rc != 0) {
+    log::debug("http write failed", {{"error", uv_strerror(rc)}});
+    close();
+    return;
+  }
+  updateTimer();
+}
+
+void Connection::onWritten(uv_write_t* req, int status) noexcept {
+  auto* self = static_cast<Connection*>(req->data);
+  if (status < 0) {
+    self->close();  // also UV_ECANCELED while closing: close() is idempotent
+    return;
+  }
+  self->onResponseWritten();
+}
+
+void Connection::onResponseWritten() {
+  if (state_ != State::kWriting) return;
+  // A large body is not worth keeping for the next, probably small, answer.
+  if (out_body_.capacity() > kMaxBuffered) std::string().swap(out_body_);
+  out_body_.clear();
+  if (close_after_write_ || draining_) {
+    shutdownAndClose();
+    return;
+  }
+  served_any_ = true;
+  state_ = State::kReading;
+  parseBuffered();
+  if (state_ == State::kReading) startReading();
+  updateTimer();
+}
+
+void Connection::writeContinue() {
+  // HTTP/1.0 peers do not know interim answers (RFC 9110 15.2); they send the body regardless.
+  http10_ = decoder_.http10();
+  if (http10_) return;
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(kContinue.data()), static_cast<unsigned>(kContinue.size()));
+  continue_req_.data = this;
+  int rc = uv_write(&continue_req_, &h_.stream, &buf, 1, &Connection::onContinueWritten);
+  if (rc != 0) close();
+}
+
+void Connection::onContinueWritten(uv_write_t* req, int status) noexcept {
+  if (status < 0) static_cast<Connection*>(req->data)->close();
+}
+
+void Connection::fail(int status, const char* reason) {
+  log::debug("http request rejected", {{"status", status}, {"reason", reason}, {"peer", peer_}});
+  // Nothing more will be parsed: for a 413 in particular the body is not read, only refused.
+  stopReading();
+  in_.clear();
+  in_pos_ = 0;
+  http10_ = false;
+  head_ = false;
+  writeResponse(Response::text(status, errorBody(status)), /*close=*/true);
+}
+
+// --- closing ------------------------------------------------------------------------------------
+
+void Connection::shutdownAndClose() {
+  if (state_ == State::kClosed || state_ == State::kShutdown) return;
+  state_ = State::kShutdown;
+  stopReading();
+  // uv_shutdown sends FIN once the queued answer is flushed; closing at once could turn unread input
+  // into a reset that destroys the answer on its way to the peer.
+  shutdown_req_.data = this;
+  if (uv_shutdown(&shutdown_req_, &h_.stream, &Connection::onShutdown) != 0) close();
+}
+
+void Connection::onShutdown(uv_shutdown_t* req, int) noexcept {
+  static_cast<Connection*>(req->data)->close();
+}
+
+void Connection::drain() {
+  draining_ = true;
+  if (state_ == State::kReading && decoder_.phase() == RequestDecoder::Phase::kIdle && in_pos_ == in_.size())
+    close();
+  // Otherwise: a request being received, handled or answered finishes first; its answer says close.
+}
+
+void Connection::close() {
+  if (state_ == State::kClosed) return;
+  const bool was_in_flight = state_ == State::kInFlight;
+  state_ = State::kClosed;
+  reading_ = false;
+  timer_.close();
+  timer_phase_ = TimerPhase::kNone;
+  if (was_in_flight && host_) host_->requestFinished();
+  uv_close(&h_.handle, &Connection::onClosed);
+}
+
+void Connection::onClosed(uv_handle_t* handle) noexcept {
+  auto* self = static_cast<Connection*>(handle->data);
+  // The last strong reference may be this one; it is released at the end of this callback, after
+  // libuv is done with the handle.
+  std::shared_ptr<Connection> keep = std::move(self->self_);
+  if (self->host_) self->host_->connectionClosed(self);
+}
+
+// --- timers -------------------------------------------------------------------------------------
+
+void Connection::updateTimer(bool progress) {
+  TimerPhase want = TimerPhase::kNone;
+  switch (state_) {
+    case State::kReading:
+      switch (decoder_.phase()) {
+        case RequestDecoder::Phase::kIdle:
+          want = served_any_ ? TimerPhase::kIdle : TimerPhase::kHeaders;
+          break;
+        case RequestDecoder::Phase::kHeaders:
+          want = TimerPhase::kHeaders;
+          break;
+        case RequestDecoder::Phase::kBody:
+          want = TimerPhase::kBody;
+          break;
+        case RequestDecoder::Phase::kDone:
+          want = TimerPhase::kNone;
+          break;
+      }
+      break;
+    case State::kWriting:
+    case State::kShutdown:
+      want = TimerPhase::kWrite;
+      break;
+    case State::kInFlight:
+    case State::kClosed:
+      want = TimerPhase::kNone;
+      break;
+  }
+  // The header timeout runs from the start of the request, so reads never extend it; body reads do.
+  if (want == timer_phase_ && !(progress && want == TimerPhase::kBody)) return;
+  timer_phase_ = want;
+  if (want == TimerPhase::kNone) {
+    timer_.stop();
+    return;
+  }
+  const uint64_t ms = want == TimerPhase::kHeaders ? limits_.header_timeout_ms : limits_.idle_timeout_ms;
+  timer_.start(ms, [this] { onTimeout(); });
+}
+
+void Connection::onTimeout() {
+  const char* what = timer_phase_ == TimerPhase::kHeaders ? "header timeout"
+                     : timer_phase_ == TimerPhase::kIdle  ? "idle timeout"
+                     : timer_phase_ == TimerPhase::kBody  ? "body timeout"
+                                                          : "write timeout";
+  log::debug("http connection closed", {{"reason", what}, {"peer", peer_}});
+  close();
+}
+
+}  // namespace payhook::http

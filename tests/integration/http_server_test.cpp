@@ -1,0 +1,747 @@
+// The HTTP server in-process: a Server on a uv loop in its own thread, driven by blocking sockets from the
+// test thread. Every test ends by closing all handles and asserting uv_loop_close() == 0, so a leaked
+// handle fails the test that leaked it.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon/http/router.h"
+#include "daemon/http/server.h"
+#include "daemon/uv/handle.h"
+
+namespace payhook::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kReadTimeoutMs = 5000;  // generous: only reached when a test is about to fail
+
+// A uv loop on its own thread; closures posted to it run there, in order.
+class LoopThread {
+ public:
+  LoopThread() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_, &LoopThread::onAsync);
+    async_.data = this;
+  }
+  ~LoopThread() {
+    if (thread_.joinable()) stop();
+  }
+
+  uv_loop_t* loop() { return &loop_; }
+  void start() {
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    uv_async_send(&async_);
+  }
+
+  // Runs `fn` on the loop and waits for its result.
+  template <class F>
+  auto call(F fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    std::promise<R> p;
+    auto f = p.get_future();
+    post([&] {
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        p.set_value();
+      } else {
+        p.set_value(fn());
+      }
+    });
+    return f.get();
+  }
+
+  // Closes the async handle and waits for the loop to run out of handles.
+  void stop() {
+    post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
+    thread_.join();
+  }
+  int close() { return uv_loop_close(&loop_); }
+
+ private:
+  static void onAsync(uv_async_t* a) noexcept {
+    auto* self = static_cast<LoopThread*>(a->data);
+    std::vector<std::function<void()>> run;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      run.swap(self->queue_);
+    }
+    for (auto& fn : run) fn();
+  }
+
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> queue_;
+};
+
+struct WireResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string head;  // status line and headers as received
+
+  bool has(const std::string& name) const { return headers.count(name) != 0; }
+  std::string get(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// A blocking client socket with a small HTTP/1.1 response reader.
+class Client {
+ public:
+  static Client tcp(int port) {
+    Client c;
+    c.fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(port));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(c.fd_, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) c.reset();
+    return c;
+  }
+  static Client unixSocket(const std::string& path) {
+    Client c;
+    c.fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strncpy(sun.sun_path, path.c_str(), sizeof(sun.sun_path) - 1);
+    if (::connect(c.fd_, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0) c.reset();
+    return c;
+  }
+
+  Client() = default;
+  Client(Client&& o) noexcept : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)) {}
+  ~Client() { reset(); }
+
+  bool connected() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  // Sends everything; false when the peer has gone (EPIPE, reset).
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response (an interim 1xx counts as one). Empty when the connection ends first.
+  std::optional<WireResponse> read(bool head_request = false) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return std::nullopt;
+    WireResponse r;
+    r.head = buf_.substr(0, end + 2);
+    std::string_view lines(r.head);
+    auto eol = lines.find("\r\n");
+    std::string_view status_line = lines.substr(0, eol);
+    if (status_line.substr(0, 9) != "HTTP/1.1 ") return std::nullopt;
+    r.status = std::atoi(std::string(status_line.substr(9, 3)).c_str());
+    lines.remove_prefix(eol + 2);
+    while (!lines.empty()) {
+      eol = lines.find("\r\n");
+      std::string_view line = lines.substr(0, eol);
+      lines.remove_prefix(eol + 2);
+      auto colon = line.find(':');
+      std::string name(line.substr(0, colon));
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      r.headers[name] = std::string(value);
+    }
+    buf_.erase(0, end + 4);
+    size_t length = 0;
+    if (r.has("content-length") && !head_request) length = std::stoul(r.get("content-length"));
+    while (buf_.size() < length)
+      if (!fill()) return std::nullopt;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  // True when the server ends the connection (EOF or reset) within `timeout_ms`; bytes received on the
+  // way are kept in `received`.
+  bool waitClosed(int timeout_ms = kReadTimeoutMs, std::string* received = nullptr) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char tmp[4096];
+      ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
+      if (n <= 0) {
+        if (received) *received = buf_;
+        return true;
+      }
+      buf_.append(tmp, static_cast<size_t>(n));
+    }
+  }
+
+  // Whether anything arrives within `timeout_ms` (without consuming it).
+  bool readable(int timeout_ms) {
+    if (!buf_.empty()) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+  }
+
+ private:
+  bool fill() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, kReadTimeoutMs) <= 0) return false;
+    char tmp[16 * 1024];
+    ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// Polls `pred` (evaluated on the test thread) until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  // Echoes what the server saw, so tests can check framing and order.
+  static void echo(Request&& r, Responder responder) {
+    responder.send(
+        Response::text(200, r.method + " " + r.path + "?" + r.query + " peer=" + r.peer + " body=" + r.body));
+  }
+
+  void start(ServerLimits limits = {}, std::vector<std::string> addresses = {"127.0.0.1:0"}) {
+    if (!handler_) handler_ = &HttpServerTest::echo;
+    server_ = std::make_unique<Server>(loop_.loop(), limits, [this](Request&& r, Responder responder) {
+      ++handled_;
+      handler_(std::move(r), std::move(responder));
+    });
+    for (const auto& a : addresses) {
+      auto st = server_->listen(a);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+    }
+    auto bound = server_->boundAddresses();
+    ASSERT_EQ(bound.size(), addresses.size());
+    if (bound[0].rfind("unix:", 0) != 0) {
+      port_ = std::atoi(bound[0].substr(bound[0].rfind(':') + 1).c_str());
+      ASSERT_GT(port_, 0);
+    }
+    loop_.start();
+    started_ = true;
+  }
+
+  void TearDown() override {
+    if (started_) {
+      loop_.call([this] {
+        timers_.clear();
+        held_.clear();
+        server_->closeAll();
+        server_.reset();
+      });
+      loop_.stop();
+    } else {
+      server_.reset();
+      uv_run(loop_.loop(), UV_RUN_NOWAIT);
+      loop_.start();
+      loop_.stop();
+    }
+    EXPECT_EQ(loop_.close(), 0) << "a handle was left open";
+  }
+
+  // Answers later, from a uv timer on the loop: the handler has already returned by then.
+  void answerAfter(uint64_t ms, Responder responder, Response response) {
+    auto t = std::make_unique<uv::Timer>(loop_.loop());
+    t->start(ms, [responder, response]() mutable { responder.send(std::move(response)); });
+    timers_.push_back(std::move(t));
+  }
+
+  size_t connectionCount() {
+    return loop_.call([this] { return server_->connectionCount(); });
+  }
+  size_t inFlightCount() {
+    return loop_.call([this] { return server_->inFlightCount(); });
+  }
+
+  LoopThread loop_;
+  std::unique_ptr<Server> server_;
+  RequestHandler handler_;
+  std::atomic<int> handled_{0};
+  int port_ = 0;
+  bool started_ = false;
+  // Loop-thread state of the handlers.
+  std::vector<std::unique_ptr<uv::Timer>> timers_;
+  std::vector<Responder> held_;
+};
+
+TEST_F(HttpServerTest, KeepAliveCarriesTwoRequestsOnOneConnection) {
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r1 = c.read();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200);
+  EXPECT_EQ(r1->body, "GET /a?x=1 peer=127.0.0.1 body=");
+  EXPECT_EQ(r1->get("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(r1->get("content-length"), std::to_string(r1->body.size()));
+  EXPECT_FALSE(r1->has("connection"));
+  ASSERT_TRUE(c.send("POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  auto r2 = c.read();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "POST /b? peer=127.0.0.1 body=hello");
+  EXPECT_EQ(connectionCount(), 1u);
+  EXPECT_EQ(handled_.load(), 2);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderWhenAnsweredAsynchronously) {
+  // The first request takes longest: had the server handed all three over at once, the answers would
+  // come back 3, 2, 1.
+  handler_ = [this](Request&& r, Responder responder) {
+    uint64_t delay = r.path == "/1" ? 90 : r.path == "/2" ? 45 : 0;
+    answerAfter(delay, std::move(responder), Response::text(200, r.path + ":" + r.body));
+  };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(
+      c.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"
+             "POST /2 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+             "GET /3 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  for (const char* want : {"/1:", "/2:abc", "/3:"}) {
+    auto r = c.read();
+    ASSERT_TRUE(r) << want;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, want);
+  }
+  EXPECT_EQ(handled_.load(), 3);
+}
+
+TEST_F(HttpServerTest, OversizedContentLengthGets413BeforeTheBodyIsSent) {
+  ServerLimits limits;
+  limits.max_body = 64 * 1024;
+  start(limits);
+  Client c = Client::tcp(port_);
+  const size_t total = 10 * 1024 * 1024;
+  ASSERT_TRUE(
+      c.send("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n"));
+  // Only a sliver of the 10 MB has been sent when the answer is read.
+  ASSERT_TRUE(c.send(std::string(16 * 1024, 'x')));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(c.waitClosed());
+  // The rest of the body has nowhere to go.
+  bool all_sent = true;
+  for (size_t sent = 16 * 1024; sent < total && all_sent; sent += 256 * 1024)
+    all_sent = c.send(std::string(256 * 1024, 'x'));
+  EXPECT_FALSE(all_sent);
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
+  ServerLimits limits;
+  limits.max_body = 1024;
+  start(limits);
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" +
+                     std::string(1024, 'y') + "\r\n1\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_TRUE(c.waitClosed());
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, HeaderTimeoutClosesAConnectionThatNeverFinishesItsHeaders) {
+  ServerLimits limits;
+  limits.header_timeout_ms = 200;
+  start(limits);
+  Client slow = Client::tcp(port_);
+  ASSERT_TRUE(slow.send("GET / HTTP/1.1\r\nHost: t\r\n"));
+  Client silent = Client::tcp(port_);
+  std::string received = "unset";
+  EXPECT_TRUE(slow.waitClosed(3000, &received));
+  EXPECT_EQ(received, "");  // closed without an answer
+  EXPECT_TRUE(silent.waitClosed(3000));
+  EXPECT_TRUE(eventually([&] { return connectionCount() == 0; }));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, HeaderTimeoutIsNotExtendedByTrickledBytes) {
+  ServerLimits limits;
+  limits.header_timeout_ms = 200;
+  limits.idle_timeout_ms = 60'000;
+  start(limits);
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\n"));
+  bool closed = false;
+  // One header byte every 50 ms would keep a per-read timer alive forever.
+  for (int i = 0; i < 100 && !closed; ++i) {
+    if (!c.send("X")) break;
+    closed = c.waitClosed(50);
+  }
+  EXPECT_TRUE(closed || c.waitClosed(3000));
+}
+
+TEST_F(HttpServerTest, IdleTimeoutClosesAKeptAliveConnection) {
+  ServerLimits limits;
+  limits.idle_timeout_ms = 200;
+  limits.header_timeout_ms = 60'000;
+  start(limits);
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(c.read());
+  EXPECT_TRUE(c.waitClosed(3000));
+  EXPECT_TRUE(eventually([&] { return connectionCount() == 0; }));
+}
+
+TEST_F(HttpServerTest, TooLargeOrTooManyHeadersGet431) {
+  ServerLimits limits;
+  limits.max_header_bytes = 1024;
+  limits.max_headers = 5;
+  start(limits);
+  Client big = Client::tcp(port_);
+  ASSERT_TRUE(big.send("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(2000, 'b') + "\r\n\r\n"));
+  auto r = big.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(big.waitClosed());
+
+  Client many = Client::tcp(port_);
+  std::string req = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 6; ++i) req += "X-" + std::to_string(i) + ": v\r\n";
+  ASSERT_TRUE(many.send(req + "\r\n"));
+  r = many.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_TRUE(many.waitClosed());
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("NOT HTTP AT ALL\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(c.waitClosed());
+}
+
+TEST_F(HttpServerTest, NotFoundAndMethodNotAllowedAreTheApplicationsAnswers) {
+  Router router;
+  ASSERT_TRUE(router.add("/rbs/callback", {"GET", "POST"}, 0).ok());
+  handler_ = [&router](Request&& r, Responder responder) {
+    auto m = router.match(r.method, r.path);
+    if (m.kind == Router::Match::kNotFound) return responder.send(Response::text(404, "not found\n"));
+    if (m.kind == Router::Match::kMethodNotAllowed)
+      return responder.send(Response::text(405, "method not allowed\n").withHeader("allow", m.allow));
+    responder.send(Response::empty(204));
+  };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  ASSERT_TRUE(c.send("DELETE /rbs/callback HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get("allow"), "GET, POST");
+  ASSERT_TRUE(c.send("POST /rbs/callback HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_FALSE(r->has("content-length"));  // 204 carries no body and no length
+  EXPECT_EQ(handled_.load(), 3);           // the server answered none of them itself
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondMaxConnectionsAreClosedAndTheFirstOnesKeepWorking) {
+  ServerLimits limits;
+  limits.max_connections = 2;
+  start(limits);
+  Client a = Client::tcp(port_);
+  Client b = Client::tcp(port_);
+  for (Client* c : {&a, &b}) {
+    ASSERT_TRUE(c->send("GET /first HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(c->read());
+  }
+  Client extra = Client::tcp(port_);
+  ASSERT_TRUE(extra.connected());  // the kernel accepts; the server closes it at once
+  std::string received = "unset";
+  EXPECT_TRUE(extra.waitClosed(3000, &received));
+  EXPECT_EQ(received, "");
+  for (Client* c : {&a, &b}) {
+    ASSERT_TRUE(c->send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = c->read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(connectionCount(), 2u);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsTheInterimAnswerThenTheFinalOne) {
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  auto interim = c.read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  EXPECT_EQ(interim->head, "HTTP/1.1 100 Continue\r\n");
+  ASSERT_TRUE(c.send("hello"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "POST /e? peer=127.0.0.1 body=hello");
+}
+
+TEST_F(HttpServerTest, ExpectContinueWithTooLargeBodyGets413Only) {
+  ServerLimits limits;
+  limits.max_body = 10;
+  start(limits);
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(HttpServerTest, UnixSocketListenerReplacesAStaleSocketAndServes) {
+  char tmpl[] = "/tmp/payhook-http-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/http.sock";
+  {
+    // A socket file left behind by a process that died.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::strncpy(sun.sun_path, path.c_str(), sizeof(sun.sun_path) - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)), 0);
+    ::close(fd);
+    ASSERT_TRUE(std::filesystem::exists(path));
+  }
+  start({}, {"unix:" + path});
+  EXPECT_EQ(server_->boundAddresses()[0], "unix:" + path);
+  Client c = Client::unixSocket(path);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("GET /u HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "GET /u? peer= body=");  // no peer address on a unix socket
+
+  // A live socket is not stolen. (Servers are touched on their loop's thread only.)
+  EXPECT_FALSE(loop_.call([&] {
+    Server other(loop_.loop(), {}, [](Request&&, Responder) {});
+    return other.listen("unix:" + path).ok();
+  }));
+
+  loop_.call([this] { server_->closeAll(); });
+  EXPECT_FALSE(std::filesystem::exists(path));  // our own socket file goes with the listener
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(HttpServerTest, ListenFdServesAnInheritedSocket) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  handler_ = &HttpServerTest::echo;
+  server_ = std::make_unique<Server>(loop_.loop(), ServerLimits{}, &HttpServerTest::echo);
+  ASSERT_TRUE(server_->listenFd(fd).ok());
+  EXPECT_FALSE(server_->listenFd(-1).ok());
+  auto bound = server_->boundAddresses();
+  ASSERT_EQ(bound.size(), 1u);
+  port_ = std::atoi(bound[0].substr(bound[0].rfind(':') + 1).c_str());
+  loop_.start();
+  started_ = true;
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET /fd HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, ListenRejectsBadAddresses) {
+  Server s(loop_.loop(), {}, [](Request&&, Responder) {});
+  EXPECT_FALSE(s.listen("127.0.0.1").ok());
+  EXPECT_FALSE(s.listen("127.0.0.1:99999").ok());
+  EXPECT_FALSE(s.listen("127.0.0.1:http").ok());
+  EXPECT_FALSE(s.listen("::1:80").ok());
+  EXPECT_FALSE(s.listen("unix:").ok());
+  EXPECT_TRUE(s.boundAddresses().empty());
+  auto ok = s.listen("[::1]:0");
+  if (ok.ok()) {  // hosts without IPv6 cannot bind ::1
+    auto bound = s.boundAddresses();
+    ASSERT_EQ(bound.size(), 1u);
+    EXPECT_EQ(bound[0].rfind("[::1]:", 0), 0u);
+    EXPECT_NE(bound[0], "[::1]:0");
+  }
+}
+
+TEST_F(HttpServerTest, HttpTenKeepsAliveOnlyWhenAsked) {
+  start();
+  Client ka = Client::tcp(port_);
+  ASSERT_TRUE(ka.send("GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto r = ka.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get("connection"), "keep-alive");
+  ASSERT_TRUE(ka.send("GET /k2 HTTP/1.0\r\n\r\n"));
+  r = ka.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(ka.waitClosed());
+}
+
+TEST_F(HttpServerTest, ResponseSerializationFollowsTheResponseValue) {
+  handler_ = [](Request&& r, Responder responder) {
+    if (r.path == "/close") return responder.send(Response{200, "", "bye", {}, true});
+    Response resp{201, "application/json", "{}", {}, false};
+    resp.headers.push_back({"retry-after", "5"});
+    resp.headers.push_back({"x-evil", "a\r\nset-cookie: x"});  // never reaches the wire
+    resp.headers.push_back({"content-length", "999"});         // framing belongs to the server
+    responder.send(std::move(resp));
+  };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET /j HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->head.substr(0, r->head.find("\r\n")), "HTTP/1.1 201 Created");
+  EXPECT_EQ(r->get("content-type"), "application/json");
+  EXPECT_EQ(r->get("content-length"), "2");
+  EXPECT_EQ(r->get("retry-after"), "5");
+  EXPECT_FALSE(r->has("x-evil"));
+  EXPECT_FALSE(r->has("set-cookie"));
+  EXPECT_EQ(r->body, "{}");
+  ASSERT_TRUE(c.send("HEAD /j HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = c.read(/*head_request=*/true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get("content-length"), "2");  // the length a GET would get, and no body
+  ASSERT_TRUE(c.send("GET /close HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "bye");
+  EXPECT_FALSE(r->has("content-type"));
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(c.waitClosed());
+}
+
+TEST_F(HttpServerTest, AnswerToAConnectionThatIsGoneIsDropped) {
+  std::promise<void> got;
+  handler_ = [&](Request&&, Responder responder) {
+    held_.push_back(std::move(responder));
+    got.set_value();
+  };
+  start();
+  {
+    Client c = Client::tcp(port_);
+    ASSERT_TRUE(c.send("GET /gone HTTP/1.1\r\nHost: t\r\n\r\n"));
+    got.get_future().wait();
+  }
+  EXPECT_TRUE(eventually([&] { return connectionCount() == 0; }));
+  EXPECT_EQ(inFlightCount(), 0u);
+  loop_.call([this] {
+    EXPECT_FALSE(held_[0].connected());
+    held_[0].send(Response::text(200, "late"));  // nowhere to go: nothing happens
+  });
+}
+
+TEST_F(HttpServerTest, ShutdownWaitsForTheRequestInFlightThenCompletes) {
+  handler_ = [this](Request&&, Responder responder) { held_.push_back(std::move(responder)); };
+  start();
+  Client busy = Client::tcp(port_);
+  Client idle = Client::tcp(port_);
+  ASSERT_TRUE(busy.send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"));
+  ASSERT_TRUE(eventually([&] { return inFlightCount() == 1; }));
+  ASSERT_TRUE(eventually([&] { return connectionCount() == 2; }));
+
+  std::atomic<bool> done{false};
+  loop_.call([&] { server_->shutdown([&] { done = true; }); });
+  EXPECT_TRUE(idle.waitClosed());                // idle: closed at once
+  EXPECT_FALSE(Client::tcp(port_).connected());  // no longer accepting
+  EXPECT_FALSE(done.load());
+  EXPECT_EQ(connectionCount(), 1u);
+  EXPECT_FALSE(busy.readable(20));
+
+  loop_.call([this] { held_[0].send(Response::text(200, "finally")); });
+  auto r = busy.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "finally");
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(busy.waitClosed());
+  EXPECT_TRUE(eventually([&] { return done.load(); }));
+  EXPECT_EQ(connectionCount(), 0u);
+}
+
+TEST_F(HttpServerTest, ShutdownWithNoConnectionsCompletesFromTheLoop) {
+  start();
+  std::promise<void> done;
+  loop_.call([&] { server_->shutdown([&] { done.set_value(); }); });
+  EXPECT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(HttpServerTest, HandlerThatThrowsGets500) {
+  handler_ = [](Request&&, Responder) { throw std::runtime_error("boom"); };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET /t HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(inFlightCount(), 0u);
+}
+
+}  // namespace
+}  // namespace payhook::http
