@@ -13,7 +13,8 @@ namespace payhook::queue {
 enum class StoreOutcome {
   kStored,       // written now; it will be delivered to every target
   kDuplicate,    // the route already holds an event with this idempotency key; nothing written
-  kUnavailable,  // Redis is not connected; nothing written
+  kUnavailable,  // Redis is not connected: nothing written; or the connection broke before the answer: it
+                 // may have been written (a retry by the provider is then a duplicate, which is fine)
   kTimeout,      // no answer within store_timeout; it may or may not have been written
   kError,        // Redis answered with an error; nothing written
 };

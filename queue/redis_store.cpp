@@ -1,1 +1,1015 @@
-// Placeholder until this layer lands; replaced in the same change.
+#include "queue/redis_store.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+#include "daemon/uv/handle.h"
+
+namespace payhook::queue {
+
+const char* outcomeName(StoreOutcome o) {
+  switch (o) {
+    case StoreOutcome::kStored:
+      return "stored";
+    case StoreOutcome::kDuplicate:
+      return "duplicate";
+    case StoreOutcome::kUnavailable:
+      return "unavailable";
+    case StoreOutcome::kTimeout:
+      return "timeout";
+    case StoreOutcome::kError:
+      return "error";
+  }
+  return "error";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// URLs
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hexValue(in[i + 1]), lo = hexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+bool parseNumber(std::string_view s, int max, int* out) {
+  if (s.empty() || s.size() > 9) return false;
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0 || v > max) return false;
+  *out = v;
+  return true;
+}
+
+constexpr int kMaxDb = 1 << 20;  // Redis' own limit is its `databases` setting; this only rejects junk
+
+Result<RedisAddress> parseUnixUrl(std::string_view rest) {
+  RedisAddress a;
+  a.unix_socket = true;
+  a.port = 0;
+  // "unix:///path" is the form redis-py and others write; "unix:/path" is ours.
+  if (rest.starts_with("///")) rest.remove_prefix(2);
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (rest.empty()) return Error{"unix socket URL has no path (want unix:/path/redis.sock)"};
+  // hiredis would silently cut a longer path and connect somewhere else.
+  if (rest.size() >= sizeof(sockaddr_un::sun_path))
+    return Error{"unix socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                 " bytes"};
+  a.host = std::string(rest);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = param.find('=');
+    if (eq == std::string_view::npos) return Error{"unix socket URL: parameter without '=' (want ?db=N)"};
+    std::string_view key = param.substr(0, eq), value = param.substr(eq + 1);
+    if (key == "db") {
+      if (!parseNumber(value, kMaxDb, &a.db)) return Error{"unix socket URL: db is not a small number"};
+    } else if (key == "password") {
+      if (!percentDecode(value, &a.password)) return Error{"unix socket URL: bad %-escape in the password"};
+    } else if (key == "user" || key == "username") {
+      if (!percentDecode(value, &a.username)) return Error{"unix socket URL: bad %-escape in the user"};
+    } else {
+      return Error{"unix socket URL: unknown parameter \"" + std::string(key) +
+                   "\" (known: db, password, user)"};
+    }
+  }
+  return a;
+}
+
+Result<RedisAddress> parseTcpUrl(std::string_view rest) {
+  RedisAddress a;
+  // The password may hold '@' or '/' unescaped, so the last '@' ends the user information.
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos)
+      return Error{
+          "redis URL: user information without ':' (write redis://:password@host or "
+          "redis://user:password@host)"};
+    if (!percentDecode(userinfo.substr(0, colon), &a.username))
+      return Error{"redis URL: bad %-escape in the user"};
+    if (!percentDecode(userinfo.substr(colon + 1), &a.password))
+      return Error{"redis URL: bad %-escape in the password"};
+  }
+  if (rest.find('?') != std::string_view::npos)
+    return Error{"redis URL: query parameters are not supported (put the db in the path: /N)"};
+  std::string_view path;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::string_view host, port;
+  if (rest.starts_with('[')) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return Error{"redis URL: '[' without ']' around an IPv6 address"};
+    host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return Error{"redis URL: junk after the IPv6 address"};
+      port = after.substr(1);
+      if (port.empty()) return Error{"redis URL: empty port"};
+    }
+    if (host.find(':') == std::string_view::npos) return Error{"redis URL: brackets around a non-IPv6 host"};
+  } else {
+    auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      if (port.empty()) return Error{"redis URL: empty port"};
+      if (port.find(':') != std::string_view::npos)
+        return Error{"redis URL: an IPv6 address must be written in brackets, e.g. redis://[::1]:6379"};
+    }
+  }
+  if (host.empty()) return Error{"redis URL: no host"};
+  for (char c : host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':' ||
+          c == '%'))
+      return Error{"redis URL: invalid character in the host"};
+  // A zone id is written "%25eth0" in URLs; the resolver wants "%eth0".
+  if (!percentDecode(host, &a.host)) return Error{"redis URL: bad %-escape in the host"};
+  if (!port.empty() && (!parseNumber(port, 65535, &a.port) || a.port == 0))
+    return Error{"redis URL: port must be a number from 1 to 65535"};
+  if (!path.empty() && !parseNumber(path, kMaxDb, &a.db))
+    return Error{"redis URL: the path must be a database number, e.g. /0"};
+  return a;
+}
+
+}  // namespace
+
+Result<RedisAddress> parseRedisUrl(std::string_view url) {
+  if (url.starts_with("redis://")) return parseTcpUrl(url.substr(8));
+  if (url.starts_with("unix:")) return parseUnixUrl(url.substr(5));
+  if (url.starts_with("rediss://")) return Error{"redis URL: TLS (rediss://) is not supported"};
+  return Error{"redis URL must start with redis:// or unix: (e.g. redis://127.0.0.1:6379/0)"};
+}
+
+std::string redactRedisUrl(std::string_view url) {
+  std::string out;
+  std::string_view rest = url;
+  // User information: everything between "://" (or the start) and the last '@' before any path.
+  size_t start = 0;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) start = scheme + 3;
+  size_t at = url.rfind('@');
+  if (!url.starts_with("unix:") && at != std::string_view::npos && at >= start) {
+    std::string_view userinfo = url.substr(start, at - start);
+    auto colon = userinfo.find(':');
+    out.append(url.substr(0, start));
+    if (colon == std::string_view::npos) {
+      out += "***";  // no separator: the whole thing may be a password
+    } else {
+      out.append(userinfo.substr(0, colon + 1));
+      out += "***";
+    }
+    rest = url.substr(at);
+  } else {
+    rest = url;
+  }
+  // Query parameters named password, wherever they are.
+  auto q = rest.find('?');
+  if (q == std::string_view::npos) {
+    out.append(rest);
+    return out;
+  }
+  out.append(rest.substr(0, q + 1));
+  std::string_view query = rest.substr(q + 1);
+  bool first = true;
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    if (param.starts_with("password=")) {
+      out += "password=***";
+    } else {
+      out.append(param);
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The store
+
+namespace {
+
+// KEYS: idem, event hash, due zset, events zset.
+// ARGV: ttl, id, received_at, n, n field/value pairs, then the targets.
+// Returns {1, id} when stored, {0, first id} when the key was already taken.
+constexpr std::string_view kStoreScript = R"lua(
+local first = redis.call('GET', KEYS[1])
+if first then return {0, first} end
+local id, at, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local h = {'id', id, 'received_at', at}
+for i = 5, 4 + 2 * n do h[#h + 1] = ARGV[i] end
+local targets = {}
+for i = 5 + 2 * n, #ARGV do targets[#targets + 1] = ARGV[i] end
+h[#h + 1] = 'state'
+h[#h + 1] = (#targets == 0) and 'stored' or 'pending'
+h[#h + 1] = 'targets'
+h[#h + 1] = table.concat(targets, ',')
+redis.call('HSET', KEYS[2], unpack(h))
+redis.call('SET', KEYS[1], id, 'NX', 'EX', ARGV[1])
+for i = 1, #targets do redis.call('ZADD', KEYS[3], at, id .. '|' .. targets[i]) end
+redis.call('ZADD', KEYS[4], at, id)
+return {1, id}
+)lua";
+
+constexpr int kFieldPairs = 11;  // the hash fields sent by store() besides id and received_at
+
+// Pooled commands keep their buffer; one that held a huge body gives it back rather than pin it.
+constexpr size_t kMaxPooledCommandBytes = 16 * 1024;
+constexpr size_t kMaxPooledOps = 1024;
+
+template <class T>
+void appendNumber(std::string& out, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+// Appends one RESP bulk string made of `parts` concatenated, so keys are built in place.
+void appendBulkParts(std::string& out, std::initializer_list<std::string_view> parts) {
+  size_t len = 0;
+  for (auto p : parts) len += p.size();
+  out += '$';
+  appendNumber(out, len);
+  out += "\r\n";
+  for (auto p : parts) out.append(p);
+  out += "\r\n";
+}
+
+void appendBulk(std::string& out, std::string_view s) {
+  appendBulkParts(out, {s});
+}
+
+std::string_view replyText(const redisReply* r) {
+  return std::string_view(r->str, r->len);
+}
+
+bool isNumericIp(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
+}
+
+enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kScriptLoad };
+
+// hiredis 0.14's libuv adapter returns early when uv_poll reports an error status, and libuv reports a
+// socket error (a refused connect, a reset from a killed Redis) as just that, after stopping the handle.
+// hiredis then never hears of it: a refused connect waits for connect_timeout and a reset connection
+// looks alive until a command times out. hiredis 1.0 fixed the adapter by handling the events it was
+// watching, so read(2) or the connect check report the error; these hooks do the same and replace the
+// adapter's four interest hooks right after redisLibuvAttach(). The adapter still owns the handle memory.
+void onRedisPoll(uv_poll_t* handle, int status, int events) noexcept {
+  auto* p = static_cast<redisLibuvEvents*>(handle->data);
+  int ev = status != 0 ? p->events : events;
+  if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+  if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+void updateRedisPoll(redisLibuvEvents* p) {
+  if (p->events)
+    uv_poll_start(&p->handle, p->events, &onRedisPoll);
+  else
+    uv_poll_stop(&p->handle);
+}
+
+void redisPollAddRead(void* data) noexcept {
+  auto* p = static_cast<redisLibuvEvents*>(data);
+  p->events |= UV_READABLE;
+  updateRedisPoll(p);
+}
+
+void redisPollDelRead(void* data) noexcept {
+  auto* p = static_cast<redisLibuvEvents*>(data);
+  p->events &= ~UV_READABLE;
+  updateRedisPoll(p);
+}
+
+void redisPollAddWrite(void* data) noexcept {
+  auto* p = static_cast<redisLibuvEvents*>(data);
+  p->events |= UV_WRITABLE;
+  updateRedisPoll(p);
+}
+
+void redisPollDelWrite(void* data) noexcept {
+  auto* p = static_cast<redisLibuvEvents*>(data);
+  p->events &= ~UV_WRITABLE;
+  updateRedisPoll(p);
+}
+
+int attachToLoop(redisAsyncContext* c, uv_loop_t* loop) {
+  if (redisLibuvAttach(c, loop) != REDIS_OK) return REDIS_ERR;
+  c->ev.addRead = &redisPollAddRead;
+  c->ev.delRead = &redisPollDelRead;
+  c->ev.addWrite = &redisPollAddWrite;
+  c->ev.delWrite = &redisPollDelWrite;
+  return REDIS_OK;
+}
+
+}  // namespace
+
+struct RedisStore::Impl {
+  enum class OpKind : uint8_t { kStore, kScriptLoad };
+
+  // One command awaiting its reply. hiredis holds it as privdata until it calls back exactly once (with the
+  // reply, or NULL when the context goes away), so it is recycled only there, even after a timeout.
+  struct Op {
+    Op* prev = nullptr;  // deadline list, oldest first
+    Op* next = nullptr;
+    bool linked = false;
+    bool finished = false;  // the answer is already queued; the reply only recycles the op
+    bool retried = false;   // NOSCRIPT was already answered with EVAL once
+    OpKind kind = OpKind::kStore;
+    uint64_t deadline = 0;
+    uint32_t argc = 0;
+    size_t tail = 0;  // offset in cmd of the arguments after the script sha
+    Done done;
+    std::string cmd;  // RESP-formatted, kept for the NOSCRIPT fallback
+  };
+
+  // An answer or a readiness change, delivered from the drain timer so user code never runs inside
+  // store() or inside a hiredis callback.
+  struct Pending {
+    Done done;
+    StoreResult result;
+    int ready = -1;  // 0 or 1 for a readiness change
+  };
+
+  struct ResolveReq {
+    uv_getaddrinfo_t req{};
+    Impl* owner = nullptr;  // cleared when the answer is no longer wanted
+  };
+
+  uv_loop_t* loop_;
+  RedisStoreOptions options_;
+  std::string redacted_url_;
+  Result<RedisAddress> address_;
+  std::string key_prefix_;  // "{prefix}:"
+  std::string due_key_;
+  std::string events_key_;
+  std::string script_sha_;
+
+  redisAsyncContext* ctx_ = nullptr;
+  uint64_t conn_gen_ = 0;  // bumped per connection, so deferred work can tell connections apart
+  bool started_ = false;
+  bool stopped_ = false;
+  bool ready_ = false;
+  bool outage_logged_ = false;
+  bool ever_ready_ = false;
+  bool reload_inflight_ = false;
+  uint64_t backoff_ms_;
+  std::vector<std::string> resolved_;
+  size_t next_addr_ = 0;
+  ResolveReq* resolve_req_ = nullptr;
+
+  // Set while our own redisAsyncFree() runs, to say how the commands it fails should be answered.
+  StoreOutcome drop_outcome_ = StoreOutcome::kUnavailable;
+  const char* drop_reason_ = nullptr;
+  uint64_t drop_gen_ = 0;  // a connection to drop from the drain timer, 0 for none
+  std::string drop_error_;
+
+  uv::Timer retry_timer_;
+  uv::Timer connect_timer_;
+  uv::Timer timeout_timer_;
+  uv::Timer drain_timer_;
+  bool drain_open_ = true;
+
+  Op* head_ = nullptr;
+  Op* tail_ = nullptr;
+  std::vector<Op*> free_ops_;
+  std::vector<Pending> pending_;
+  std::vector<Pending> draining_;
+  bool* destroyed_flag_ = nullptr;  // non-null while draining
+  std::function<void(bool)> ready_cb_;
+
+  Impl(uv_loop_t* loop, RedisStoreOptions options)
+      : loop_(loop),
+        options_(std::move(options)),
+        redacted_url_(redactRedisUrl(options_.url)),
+        address_(parseRedisUrl(options_.url)),
+        key_prefix_("{" + options_.prefix + "}:"),
+        due_key_(key_prefix_ + "due"),
+        events_key_(key_prefix_ + "events"),
+        backoff_ms_(std::max<uint64_t>(options_.reconnect_initial_ms, 1)),
+        retry_timer_(loop),
+        connect_timer_(loop),
+        timeout_timer_(loop),
+        drain_timer_(loop) {}
+
+  ~Impl() {
+    if (destroyed_flag_) *destroyed_flag_ = true;
+    shutdown();
+    // The uv::Timer members close their handles; undelivered answers are destroyed uncalled.
+    for (Op* op : free_ops_) delete op;
+  }
+
+  // ---- lifecycle ----
+
+  void start() {
+    if (started_ || stopped_) return;
+    started_ = true;
+    if (!address_) {
+      log::error("redis: invalid url, not connecting",
+                 {{"url", redacted_url_}, {"error", address_.error().message}});
+      return;
+    }
+    connect();
+  }
+
+  void stop() {
+    if (stopped_) return;
+    shutdown();
+    // Answers still owed are delivered by the drain timer, which then closes itself.
+    if (pending_.empty() && !destroyed_flag_) closeDrain();
+  }
+
+  void shutdown() {
+    if (stopped_) return;
+    stopped_ = true;
+    cancelResolve();
+    retry_timer_.close();
+    connect_timer_.close();
+    timeout_timer_.close();
+    dropConnection(StoreOutcome::kUnavailable, "the store was stopped before Redis answered");
+    setReady(false);
+  }
+
+  // ---- connecting ----
+
+  void connect() {
+    if (stopped_) return;
+    connect_timer_.start(std::max<uint64_t>(options_.connect_timeout_ms, 1), [this] { onConnectTimeout(); });
+    const RedisAddress& a = address_.value();
+    if (a.unix_socket || isNumericIp(a.host)) {
+      openContext(a.host);
+    } else if (next_addr_ < resolved_.size()) {
+      openContext(resolved_[next_addr_++]);
+    } else {
+      resolve();
+    }
+  }
+
+  // Name resolution can block for seconds, so it runs on libuv's thread pool, never on the loop.
+  void resolve() {
+    auto* r = new ResolveReq{};
+    r->owner = this;
+    r->req.data = r;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = uv_getaddrinfo(loop_, &r->req, &Impl::onResolvedCb, address_->host.c_str(), nullptr, &hints);
+    if (rc != 0) {
+      delete r;
+      connectFailed(std::string("resolving the host: ") + uv_strerror(rc));
+      return;
+    }
+    resolve_req_ = r;
+  }
+
+  static void onResolvedCb(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+    auto* r = static_cast<ResolveReq*>(req->data);
+    Impl* self = r->owner;
+    delete r;
+    if (!self) {
+      uv_freeaddrinfo(res);
+      return;
+    }
+    self->resolve_req_ = nullptr;
+    self->resolved_.clear();
+    self->next_addr_ = 0;
+    for (addrinfo* ai = status == 0 ? res : nullptr; ai; ai = ai->ai_next) {
+      char name[INET6_ADDRSTRLEN] = {};
+      if (ai->ai_family == AF_INET)
+        uv_ip4_name(reinterpret_cast<sockaddr_in*>(ai->ai_addr), name, sizeof(name));
+      else if (ai->ai_family == AF_INET6)
+        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(ai->ai_addr), name, sizeof(name));
+      else
+        continue;
+      if (std::find(self->resolved_.begin(), self->resolved_.end(), name) == self->resolved_.end())
+        self->resolved_.emplace_back(name);
+    }
+    uv_freeaddrinfo(res);
+    if (self->resolved_.empty()) {
+      self->connectFailed(std::string("resolving the host: ") +
+                          (status != 0 ? uv_strerror(status) : "no IPv4 or IPv6 address"));
+      return;
+    }
+    self->openContext(self->resolved_[self->next_addr_++]);
+  }
+
+  void cancelResolve() {
+    if (!resolve_req_) return;
+    resolve_req_->owner = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_req_->req));
+    resolve_req_ = nullptr;
+  }
+
+  void openContext(const std::string& host) {
+    const RedisAddress& a = address_.value();
+    redisAsyncContext* c =
+        a.unix_socket ? redisAsyncConnectUnix(host.c_str()) : redisAsyncConnect(host.c_str(), a.port);
+    if (!c) {
+      connectFailed("out of memory");
+      return;
+    }
+    if (c->err) {
+      std::string error = c->errstr;
+      redisAsyncFree(c);  // never attached, so no callback can run
+      connectFailed(error);
+      return;
+    }
+    c->data = this;
+    if (attachToLoop(c, loop_) != REDIS_OK) {
+      redisAsyncFree(c);
+      connectFailed("cannot watch the socket on the loop");
+      return;
+    }
+    // Attach first: setting the connect callback asks the adapter for the write event that reports it.
+    redisAsyncSetConnectCallback(c, &Impl::onConnectCb);
+    redisAsyncSetDisconnectCallback(c, &Impl::onDisconnectCb);
+    ctx_ = c;
+    ++conn_gen_;
+    sendHandshake();
+  }
+
+  // hiredis queues these until the socket connects; their replies arrive in this order.
+  void sendHandshake() {
+    const RedisAddress& a = address_.value();
+    if (!a.password.empty()) {
+      if (a.username.empty())
+        redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kAuth), "AUTH %b",
+                          a.password.data(), a.password.size());
+      else
+        redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kAuth), "AUTH %b %b",
+                          a.username.data(), a.username.size(), a.password.data(), a.password.size());
+    }
+    if (a.db != 0)
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad), "SCRIPT LOAD %b",
+                      kStoreScript.data(), kStoreScript.size());
+  }
+
+  static void* stepData(HandshakeStep s) { return reinterpret_cast<void*>(static_cast<uintptr_t>(s)); }
+
+  static void onConnectCb(const redisAsyncContext* ac, int status) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    if (!self || ac != self->ctx_ || status == REDIS_OK) return;
+    // hiredis frees the context as soon as we return.
+    self->ctx_ = nullptr;
+    self->connectFailed(ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+  }
+
+  static void onDisconnectCb(const redisAsyncContext* ac, int /*status*/) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    if (!self || ac != self->ctx_) return;  // one we dropped ourselves
+    self->ctx_ = nullptr;
+    self->linkDown(ac->c.errstr[0] ? ac->c.errstr : "connection closed");
+  }
+
+  static void onHandshakeCb(redisAsyncContext* ac, void* r, void* privdata) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    // A NULL reply means the context is going away; its connect or disconnect callback does the rest.
+    if (!self || ac != self->ctx_ || !r) return;
+    self->onHandshakeReply(static_cast<HandshakeStep>(reinterpret_cast<uintptr_t>(privdata)),
+                           static_cast<redisReply*>(r));
+  }
+
+  void onHandshakeReply(HandshakeStep step, const redisReply* r) {
+    // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
+    if (drop_gen_ == conn_gen_) return;
+    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "SCRIPT LOAD"};
+    const char* name = kNames[static_cast<int>(step)];
+    if (r->type == REDIS_REPLY_ERROR) {
+      requestDrop(std::string(name) + ": " + std::string(replyText(r)));
+      return;
+    }
+    if (step != HandshakeStep::kScriptLoad) return;
+    if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+      requestDrop("SCRIPT LOAD: unexpected reply");
+      return;
+    }
+    script_sha_.assign(r->str, r->len);
+    becomeReady();
+  }
+
+  void becomeReady() {
+    connect_timer_.stop();
+    backoff_ms_ = std::max<uint64_t>(options_.reconnect_initial_ms, 1);
+    resolved_.clear();
+    next_addr_ = 0;
+    if (outage_logged_)
+      log::info("redis: connection recovered", {{"url", redacted_url_}});
+    else if (!ever_ready_)
+      log::info("redis: connected", {{"url", redacted_url_}});
+    outage_logged_ = false;
+    ever_ready_ = true;
+    setReady(true);
+  }
+
+  void onConnectTimeout() {
+    cancelResolve();
+    dropConnection(StoreOutcome::kUnavailable, "connect timeout");
+    connectFailed("no answer within connect_timeout");
+  }
+
+  // An attempt that never became ready failed.
+  void connectFailed(const std::string& error) {
+    connect_timer_.stop();
+    if (stopped_) return;
+    if (!outage_logged_) {
+      log::warn(
+          ever_ready_ ? "redis: reconnect failed, retrying with backoff" : "redis: unavailable, retrying",
+          {{"url", redacted_url_}, {"error", error}});
+      outage_logged_ = true;
+    } else {
+      log::debug("redis: connect attempt failed", {{"url", redacted_url_}, {"error", error}});
+    }
+    if (next_addr_ < resolved_.size()) {
+      retry_timer_.start(0, [this] { connect(); });  // the host has other addresses: try the next now
+      return;
+    }
+    resolved_.clear();
+    next_addr_ = 0;
+    uint64_t delay = backoff_ms_;
+    backoff_ms_ = std::min(backoff_ms_ * 2, std::max(options_.reconnect_max_ms, backoff_ms_));
+    retry_timer_.start(delay, [this] { connect(); });
+  }
+
+  // The current connection is gone (closed by Redis or dropped by us).
+  void linkDown(const std::string& error) {
+    if (!ready_) {
+      connectFailed(error);
+      return;
+    }
+    log::warn("redis: connection lost, reconnecting", {{"url", redacted_url_}, {"error", error}});
+    outage_logged_ = true;
+    setReady(false);
+    resolved_.clear();
+    next_addr_ = 0;
+    if (stopped_) return;
+    backoff_ms_ = std::max<uint64_t>(options_.reconnect_initial_ms, 1);
+    uint64_t delay = backoff_ms_;
+    backoff_ms_ = std::min(backoff_ms_ * 2, std::max(options_.reconnect_max_ms, backoff_ms_));
+    retry_timer_.start(delay, [this] { connect(); });
+  }
+
+  // Frees the context now: only from our own timers or API calls, never from inside a hiredis callback.
+  // hiredis answers every command still waiting with a NULL reply before this returns.
+  void dropConnection(StoreOutcome outcome, const char* reason) {
+    redisAsyncContext* c = std::exchange(ctx_, nullptr);
+    if (!c) return;
+    reload_inflight_ = false;
+    drop_outcome_ = outcome;
+    drop_reason_ = reason;
+    redisAsyncFree(c);
+    drop_outcome_ = StoreOutcome::kUnavailable;
+    drop_reason_ = nullptr;
+  }
+
+  // From a hiredis callback: the drop happens on the drain timer, after hiredis has unwound.
+  void requestDrop(std::string error) {
+    if (drop_gen_ == conn_gen_) return;  // the first error is the one worth logging
+    drop_gen_ = conn_gen_;
+    drop_error_ = std::move(error);
+    armDrain();
+  }
+
+  void runRequestedDrop() {
+    uint64_t gen = std::exchange(drop_gen_, 0);
+    if (gen == 0 || gen != conn_gen_ || !ctx_) return;
+    std::string error = std::move(drop_error_);
+    dropConnection(StoreOutcome::kUnavailable, "connection dropped after a Redis error");
+    linkDown(error);
+  }
+
+  // ---- storing ----
+
+  void store(const Event& e, const StoreSpec& spec, Done done) {
+    if (!ready_ || !ctx_) {
+      post(Pending{std::move(done), StoreResult{StoreOutcome::kUnavailable, {}, "Redis is not connected"}});
+      return;
+    }
+    Op* op = acquireOp(OpKind::kStore);
+    op->done = std::move(done);
+    buildStoreCommand(op, e, spec);
+    send(op);
+  }
+
+  void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec) {
+    std::string& c = op->cmd;
+    c.clear();
+    op->argc = 11 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
+    c += '*';
+    appendNumber(c, op->argc);
+    c += "\r\n$7\r\nEVALSHA\r\n";
+    appendBulk(c, script_sha_);
+    op->tail = c.size();
+    appendBulk(c, "4");
+    const std::string_view idem = e.idempotency_key.empty() ? std::string_view(e.id) : e.idempotency_key;
+    appendBulkParts(c, {key_prefix_, "idem:", e.route, ":", idem});
+    appendBulkParts(c, {key_prefix_, "ev:", e.id});
+    appendBulk(c, due_key_);
+    appendBulk(c, events_key_);
+    char num[24];
+    auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
+    appendBulk(c, std::string_view(num, ttl_end - num));
+    appendBulk(c, e.id);
+    auto at_end = std::to_chars(num, num + sizeof(num), e.received_at_ms).ptr;
+    appendBulk(c, std::string_view(num, at_end - num));
+    appendBulk(c, "11");
+    static_assert(kFieldPairs == 11);
+    appendBulk(c, "type");
+    appendBulk(c, e.type);
+    appendBulk(c, "route");
+    appendBulk(c, e.route);
+    appendBulk(c, "provider");
+    appendBulk(c, e.provider);
+    appendBulk(c, "verified");
+    appendBulk(c, e.verified ? "1" : "0");
+    appendBulk(c, "data");
+    appendBulk(c, e.data_json);
+    appendBulk(c, "idem");
+    appendBulk(c, e.idempotency_key);
+    appendBulk(c, "raw_method");
+    appendBulk(c, e.raw.method);
+    appendBulk(c, "raw_path");
+    appendBulk(c, e.raw.path);
+    appendBulk(c, "raw_query");
+    appendBulk(c, e.raw.query);
+    appendBulk(c, "raw_content_type");
+    appendBulk(c, e.raw.content_type);
+    appendBulk(c, "raw_body");
+    appendBulk(c, e.raw.body);
+    for (const auto& t : spec.targets) appendBulk(c, t);
+  }
+
+  void send(Op* op) {
+    if (redisAsyncFormattedCommand(ctx_, &Impl::onOpReplyCb, op, op->cmd.data(), op->cmd.size()) !=
+        REDIS_OK) {
+      finishOp(op, StoreOutcome::kUnavailable, "Redis connection is closing");
+      releaseOp(op);
+      return;
+    }
+    op->deadline = uv_now(loop_) + options_.store_timeout_ms;
+    link(op);
+    // Deadlines are uniform, so the list is in deadline order and an idle timer means this op is the head.
+    if (!timeout_timer_.active())
+      timeout_timer_.start(options_.store_timeout_ms, [this] { onTimeoutSweep(); });
+  }
+
+  static void onOpReplyCb(redisAsyncContext* ac, void* r, void* privdata) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    self->onOpReply(ac, static_cast<redisReply*>(r), static_cast<Op*>(privdata));
+  }
+
+  void onOpReply(redisAsyncContext* ac, const redisReply* r, Op* op) {
+    if (op->finished) {  // already answered (timed out); this is the late reply or its NULL
+      releaseOp(op);
+      return;
+    }
+    if (!r) {
+      const char* reason = drop_reason_ ? drop_reason_ : "connection to Redis lost before the answer";
+      finishOp(op, drop_reason_ ? drop_outcome_ : StoreOutcome::kUnavailable, reason);
+      releaseOp(op);
+      return;
+    }
+    if (op->kind == OpKind::kScriptLoad) {
+      reload_inflight_ = false;
+      if (r->type == REDIS_REPLY_STRING && r->len == 40) script_sha_.assign(r->str, r->len);
+      finishOp(op, StoreOutcome::kStored, {});
+      releaseOp(op);
+      return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      std::string_view text = replyText(r);
+      // Redis restarted or SCRIPT FLUSH: run this one with the script itself, and load it again.
+      if (text.starts_with("NOSCRIPT") && !op->retried && ac == ctx_) {
+        op->retried = true;
+        resendWithEval(op);
+        reloadScript();
+        return;
+      }
+      finishOp(op, StoreOutcome::kError, text);
+      releaseOp(op);
+      return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+      finishOp(op, r->element[0]->integer == 1 ? StoreOutcome::kStored : StoreOutcome::kDuplicate, {},
+               replyText(r->element[1]));
+    } else {
+      finishOp(op, StoreOutcome::kError, "unexpected reply from the store script");
+    }
+    releaseOp(op);
+  }
+
+  void resendWithEval(Op* op) {
+    std::string c;
+    c.reserve(op->cmd.size() + kStoreScript.size() + 32);
+    c += '*';
+    appendNumber(c, op->argc);
+    c += "\r\n$4\r\nEVAL\r\n";
+    appendBulk(c, kStoreScript);
+    size_t tail = c.size();
+    c.append(op->cmd, op->tail, std::string::npos);
+    op->cmd.swap(c);
+    op->tail = tail;
+    // Stays linked with its original deadline; the reply comes back to onOpReply.
+    if (redisAsyncFormattedCommand(ctx_, &Impl::onOpReplyCb, op, op->cmd.data(), op->cmd.size()) !=
+        REDIS_OK) {
+      finishOp(op, StoreOutcome::kUnavailable, "Redis connection is closing");
+      releaseOp(op);
+    }
+  }
+
+  void reloadScript() {
+    if (reload_inflight_ || !ctx_) return;
+    Op* op = acquireOp(OpKind::kScriptLoad);
+    op->cmd.clear();
+    op->cmd += "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n";
+    appendBulk(op->cmd, kStoreScript);
+    reload_inflight_ = true;
+    send(op);
+  }
+
+  void onTimeoutSweep() {
+    uint64_t now = uv_now(loop_);
+    bool expired = false;
+    while (head_ && head_->deadline <= now) {
+      finishOp(head_, StoreOutcome::kTimeout, "no answer from Redis within store_timeout");
+      expired = true;
+    }
+    if (expired) {
+      // Replies pair with commands only by order: after a lost one, nothing on this connection is trusted.
+      dropConnection(StoreOutcome::kTimeout, "connection dropped: an earlier command timed out");
+      linkDown("a command got no answer within store_timeout");
+      return;
+    }
+    if (head_) timeout_timer_.start(head_->deadline - now, [this] { onTimeoutSweep(); });
+  }
+
+  // ---- ops ----
+
+  Op* acquireOp(OpKind kind) {
+    Op* op;
+    if (free_ops_.empty()) {
+      op = new Op();
+    } else {
+      op = free_ops_.back();
+      free_ops_.pop_back();
+    }
+    op->kind = kind;
+    op->finished = false;
+    op->retried = false;
+    return op;
+  }
+
+  void releaseOp(Op* op) {
+    unlink(op);
+    op->done = nullptr;
+    if (free_ops_.size() >= kMaxPooledOps) {
+      delete op;
+      return;
+    }
+    if (op->cmd.capacity() > kMaxPooledCommandBytes) std::string().swap(op->cmd);
+    free_ops_.push_back(op);
+  }
+
+  void finishOp(Op* op, StoreOutcome outcome, std::string_view error, std::string_view id = {}) {
+    unlink(op);
+    op->finished = true;
+    if (op->done)
+      post(Pending{std::move(op->done), StoreResult{outcome, std::string(id), std::string(error)}});
+    op->done = nullptr;
+  }
+
+  void link(Op* op) {
+    op->prev = tail_;
+    op->next = nullptr;
+    (tail_ ? tail_->next : head_) = op;
+    tail_ = op;
+    op->linked = true;
+  }
+
+  void unlink(Op* op) {
+    if (!op->linked) return;
+    (op->prev ? op->prev->next : head_) = op->next;
+    (op->next ? op->next->prev : tail_) = op->prev;
+    op->prev = op->next = nullptr;
+    op->linked = false;
+  }
+
+  // ---- delivery ----
+
+  void setReady(bool r) {
+    if (ready_ == r) return;
+    ready_ = r;
+    if (ready_cb_) post(Pending{{}, {}, r ? 1 : 0});
+  }
+
+  void post(Pending p) {
+    pending_.push_back(std::move(p));
+    armDrain();
+  }
+
+  void armDrain() {
+    if (!drain_open_) {  // closed by stop(); a late store() still gets its answer on the loop
+      drain_timer_ = uv::Timer(loop_);
+      drain_open_ = true;
+    }
+    if (!drain_timer_.active()) drain_timer_.start(0, [this] { onDrain(); });
+  }
+
+  void closeDrain() {
+    drain_timer_.close();
+    drain_open_ = false;
+  }
+
+  void onDrain() {
+    runRequestedDrop();
+    bool destroyed = false;
+    destroyed_flag_ = &destroyed;
+    draining_.swap(pending_);
+    for (auto& p : draining_) {
+      if (p.ready >= 0) {
+        auto cb = ready_cb_;  // the callback may replace itself
+        if (cb) cb(p.ready == 1);
+      } else {
+        Done done = std::move(p.done);
+        done(std::move(p.result));
+      }
+      if (destroyed) return;  // the store is gone, with the rest of the batch
+    }
+    destroyed_flag_ = nullptr;
+    draining_.clear();
+    if (stopped_ && pending_.empty()) closeDrain();
+  }
+};
+
+RedisStore::RedisStore(uv_loop_t* loop, RedisStoreOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+RedisStore::~RedisStore() = default;
+
+void RedisStore::start() {
+  impl_->start();
+}
+
+void RedisStore::stop() {
+  impl_->stop();
+}
+
+void RedisStore::store(const Event& event, const StoreSpec& spec, Done done) {
+  impl_->store(event, spec, std::move(done));
+}
+
+bool RedisStore::ready() const {
+  return impl_->ready_;
+}
+
+void RedisStore::onReadyChange(std::function<void(bool ready)> cb) {
+  impl_->ready_cb_ = std::move(cb);
+}
+
+}  // namespace payhook::queue

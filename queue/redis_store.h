@@ -2,10 +2,18 @@
 //
 // Keys all carry the "{prefix}" hash tag so the Lua script is valid on Redis Cluster too:
 //   {p}:ev:<id>             hash: the event (fields id, type, route, provider, received_at, verified, data,
-//                           idem, raw_method, raw_path, raw_query, raw_content_type, raw_body, state, targets)
+//                           idem, raw_method, raw_path, raw_query, raw_content_type, raw_body, state,
+//                           targets)
 //   {p}:idem:<route>:<key>  string: the id of the first event stored with that key; expires after the TTL
 //   {p}:due                 sorted set of jobs "<id>|<target>" by due time (Unix ms)
 //   {p}:events              sorted set of event ids by receipt time (Unix ms)
+//
+// Hash values: received_at is decimal Unix ms; verified is "1" or "0"; data is the normalised JSON object;
+// state is "pending" (jobs queued) or "stored" (no targets); targets is the comma-joined target list.
+// An event without an idempotency key is keyed by its own id, so it is never taken for a duplicate.
+//
+// Threading: everything runs on the loop given to the constructor; no method may be called from another
+// thread. The process must ignore SIGPIPE (hiredis writes with write(2)).
 #pragma once
 
 #include <uv.h>
@@ -26,11 +34,14 @@ struct RedisAddress {
   int port = 6379;
   int db = 0;
   std::string password;  // secret: never log
+  std::string username;  // Redis 6 ACL user; empty means AUTH with the password alone
 };
 
-// "redis://[:password@]host[:port][/db]", "redis://[user:password@]...", "unix:/path/redis.sock[?db=N]".
+// "redis://[:password@]host[:port][/db]", "redis://[user:password@]...", "redis://[::1]:6379",
+// "unix:/path/redis.sock[?db=N][&password=P][&user=U]" (also "unix:///path"). User and password may be
+// percent-encoded. The error message never contains the password.
 Result<RedisAddress> parseRedisUrl(std::string_view url);
-// The URL with any password replaced by "***", for logs.
+// The URL with any password replaced by "***", for logs. Works on malformed URLs too.
 std::string redactRedisUrl(std::string_view url);
 
 struct RedisStoreOptions {
@@ -44,7 +55,10 @@ struct RedisStoreOptions {
 
 class RedisStore final : public EventStore {
  public:
+  // An invalid URL is reported by start() in the log; the store then stays unready.
   RedisStore(uv_loop_t* loop, RedisStoreOptions options);
+  // Safe with or without stop(). Callbacks not yet delivered are destroyed without being called: to get
+  // every answer, call stop() and run the loop until it ends before destroying the store.
   ~RedisStore() override;
   RedisStore(const RedisStore&) = delete;
   RedisStore& operator=(const RedisStore&) = delete;
@@ -52,8 +66,13 @@ class RedisStore final : public EventStore {
   // Starts connecting; keeps reconnecting with capped exponential backoff for as long as it runs.
   void start();
   // Stops reconnecting, fails queued work as kUnavailable and closes every handle; the loop can then end.
+  // Answers still owed are delivered on the loop afterwards, as always.
   void stop();
 
+  // Not ready: kUnavailable without touching Redis. Otherwise one EVALSHA, bounded by store_timeout_ms; on
+  // a timeout the connection is dropped and re-established, since a connection that lost a reply can no
+  // longer be trusted to pair replies with commands. A command lost with its connection answers kUnavailable
+  // (Redis went away) or kTimeout (we dropped it): either way it may have been written.
   void store(const Event& event, const StoreSpec& spec, Done done) override;
   bool ready() const override;
 
