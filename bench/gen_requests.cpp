@@ -1,5 +1,6 @@
-// Writes a Lua table of validly signed Standard Webhooks requests for wrk: distinct webhook-ids, so every
-// request is a new event, signed for "now" so they stay inside the 5-minute tolerance during the run.
+// Writes validly signed Standard Webhooks requests for wrk, one per line as "id TAB timestamp TAB signature
+// TAB body": distinct webhook-ids, so every request is a new event, signed for "now" so they stay inside the
+// 5-minute tolerance during the run.
 #include <sodium.h>
 
 #include <cstdio>
@@ -11,7 +12,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: gen_requests COUNT WHSEC_SECRET OUT.lua\n");
+    std::fprintf(stderr, "usage: gen_requests COUNT WHSEC_SECRET OUT.tsv\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;
@@ -25,16 +26,13 @@ int main(int argc, char** argv) {
   if (!out) return 1;
   std::string ts = std::to_string(std::time(nullptr));
   unsigned run = randombytes_random();
-  std::fprintf(out, "return {\n");
   for (long i = 0; i < count; ++i) {
     std::string id = "msg_bench_" + std::to_string(run) + "_" + std::to_string(i);
     std::string body = R"({"type":"payment.succeeded","data":{"order":")" + std::to_string(i) +
                        R"(","amount":"1250.00","currency":"RUB"}})";
     std::string sig = payhook::handlers::swh::signV1(*key, id, ts, body);
-    std::fprintf(out, "{id=\"%s\",ts=\"%s\",sig=\"%s\",body=[[%s]]},\n", id.c_str(), ts.c_str(), sig.c_str(),
-                 body.c_str());
+    std::fprintf(out, "%s\t%s\t%s\t%s\n", id.c_str(), ts.c_str(), sig.c_str(), body.c_str());
   }
-  std::fprintf(out, "}\n");
   std::fclose(out);
   return 0;
 }

@@ -14,7 +14,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$out"
+  [[ -n "${BENCH_KEEP:-}" ]] && echo "bench: kept $out" || rm -rf "$out"
 }
 trap cleanup EXIT
 
@@ -75,10 +75,10 @@ nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
 pids+=($!)
 wait_port "$nginx_port"
 
-"$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests.lua"
+"$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests.tsv"
 
 run_wrk() {  # url label
-  PAYHOOK_BENCH_REQUESTS="$out/requests.lua" wrk -t1 -c"$connections" -d"$duration" --latency \
+  PAYHOOK_BENCH_REQUESTS="$out/requests.tsv" wrk -t1 -c"$connections" -d"$duration" --latency \
     -s bench/swh.lua "$1" >"$out/$2.wrk" 2>&1
 }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }

@@ -1,20 +1,20 @@
--- wrk script: cycles through pre-signed Standard Webhooks requests (bench/gen_requests writes them).
-local requests = dofile(os.getenv("PAYHOOK_BENCH_REQUESTS"))
+-- wrk script: cycles through pre-signed Standard Webhooks requests, one per line of the file that
+-- bench/gen_requests writes ("id TAB timestamp TAB signature TAB body").
 local path = os.getenv("PAYHOOK_BENCH_PATH") or "/hooks/bench"
+local requests = {}
+for line in io.lines(os.getenv("PAYHOOK_BENCH_REQUESTS")) do
+  local id, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+  requests[#requests + 1] = wrk.format("POST", path, {
+    ["content-type"] = "application/json",
+    ["webhook-id"] = id,
+    ["webhook-timestamp"] = ts,
+    ["webhook-signature"] = sig,
+  }, body)
+end
 local n = #requests
 local i = 0
 
-function setup(thread)
-  thread:set("offset", math.random(0, n - 1))
-end
-
 function request()
   i = i + 1
-  local r = requests[((i + (offset or 0)) % n) + 1]
-  return wrk.format("POST", path, {
-    ["content-type"] = "application/json",
-    ["webhook-id"] = r.id,
-    ["webhook-timestamp"] = r.ts,
-    ["webhook-signature"] = r.sig,
-  }, r.body)
+  return requests[(i % n) + 1]
 end
