@@ -28,6 +28,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
   if (size_t slash = text.find('/'); slash != std::string_view::npos) {
     addr = text.substr(0, slash);
     std::string_view len = text.substr(slash + 1);
+    if (len.empty() || len.front() < '0' || len.front() > '9') return std::nullopt;
     auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), bits);
     if (ec != std::errc() || end != len.data() + len.size() || len.empty()) return std::nullopt;
   }

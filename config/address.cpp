@@ -36,15 +36,6 @@ Result<uint16_t> parsePort(std::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
-bool prefixMatches(const uint8_t* a, const uint8_t* b, int bits) {
-  const int whole = bits / 8;
-  if (std::memcmp(a, b, static_cast<size_t>(whole)) != 0) return false;
-  const int rest = bits % 8;
-  if (rest == 0) return true;
-  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (a[whole] & mask) == (b[whole] & mask);
-}
-
 }  // namespace
 
 Result<ListenAddress> parseListenAddress(std::string_view text) {
@@ -94,44 +85,14 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
   return out;
 }
 
-Result<Cidr> parseCidr(std::string_view text) {
-  Cidr out;
+Result<payhook::Cidr> parseCidr(std::string_view text) {
+  if (auto cidr = payhook::Cidr::parse(text)) return *cidr;
   const size_t slash = text.find('/');
-  const std::string address(text.substr(0, slash));
-  if (inet_pton(AF_INET, address.c_str(), out.bytes.data()) == 1) {
-    out.family = AF_INET;
-    out.prefix_len = 32;
-  } else if (inet_pton(AF_INET6, address.c_str(), out.bytes.data()) == 1) {
-    out.family = AF_INET6;
-    out.prefix_len = 128;
-  } else {
-    return Error{"not an IPv4 or IPv6 address or range (expected e.g. \"10.0.0.0/8\" or \"2001:db8::/32\")"};
+  if (slash != std::string_view::npos && payhook::parseIp(text.substr(0, slash))) {
+    const bool v6 = text.substr(0, slash).find(':') != std::string_view::npos;
+    return Error{std::string("prefix length must be a number from 0 to ") + (v6 ? "128" : "32")};
   }
-  if (slash != std::string_view::npos) {
-    unsigned len = 0;
-    const unsigned max = out.family == AF_INET ? 32 : 128;
-    if (!parseBounded(text.substr(slash + 1), max, len)) {
-      return Error{"prefix length must be a number from 0 to " + std::to_string(max)};
-    }
-    out.prefix_len = static_cast<int>(len);
-  }
-  return out;
-}
-
-bool Cidr::contains(const sockaddr* address) const {
-  if (address == nullptr) return false;
-  if (address->sa_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    if (family != AF_INET) return false;
-    return prefixMatches(reinterpret_cast<const uint8_t*>(&v4->sin_addr), bytes.data(), prefix_len);
-  }
-  if (address->sa_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
-    const auto* raw = reinterpret_cast<const uint8_t*>(&v6->sin6_addr);
-    if (family == AF_INET6) return prefixMatches(raw, bytes.data(), prefix_len);
-    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return prefixMatches(raw + 12, bytes.data(), prefix_len);
-  }
-  return false;
+  return Error{"not an IPv4 or IPv6 address or range (expected e.g. \"10.0.0.0/8\" or \"2001:db8::/32\")"};
 }
 
 }  // namespace payhook::config

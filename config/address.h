@@ -1,5 +1,5 @@
-// Listen addresses and CIDR ranges as written in the config. The loader uses these to validate; the daemon
-// uses the same functions to bind and to match client addresses, so both agree on what a string means.
+// Listen addresses and CIDR ranges as written in the config, validated with the same parsers the daemon
+// binds and matches with, so both agree on what a string means.
 #pragma once
 
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/cidr.h"
 #include "common/result.h"
 
 namespace payhook::config {
@@ -26,17 +27,7 @@ struct ListenAddress {
 // depend on DNS at start-up. The error text says what is wrong without the "key:" prefix.
 Result<ListenAddress> parseListenAddress(std::string_view text);
 
-struct Cidr {
-  int family = AF_INET;             // AF_INET or AF_INET6
-  std::array<uint8_t, 16> bytes{};  // network order; AF_INET uses the first 4
-  int prefix_len = 32;
-
-  // True when `address` (AF_INET or AF_INET6) is inside the range. An IPv4-mapped IPv6 client
-  // (::ffff:a.b.c.d, as seen on a dual-stack socket) matches IPv4 ranges.
-  bool contains(const sockaddr* address) const;
-};
-
-// "10.0.0.0/8", "192.0.2.7" (a single host), "2001:db8::/32", "::1".
-Result<Cidr> parseCidr(std::string_view text);
+// Validates with the same parser the daemon matches with (common/cidr.h); the error explains the form.
+Result<payhook::Cidr> parseCidr(std::string_view text);
 
 }  // namespace payhook::config

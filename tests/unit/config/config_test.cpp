@@ -1252,30 +1252,11 @@ TEST(ParseCidr, FormsAndMatching) {
        {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0/8", "::/129", "x", "", "10.0.0.0/8/8"}) {
     EXPECT_FALSE(parseCidr(bad).ok()) << bad;
   }
+  // Matching itself is common/cidr's, tested there; the loader and the daemon share it.
   auto net = parseCidr("10.1.0.0/16");
   ASSERT_TRUE(net.ok());
-  sockaddr_in inside{};
-  inside.sin_family = AF_INET;
-  inet_pton(AF_INET, "10.1.200.3", &inside.sin_addr);
-  sockaddr_in outside = inside;
-  inet_pton(AF_INET, "10.2.0.1", &outside.sin_addr);
-  sockaddr_in6 mapped{};
-  mapped.sin6_family = AF_INET6;
-  inet_pton(AF_INET6, "::ffff:10.1.0.9", &mapped.sin6_addr);
-  EXPECT_TRUE(net->contains(reinterpret_cast<const sockaddr*>(&inside)));
-  EXPECT_FALSE(net->contains(reinterpret_cast<const sockaddr*>(&outside)));
-  EXPECT_TRUE(net->contains(reinterpret_cast<const sockaddr*>(&mapped)));
-
-  auto v6 = parseCidr("2001:db8::/33");
-  ASSERT_TRUE(v6.ok());
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  inet_pton(AF_INET6, "2001:db8:7fff::1", &a.sin6_addr);
-  sockaddr_in6 b = a;
-  inet_pton(AF_INET6, "2001:db8:8000::1", &b.sin6_addr);
-  EXPECT_TRUE(v6->contains(reinterpret_cast<const sockaddr*>(&a)));
-  EXPECT_FALSE(v6->contains(reinterpret_cast<const sockaddr*>(&b)));
-  EXPECT_FALSE(v6->contains(reinterpret_cast<const sockaddr*>(&inside)));
+  EXPECT_TRUE(net->contains("10.1.200.3"));
+  EXPECT_FALSE(net->contains("10.2.0.1"));
 }
 
 }  // namespace
