@@ -66,7 +66,7 @@ class RedisStore final : public EventStore {
   // Starts connecting; keeps reconnecting with capped exponential backoff for as long as it runs.
   void start();
   // Stops reconnecting, fails queued work as kUnavailable and closes every handle; the loop can then end.
-  // Answers still owed are delivered on the loop afterwards, as always.
+  // Answers still owed are delivered on the loop afterwards, as always. A stopped store stays stopped.
   void stop();
 
   // Not ready: kUnavailable without touching Redis. Otherwise one EVALSHA, bounded by store_timeout_ms; on

@@ -265,6 +265,29 @@ TEST_F(RedisStoreTest, NotRunningIsUnavailableThenRecoversWithoutANewStore) {
   EXPECT_EQ(ready_changes_, std::vector<bool>{true});
 }
 
+size_t countOf(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(RedisStoreTest, LogsAnOutageAndItsRecoveryOnceWithoutThePassword) {
+  RedisServer redis(RedisServer::Options{.unix_socket = false, .password = "hunter2"});
+  redis.stop();
+  ::testing::internal::CaptureStderr();
+  makeStore(redis.url());
+  runUntil([] { return false; }, 400);  // about ten failed attempts with 20..100 ms backoff
+  redis.start();
+  bool ready = waitReady();
+  std::string logs = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(countOf(logs, "redis: unavailable"), 1u) << logs;
+  EXPECT_EQ(countOf(logs, "redis: connection recovered"), 1u) << logs;
+  EXPECT_EQ(countOf(logs, "\"level\":\"warn\""), 1u) << logs;
+  EXPECT_EQ(logs.find("hunter2"), std::string::npos) << logs;
+  EXPECT_NE(logs.find(":***@127.0.0.1"), std::string::npos) << logs;
+}
+
 TEST_F(RedisStoreTest, KilledMidwayAnswersNotStoredAndReconnects) {
   RedisServer redis;
   makeStore(redis.url(), /*store_timeout_ms=*/5000);
@@ -323,6 +346,15 @@ TEST_F(RedisStoreTest, PasswordProtected) {
   ASSERT_TRUE(waitReady());
   EXPECT_EQ(storeAndWait(makeEvent("pw1", "k"), spec()).outcome, StoreOutcome::kStored);
   EXPECT_EQ(redis.command({"EXISTS", "{ph}:ev:pw1"}).integer, 1);
+}
+
+TEST_F(RedisStoreTest, AclUser) {
+  RedisServer redis;
+  ASSERT_EQ(redis.command({"ACL", "SETUSER", "payhook", "on", ">pw", "~{ph}:*", "+@all"}).str, "OK");
+  makeStore("redis://payhook:pw@127.0.0.1:" + std::to_string(redis.port()) + "/0");
+  ASSERT_TRUE(waitReady());
+  EXPECT_EQ(storeAndWait(makeEvent("acl1", "k"), spec()).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(redis.command({"HGET", "{ph}:ev:acl1", "id"}).str, "acl1");
 }
 
 TEST_F(RedisStoreTest, WrongPasswordNeverBecomesReady) {
