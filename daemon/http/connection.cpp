@@ -17,6 +17,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 bool unsafeForHeader(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
 }
+bool unsafeName(std::string_view s) {
+  return s.empty() || s.find_first_of(":\r\n \t") != std::string_view::npos;
+}
 
 bool equalsLower(std::string_view name, std::string_view lower) {
   if (name.size() != lower.size()) return false;
@@ -228,7 +231,7 @@ void Connection::writeResponse(Response&& response, bool close_after) {
   if (!response.content_type.empty() && !unsafeForHeader(response.content_type))
     out_head_.append("content-type: ").append(response.content_type).append("\r\n");
   for (const auto& h : response.headers) {
-    if (h.name.empty() || unsafeForHeader(h.name) || unsafeForHeader(h.value)) {
+    if (unsafeName(h.name) || unsafeForHeader(h.value)) {
       log::debug("http answer header dropped: unsafe bytes", {{"name", h.name}});
       continue;
     }

@@ -27,6 +27,10 @@ struct ServerLimits {
 
 class Connection;
 
+// Wire behaviour worth knowing: headers not complete within header_timeout_ms close the connection
+// without an answer; a peer that closes (EOF) while its request is in flight is treated as gone, so the
+// Responder drops the answer; decoder errors (400, 413, 431, 501) are answered with "connection: close".
+//
 // Sends the one response to one request. Copyable and cheap; when the connection has gone away
 // (peer closed, server shut down), send() does nothing. Call send() exactly once, on the loop.
 class Responder {
@@ -60,7 +64,8 @@ class Server {
   std::vector<std::string> boundAddresses() const;
 
   // Stops accepting. Idle connections close now; busy ones close after their current response.
-  // `done` runs once every connection is closed.
+  // `done` runs once every connection is closed, always from its own loop callback (never inside this
+  // call), so it may destroy the Server; it does not run if the Server is destroyed first.
   void shutdown(std::function<void()> done);
   // Closes every listener and connection at once.
   void closeAll();

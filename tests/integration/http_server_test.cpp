@@ -360,6 +360,49 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderWhenAnsweredAsynchrono
   EXPECT_EQ(handled_.load(), 3);
 }
 
+TEST_F(HttpServerTest, ManyPipelinedRequestsBeyondTheReadBufferStayInOrder) {
+  start();
+  Client c = Client::tcp(port_);
+  constexpr int kCount = 3000;  // ~100 KB of requests: more than the server buffers while one is in flight
+  std::string all;
+  for (int i = 0; i < kCount; ++i) all += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  // Sent from another thread: the answers must be read while the requests are still going out.
+  std::thread sender([&] { EXPECT_TRUE(c.send(all)); });
+  int in_order = 0;
+  for (int i = 0; i < kCount; ++i) {
+    auto r = c.read();
+    if (!r) break;
+    in_order += r->body == "GET /" + std::to_string(i) + "? peer=127.0.0.1 body=";
+  }
+  sender.join();
+  EXPECT_EQ(in_order, kCount);
+}
+
+TEST_F(HttpServerTest, AStaleResponderCannotAnswerALaterRequest) {
+  handler_ = [this](Request&& r, Responder responder) {
+    if (r.path == "/1") {
+      held_.push_back(responder);
+      responder.send(Response::text(200, "one"));
+      return;
+    }
+    held_[0].send(Response::text(200, "stale"));  // dropped: it belongs to /1
+    held_[0].send(Response::text(200, "stale"));
+    responder.send(Response::text(200, "two"));
+    responder.send(Response::text(200, "twice"));  // dropped: /2 is answered already
+  };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(
+      c.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\nGET /1 HTTP/1.1\r\nHost: "
+             "t\r\n\r\n"));
+  for (const char* want : {"one", "two", "one"}) {
+    auto r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, want);
+  }
+  EXPECT_FALSE(c.readable(50));
+}
+
 TEST_F(HttpServerTest, OversizedContentLengthGets413BeforeTheBodyIsSent) {
   ServerLimits limits;
   limits.max_body = 64 * 1024;
