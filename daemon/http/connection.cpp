@@ -105,8 +105,9 @@ void Connection::onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
 void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<Connection*>(stream->data);
   if (nread < 0) {
-    // EOF counts as the peer leaving even with a request in flight: HTTP clients do not half-close, and
-    // the handler's Responder then reports the connection gone instead of writing into the void.
+    // EOF counts as the peer leaving even with a request in flight: a provider that gave up is far more
+    // common than one that half-closes and waits, and the Responder then drops the answer instead of
+    // writing it into the void. (A half-closing client loses its answer; curl and providers do not.)
     if (nread != UV_EOF)
       log::debug("http connection read error", {{"error", uv_strerror(static_cast<int>(nread))}});
     self->close();
