@@ -158,6 +158,11 @@ struct App::Impl {
     sigterm.close();
     sigint.close();
     sighup.close();
+    // Closing the watchers restores the default actions; a late signal must not turn this clean exit
+    // into a kill.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
     log::info("stopped");
   }
 
