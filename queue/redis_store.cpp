@@ -350,7 +350,7 @@ int attachToLoop(redisAsyncContext* c, uv_loop_t* loop) {
 }  // namespace
 
 struct RedisStore::Impl {
-  enum class OpKind : uint8_t { kStore, kScriptLoad };
+  enum class OpKind : uint8_t { kStore, kScriptLoad, kPing };
 
   // One command awaiting its reply. hiredis holds it as privdata until it calls back exactly once (with the
   // reply, or NULL when the context goes away), so it is recycled only there, even after a timeout.
@@ -413,6 +413,7 @@ struct RedisStore::Impl {
   uv::Timer connect_timer_;
   uv::Timer timeout_timer_;
   uv::Timer drain_timer_;
+  uv::Timer heartbeat_timer_;
   bool drain_open_ = true;
 
   Op* head_ = nullptr;
@@ -435,7 +436,8 @@ struct RedisStore::Impl {
         retry_timer_(loop),
         connect_timer_(loop),
         timeout_timer_(loop),
-        drain_timer_(loop) {}
+        drain_timer_(loop),
+        heartbeat_timer_(loop) {}
 
   ~Impl() {
     if (destroyed_flag_) *destroyed_flag_ = true;
@@ -471,6 +473,7 @@ struct RedisStore::Impl {
     retry_timer_.close();
     connect_timer_.close();
     timeout_timer_.close();
+    heartbeat_timer_.close();
     dropConnection(StoreOutcome::kUnavailable, "the store was stopped before Redis answered");
     setReady(false);
   }
@@ -645,6 +648,17 @@ struct RedisStore::Impl {
     outage_logged_ = false;
     ever_ready_ = true;
     setReady(true);
+    if (options_.heartbeat_ms > 0 && !heartbeat_timer_.active())
+      heartbeat_timer_.start(
+          options_.heartbeat_ms, [this] { onHeartbeat(); }, options_.heartbeat_ms);
+  }
+
+  // Only when nothing is in flight: a command already waiting proves or disproves the link by itself.
+  void onHeartbeat() {
+    if (!ready_ || !ctx_ || head_) return;
+    Op* op = acquireOp(OpKind::kPing);
+    op->cmd.assign("*1\r\n$4\r\nPING\r\n");
+    send(op);
   }
 
   void onConnectTimeout() {
@@ -811,6 +825,10 @@ struct RedisStore::Impl {
     if (!r) {
       const char* reason = drop_reason_ ? drop_reason_ : "connection to Redis lost before the answer";
       finishOp(op, drop_reason_ ? drop_outcome_ : StoreOutcome::kUnavailable, reason);
+      releaseOp(op);
+      return;
+    }
+    if (op->kind == OpKind::kPing) {
       releaseOp(op);
       return;
     }

@@ -51,6 +51,9 @@ struct RedisStoreOptions {
   uint64_t connect_timeout_ms = 2'000;
   uint64_t reconnect_initial_ms = 100;
   uint64_t reconnect_max_ms = 5'000;
+  // While idle, a PING this often (bounded by store_timeout like any command), so readiness notices a Redis
+  // that went silent without closing the connection. 0 disables it.
+  uint64_t heartbeat_ms = 1'000;
 };
 
 class RedisStore final : public EventStore {

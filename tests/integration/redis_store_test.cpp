@@ -78,6 +78,7 @@ class RedisStoreTest : public ::testing::Test {
     o.connect_timeout_ms = kShortTimeoutMs;
     o.reconnect_initial_ms = 20;
     o.reconnect_max_ms = 100;
+    o.heartbeat_ms = heartbeat_ms_;
     store_ = std::make_unique<RedisStore>(&loop_, o);
     store_->onReadyChange([this](bool r) { ready_changes_.push_back(r); });
     store_->start();
@@ -135,6 +136,7 @@ class RedisStoreTest : public ::testing::Test {
   bool in_store_ = false;
   int synchronous_answers_ = 0;
   bool finished_ = false;
+  uint64_t heartbeat_ms_ = 1'000;
 };
 
 TEST_F(RedisStoreTest, StoredWritesHashIdemKeyJobsAndIndex) {
@@ -338,6 +340,19 @@ TEST_F(RedisStoreTest, PausedTimesOutWithinStoreTimeoutThenRecovers) {
   ASSERT_TRUE(waitReady());
   EXPECT_EQ(storeAndWait(makeEvent("p4", "k4"), spec()).outcome, StoreOutcome::kStored);
   // The late writes, if Redis ran them after resuming, are the provider's to retry as duplicates.
+}
+
+TEST_F(RedisStoreTest, HeartbeatNoticesASilentRedisWithoutAnyStore) {
+  heartbeat_ms_ = 100;
+  RedisServer redis;
+  makeStore(redis.url());
+  ASSERT_TRUE(waitReady());
+  redis.pause();
+  // No store() call: only the idle PING can find out.
+  EXPECT_TRUE(runUntil([this] { return !store_->ready(); }, 3000));
+  redis.resume();
+  EXPECT_TRUE(waitReady());
+  EXPECT_EQ(storeAndWait(makeEvent("h1", "hk1"), spec()).outcome, StoreOutcome::kStored);
 }
 
 TEST_F(RedisStoreTest, PasswordProtected) {
