@@ -317,7 +317,7 @@ forward = ["orders"]
 }
 
 TEST(ConfigExample, LoadsWithNoErrorsAndNoWarnings) {
-  const std::string path = std::string(PAYHOOK_FIXTURES_DIR) + "/../../config/payhook.example.toml";
+  const std::string path = std::string(PAYHOOK_SOURCE_DIR) + "/config/payhook.example.toml";
   const LoadResult result = loadConfigFile(path, {});
   EXPECT_THAT(result.errors, IsEmpty());
   EXPECT_THAT(result.warnings, IsEmpty());
