@@ -5,7 +5,6 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,16 +35,6 @@ bool readFile(const std::string& path, std::string* out) {
   if (!f) return false;
   out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   return true;
-}
-
-std::string firstLine(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) return line;
-  }
-  return {};
 }
 
 std::string shellQuote(const std::string& s) {
@@ -124,12 +113,8 @@ bool loadSecrets(const Options& o, std::vector<Secret>* out) {
     std::fprintf(stderr, "payhookctl: cannot read the secret file %s\n", o.secret_file.c_str());
     return false;
   }
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    auto key = handlers::swh::decodeSecret(line);
+  for (const auto& line : splitKeyLines(text)) {
+    auto key = handlers::swh::decodeSecret(line.reveal());
     if (!key) {
       std::fprintf(stderr, "payhookctl: the secret is not usable: %s\n", key.error().message.c_str());
       return false;
@@ -153,7 +138,8 @@ int signCommand(const std::vector<std::string>& args) {
       std::fprintf(stderr, "payhookctl: cannot read %s\n", o.signing_key_file.c_str());
       return 2;
     }
-    auto sk = handlers::swh::decodeSigningKey(firstLine(text));
+    auto lines = splitKeyLines(text);
+    auto sk = handlers::swh::decodeSigningKey(lines.empty() ? std::string_view() : lines.front().reveal());
     if (!sk) {
       std::fprintf(stderr, "payhookctl: the signing key is not usable: %s\n", sk.error().message.c_str());
       return 2;

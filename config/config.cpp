@@ -363,10 +363,10 @@ std::optional<std::vector<Secret>> Loader::readSecretLines(TableReader& t, std::
   const bool from_file = !source->origin.empty();
   const std::string key = from_file ? std::string(base) + "_file" : std::string(base);
   std::vector<int> line_numbers;
-  std::vector<Secret> lines = splitSecretLines(source->text.reveal(), &line_numbers);
+  std::vector<Secret> lines = splitKeyLines(source->text.reveal(), &line_numbers);
   if (lines.empty()) {
-    t.error(key,
-            from_file ? source->origin + " holds no secret (it is empty or blank)" : "must not be blank");
+    t.error(key, from_file ? source->origin + " holds no secret (it is empty, blank or only comments)"
+                           : "must not be blank");
     return std::nullopt;
   }
   if (!key_prefix.empty()) {

@@ -201,27 +201,18 @@ std::optional<std::string> Loader::readPublicKey(TableReader& t, const RouteConf
   std::string text(source->text.reveal());
   if (route.provider == "standard-webhooks") {
     std::vector<int> line_numbers;
-    const auto lines = splitSecretLines(text, &line_numbers);
+    const auto lines = splitKeyLines(text, &line_numbers);
     if (lines.empty()) {
-      t.error(key, where + " holds no key (it is empty or blank)");
+      t.error(key, where + " holds no key (it is empty, blank or only comments)");
       return std::nullopt;
     }
     bool ok = true;
-    size_t keys = 0;
     for (size_t i = 0; i < lines.size(); ++i) {
-      // Public keys are not secret, so their files may carry "#" notes (whose key, since when); the
-      // handler skips the same lines.
-      if (lines[i].reveal().starts_with('#')) continue;
-      ++keys;
       if (!isPrefixedBase64Key(lines[i].reveal(), "whpk_", 32, 32)) {
         t.error(key, "line " + std::to_string(line_numbers[i]) + " of " + where +
                          " is not whpk_<base64 of a 32-byte ed25519 public key>");
         ok = false;
       }
-    }
-    if (ok && keys == 0) {
-      t.error(key, where + " holds no key (only comments)");
-      ok = false;
     }
     if (!ok) return std::nullopt;
   } else if (!isPem(text)) {

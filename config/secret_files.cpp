@@ -56,10 +56,6 @@ Result<SecretFile> readWhole(const std::string& path) {
   return SecretFile{path, Secret(std::move(buffer))};
 }
 
-bool isSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
 }  // namespace
 
 Result<SecretFile> readSecretFile(std::string_view written, const std::string& config_dir,
@@ -68,9 +64,13 @@ Result<SecretFile> readSecretFile(std::string_view written, const std::string& c
   const fs::path given{std::string(written)};
   if (given.is_absolute()) return readWhole(given.string());
   if (!env.credentials_directory.empty()) {
-    const fs::path candidate = fs::path(env.credentials_directory) / given;
-    std::error_code ec;
-    if (fs::exists(candidate, ec)) return readWhole(candidate.lexically_normal().string());
+    // systemd's LoadCredential= names credentials flat ("demo.whsec"), while a config written for a plain
+    // install names them by path ("secrets/demo.whsec"): try the path, then its file name.
+    for (const fs::path& candidate : {fs::path(env.credentials_directory) / given,
+                                      fs::path(env.credentials_directory) / given.filename()}) {
+      std::error_code ec;
+      if (fs::exists(candidate, ec)) return readWhole(candidate.lexically_normal().string());
+    }
   }
   auto result = readWhole((fs::path(config_dir) / given).lexically_normal().string());
   if (!result && !env.credentials_directory.empty()) {
@@ -78,26 +78,6 @@ Result<SecretFile> readSecretFile(std::string_view written, const std::string& c
                  " either)"};
   }
   return result;
-}
-
-std::vector<Secret> splitSecretLines(std::string_view text, std::vector<int>* line_numbers) {
-  std::vector<Secret> lines;
-  size_t pos = 0;
-  int number = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    ++number;
-    std::string_view line = text.substr(pos, end - pos);
-    while (!line.empty() && isSpace(line.front())) line.remove_prefix(1);
-    while (!line.empty() && isSpace(line.back())) line.remove_suffix(1);
-    if (!line.empty()) {
-      lines.emplace_back(std::string(line));
-      if (line_numbers != nullptr) line_numbers->push_back(number);
-    }
-    pos = end + 1;
-  }
-  return lines;
 }
 
 bool isPrefixedBase64Key(std::string_view value, std::string_view prefix, size_t min_bytes,

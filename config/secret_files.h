@@ -18,14 +18,14 @@ struct SecretFile {
 };
 
 // An absolute path is used as is. A relative one is taken from env.credentials_directory when that is set and
-// the file exists there (systemd's LoadCredential=), otherwise from `config_dir`. The error names the path(s)
+// the file exists there, by its path or by its bare file name (systemd's LoadCredential=), otherwise from
+// `config_dir`. The error names the path(s)
 // tried and the reason, never the content.
 Result<SecretFile> readSecretFile(std::string_view written, const std::string& config_dir,
                                   const Environment& env);
 
-// Non-empty lines with surrounding white space removed: one secret per line, several during key rotation.
-// `line_numbers`, when given, receives the 1-based file line of each secret, for messages.
-std::vector<Secret> splitSecretLines(std::string_view text, std::vector<int>* line_numbers = nullptr);
+// Key files are split by common/secret.h's splitKeyLines, the same rule the handlers and payhookctl use.
+using payhook::splitKeyLines;
 
 // True when `value` is `prefix` followed by standard base64 that decodes to between min and max bytes
 // (Standard Webhooks keys: whsec_, whpk_, whsk_). The decoded bytes are wiped before returning.

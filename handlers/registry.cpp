@@ -15,16 +15,8 @@ Result<std::unique_ptr<Handler>> makeStandardWebhooks(const config::RouteConfig&
     if (!key) return Error{"secret_file: " + key.error().message};
     keys.hmac.push_back(std::move(key.value()));
   }
-  std::string_view pem = route.public_key;
-  while (!pem.empty()) {
-    size_t nl = pem.find('\n');
-    std::string_view line = pem.substr(0, nl);
-    pem = nl == std::string_view::npos ? std::string_view() : pem.substr(nl + 1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-      line.remove_suffix(1);
-    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-    if (line.empty() || line.front() == '#') continue;
-    auto key = swh::decodePublicKey(line);
+  for (const auto& line : splitKeyLines(route.public_key)) {
+    auto key = swh::decodePublicKey(line.reveal());
     if (!key) return Error{"public_key_file: " + key.error().message};
     keys.ed25519.push_back(std::move(key.value()));
   }

@@ -382,7 +382,7 @@ forward = ["orders"]
               ElementsAre(at(18, "routes[1].public_key_file: line 2 of " + (dir_ / "bad.whpk").string() +
                                      " is not whpk_<base64 of a 32-byte ed25519 public key>"),
                           at(25, "routes[2].public_key_file: " + (dir_ / "notes.whpk").string() +
-                                     " holds no key (only comments)")));
+                                     " holds no key (it is empty, blank or only comments)")));
 }
 
 TEST_F(ConfigTest, SyntaxErrorIsOneErrorWithItsLine) {
@@ -1050,6 +1050,39 @@ forward = ["orders"]
                                      (dir_ / "creds").string() + " either)")));
 }
 
+TEST_F(ConfigTest, CredentialsAreFoundByFileNameAsLoadCredentialNamesThem) {
+  // LoadCredential=hooks.whsec:/etc/payhook/secrets/hooks.whsec, with the config naming
+  // "secrets/hooks.whsec".
+  write("creds/hooks.whsec", kSecretContent);
+  const std::string toml = withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "secrets/hooks.whsec"
+forward = ["orders"]
+)");
+  LoadResult result = load(toml, Environment{(dir_ / "creds").string()});
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+}
+
+TEST_F(ConfigTest, NoteLinesInSecretFilesAreSkipped) {
+  write("hooks.whsec",
+        std::string("# current key, rotated 2026-11\n") + std::string(kSecretContent) + "\n\n# old key\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "hooks.whsec"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  ASSERT_EQ(result.config->routes[0].secret.size(), 1u);
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+}
+
 TEST_F(ConfigTest, InlineSecretsWarn) {
   const LoadResult result = load(std::string(R"([admin]
 token = "inline-admin-token"
@@ -1137,7 +1170,7 @@ forward = ["orders"]
                             " is not whsec_<base64 of 24 to 64 bytes>"),
                   at(9, "targets[0].headers.X-Auth: value must not contain CR, LF or NUL"),
                   at(14, "targets[1].secret_file: " + (dir_ / "blank.whsec").string() +
-                             " holds no secret (it is empty or blank)"),
+                             " holds no secret (it is empty, blank or only comments)"),
                   at(20, "routes[0].secret: line 1 of the value is not whsec_<base64 of at least 1 bytes>")));
   for (const auto* list : {&result.errors, &result.warnings}) {
     for (const std::string& message : *list) EXPECT_THAT(message, Not(HasSubstr("TOPSECRET")));
