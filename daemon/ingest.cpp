@@ -67,12 +67,20 @@ Ingest::Ingest(queue::EventStore& store, const Clock& clock, IngestOptions optio
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
 std::string Ingest::clientAddress(const http::Request& request) const {
-  if (options_.trusted_proxies.empty() || !anyContains(options_.trusted_proxies, request.peer))
-    return request.peer;
-  const std::string* xff = request.header("x-forwarded-for");
-  if (!xff) return request.peer;
+  // A unix-socket peer is a local process (the reverse proxy in front of payhook), so it is trusted like a
+  // listed proxy; a TCP peer only when trusted_proxies lists it.
+  const bool unix_peer = request.peer.empty();
+  if (!unix_peer && !anyContains(options_.trusted_proxies, request.peer)) return request.peer;
+  // Several X-Forwarded-For lines are one list in order (RFC 9110 field combination): a client's forged
+  // first line must not hide the hop that the proxy appended on a line of its own.
+  std::string xff;
+  for (const auto& h : request.headers) {
+    if (h.name != "x-forwarded-for") continue;
+    if (!xff.empty()) xff += ',';
+    xff += h.value;
+  }
   // Walk from the right: the first address not itself a trusted proxy is the client.
-  std::string_view rest = *xff;
+  std::string_view rest = xff;
   while (!rest.empty()) {
     size_t comma = rest.rfind(',');
     std::string_view hop = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
