@@ -8,6 +8,8 @@
 namespace payhook::handlers::swh {
 namespace {
 
+constexpr size_t kMaxSignatureEntries = 8;
+
 Result<std::string> base64Decode(std::string_view text) {
   std::string out(text.size() * 3 / 4 + 3, '\0');
   size_t len = 0;
@@ -121,8 +123,12 @@ VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_vie
   std::vector<std::string> macs;  // computed lazily, once per key
   std::string content;            // for ed25519, built once
 
+  // Each entry may cost an ed25519 verification per key: a header stuffed with entries must not buy an
+  // unauthenticated sender that much loop time. Senders rotate through two or three keys at most.
+  size_t entries = 0;
   std::string_view rest = signature_header;
   while (!rest.empty()) {
+    if (++entries > kMaxSignatureEntries) return VerifyResult::kBadSignature;
     size_t sp = rest.find(' ');
     std::string_view entry = rest.substr(0, sp);
     rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);

@@ -38,7 +38,7 @@ struct VerifyKeys {
 enum class VerifyResult { kOk, kBadTimestamp, kStale, kBadSignature };
 
 // Checks the timestamp window, then every `v1,`/`v1a,` entry of `signature_header` against every key;
-// any one valid entry passes. Comparisons are constant-time.
+// any one valid entry passes. Comparisons are constant-time. More than 8 entries are refused unchecked.
 VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_view timestamp,
                     std::string_view signature_header, std::string_view body, int64_t now_ms,
                     int64_t tolerance_s = 300);

@@ -72,6 +72,16 @@ TEST(StandardWebhooks, AnyValidEntryAndAnyKeyPasses) {
   EXPECT_EQ(swh::verify(keys, kId, kTs, "", kBody, kNowMs), swh::VerifyResult::kBadSignature);
 }
 
+TEST(StandardWebhooks, AHeaderStuffedWithEntriesIsRefusedUnchecked) {
+  auto keys = hmacKeys({kSecret});
+  std::string header;
+  for (int i = 0; i < 8; ++i) header += "v1a,AAAA ";
+  EXPECT_EQ(swh::verify(keys, kId, kTs, header + kSig, kBody, kNowMs), swh::VerifyResult::kBadSignature);
+  std::string seven;
+  for (int i = 0; i < 7; ++i) seven += "v1a,AAAA ";
+  EXPECT_EQ(swh::verify(keys, kId, kTs, seven + kSig, kBody, kNowMs), swh::VerifyResult::kOk);
+}
+
 TEST(StandardWebhooks, Ed25519SignAndVerify) {
   unsigned char seed[crypto_sign_SEEDBYTES];
   for (size_t i = 0; i < sizeof seed; ++i) seed[i] = static_cast<unsigned char>(i * 7 + 1);
