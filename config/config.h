@@ -40,6 +40,7 @@ struct AdminConfig {
 
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";  // may carry a password: never log it whole
+  Secret password;                               // password_file; overrides a password in the url
   std::string prefix = "payhook";                // keys are "{prefix}:..."
   uint64_t store_timeout_ms = 2'000;
 };

@@ -34,6 +34,15 @@ std::vector<Cidr> proxiesOf(const config::ServerConfig& s) {
   return out;
 }
 
+queue::RedisStoreOptions storeOptionsOf(const config::RedisConfig& r) {
+  queue::RedisStoreOptions o;
+  o.url = r.url;
+  o.password = r.password;
+  o.prefix = r.prefix;
+  o.store_timeout_ms = r.store_timeout_ms;
+  return o;
+}
+
 log::Level levelOf(const config::LogConfig& l) {
   log::Level level = log::Level::kInfo;
   log::parseLevel(l.level, &level);
@@ -63,7 +72,7 @@ struct App::Impl {
       : loop(l),
         config(c),
         env(e),
-        store(l, queue::RedisStoreOptions{c.redis.url, c.redis.prefix, c.redis.store_timeout_ms}),
+        store(l, storeOptionsOf(c.redis)),
         ingest(store, clock, IngestOptions{proxiesOf(c.server)}),
         admin([this] { return !stopping && store.ready(); }),
         server(l, limitsOf(c.server),

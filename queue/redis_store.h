@@ -23,29 +23,21 @@
 #include <memory>
 #include <string>
 
+#include "common/redis_url.h"
 #include "common/result.h"
+#include "common/secret.h"
 #include "queue/event_store.h"
 
 namespace payhook::queue {
 
-struct RedisAddress {
-  bool unix_socket = false;
-  std::string host;  // or the socket path
-  int port = 6379;
-  int db = 0;
-  std::string password;  // secret: never log
-  std::string username;  // Redis 6 ACL user; empty means AUTH with the password alone
-};
-
-// "redis://[:password@]host[:port][/db]", "redis://[user:password@]...", "redis://[::1]:6379",
-// "unix:/path/redis.sock[?db=N][&password=P][&user=U]" (also "unix:///path"). User and password may be
-// percent-encoded. The error message never contains the password.
-Result<RedisAddress> parseRedisUrl(std::string_view url);
-// The URL with any password replaced by "***", for logs. Works on malformed URLs too.
-std::string redactRedisUrl(std::string_view url);
+// URL parsing lives in common/ so the config loader validates with the same code.
+using payhook::parseRedisUrl;
+using payhook::redactRedisUrl;
+using payhook::RedisAddress;
 
 struct RedisStoreOptions {
   std::string url;
+  Secret password;  // when set, used instead of any password in the url
   std::string prefix = "payhook";
   uint64_t store_timeout_ms = 2'000;
   uint64_t connect_timeout_ms = 2'000;

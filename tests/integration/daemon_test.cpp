@@ -242,6 +242,20 @@ TEST(DaemonRedis, PasswordProtectedRedis) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+TEST(DaemonRedis, PasswordFromAFile) {
+  RedisServer redis(passwordRedis("from-a-file-pass"));
+  std::string url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  DaemonOptions o = withRedis(url);
+  o.extra_redis = "password_file = \"secrets/redis.pass\"\n";
+  DaemonProcess d(o);
+  writeFile(d.dir() + "/secrets/redis.pass", "from-a-file-pass\n");
+  ASSERT_TRUE(d.start()) << d.logs();
+  ASSERT_TRUE(d.waitReady(200, 10'000)) << d.logs();
+  EXPECT_EQ(post(d, "msg_auth_file", R"({"type":"auth"})").status, 204);
+  EXPECT_EQ(d.logs().find("from-a-file-pass"), std::string::npos);
+  EXPECT_EQ(d.stop(), 0);
+}
+
 TEST(DaemonStart, StartsWhileRedisIsDownAndAnswers503UntilItComes) {
   RedisServer redis;
   redis.stop();

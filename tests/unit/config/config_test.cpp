@@ -956,6 +956,37 @@ retry = { initial = "1s" }
           at(37, "routes[3].retry.initial: needs backoff = \"exponential\" (or give a schedule instead)")));
 }
 
+TEST_F(ConfigTest, RedisUrlIsParsedAsTheStoreWillAndAnInlinePasswordWarns) {
+  const std::string route = R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)";
+  LoadResult bad = load(withTarget("[redis]\nurl = \"redis://127.0.0.1:abc/0\"\n" + route));
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_THAT(bad.errors[0], HasSubstr("redis.url: "));
+  bad = load(withTarget("[redis]\nurl = \"redis://:pw-hunter2@127.0.0.1:6379/notadb\"\n" + route));
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_THAT(bad.errors[0], Not(HasSubstr("hunter2")));
+
+  LoadResult inline_pw =
+      load(withTarget("[redis]\nurl = \"redis://:pw-hunter2@127.0.0.1:6379/0\"\n" + route));
+  ASSERT_THAT(inline_pw.errors, IsEmpty());
+  ASSERT_EQ(inline_pw.warnings.size(), 1u);
+  EXPECT_THAT(inline_pw.warnings[0], HasSubstr("redis.url: carries the Redis password inline"));
+  EXPECT_THAT(inline_pw.warnings[0], Not(HasSubstr("hunter2")));
+
+  write("redis.pass", "from-a-file\n");
+  LoadResult from_file = load(
+      withTarget("[redis]\nurl = \"redis://127.0.0.1:6379/0\"\npassword_file = \"redis.pass\"\n" + route));
+  ASSERT_THAT(from_file.errors, IsEmpty());
+  EXPECT_THAT(from_file.warnings, IsEmpty());
+  EXPECT_EQ(from_file.config->redis.password.reveal(), "from-a-file");
+}
+
 TEST_F(ConfigTest, RedisRules) {
   const LoadResult result = load(withTarget(R"(
 [redis]
@@ -973,7 +1004,7 @@ forward = ["orders"]
   EXPECT_THAT(
       result.errors,
       ElementsAre(
-          at(8, "redis.url: must start with redis:// or unix:"),
+          at(8, "redis.url: redis URL must start with redis:// or unix: (e.g. redis://127.0.0.1:6379/0)"),
           at(9, "redis.prefix: must not contain '{' or '}' (payhook adds the {prefix} hash tag itself)"),
           at(10, "redis.store_timeout: must be positive")));
   // The URL may carry a password: it is never echoed.

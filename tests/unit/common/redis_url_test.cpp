@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "queue/redis_store.h"
+#include "common/redis_url.h"
 
-namespace payhook::queue {
+namespace payhook {
 namespace {
 
 RedisAddress parseOk(std::string_view url) {
@@ -140,13 +140,5 @@ TEST(RedisUrl, Redact) {
   EXPECT_EQ(redactRedisUrl("s3cret@host"), "***@host");
 }
 
-TEST(RedisUrl, OutcomeNames) {
-  EXPECT_STREQ(outcomeName(StoreOutcome::kStored), "stored");
-  EXPECT_STREQ(outcomeName(StoreOutcome::kDuplicate), "duplicate");
-  EXPECT_STREQ(outcomeName(StoreOutcome::kUnavailable), "unavailable");
-  EXPECT_STREQ(outcomeName(StoreOutcome::kTimeout), "timeout");
-  EXPECT_STREQ(outcomeName(StoreOutcome::kError), "error");
-}
-
 }  // namespace
-}  // namespace payhook::queue
+}  // namespace payhook

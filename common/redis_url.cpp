@@ -1,0 +1,200 @@
+#include "common/redis_url.h"
+
+#include <sys/un.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <string>
+
+namespace payhook {
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hexValue(in[i + 1]), lo = hexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+bool parseNumber(std::string_view s, int max, int* out) {
+  if (s.empty() || s.size() > 9) return false;
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0 || v > max) return false;
+  *out = v;
+  return true;
+}
+
+constexpr int kMaxDb = 1 << 20;  // Redis' own limit is its `databases` setting; this only rejects junk
+
+Result<RedisAddress> parseUnixUrl(std::string_view rest) {
+  RedisAddress a;
+  a.unix_socket = true;
+  a.port = 0;
+  // "unix:///path" is the form redis-py and others write; "unix:/path" is ours.
+  if (rest.starts_with("///")) rest.remove_prefix(2);
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (rest.empty()) return Error{"unix socket URL has no path (want unix:/path/redis.sock)"};
+  // hiredis would silently cut a longer path and connect somewhere else.
+  if (rest.size() >= sizeof(sockaddr_un::sun_path))
+    return Error{"unix socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                 " bytes"};
+  a.host = std::string(rest);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = param.find('=');
+    if (eq == std::string_view::npos) return Error{"unix socket URL: parameter without '=' (want ?db=N)"};
+    std::string_view key = param.substr(0, eq), value = param.substr(eq + 1);
+    if (key == "db") {
+      if (!parseNumber(value, kMaxDb, &a.db)) return Error{"unix socket URL: db is not a small number"};
+    } else if (key == "password") {
+      if (!percentDecode(value, &a.password)) return Error{"unix socket URL: bad %-escape in the password"};
+    } else if (key == "user" || key == "username") {
+      if (!percentDecode(value, &a.username)) return Error{"unix socket URL: bad %-escape in the user"};
+    } else {
+      return Error{"unix socket URL: unknown parameter \"" + std::string(key) +
+                   "\" (known: db, password, user)"};
+    }
+  }
+  return a;
+}
+
+Result<RedisAddress> parseTcpUrl(std::string_view rest) {
+  RedisAddress a;
+  // The password may hold '@' or '/' unescaped, so the last '@' ends the user information.
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos)
+      return Error{
+          "redis URL: user information without ':' (write redis://:password@host or "
+          "redis://user:password@host)"};
+    if (!percentDecode(userinfo.substr(0, colon), &a.username))
+      return Error{"redis URL: bad %-escape in the user"};
+    if (!percentDecode(userinfo.substr(colon + 1), &a.password))
+      return Error{"redis URL: bad %-escape in the password"};
+  }
+  if (rest.find('?') != std::string_view::npos)
+    return Error{"redis URL: query parameters are not supported (put the db in the path: /N)"};
+  std::string_view path;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::string_view host, port;
+  if (rest.starts_with('[')) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return Error{"redis URL: '[' without ']' around an IPv6 address"};
+    host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return Error{"redis URL: junk after the IPv6 address"};
+      port = after.substr(1);
+      if (port.empty()) return Error{"redis URL: empty port"};
+    }
+    if (host.find(':') == std::string_view::npos) return Error{"redis URL: brackets around a non-IPv6 host"};
+  } else {
+    auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      if (port.empty()) return Error{"redis URL: empty port"};
+      if (port.find(':') != std::string_view::npos)
+        return Error{"redis URL: an IPv6 address must be written in brackets, e.g. redis://[::1]:6379"};
+    }
+  }
+  if (host.empty()) return Error{"redis URL: no host"};
+  for (char c : host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':' ||
+          c == '%'))
+      return Error{"redis URL: invalid character in the host"};
+  // A zone id is written "%25eth0" in URLs; the resolver wants "%eth0".
+  if (!percentDecode(host, &a.host)) return Error{"redis URL: bad %-escape in the host"};
+  if (!port.empty() && (!parseNumber(port, 65535, &a.port) || a.port == 0))
+    return Error{"redis URL: port must be a number from 1 to 65535"};
+  if (!path.empty() && !parseNumber(path, kMaxDb, &a.db))
+    return Error{"redis URL: the path must be a database number, e.g. /0"};
+  return a;
+}
+
+}  // namespace
+
+Result<RedisAddress> parseRedisUrl(std::string_view url) {
+  if (url.starts_with("redis://")) return parseTcpUrl(url.substr(8));
+  if (url.starts_with("unix:")) return parseUnixUrl(url.substr(5));
+  if (url.starts_with("rediss://")) return Error{"redis URL: TLS (rediss://) is not supported"};
+  return Error{"redis URL must start with redis:// or unix: (e.g. redis://127.0.0.1:6379/0)"};
+}
+
+std::string redactRedisUrl(std::string_view url) {
+  std::string out;
+  std::string_view rest = url;
+  // User information: everything between "://" (or the start) and the last '@' before any path.
+  size_t start = 0;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) start = scheme + 3;
+  size_t at = url.rfind('@');
+  if (!url.starts_with("unix:") && at != std::string_view::npos && at >= start) {
+    std::string_view userinfo = url.substr(start, at - start);
+    auto colon = userinfo.find(':');
+    out.append(url.substr(0, start));
+    if (colon == std::string_view::npos) {
+      out += "***";  // no separator: the whole thing may be a password
+    } else {
+      out.append(userinfo.substr(0, colon + 1));
+      out += "***";
+    }
+    rest = url.substr(at);
+  } else {
+    rest = url;
+  }
+  // Query parameters named password, wherever they are.
+  auto q = rest.find('?');
+  if (q == std::string_view::npos) {
+    out.append(rest);
+    return out;
+  }
+  out.append(rest.substr(0, q + 1));
+  std::string_view query = rest.substr(q + 1);
+  bool first = true;
+  while (true) {
+    auto amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    if (param.starts_with("password=")) {
+      out += "password=***";
+    } else {
+      out.append(param);
+    }
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace payhook
