@@ -4,6 +4,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CONFIG     ?= config/payhook.example.toml
 CMAKE_ARGS ?=
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 30
 
 .PHONY: all deps build run test test-unit test-integration test-asan bench fuzz format clean
 
@@ -41,6 +43,19 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# libFuzzer needs clang, so the fuzzers get their own build directory (no GoogleTest there). Each target
+# runs FUZZ_SECONDS over a scratch copy of its corpus; see tests/fuzz/run.sh. Replay the committed
+# corpora alone with: ctest --test-dir $(FUZZ_BUILD) -L fuzz
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPAYHOOK_BUILD_FUZZERS=ON -DPAYHOOK_BUILD_TESTS=OFF $(CMAKE_ARGS) >/dev/null
+
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')

@@ -11,6 +11,10 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev l
 if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
   pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}")
 fi
+# `make fuzz` (or --fuzz): libFuzzer comes with clang; its runtime is a separate package on Debian 12.
+if [[ "${PAYHOOK_DEPS_FUZZ:-}" == 1 || "${1:-}" == --fuzz ]]; then
+  pkgs+=(clang libclang-rt-14-dev)
+fi
 
 SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO=sudo

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer drivers built in BUILD (cmake -DPAYHOOK_BUILD_FUZZERS=ON), one after the other.
+#
+#   tests/fuzz/run.sh BUILD SECONDS [TARGET...]   fuzz each target for SECONDS (all targets by default)
+#   tests/fuzz/run.sh --merge BUILD [TARGET...]   fold what the runs found into the committed corpora
+#
+# Each run works on a scratch corpus, BUILD/fuzz-corpus/TARGET, seeded from tests/fuzz/corpus/TARGET, so
+# fuzzing never dirties the repository; inputs found in earlier runs are kept there and reused. Crashes go
+# to BUILD/fuzz-artifacts/TARGET/, logs to BUILD/fuzz-logs/TARGET.log. Exits non-zero when any target
+# crashed, leaked, tripped a sanitizer or timed out. --merge adds to the committed corpus only inputs that
+# bring coverage it lacks (libFuzzer -merge=1); commit the result only while the corpus stays small.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+all_targets=(request_decoder router standard_webhooks config redis_url cidr)
+
+dict_for() {
+  case "$1" in
+    request_decoder | router) echo "$here/http.dict" ;;
+    config) echo "$here/toml.dict" ;;
+    *) [[ -f "$here/$1.dict" ]] && echo "$here/$1.dict" || true ;;
+  esac
+}
+
+merge=0
+if [[ "${1:-}" == --merge ]]; then
+  merge=1
+  shift
+fi
+build=${1:?usage: run.sh BUILD SECONDS [TARGET...] | run.sh --merge BUILD [TARGET...]}
+shift
+if ((!merge)); then
+  seconds=${1:?usage: run.sh BUILD SECONDS [TARGET...]}
+  shift
+fi
+targets=("$@")
+((${#targets[@]})) || targets=("${all_targets[@]}")
+
+failed=()
+for t in "${targets[@]}"; do
+  bin="$build/fuzz/${t}_fuzz"
+  [[ -x "$bin" ]] || { echo "fuzz: $bin is not built" >&2; exit 2; }
+  committed="$here/corpus/$t"
+  scratch="$build/fuzz-corpus/$t"
+  if ((merge)); then
+    [[ -d "$scratch" ]] || { echo "fuzz: no scratch corpus for $t; run the fuzzers first" >&2; continue; }
+    before=$(find "$committed" -type f | wc -l)
+    "$bin" -merge=1 "$committed" "$scratch" >"$build/fuzz-logs/$t.merge.log" 2>&1
+    echo "fuzz: $t: committed corpus $before -> $(find "$committed" -type f | wc -l) files"
+    continue
+  fi
+  mkdir -p "$scratch" "$build/fuzz-artifacts/$t" "$build/fuzz-logs"
+  cp -n "$committed"/* "$scratch"/ 2>/dev/null || true
+  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+        -artifact_prefix="$build/fuzz-artifacts/$t/")
+  dict=$(dict_for "$t")
+  [[ -n "$dict" ]] && args+=(-dict="$dict")
+  log="$build/fuzz-logs/$t.log"
+  echo "fuzz: $t for ${seconds}s"
+  rc=0
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$bin" "${args[@]}" "$scratch" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -n1 || true)
+  if ((rc != 0)); then
+    failed+=("$t")
+    echo "fuzz: $t FAILED (exit $rc) after ${execs:-?} executions; see $log" >&2
+    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*fuzz invariant failed|.*runtime error)' "$log" | head -n5 >&2 || true
+    ls "$build/fuzz-artifacts/$t/" >&2 || true
+  else
+    echo "fuzz: $t ok: ${execs:-?} executions, $cov"
+  fi
+done
+
+if ((${#failed[@]})); then
+  echo "fuzz: crashes in: ${failed[*]}" >&2
+  exit 1
+fi
