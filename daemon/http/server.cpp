@@ -1,6 +1,5 @@
 #include "daemon/http/server.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "common/listen_address.h"
 #include "common/log.h"
 #include "daemon/http/connection.h"
 #include "daemon/uv/handle.h"
@@ -53,45 +53,12 @@ std::string formatAddress(const sockaddr_storage& ss) {
   return {};
 }
 
-// "host:port", "[v6]:port", ":port" (all IPv4 interfaces). Numeric hosts need no resolver; names are
-// resolved once, at start-up, which is the only time blocking is acceptable.
-Result<sockaddr_storage> parseTcpAddress(const std::string& address) {
-  std::string host, port_text;
-  if (!address.empty() && address.front() == '[') {
-    auto close = address.find("]:");
-    if (close == std::string::npos) return Error{"listen " + address + ": expected [v6addr]:port"};
-    host = address.substr(1, close - 1);
-    port_text = address.substr(close + 2);
-  } else {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos) return Error{"listen " + address + ": expected host:port or unix:/path"};
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-    if (host.find(':') != std::string::npos)
-      return Error{"listen " + address + ": an IPv6 address needs brackets, [addr]:port"};
-  }
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    return Error{"listen " + address + ": invalid port \"" + port_text + "\""};
-  if (host.empty() || host == "*") host = "0.0.0.0";
-
+// Binding needs no resolver: listen addresses are IP literals (common/listen_address.h).
+Result<sockaddr_storage> socketAddressOf(const ListenAddress& a) {
   sockaddr_storage ss{};
-  if (uv_ip4_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in*>(&ss)) == 0) return ss;
-  if (uv_ip6_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in6*>(&ss)) == 0) return ss;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0 || !res)
-    return Error{"listen " + address + ": cannot resolve " + host + ": " + gai_strerror(rc)};
-  std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
-  ::freeaddrinfo(res);
-  if (ss.ss_family == AF_INET)
-    reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(static_cast<uint16_t>(port));
-  else
-    reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(static_cast<uint16_t>(port));
+  int rc = a.ipv6 ? uv_ip6_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in6*>(&ss))
+                  : uv_ip4_addr(a.host.c_str(), a.port, reinterpret_cast<sockaddr_in*>(&ss));
+  if (rc != 0) return Error{uv_strerror(rc)};
   return ss;
 }
 
@@ -268,12 +235,11 @@ Server::~Server() {
 }
 
 Status Server::listen(const std::string& address) {
+  auto parsed = parseListenAddress(address);
+  if (!parsed) return Error{"listen " + address + ": " + parsed.error().message};
   Impl::Listener l;
-  if (address.rfind("unix:", 0) == 0) {
-    std::string path = address.substr(5);
-    if (path.empty()) return Error{"listen " + address + ": empty socket path"};
-    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
-      return Error{"listen " + address + ": socket path too long"};
+  if (parsed->kind == ListenAddress::Kind::kUnix) {
+    const std::string& path = parsed->path;
     if (auto st = removeStaleSocket(path); !st) return st;
     l.kind = Connection::Kind::kPipe;
     int rc = l.pipe.open([&](uv_pipe_t* p) { return uv_pipe_init(impl_->loop, p, 0); });
@@ -288,8 +254,8 @@ Status Server::listen(const std::string& address) {
     }
     return impl_->addListener(std::move(l), address);
   }
-  auto addr = parseTcpAddress(address);
-  if (!addr) return addr.error();
+  auto addr = socketAddressOf(*parsed);
+  if (!addr) return Error{"listen " + address + ": " + addr.error().message};
   l.kind = Connection::Kind::kTcp;
   int rc = l.tcp.open([&](uv_tcp_t* t) { return uv_tcp_init(impl_->loop, t); });
   if (rc != 0) return uvError("listen " + address, rc);
