@@ -27,6 +27,35 @@ std::string base64Encode(const unsigned char* data, size_t len) {
   return out;
 }
 
+// nlohmann's parser keeps its own stack, but dump() recurses once per nesting level: a signed body of a few
+// hundred thousand '[' overflows the loop thread's stack when the event is serialised. No provider nests a
+// payload anywhere near this deep; a deeper body is stored raw only, like a body that is not JSON.
+constexpr size_t kMaxJsonDepth = 512;
+
+// Whether brackets outside strings nest deeper than `limit`. A cheap scan, not validation: the parser
+// decides whether the text is JSON at all.
+bool nestsDeeperThan(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 std::string_view stripPrefix(std::string_view text, std::string_view prefix) {
   if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
   return text;
@@ -202,7 +231,9 @@ Verdict StandardWebhooksHandler::handle(size_t /*endpoint*/, const http::Request
   ev.idempotency_key = *id;
   ev.raw = rawOf(request);
   // The payload's own "type" names the event when it has one (the Standard Webhooks payload convention).
-  auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json body(nlohmann::json::value_t::discarded);
+  if (!swh::nestsDeeperThan(request.body, swh::kMaxJsonDepth))
+    body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   std::string type = "webhook";
   if (body.is_object())
     if (auto it = body.find("type"); it != body.end() && it->is_string()) type = it->get<std::string>();

@@ -134,6 +134,26 @@ TEST(StandardWebhooksHandler, TypeComesFromThePayload) {
   EXPECT_EQ(std::get<Accept>(v).event.type, "standard_webhooks.invoice.paid");
 }
 
+// Serialising a payload recurses per nesting level; 300k levels overflowed the stack (found while fuzzing).
+TEST(StandardWebhooksHandler, DeeplyNestedPayloadIsStoredRawOnly) {
+  auto key = swh::decodeSecret(kSecret).value();
+  StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
+  const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
+  auto v = h.handle(0, signedRequest(swh::signV1(key, kId, kTs, deep), deep), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v));
+  const auto& a = std::get<Accept>(v);
+  EXPECT_EQ(a.event.raw.body, deep);
+  EXPECT_EQ(a.event.type, "standard_webhooks.webhook");
+  EXPECT_TRUE(nlohmann::json::parse(a.event.data_json)["payload"].is_null());
+
+  // Realistic nesting, and brackets inside strings, still parse.
+  const std::string nested =
+      std::string(100, '[') + R"({"type":"a","s":"[[[[\"{{{{"})" + std::string(100, ']');
+  v = h.handle(0, signedRequest(swh::signV1(key, kId, kTs, nested), nested), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v));
+  EXPECT_TRUE(nlohmann::json::parse(std::get<Accept>(v).event.data_json)["payload"].is_array());
+}
+
 TEST(StandardWebhooksHandler, RefusesForgedStaleAndIncomplete) {
   StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
   auto forged = h.handle(0, signedRequest(kSig, R"({"test": 1})"), kNowMs);
