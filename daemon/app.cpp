@@ -1,5 +1,7 @@
 #include "daemon/app.h"
 
+#include <systemd/sd-daemon.h>
+
 #include <csignal>
 
 #include "common/cidr.h"
@@ -93,9 +95,16 @@ struct App::Impl {
     if (!routes) return Error{errors.empty() ? routes.error().message : errors.front()};
     ingest.setRoutes(routes.value());
 
-    for (const auto& address : config.server.listen) {
-      if (auto st = server.listen(address); !st)
-        return Error{"server.listen: " + address + ": " + st.error().message};
+    // Under socket activation systemd holds the listening sockets, so a restart refuses no connection;
+    // they replace server.listen.
+    const int activated = sd_listen_fds(1);
+    if (activated > 0) {
+      for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + activated; ++fd)
+        if (auto st = server.listenFd(fd); !st) return Error{"socket activation: " + st.error().message};
+      log::info("using sockets passed by systemd instead of server.listen", {{"count", activated}});
+    } else {
+      for (const auto& address : config.server.listen)
+        if (auto st = server.listen(address); !st) return Error{"server.listen: " + st.error().message};
     }
     if (!config.admin.listen.empty()) {
       if (auto st = admin_server.listen(config.admin.listen); !st)
@@ -191,9 +200,19 @@ struct App::Impl {
       return;
     }
     const auto& next = *loaded.config;
-    if (next.server.listen != config.server.listen || next.admin.listen != config.admin.listen ||
-        next.redis.url != config.redis.url || next.redis.prefix != config.redis.prefix)
-      log::warn("reload: listen addresses and redis settings change only with a restart");
+    const auto& a = config.server;
+    const auto& b = next.server;
+    if (b.listen != a.listen || next.admin.listen != config.admin.listen ||
+        next.redis.url != config.redis.url || next.redis.prefix != config.redis.prefix ||
+        next.redis.store_timeout_ms != config.redis.store_timeout_ms ||
+        !constantTimeEqual(next.redis.password.reveal(), config.redis.password.reveal()) ||
+        b.max_body != a.max_body || b.max_header_bytes != a.max_header_bytes ||
+        b.max_headers != a.max_headers || b.header_timeout_ms != a.header_timeout_ms ||
+        b.idle_timeout_ms != a.idle_timeout_ms || b.max_connections != a.max_connections ||
+        b.shutdown_timeout_ms != a.shutdown_timeout_ms)
+      log::warn(
+          "reload: [server], [admin] and [redis] changes take effect only after a restart; routes, "
+          "targets, secrets, trusted_proxies and [log] were reloaded");
     ingest.setRoutes(table);
     ingest.setTrustedProxies(proxiesOf(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);

@@ -211,7 +211,7 @@ void Connection::dispatch() {
 }
 
 void Connection::send(uint64_t seq, Response response) {
-  if (state_ != State::kInFlight || (seq != 0 && seq != seq_)) return;
+  if (state_ != State::kInFlight || seq != seq_) return;
   if (host_) host_->requestFinished();
   const bool close_after = response.close || !keep_alive_ || draining_;
   writeResponse(std::move(response), close_after);

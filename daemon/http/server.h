@@ -36,7 +36,6 @@ class Connection;
 class Responder {
  public:
   Responder() = default;
-  Responder(std::weak_ptr<Connection> conn) : conn_(std::move(conn)) {}  // NOLINT
   // `seq` names the request this responder answers, so a stale copy cannot answer a later request.
   Responder(std::weak_ptr<Connection> conn, uint64_t seq) : conn_(std::move(conn)), seq_(seq) {}
   void send(Response response) const;
@@ -44,7 +43,7 @@ class Responder {
 
  private:
   std::weak_ptr<Connection> conn_;
-  uint64_t seq_ = 0;  // 0: whichever request is in flight
+  uint64_t seq_ = 0;  // the connection's request number; 0 never matches one
 };
 
 using RequestHandler = std::function<void(Request&& request, Responder responder)>;
