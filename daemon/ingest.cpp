@@ -140,6 +140,12 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   Event& event = accept.event;
   event.id = uuidV7(now);
   event.received_at_ms = now;
+  // The request is ours and done with: its parts move into the event instead of being copied.
+  event.raw.method = std::move(request.method);
+  event.raw.path = std::move(request.path);
+  event.raw.query = std::move(request.query);
+  if (const auto* ct = request.header("content-type")) event.raw.content_type = *ct;
+  event.raw.body = std::move(request.body);
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
   store_.store(event, route.spec,
                [responder, route_ref = mount.route, ack = std::move(accept.ack), start,

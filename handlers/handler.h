@@ -45,8 +45,9 @@ class Handler {
 
   virtual std::vector<Endpoint> endpoints() const = 0;
 
-  // `endpoint` indexes endpoints(). `now_ms` is Unix milliseconds. The returned event has no id and no
-  // received_at: the daemon assigns them.
+  // `endpoint` indexes endpoints(). `now_ms` is Unix milliseconds. The returned event has no id, no
+  // received_at and no raw request: the daemon assigns the first two and moves the request into the third,
+  // so the body is never copied.
   virtual Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const = 0;
 
   // The answer when the event could not be stored: the provider must try again later, and nothing was
@@ -55,8 +56,5 @@ class Handler {
     return http::Response::text(503, "temporarily unavailable, retry later\n").withHeader("retry-after", "5");
   }
 };
-
-// Copies the parts of a request that an event keeps verbatim.
-RawRequest rawOf(const http::Request& request);
 
 }  // namespace payhook::handlers

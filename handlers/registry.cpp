@@ -36,16 +36,6 @@ const std::map<std::string, Factory>& factories() {
 
 }  // namespace
 
-RawRequest rawOf(const http::Request& request) {
-  RawRequest raw;
-  raw.method = request.method;
-  raw.path = request.path;
-  raw.query = request.query;
-  if (const auto* ct = request.header("content-type")) raw.content_type = *ct;
-  raw.body = request.body;
-  return raw;
-}
-
 Result<std::unique_ptr<Handler>> makeHandler(const config::RouteConfig& route) {
   auto it = factories().find(route.provider);
   if (it == factories().end()) return Error{"provider: \"" + route.provider + "\" is not implemented yet"};

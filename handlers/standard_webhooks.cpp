@@ -229,7 +229,6 @@ Verdict StandardWebhooksHandler::handle(size_t /*endpoint*/, const http::Request
   ev.provider = "standard-webhooks";
   ev.verified = true;
   ev.idempotency_key = *id;
-  ev.raw = rawOf(request);
   // The payload's own "type" names the event when it has one (the Standard Webhooks payload convention).
   nlohmann::json body(nlohmann::json::value_t::discarded);
   if (!swh::nestsDeeperThan(request.body, swh::kMaxJsonDepth))

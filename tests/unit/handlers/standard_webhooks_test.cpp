@@ -118,8 +118,6 @@ TEST(StandardWebhooksHandler, AcceptsSignedAndDescribesTheEvent) {
   EXPECT_EQ(a.event.provider, "standard-webhooks");
   EXPECT_EQ(a.event.type, "standard_webhooks.webhook");
   EXPECT_TRUE(a.event.verified);
-  EXPECT_EQ(a.event.raw.body, kBody);
-  EXPECT_EQ(a.event.raw.content_type, "application/json");
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_EQ(data["webhook_id"], kId);
   EXPECT_EQ(data["payload"]["test"], 2432232314LL);
@@ -135,6 +133,7 @@ TEST(StandardWebhooksHandler, TypeComesFromThePayload) {
 }
 
 // Serialising a payload recurses per nesting level; 300k levels overflowed the stack (found while fuzzing).
+// The body itself still reaches the event's raw part, which the daemon fills.
 TEST(StandardWebhooksHandler, DeeplyNestedPayloadIsStoredRawOnly) {
   auto key = swh::decodeSecret(kSecret).value();
   StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
@@ -142,7 +141,6 @@ TEST(StandardWebhooksHandler, DeeplyNestedPayloadIsStoredRawOnly) {
   auto v = h.handle(0, signedRequest(swh::signV1(key, kId, kTs, deep), deep), kNowMs);
   ASSERT_TRUE(std::holds_alternative<Accept>(v));
   const auto& a = std::get<Accept>(v);
-  EXPECT_EQ(a.event.raw.body, deep);
   EXPECT_EQ(a.event.type, "standard_webhooks.webhook");
   EXPECT_TRUE(nlohmann::json::parse(a.event.data_json)["payload"].is_null());
 
