@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev libssl-dev
       libcurl4-openssl-dev libtomlplusplus-dev nlohmann-json3-dev libsystemd-dev
-      libgtest-dev libgmock-dev redis-server curl wrk nginx-light clang)
+      libgtest-dev libgmock-dev redis-server curl wrk nginx-light systemd)
 if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
   pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}")
 fi
@@ -58,9 +58,14 @@ if ! llhttp_ok; then
   aptopts=(-o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
            -o "Dir::State::Lists=$state/lists" -o "Dir::State::status=$state/status"
            -o "Dir::Cache=$state" -o "Dir::Cache::archives=$state/archives"
-           -o "APT::Architecture=$(dpkg --print-architecture)" -o "Debug::NoLocking=1")
+           -o "APT::Architecture=$(dpkg --print-architecture)" -o "Debug::NoLocking=1"
+           -o "APT::Sandbox::User=root")
   apt-get "${aptopts[@]}" update -qq >/dev/null
-  (cd "$state/debs" && apt-get "${aptopts[@]}" download -qq libllhttp-dev libllhttp9.2 >/dev/null)
+  # The runtime package's name carries the soname (libllhttp9.2): ask the archive rather than guess it.
+  runtime=$(apt-cache "${aptopts[@]}" depends libllhttp-dev 2>/dev/null |
+            awk '$1 == "Depends:" && $2 ~ /^libllhttp[0-9]/ {print $2; exit}')
+  [[ -n "$runtime" ]] || { echo "install-deps: libllhttp-dev not found in Debian 13's archive" >&2; exit 1; }
+  (cd "$state/debs" && apt-get "${aptopts[@]}" download -qq libllhttp-dev "$runtime" >/dev/null)
   $SUDO dpkg -i "$state"/debs/*.deb >/dev/null
-  llhttp_ok || { echo "install-deps: llhttp did not install" >&2; exit 1; }
+  llhttp_ok || { echo "install-deps: llhttp 9 did not install (Debian 13 now has another version?)" >&2; exit 1; }
 fi

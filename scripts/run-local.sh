@@ -29,7 +29,7 @@ if redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1; then
   echo "make run: using the Redis already answering on $host:$port"
 else
   mkdir -p var/redis
-  redis-server --bind "$host" --port "$port" --appendonly yes --dir "$root/var/redis" \
+  redis-server --bind "$host" --port "$port" --appendonly yes --appendfsync always --dir "$root/var/redis" \
     --save "" --logfile "$root/var/redis/redis.log" &
   redis_pid=$!
   for _ in $(seq 50); do redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
