@@ -75,10 +75,11 @@ nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
 pids+=($!)
 wait_port "$nginx_port"
 
-"$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests.tsv"
+# Each payhookd run gets its own ids, so every request is a new event, never the cheaper duplicate path.
+for run in 1 2; do "$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests-$run.tsv"; done
 
-run_wrk() {  # url label
-  PAYHOOK_BENCH_REQUESTS="$out/requests.tsv" wrk -t1 -c"$connections" -d"$duration" --latency \
+run_wrk() {  # url label requests
+  PAYHOOK_BENCH_REQUESTS="$3" wrk -t1 -c"$connections" -d"$duration" --latency \
     -s bench/swh.lua "$1" >"$out/$2.wrk" 2>&1
 }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
@@ -87,21 +88,39 @@ non2xx() { awk '/Non-2xx or 3xx responses:/ {print $NF}' "$1"; }
 total() { awk '/requests in/ {print $1}' "$1"; }
 
 echo "payhook bench: $duration per run, $connections connections, 1 wrk thread, loopback; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-run_wrk "http://127.0.0.1:$nginx_port/hooks/bench" nginx
-run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook
+run_wrk "http://127.0.0.1:$nginx_port/hooks/bench" nginx "$out/requests-1.tsv"
+run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook "$out/requests-1.tsv"
+stored_everysec=$(redis-cli -p "$redis_port" zcard '{payhook}:events')
+# The same run with every Redis write on disk before its answer (and so before payhook's 204).
+redis-cli -p "$redis_port" config set appendfsync always >/dev/null
+run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook-fsync "$out/requests-2.tsv"
 
 stored=$(redis-cli -p "$redis_port" zcard '{payhook}:events')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$payhookd_pid/status")
-p_rps=$(rps "$out/payhook.wrk"); n_rps=$(rps "$out/nginx.wrk")
-p_total=$(total "$out/payhook.wrk"); p_bad=$(non2xx "$out/payhook.wrk"); p_bad=${p_bad:-0}
-ratio=$(awk -v a="$p_rps" -v b="$n_rps" 'BEGIN {printf "%.2f", a / b}')
+n_rps=$(rps "$out/nginx.wrk")
+ok=()
+row() {  # label file [check: this run's 2xx answers are compared with Redis]
+  local r bad total
+  r=$(rps "$2"); bad=$(non2xx "$2"); bad=${bad:-0}; total=$(total "$2")
+  [[ -n "${3:-}" ]] && ok+=($((total - bad)))
+  printf '%-40s %12s %10s %10s %8s %9s\n' "$1" "$r" "$(field 50% "$2")" "$(field 99% "$2")" \
+    "$(awk -v a="$r" -v b="$n_rps" 'BEGIN {printf "%.2f", a / b}')" "$bad"
+}
 
-printf '\n%-34s %12s %10s %10s %12s\n' "target" "req/s" "p50" "p99" "peak RSS"
-printf '%-34s %12s %10s %10s %12s\n' "nginx return 200 (1 worker)" "$n_rps" "$(field 50% "$out/nginx.wrk")" \
-  "$(field 99% "$out/nginx.wrk")" "-"
-printf '%-34s %12s %10s %10s %9s MiB\n' "payhookd standard-webhooks 204" "$p_rps" "$(field 50% "$out/payhook.wrk")" \
-  "$(field 99% "$out/payhook.wrk")" "$((rss_kib / 1024))"
+printf '\n%-40s %12s %10s %10s %8s %9s\n' "target" "req/s" "p50" "p99" "vs nginx" "non-2xx"
+row "nginx return 200 (1 worker)" "$out/nginx.wrk"
+row "payhookd 204, AOF fsync everysec" "$out/payhook.wrk" check
+row "payhookd 204, AOF fsync always" "$out/payhook-fsync.wrk" check
 echo
-echo "ratio payhookd / nginx: $ratio"
-echo "payhookd answers: $p_total, non-2xx: $p_bad; distinct events stored in Redis: $stored (ids wrap after $count)"
-if [[ "$p_bad" != 0 ]]; then echo "warning: payhookd answered non-2xx; see $out/payhookd.log" >&2; fi
+echo "payhookd peak RSS: $((rss_kib / 1024)) MiB"
+new_events=("$stored_everysec" $((stored - stored_everysec)))
+echo "payhookd 2xx answers per run: ${ok[*]}; new events in Redis per run: ${new_events[*]}"
+# Every 2xx is a stored event. Past $count requests a run's ids repeat, and repeats are rightly answered
+# 204 without a new event, so only the first $count answers of a run must each be a new event.
+for i in 0 1; do
+  expected=$((ok[i] < count ? ok[i] : count))
+  if ((new_events[i] < expected)); then
+    echo "error: run $((i + 1)): $expected answers that must be new events, only ${new_events[i]} stored" >&2
+    exit 1
+  fi
+done

@@ -5,6 +5,7 @@ local requests = {}
 for line in io.lines(os.getenv("PAYHOOK_BENCH_REQUESTS")) do
   local id, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
   requests[#requests + 1] = wrk.format("POST", path, {
+    ["Host"] = "127.0.0.1",
     ["content-type"] = "application/json",
     ["webhook-id"] = id,
     ["webhook-timestamp"] = ts,
