@@ -27,7 +27,8 @@ secret=whsec_$(head -c 32 /dev/urandom | base64 -w0)
 
 redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync everysec --dir "$out" \
   --save "" --logfile "$out/redis.log" &
-pids+=($!)
+redis_pid=$!
+pids+=($redis_pid)
 wait_port "$redis_port"
 
 mkdir -p "$out/secrets"
@@ -78,6 +79,7 @@ wait_port "$nginx_port"
 # Each payhookd run gets its own ids, so every request is a new event, never the cheaper duplicate path.
 for run in 1 2; do "$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests-$run.tsv"; done
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() {  # url label requests
   PAYHOOK_BENCH_REQUESTS="$3" wrk -t1 -c"$connections" -d"$duration" --latency \
     -s bench/swh.lua "$1" >"$out/$2.wrk" 2>&1
@@ -89,7 +91,9 @@ total() { awk '/requests in/ {print $1}' "$1"; }
 
 echo "payhook bench: $duration per run, $connections connections, 1 wrk thread, loopback; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 run_wrk "http://127.0.0.1:$nginx_port/hooks/bench" nginx "$out/requests-1.tsv"
+p0=$(cpu_ticks "$payhookd_pid"); r0=$(cpu_ticks "$redis_pid")
 run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook "$out/requests-1.tsv"
+p1=$(cpu_ticks "$payhookd_pid"); r1=$(cpu_ticks "$redis_pid")
 stored_everysec=$(redis-cli -p "$redis_port" zcard '{payhook}:events')
 # The same run with every Redis write on disk before its answer (and so before payhook's 204).
 redis-cli -p "$redis_port" config set appendfsync always >/dev/null
@@ -113,6 +117,9 @@ row "payhookd 204, AOF fsync everysec" "$out/payhook.wrk" check
 row "payhookd 204, AOF fsync always" "$out/payhook-fsync.wrk" check
 echo
 echo "payhookd peak RSS: $((rss_kib / 1024)) MiB"
+hz=$(getconf CLK_TCK)
+awk -v p=$((p1 - p0)) -v r=$((r1 - r0)) -v hz="$hz" -v n="$(total "$out/payhook.wrk")" 'BEGIN {
+  printf "CPU per callback (everysec run): payhookd %.1f us, redis-server %.1f us\n", p / hz / n * 1e6, r / hz / n * 1e6 }'
 new_events=("$stored_everysec" $((stored - stored_everysec)))
 echo "payhookd 2xx answers per run: ${ok[*]}; new events in Redis per run: ${new_events[*]}"
 # Every 2xx is a stored event. Past $count requests a run's ids repeat, and repeats are rightly answered
