@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The dependency rule of DESIGN.md, checked on every #include "..." of the project's own headers:
+# handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
+# config/ knows no sockets, daemon/uv and daemon/http know nothing of payments or Redis, common/ is the
+# bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+allowed() {  # layer -> allowed include prefixes (regex)
+  case "$1" in
+    common) echo '^common/' ;;
+    daemon/uv) echo '^daemon/uv/' ;;
+    daemon/http) echo '^(common|daemon/uv|daemon/http)/' ;;
+    config) echo '^(common|config)/' ;;
+    handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$' ;;
+    queue) echo '^(common|daemon/uv|queue)/' ;;
+  esac
+}
+bad=0
+for layer in common daemon/uv daemon/http config handlers queue; do
+  pattern=$(allowed "$layer")
+  while IFS= read -r line; do
+    file=${line%%:*}
+    inc=$(sed -n 's/.*#include "\([^"]*\)".*/\1/p' <<<"${line#*:}")
+    [[ -z "$inc" ]] && continue
+    if ! grep -Eq "$pattern" <<<"$inc"; then
+      echo "layer rule: $file includes \"$inc\", which $layer/ must not depend on" >&2
+      bad=1
+    fi
+  done < <(grep -n '#include "' $(find "$layer" -maxdepth 1 -name '*.h' -o -maxdepth 1 -name '*.cpp') | sed 's/:[0-9]*:/:/')
+done
+((bad == 0)) && echo "layer rule holds"
+exit "$bad"
