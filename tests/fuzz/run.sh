@@ -7,8 +7,8 @@
 # Each run works on a scratch corpus, BUILD/fuzz-corpus/TARGET, seeded from tests/fuzz/corpus/TARGET, so
 # fuzzing never dirties the repository; inputs found in earlier runs are kept there and reused. Crashes go
 # to BUILD/fuzz-artifacts/TARGET/, logs to BUILD/fuzz-logs/TARGET.log. Exits non-zero when any target
-# crashed, leaked, tripped a sanitizer or timed out. --merge adds to the committed corpus only inputs that
-# bring coverage it lacks (libFuzzer -merge=1); commit the result only while the corpus stays small.
+# crashed, leaked, tripped a sanitizer or timed out. --merge adds to the committed corpus at most MERGE_CAP
+# (default 20) inputs per target that bring coverage it lacks; keep all corpora under 200 files and 1 MB.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,8 +44,17 @@ for t in "${targets[@]}"; do
   scratch="$build/fuzz-corpus/$t"
   if ((merge)); then
     [[ -d "$scratch" ]] || { echo "fuzz: no scratch corpus for $t; run the fuzzers first" >&2; continue; }
+    # libFuzzer's merge takes inputs smallest first and keeps each that adds an edge (-use_counters=0: hit
+    # counts would keep hundreds). Of what it adds, only the MERGE_CAP smallest are committed: a prefix of
+    # that greedy order, so each kept input still adds coverage and the corpus stays small in the repo.
+    work=$(mktemp -d)
+    cp "$committed"/* "$work"/
+    "$bin" -merge=1 -use_counters=0 "$work" "$scratch" >"$build/fuzz-logs/$t.merge.log" 2>&1
     before=$(find "$committed" -type f | wc -l)
-    "$bin" -merge=1 "$committed" "$scratch" >"$build/fuzz-logs/$t.merge.log" 2>&1
+    comm -13 <(ls "$committed" | sort) <(ls "$work" | sort) | while read -r f; do
+      echo "$(stat -c %s "$work/$f") $f"
+    done | sort -n | head -n "${MERGE_CAP:-20}" | while read -r _ f; do cp "$work/$f" "$committed/"; done
+    rm -rf "$work"
     echo "fuzz: $t: committed corpus $before -> $(find "$committed" -type f | wc -l) files"
     continue
   fi
