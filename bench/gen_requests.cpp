@@ -8,7 +8,7 @@
 #include <ctime>
 #include <string>
 
-#include "handlers/standard_webhooks.h"
+#include "common/webhook_signature.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   }
   if (sodium_init() < 0) return 1;
   long count = std::strtol(argv[1], nullptr, 10);
-  auto key = payhook::handlers::swh::decodeSecret(argv[2]);
+  auto key = payhook::swh::decodeSecret(argv[2]);
   if (!key) {
     std::fprintf(stderr, "gen_requests: %s\n", key.error().message.c_str());
     return 2;
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     std::string id = "msg_bench_" + std::to_string(run) + "_" + std::to_string(i);
     std::string body = R"({"type":"payment.succeeded","data":{"order":")" + std::to_string(i) +
                        R"(","amount":"1250.00","currency":"RUB"}})";
-    std::string sig = payhook::handlers::swh::signV1(*key, id, ts, body);
+    std::string sig = payhook::swh::signV1(*key, id, ts, body);
     std::fprintf(out, "%s\t%s\t%s\t%s\n", id.c_str(), ts.c_str(), sig.c_str(), body.c_str());
   }
   std::fclose(out);

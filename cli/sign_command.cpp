@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/uuid.h"
-#include "handlers/standard_webhooks.h"
+#include "common/webhook_signature.h"
 
 namespace payhook::cli {
 namespace {
@@ -114,7 +114,7 @@ bool loadSecrets(const Options& o, std::vector<Secret>* out) {
     return false;
   }
   for (const auto& line : splitKeyLines(text)) {
-    auto key = handlers::swh::decodeSecret(line.reveal());
+    auto key = swh::decodeSecret(line.reveal());
     if (!key) {
       std::fprintf(stderr, "payhookctl: the secret is not usable: %s\n", key.error().message.c_str());
       return false;
@@ -139,7 +139,7 @@ int signCommand(const std::vector<std::string>& args) {
       return 2;
     }
     auto lines = splitKeyLines(text);
-    auto sk = handlers::swh::decodeSigningKey(lines.empty() ? std::string_view() : lines.front().reveal());
+    auto sk = swh::decodeSigningKey(lines.empty() ? std::string_view() : lines.front().reveal());
     if (!sk) {
       std::fprintf(stderr, "payhookctl: the signing key is not usable: %s\n", sk.error().message.c_str());
       return 2;
@@ -156,10 +156,9 @@ int signCommand(const std::vector<std::string>& args) {
 
   std::string signature;
   for (const auto& k : keys)
-    signature += (signature.empty() ? "" : " ") + handlers::swh::signV1(k, o.id, o.timestamp, o.body);
+    signature += (signature.empty() ? "" : " ") + swh::signV1(k, o.id, o.timestamp, o.body);
   if (!signing_key.empty())
-    signature +=
-        (signature.empty() ? "" : " ") + handlers::swh::signV1a(signing_key, o.id, o.timestamp, o.body);
+    signature += (signature.empty() ? "" : " ") + swh::signV1a(signing_key, o.id, o.timestamp, o.body);
 
   if (!o.curl.empty()) {
     std::printf(
@@ -177,10 +176,10 @@ int signCommand(const std::vector<std::string>& args) {
 int verifyCommand(const std::vector<std::string>& args) {
   Options o;
   if (!parse(args, &o, kVerifyUsage)) return 2;
-  handlers::swh::VerifyKeys keys;
+  swh::VerifyKeys keys;
   if (!loadSecrets(o, &keys.hmac)) return 2;
   if (!o.public_key.empty()) {
-    auto pk = handlers::swh::decodePublicKey(o.public_key);
+    auto pk = swh::decodePublicKey(o.public_key);
     if (!pk) {
       std::fprintf(stderr, "payhookctl: %s\n", pk.error().message.c_str());
       return 2;
@@ -194,17 +193,17 @@ int verifyCommand(const std::vector<std::string>& args) {
   }
   if (!loadBody(&o)) return 2;
   auto now_ms = static_cast<int64_t>(std::time(nullptr)) * 1000;
-  switch (handlers::swh::verify(keys, o.id, o.timestamp, o.signature, o.body, now_ms, o.tolerance)) {
-    case handlers::swh::VerifyResult::kOk:
+  switch (swh::verify(keys, o.id, o.timestamp, o.signature, o.body, now_ms, o.tolerance)) {
+    case swh::VerifyResult::kOk:
       std::puts("valid");
       return 0;
-    case handlers::swh::VerifyResult::kBadTimestamp:
+    case swh::VerifyResult::kBadTimestamp:
       std::puts("invalid: webhook-timestamp is not a number");
       return 1;
-    case handlers::swh::VerifyResult::kStale:
+    case swh::VerifyResult::kStale:
       std::puts("invalid: webhook-timestamp outside the tolerance");
       return 1;
-    case handlers::swh::VerifyResult::kBadSignature:
+    case swh::VerifyResult::kBadSignature:
       std::puts("invalid: no signature matches");
       return 1;
   }

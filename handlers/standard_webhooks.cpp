@@ -1,31 +1,9 @@
 #include "handlers/standard_webhooks.h"
 
-#include <sodium.h>
-
-#include <charconv>
 #include <nlohmann/json.hpp>
 
-namespace payhook::handlers::swh {
+namespace payhook::handlers {
 namespace {
-
-constexpr size_t kMaxSignatureEntries = 8;
-
-Result<std::string> base64Decode(std::string_view text) {
-  std::string out(text.size() * 3 / 4 + 3, '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return Error{"not valid base64"};
-  out.resize(len);
-  return out;
-}
-
-std::string base64Encode(const unsigned char* data, size_t len) {
-  std::string out(sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), data, len, sodium_base64_VARIANT_ORIGINAL);
-  out.pop_back();  // the terminating NUL
-  return out;
-}
 
 // nlohmann's parser keeps its own stack, but dump() recurses once per nesting level: a signed body of a few
 // hundred thousand '[' overflows the loop thread's stack when the event is serialised. No provider nests a
@@ -56,141 +34,7 @@ bool nestsDeeperThan(std::string_view text, size_t limit) {
   return false;
 }
 
-std::string_view stripPrefix(std::string_view text, std::string_view prefix) {
-  if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
-  return text;
-}
-
-void hmacContent(const Secret& key, std::string_view id, std::string_view ts, std::string_view body,
-                 unsigned char out[crypto_auth_hmacsha256_BYTES]) {
-  crypto_auth_hmacsha256_state st;
-  auto k = key.reveal();
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(k.data()), k.size());
-  auto update = [&](std::string_view s) {
-    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  };
-  update(id);
-  update(".");
-  update(ts);
-  update(".");
-  update(body);
-  crypto_auth_hmacsha256_final(&st, out);
-  sodium_memzero(&st, sizeof st);
-}
-
-std::string signedContent(std::string_view id, std::string_view ts, std::string_view body) {
-  std::string s;
-  s.reserve(id.size() + ts.size() + body.size() + 2);
-  s.append(id).append(".").append(ts).append(".").append(body);
-  return s;
-}
-
 }  // namespace
-
-Result<Secret> decodeSecret(std::string_view text) {
-  auto bytes = base64Decode(stripPrefix(text, "whsec_"));
-  if (!bytes) return Error{"whsec_ secret is " + bytes.error().message};
-  if (bytes->empty()) return Error{"whsec_ secret is empty"};
-  Secret s(std::move(bytes.value()));
-  return s;
-}
-
-Result<std::string> decodePublicKey(std::string_view text) {
-  auto bytes = base64Decode(stripPrefix(text, "whpk_"));
-  if (!bytes) return Error{"whpk_ key is " + bytes.error().message};
-  if (bytes->size() != crypto_sign_PUBLICKEYBYTES) return Error{"whpk_ key must decode to 32 bytes"};
-  return std::move(bytes.value());
-}
-
-Result<Secret> decodeSigningKey(std::string_view text) {
-  auto bytes = base64Decode(stripPrefix(text, "whsk_"));
-  if (!bytes) return Error{"whsk_ key is " + bytes.error().message};
-  Secret raw(std::move(bytes.value()));
-  if (raw.size() == crypto_sign_SECRETKEYBYTES) return raw;
-  if (raw.size() != crypto_sign_SEEDBYTES)
-    return Error{"whsk_ key must decode to a 32-byte seed or 64-byte key"};
-  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-  std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
-  crypto_sign_seed_keypair(pk, reinterpret_cast<unsigned char*>(sk.data()),
-                           reinterpret_cast<const unsigned char*>(raw.reveal().data()));
-  Secret out(std::move(sk));
-  return out;
-}
-
-std::string publicKeyOf(const Secret& signing_key) {
-  // libsodium's 64-byte secret key is the seed followed by the public key.
-  return std::string(signing_key.reveal().substr(crypto_sign_SEEDBYTES));
-}
-
-std::string signV1(const Secret& key, std::string_view id, std::string_view timestamp,
-                   std::string_view body) {
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  hmacContent(key, id, timestamp, body, mac);
-  return "v1," + base64Encode(mac, sizeof mac);
-}
-
-std::string signV1a(const Secret& signing_key, std::string_view id, std::string_view timestamp,
-                    std::string_view body) {
-  std::string content = signedContent(id, timestamp, body);
-  unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(content.data()), content.size(),
-                       reinterpret_cast<const unsigned char*>(signing_key.reveal().data()));
-  return "v1a," + base64Encode(sig, sizeof sig);
-}
-
-VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_view timestamp,
-                    std::string_view signature_header, std::string_view body, int64_t now_ms,
-                    int64_t tolerance_s) {
-  int64_t ts = 0;
-  auto [end, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
-  if (ec != std::errc() || end != timestamp.data() + timestamp.size() || timestamp.empty())
-    return VerifyResult::kBadTimestamp;
-  int64_t now_s = now_ms / 1000;
-  if (ts < now_s - tolerance_s || ts > now_s + tolerance_s) return VerifyResult::kStale;
-
-  unsigned char expected[crypto_auth_hmacsha256_BYTES];
-  std::vector<std::string> macs;  // computed lazily, once per key
-  std::string content;            // for ed25519, built once
-
-  // Each entry may cost an ed25519 verification per key: a header stuffed with entries must not buy an
-  // unauthenticated sender that much loop time. Senders rotate through two or three keys at most.
-  size_t entries = 0;
-  std::string_view rest = signature_header;
-  while (!rest.empty()) {
-    if (++entries > kMaxSignatureEntries) return VerifyResult::kBadSignature;
-    size_t sp = rest.find(' ');
-    std::string_view entry = rest.substr(0, sp);
-    rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
-    size_t comma = entry.find(',');
-    if (comma == std::string_view::npos) continue;
-    std::string_view version = entry.substr(0, comma);
-    auto sig = base64Decode(entry.substr(comma + 1));
-    if (!sig) continue;
-    if (version == "v1" && sig->size() == crypto_auth_hmacsha256_BYTES) {
-      if (macs.empty()) {
-        for (const auto& key : keys.hmac) {
-          hmacContent(key, id, timestamp, body, expected);
-          macs.emplace_back(reinterpret_cast<const char*>(expected), sizeof expected);
-        }
-      }
-      for (const auto& mac : macs)
-        if (constantTimeEqual(mac, *sig)) return VerifyResult::kOk;
-    } else if (version == "v1a" && sig->size() == crypto_sign_BYTES) {
-      if (content.empty()) content = signedContent(id, timestamp, body);
-      for (const auto& pk : keys.ed25519)
-        if (crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),
-                                        reinterpret_cast<const unsigned char*>(content.data()),
-                                        content.size(),
-                                        reinterpret_cast<const unsigned char*>(pk.data())) == 0)
-          return VerifyResult::kOk;
-    }
-  }
-  return VerifyResult::kBadSignature;
-}
-
-}  // namespace payhook::handlers::swh
-
-namespace payhook::handlers {
 
 StandardWebhooksHandler::StandardWebhooksHandler(std::string route, swh::VerifyKeys keys)
     : route_(std::move(route)), keys_(std::move(keys)) {}
@@ -231,7 +75,7 @@ Verdict StandardWebhooksHandler::handle(size_t /*endpoint*/, const http::Request
   ev.idempotency_key = *id;
   // The payload's own "type" names the event when it has one (the Standard Webhooks payload convention).
   nlohmann::json body(nlohmann::json::value_t::discarded);
-  if (!swh::nestsDeeperThan(request.body, swh::kMaxJsonDepth))
+  if (!nestsDeeperThan(request.body, kMaxJsonDepth))
     body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   std::string type = "webhook";
   if (body.is_object())

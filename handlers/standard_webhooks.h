@@ -1,7 +1,4 @@
-// Standard Webhooks (standardwebhooks.com): signing and verification, and the inbound route handler.
-//
-// Signed content is "{webhook-id}.{webhook-timestamp}.{body}". `v1` is HMAC-SHA256 keyed with the
-// base64-decoded part of a `whsec_` secret; `v1a` is ed25519 (`whpk_` public, `whsk_` secret keys).
+// The `standard-webhooks` inbound route handler (signatures: common/webhook_signature.h).
 #pragma once
 
 #include <cstdint>
@@ -11,39 +8,13 @@
 
 #include "common/result.h"
 #include "common/secret.h"
+#include "common/webhook_signature.h"
 #include "handlers/handler.h"
 
-namespace payhook::handlers::swh {
-
-// "whsec_<base64>" (the prefix is optional, as in the official libraries) → the HMAC key bytes.
-Result<Secret> decodeSecret(std::string_view text);
-// "whpk_<base64>" → a 32-byte ed25519 public key.
-Result<std::string> decodePublicKey(std::string_view text);
-// "whsk_<base64>" of a 32-byte seed or a 64-byte libsodium secret key → the 64-byte secret key.
-Result<Secret> decodeSigningKey(std::string_view text);
-// The public key that verifies what a decoded signing key signs.
-std::string publicKeyOf(const Secret& signing_key);
-
-// "v1,<base64 HMAC-SHA256>".
-std::string signV1(const Secret& key, std::string_view id, std::string_view timestamp, std::string_view body);
-// "v1a,<base64 ed25519 signature>".
-std::string signV1a(const Secret& signing_key, std::string_view id, std::string_view timestamp,
-                    std::string_view body);
-
-struct VerifyKeys {
-  std::vector<Secret> hmac;          // decoded v1 keys
-  std::vector<std::string> ed25519;  // decoded v1a public keys
-};
-
-enum class VerifyResult { kOk, kBadTimestamp, kStale, kBadSignature };
-
-// Checks the timestamp window, then every `v1,`/`v1a,` entry of `signature_header` against every key;
-// any one valid entry passes. Comparisons are constant-time. More than 8 entries are refused unchecked.
-VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_view timestamp,
-                    std::string_view signature_header, std::string_view body, int64_t now_ms,
-                    int64_t tolerance_s = 300);
-
-}  // namespace payhook::handlers::swh
+namespace payhook::handlers {
+// The signature functions moved to common/; this keeps the handler's spelling (swh::verify) short.
+namespace swh = payhook::swh;
+}  // namespace payhook::handlers
 
 namespace payhook::handlers {
 
