@@ -119,7 +119,7 @@ struct App::Impl {
     sigint.unref();
     sighup.unref();
 
-    store.onReadyChange([this](bool ready) {
+    store.onReadyChange([](bool ready) {
       notifyStatus(ready ? "ready: storing callbacks" : "waiting for redis: answering 503");
     });
     store.start();
