@@ -26,9 +26,22 @@ struct Accept {
   http::Response ack;
 };
 
-// The provider waits for the shop's decision (checkOrder); the daemon asks the decision target.
+// The provider waits for the shop's decision (YooMoney checkOrder): the daemon asks the route's decision
+// target, stores the event with the decision for audit, then sends handler.decided(...).
 struct Decide {
   Event event;
+};
+
+// The shop's answer to a decision request (DESIGN.md "Decide flows").
+struct Decision {
+  enum class Kind {
+    kAccept,  // {"accept": true}
+    kRefuse,  // {"accept": false, "code": N, "message": "..."}
+    kFailed,  // no usable answer in time (timeout, network error, non-2xx, not JSON): a refusal
+  };
+  Kind kind = Kind::kFailed;
+  int code = 0;         // the app's refusal code, when it gave one
+  std::string message;  // the app's refusal message, or what failed (never secret material)
 };
 
 using Verdict = std::variant<Reject, Accept, Decide>;
@@ -49,6 +62,12 @@ class Handler {
   // received_at and no raw request: the daemon assigns the first two and moves the request into the third,
   // so the body is never copied.
   virtual Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const = 0;
+
+  // For a Decide verdict: the provider's answer once the decision is known and the event with its
+  // decision is stored.
+  virtual http::Response decided(const Event& /*event*/, const Decision& /*decision*/) const {
+    return unavailable();
+  }
 
   // The answer when the event could not be stored: the provider must try again later, and nothing was
   // acknowledged. Every provider retries on an HTTP 503.
