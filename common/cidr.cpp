@@ -10,6 +10,8 @@
 namespace payhook {
 
 std::optional<std::array<uint8_t, 16>> parseIp(std::string_view address) {
+  // inet_pton reads a C string: an embedded NUL would hide whatever follows it.
+  if (address.find('\0') != std::string_view::npos) return std::nullopt;
   std::string text(address);
   std::array<uint8_t, 16> out{};
   in_addr v4{};

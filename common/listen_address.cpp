@@ -40,6 +40,7 @@ Result<uint16_t> parsePort(std::string_view text) {
 
 Result<ListenAddress> parseListenAddress(std::string_view text) {
   ListenAddress out;
+  if (text.find('\0') != std::string_view::npos) return Error{"contains a NUL byte"};
   if (text.starts_with("unix:")) {
     out.kind = ListenAddress::Kind::kUnix;
     out.path = std::string(text.substr(5));

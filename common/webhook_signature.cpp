@@ -125,9 +125,12 @@ VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_vie
   // Each entry may cost an ed25519 verification per key: a header stuffed with entries must not buy an
   // unauthenticated sender that much loop time. Senders rotate through two or three keys at most.
   size_t entries = 0;
+  for (size_t pos = 0; pos < signature_header.size(); pos = signature_header.find(' ', pos + 1)) {
+    if (++entries > kMaxSignatureEntries) return VerifyResult::kBadSignature;
+    if (pos == std::string_view::npos) break;
+  }
   std::string_view rest = signature_header;
   while (!rest.empty()) {
-    if (++entries > kMaxSignatureEntries) return VerifyResult::kBadSignature;
     size_t sp = rest.find(' ');
     std::string_view entry = rest.substr(0, sp);
     rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);

@@ -30,7 +30,8 @@ class Fd {
 };
 
 Result<SecretFile> readWhole(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  // O_NONBLOCK: a FIFO named by mistake must not hang start-up before the S_ISREG check refuses it.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Error{"cannot read " + path + ": " + std::strerror(errno)};

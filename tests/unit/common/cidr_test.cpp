@@ -34,6 +34,11 @@ TEST(Cidr, Ipv6Ranges) {
   EXPECT_FALSE(r->contains("10.0.0.1"));
 }
 
+TEST(Cidr, EmbeddedNulIsNotAnAddress) {
+  EXPECT_FALSE(parseIp(std::string_view("10.0.0.1\0junk", 13)));
+  EXPECT_FALSE(Cidr::parse(std::string_view("10.0.0.0\0/8", 11)));
+}
+
 TEST(Cidr, RefusesJunk) {
   for (const char* bad : {"", "10.0.0.0/33", "10.0.0.0/", "10.0.0/8", "::/129", "x/8", "10.0.0.0/8x",
                           "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8"})

@@ -77,6 +77,9 @@ TEST(StandardWebhooks, AHeaderStuffedWithEntriesIsRefusedUnchecked) {
   std::string header;
   for (int i = 0; i < 8; ++i) header += "v1a,AAAA ";
   EXPECT_EQ(swh::verify(keys, kId, kTs, header + kSig, kBody, kNowMs), swh::VerifyResult::kBadSignature);
+  // Refused before anything is checked, wherever the valid entry stands.
+  EXPECT_EQ(swh::verify(keys, kId, kTs, std::string(kSig) + " " + header, kBody, kNowMs),
+            swh::VerifyResult::kBadSignature);
   std::string seven;
   for (int i = 0; i < 7; ++i) seven += "v1a,AAAA ";
   EXPECT_EQ(swh::verify(keys, kId, kTs, seven + kSig, kBody, kNowMs), swh::VerifyResult::kOk);
