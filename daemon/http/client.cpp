@@ -1,0 +1,421 @@
+#include "daemon/http/client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "daemon/uv/handle.h"
+
+namespace payhook::http {
+namespace {
+
+// Owning pointers for curl's C objects.
+struct EasyDeleter {
+  void operator()(CURL* e) const noexcept { curl_easy_cleanup(e); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void globalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool hasLineBreak(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos || s.find('\0') != std::string_view::npos;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+double msSince(uint64_t start_ns) {
+  return static_cast<double>(uv_hrtime() - start_ns) / 1e6;
+}
+
+// Closures to run on a later loop turn. The block lives on the heap and outlives the Client when it must:
+// a failure queued by shutdown() in the Client's destructor still runs, then the block closes itself.
+struct Deferred {
+  uv_timer_t timer{};
+  std::vector<std::function<void()>> queue;
+  bool orphaned = false;  // the owner is gone or shut down: close once the queue is empty
+
+  static Deferred* open(uv_loop_t* loop) {
+    auto* d = new Deferred();
+    uv_timer_init(loop, &d->timer);  // cannot fail on Linux
+    d->timer.data = d;
+    return d;
+  }
+  void post(std::function<void()> fn) {
+    queue.push_back(std::move(fn));
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer)))
+      uv_timer_start(&timer, &Deferred::onFire, 0, 0);
+  }
+  void close() {
+    auto* h = reinterpret_cast<uv_handle_t*>(&timer);
+    if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* t) { delete static_cast<Deferred*>(t->data); });
+  }
+  static void onFire(uv_timer_t* t) noexcept {
+    auto* d = static_cast<Deferred*>(t->data);
+    // Swap first: a closure may post more (a new send from a done callback), which then runs next turn.
+    auto run = std::move(d->queue);
+    d->queue.clear();
+    for (auto& fn : run) fn();
+    if (d->orphaned && d->queue.empty()) d->close();
+  }
+};
+
+}  // namespace
+
+struct Client::Impl {
+  struct Transfer {
+    uint64_t id = 0;
+    Impl* owner = nullptr;
+    EasyPtr easy;
+    SlistPtr headers;
+    std::string body;  // curl reads it in place (POSTFIELDS), so it lives here until the end
+    ClientResponse response;
+    Done done;
+    uint64_t start_ns = 0;
+    char errbuf[CURL_ERROR_SIZE] = {};
+  };
+
+  // One uv_poll per socket curl asks us to watch, freed in its close callback.
+  struct SocketPoll {
+    uv_poll_t poll{};
+    Impl* owner = nullptr;
+    curl_socket_t fd = CURL_SOCKET_BAD;
+  };
+
+  uv_loop_t* loop;
+  ClientOptions options;
+  CURLM* multi = nullptr;
+  uv::Timer timer;  // curl's single timeout
+  Deferred* deferred = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers;
+  std::unordered_set<SocketPoll*> polls;
+  uint64_t next_id = 1;
+  bool shut = false;
+
+  Impl(uv_loop_t* l, ClientOptions o) : loop(l), options(std::move(o)), timer(l) {
+    globalInit();
+    if (options.user_agent.empty()) options.user_agent = std::string("payhook/") + PAYHOOK_VERSION;
+    multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::onSocket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::onTimerChange);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    if (options.max_host_connections > 0)
+      curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+  }
+
+  ~Impl() { shutdown(); }
+
+  void post(std::function<void()> fn) {
+    if (shut) {
+      // No owner keeps this one: it closes itself once it has run.
+      auto* d = Deferred::open(loop);
+      d->orphaned = true;
+      d->post(std::move(fn));
+      return;
+    }
+    if (!deferred) deferred = Deferred::open(loop);
+    deferred->post(std::move(fn));
+  }
+
+  // A failure reported on a later loop turn, as send() promises.
+  void fail(Done done, std::string error, uint64_t start_ns) {
+    ClientResponse r;
+    r.error = std::move(error);
+    r.latency_ms = msSince(start_ns);
+    post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  }
+
+  uint64_t send(ClientRequest req, Done done) {
+    const uint64_t start = uv_hrtime();
+    const uint64_t id = next_id++;
+    if (shut) {
+      fail(std::move(done), "client shut down", start);
+      return id;
+    }
+    if (!req.url.starts_with("http://") && !req.url.starts_with("https://")) {
+      fail(std::move(done), "url must start with http:// or https://", start);
+      return id;
+    }
+    if (hasLineBreak(req.url) || hasLineBreak(req.method) || req.method.empty()) {
+      fail(std::move(done), "invalid url or method", start);
+      return id;
+    }
+    auto t = std::make_unique<Transfer>();
+    t->id = id;
+    t->owner = this;
+    t->done = std::move(done);
+    t->start_ns = start;
+    t->body = std::move(req.body);
+    t->easy.reset(curl_easy_init());
+    if (!t->easy) {
+      fail(std::move(t->done), "curl_easy_init failed", start);
+      return id;
+    }
+    curl_slist* list = nullptr;
+    for (const auto& h : req.headers) {
+      if (h.name.empty() || hasLineBreak(h.name) || hasLineBreak(h.value) ||
+          h.name.find(':') != std::string::npos) {
+        curl_slist_free_all(list);
+        fail(std::move(t->done), "invalid request header", start);
+        return id;
+      }
+      list = curl_slist_append(list, (h.name + ": " + h.value).c_str());
+    }
+    // curl would otherwise wait up to a second for "100 Continue" before sending a larger body.
+    list = curl_slist_append(list, "Expect:");
+    t->headers.reset(list);
+
+    CURL* e = t->easy.get();
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<uint64_t>(req.timeout_ms, 1)));
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::onBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::onHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+    if (req.method == "GET") {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (req.method == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+      if (req.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.data());
+    }
+    // add_handle only schedules the start through the timer callback, so nothing completes inside send().
+    if (CURLMcode rc = curl_multi_add_handle(multi, e); rc != CURLM_OK) {
+      fail(std::move(t->done), std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc), start);
+      return id;
+    }
+    transfers.emplace(id, std::move(t));
+    return id;
+  }
+
+  bool cancel(uint64_t id) {
+    auto it = transfers.find(id);
+    if (it == transfers.end()) return false;
+    auto t = std::move(it->second);
+    transfers.erase(it);
+    curl_multi_remove_handle(multi, t->easy.get());
+    fail(std::move(t->done), "cancelled", t->start_ns);
+    return true;
+  }
+
+  void shutdown() {
+    if (shut) return;
+    for (auto& [id, t] : transfers) {
+      curl_multi_remove_handle(multi, t->easy.get());
+      fail(std::move(t->done), "client shut down", t->start_ns);
+    }
+    transfers.clear();
+    shut = true;
+    // Failures already queued still run; the block closes itself after them.
+    if (deferred) {
+      deferred->orphaned = true;
+      if (deferred->queue.empty() && !uv_is_active(reinterpret_cast<uv_handle_t*>(&deferred->timer)))
+        deferred->close();
+      deferred = nullptr;
+    }
+    // Stop watching every socket while its descriptor is still open, then let curl close the connections.
+    for (auto* p : std::vector<SocketPoll*>(polls.begin(), polls.end())) closePoll(p);
+    curl_multi_cleanup(multi);
+    multi = nullptr;
+    timer.close();
+  }
+
+  // Called from curl (inside socket_action, add_handle, remove_handle or cleanup): only watches change.
+  static int onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* socketp) noexcept {
+    auto* self = static_cast<Impl*>(userp);
+    auto* p = static_cast<SocketPoll*>(socketp);
+    if (what == CURL_POLL_REMOVE) {
+      // Closing now, before curl closes the descriptor, removes it from epoll while it is still this
+      // socket: the number may be reused for the next connection at once.
+      if (p) self->closePoll(p);
+      if (!self->shut) curl_multi_assign(self->multi, fd, nullptr);
+      return 0;
+    }
+    if (self->shut) return 0;
+    if (!p) {
+      p = new SocketPoll();
+      p->owner = self;
+      p->fd = fd;
+      if (int rc = uv_poll_init_socket(self->loop, &p->poll, fd); rc != 0) {
+        log::error("http client: cannot watch a socket", {{"error", uv_strerror(rc)}});
+        delete p;
+        return -1;
+      }
+      p->poll.data = p;
+      self->polls.insert(p);
+      curl_multi_assign(self->multi, fd, p);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    uv_poll_start(&p->poll, events, &Impl::onPoll);
+    return 0;
+  }
+
+  void closePoll(SocketPoll* p) {
+    if (!polls.erase(p)) return;  // already closing
+    p->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll),
+             [](uv_handle_t* h) { delete static_cast<SocketPoll*>(h->data); });
+  }
+
+  static void onPoll(uv_poll_t* handle, int status, int events) noexcept {
+    auto* p = static_cast<SocketPoll*>(handle->data);
+    Impl* self = p->owner;
+    if (!self || !self->multi) return;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    int running = 0;
+    curl_multi_socket_action(self->multi, p->fd, flags, &running);
+    self->finishDone();
+  }
+
+  static int onTimerChange(CURLM* /*multi*/, long timeout_ms, void* userp) noexcept {
+    auto* self = static_cast<Impl*>(userp);
+    if (self->shut) return 0;
+    if (timeout_ms < 0) {
+      self->timer.stop();
+      return 0;
+    }
+    // Even a 0 ms timeout goes through the loop: socket_action must not be called from inside curl.
+    self->timer.start(static_cast<uint64_t>(timeout_ms), [self] { self->onTimeout(); });
+    return 0;
+  }
+
+  void onTimeout() {
+    if (!multi) return;
+    int running = 0;
+    curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    finishDone();
+  }
+
+  // Collects every finished transfer, then runs their callbacks. Nothing of `this` is touched after the
+  // first callback, which may send, cancel, shut down or even destroy the Client.
+  void finishDone() {
+    std::vector<std::pair<Done, ClientResponse>> finished;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* raw = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+      const CURLcode code = msg->data.result;
+      curl_multi_remove_handle(multi, msg->easy_handle);  // invalidates msg
+      auto it = transfers.find(raw->id);
+      if (it == transfers.end()) continue;
+      auto t = std::move(it->second);
+      transfers.erase(it);
+      ClientResponse& r = t->response;
+      r.latency_ms = msSince(t->start_ns);
+      long status = 0;
+      curl_easy_getinfo(t->easy.get(), CURLINFO_RESPONSE_CODE, &status);
+      if (code == CURLE_OK) {
+        r.status = static_cast<int>(status);
+      } else if (code == CURLE_WRITE_ERROR && r.truncated && status > 0) {
+        // We stopped reading at the cap ourselves; the status and headers are real.
+        r.status = static_cast<int>(status);
+        r.error = "response body larger than " + std::to_string(options.max_response_body) + " bytes, cut";
+      } else {
+        r.status = 0;
+        r.error = t->errbuf[0] ? std::string(t->errbuf) : std::string(curl_easy_strerror(code));
+        r.headers.clear();
+        r.body.clear();
+      }
+      finished.emplace_back(std::move(t->done), std::move(r));
+    }
+    for (auto& [done, response] : finished) done(std::move(response));
+  }
+
+  static size_t onBody(char* data, size_t size, size_t n, void* userp) noexcept {
+    auto* t = static_cast<Transfer*>(userp);
+    const size_t len = size * n;
+    const size_t cap = t->owner->options.max_response_body;
+    const size_t room = cap - std::min(cap, t->response.body.size());
+    if (len > room) {
+      t->response.body.append(data, room);
+      t->response.truncated = true;
+      return 0;  // stops the transfer: a peer cannot make us read without bound
+    }
+    t->response.body.append(data, len);
+    return len;
+  }
+
+  static size_t onHeader(char* data, size_t size, size_t n, void* userp) noexcept {
+    auto* t = static_cast<Transfer*>(userp);
+    const size_t len = size * n;
+    std::string_view line(data, len);
+    if (line.starts_with("HTTP/")) {
+      t->response.headers.clear();  // a new response (after 1xx): only the final one's headers count
+      return len;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return len;
+    std::string name(trim(line.substr(0, colon)));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    t->response.headers.push_back({std::move(name), std::string(trim(line.substr(colon + 1)))});
+    return len;
+  }
+};
+
+Client::Client(uv_loop_t* loop, ClientOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+Client::~Client() = default;
+
+bool Client::asyncDnsAvailable() {
+  globalInit();
+  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  return info && (info->features & CURL_VERSION_ASYNCHDNS) != 0;
+}
+
+uint64_t Client::send(ClientRequest request, Done done) {
+  return impl_->send(std::move(request), std::move(done));
+}
+
+bool Client::cancel(uint64_t id) {
+  return impl_->cancel(id);
+}
+
+void Client::shutdown() {
+  impl_->shutdown();
+}
+
+size_t Client::inFlight() const {
+  return impl_->transfers.size();
+}
+
+}  // namespace payhook::http
