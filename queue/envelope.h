@@ -1,0 +1,29 @@
+// Envelope: what an internal app receives for one event (DESIGN.md "What internal apps receive"), and the
+// Standard Webhooks headers that let it check the envelope came from payhook. Used by delivery and by the
+// synchronous decision request, so both look the same to the app.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/event.h"
+#include "common/http_message.h"
+#include "common/secret.h"
+
+namespace payhook::queue {
+
+// The JSON body: {"id","type","route","provider","received_at","attempt","verified","data","raw"} in that
+// order, compact. `data` is the event's data_json embedded as JSON (null when it is not valid JSON); raw
+// text that is not UTF-8 has its invalid bytes replaced by U+FFFD, since JSON strings cannot carry them.
+std::string envelopeJson(const Event& event, int attempt);
+
+// content-type, webhook-id (the event id), webhook-timestamp (Unix seconds) and webhook-signature: one
+// "v1,..." entry per whsec_ secret (several during rotation, space-separated) and a "v1a,..." entry when
+// `signing_key` (whsk_) is not empty. Secrets that do not decode are skipped (the config loader has already
+// refused them). Never logs or returns secret material.
+std::vector<http::Header> signedHeaders(std::string_view event_id, int64_t timestamp_s, std::string_view body,
+                                        const std::vector<Secret>& secrets, const Secret& signing_key);
+
+}  // namespace payhook::queue
