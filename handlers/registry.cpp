@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 
+#include "handlers/allpay.h"
 #include "handlers/standard_webhooks.h"
 
 namespace payhook::handlers {
@@ -30,6 +31,7 @@ using Factory = std::function<Result<std::unique_ptr<Handler>>(const config::Rou
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
       {"standard-webhooks", makeStandardWebhooks},
+      {"allpay", makeAllpayHandler},
   };
   return kFactories;
 }

@@ -1,0 +1,191 @@
+// allpay.kz through the real payhookd and a real redis-server: the base64 WebShopResponse as allpay posts
+// it, signed by tests/fixtures/allpay/make-fixtures.sh (xmlsec1), answered only once stored.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/redis_server.h"
+
+namespace payhook::testing {
+namespace {
+
+constexpr const char* kV2Answer =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><WSCResp:WebShopCustomerResponse "
+    "xmlns:WSCResp=\"http://allpay.kz/xsd/1.0.0/WebShopCustomerResponse.xsd\"><WSCResp:Status>0"
+    "</WSCResp:Status><WSCResp:Reason></WSCResp:Reason></WSCResp:WebShopCustomerResponse>";
+
+std::string fixture(const std::string& name) {
+  std::ifstream f(std::string(PAYHOOK_SOURCE_DIR) + "/tests/fixtures/allpay/" + name, std::ios::binary);
+  EXPECT_TRUE(f.good()) << name;
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Wrapped at 76 columns, as allpay's Java encoder writes it.
+std::string base64(const std::string& bytes) {
+  std::string flat(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(flat.data(), flat.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  flat.pop_back();
+  std::string out;
+  for (size_t i = 0; i < flat.size(); i += 76) out += flat.substr(i, 76) + "\n";
+  return out;
+}
+
+std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key) {
+  auto r = redis.command({"HGETALL", key});
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) out[r.elements[i].str] = r.elements[i + 1].str;
+  return out;
+}
+
+size_t countKeys(RedisServer& redis, const std::string& pattern) {
+  return redis.command({"KEYS", pattern}).elements.size();
+}
+
+class AllpayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
+  void SetUp() override {
+    DaemonOptions o;
+    o.redis_url = redis_.url();
+    o.routes = R"(
+[[routes]]
+name = "allpay"
+provider = "allpay"
+path = "/allpay"
+public_key_file = "secrets/allpay.pub.pem"
+forward = ["orders"]
+
+[[routes]]
+name = "allpay-v2"
+provider = "allpay"
+path = "/allpay-v2"
+public_key_file = "secrets/allpay.pub.pem"
+answer = "v2"
+status_form = "digit"
+forward = ["orders"]
+)";
+    daemon_ = std::make_unique<DaemonProcess>(o);
+    writeFile(daemon_->dir() + "/secrets/allpay.pub.pem", fixture("test-allpay.pub.pem"));
+    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
+    ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
+  }
+  void TearDown() override {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
+    }
+  }
+
+  // allpay's POST: the base64 document as the whole body.
+  HttpResponse notify(const std::string& body, const std::string& path = "/allpay/notify") {
+    return httpRequest(daemon_->address(), "POST", path, {{"content-type", "application/xml"}}, body);
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
+  const std::string body = base64(fixture("paid.xml"));
+  auto resp = notify(body);
+  ASSERT_EQ(resp.status, 200) << resp.body << daemon_->logs();
+  EXPECT_EQ(resp.body, "OK");
+  EXPECT_EQ(resp.header("content-type"), "text/plain; charset=utf-8");
+
+  auto id = redis_.command({"GET", "{payhook}:idem:allpay:INV-100500:7730412:0"});
+  ASSERT_EQ(id.type, RedisReply::kString);
+  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  EXPECT_EQ(ev["type"], "allpay.payment_result");
+  EXPECT_EQ(ev["route"], "allpay");
+  EXPECT_EQ(ev["provider"], "allpay");
+  EXPECT_EQ(ev["raw_body"], body);
+  EXPECT_EQ(ev["raw_path"], "/allpay/notify");
+  auto data = nlohmann::json::parse(ev["data"]);
+  EXPECT_EQ(data, nlohmann::json::parse(R"({"invoice_number":"INV-100500","transaction_id":"7730412",
+      "status":"0","status_description":"buyer@example.kz","paid":true})"));
+  auto due = redis_.command({"ZRANGE", "{payhook}:due", "0", "-1"});
+  ASSERT_EQ(due.elements.size(), 1u);
+  EXPECT_EQ(due.elements[0].str, id.str + "|orders");
+  // The public key is not secret, but the log still carries no document body.
+  EXPECT_EQ(daemon_->logs().find("buyer@example.kz"), std::string::npos);
+}
+
+TEST_F(AllpayTest, V2RouteAnswersWebShopCustomerResponse) {
+  auto resp = notify(base64(fixture("failed.xml")), "/allpay-v2/notify");
+  ASSERT_EQ(resp.status, 200) << resp.body << daemon_->logs();
+  EXPECT_EQ(resp.header("content-type"), "application/xml; charset=utf-8");
+  EXPECT_EQ(resp.body, kV2Answer);
+  auto id = redis_.command({"GET", "{payhook}:idem:allpay-v2:INV-300:7730499:ERROR_NOT_ENOUGH_MONEY"});
+  ASSERT_EQ(id.type, RedisReply::kString);
+  auto data = nlohmann::json::parse(hash(redis_, "{payhook}:ev:" + id.str)["data"]);
+  EXPECT_EQ(data["paid"], false);
+}
+
+TEST_F(AllpayTest, RepeatedNotificationIsOneEventAndTheSameAnswer) {
+  const std::string body = base64(fixture("success-extra.xml"));
+  for (int i = 0; i < 5; ++i) {
+    auto resp = notify(body);
+    EXPECT_EQ(resp.status, 200) << i;
+    EXPECT_EQ(resp.body, "OK") << i;
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto resp = notify(body, "/allpay-v2/notify");
+    EXPECT_EQ(resp.status, 200) << i;
+    EXPECT_EQ(resp.body, kV2Answer) << i;
+  }
+  // One event per route (keys are per route), one delivery each.
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 2u);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:idem:allpay:*"), 1u);
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 2);
+}
+
+TEST_F(AllpayTest, ForgedNotificationIs403AndNothingIsStored) {
+  auto resp = notify(base64(fixture("wrong-key.xml")));
+  EXPECT_EQ(resp.status, 403);
+  std::string tampered = fixture("paid.xml");
+  tampered.replace(tampered.find("INV-100500"), 10, "INV-100501");
+  EXPECT_EQ(notify(base64(tampered)).status, 403);
+  EXPECT_EQ(notify(base64(fixture("partial-reference.xml"))).status, 403);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:idem:*"), 0u);
+}
+
+TEST_F(AllpayTest, MalformedNotificationIs400AndNothingIsStored) {
+  std::string doctype = fixture("paid.xml");
+  doctype.insert(doctype.find('\n') + 1, "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n");
+  EXPECT_EQ(notify(base64(doctype)).status, 400);
+  EXPECT_EQ(notify("not base64 at all").status, 400);
+  EXPECT_EQ(notify(base64(fixture("no-transaction-id.xml"))).status, 400);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
+  // Only POST is served.
+  EXPECT_EQ(httpRequest(daemon_->address(), "GET", "/allpay/notify").status, 405);
+}
+
+TEST_F(AllpayTest, RedisDownMeans503AndNothingAckedThenTheRetryIsStoredOnce) {
+  redis_.kill();
+  ASSERT_TRUE(daemon_->waitReady(503, 10'000));
+  const std::string body = base64(fixture("paid.xml"));
+  auto resp = notify(body);
+  EXPECT_EQ(resp.status, 503);
+  EXPECT_EQ(resp.header("retry-after"), "5");
+  EXPECT_NE(resp.body, "OK");
+
+  redis_.start();
+  ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
+  EXPECT_EQ(notify(body).status, 200);
+  EXPECT_EQ(notify(body).status, 200);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
+}
+
+}  // namespace
+}  // namespace payhook::testing
