@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/admin.h"
+#include "daemon/http/client.h"
 #include "daemon/http/server.h"
 #include "daemon/ingest.h"
 #include "daemon/systemd_notify.h"
@@ -59,6 +60,7 @@ struct App::Impl {
   config::Environment env;
   SystemClock clock;
   queue::RedisStore store;
+  http::Client client;  // outbound: decision requests
   Ingest ingest;
   Admin admin;
   http::Server server;
@@ -75,6 +77,7 @@ struct App::Impl {
         config(c),
         env(e),
         store(l, storeOptionsOf(c.redis)),
+        client(l),
         ingest(store, clock, IngestOptions{proxiesOf(c.server)}),
         admin([this] { return !stopping && store.ready(); }),
         server(l, limitsOf(c.server),
@@ -94,6 +97,10 @@ struct App::Impl {
     auto routes = RouteTable::build(config, &errors);
     if (!routes) return Error{errors.empty() ? routes.error().message : errors.front()};
     ingest.setRoutes(routes.value());
+    // A blocking lookup of a target's host name would stall every callback on the loop.
+    if (!http::Client::asyncDnsAvailable())
+      return Error{"libcurl was built without an asynchronous resolver (CURL_VERSION_ASYNCHDNS)"};
+    ingest.setClient(&client);
 
     // Under socket activation systemd holds the listening sockets, so a restart refuses no connection;
     // they replace server.listen.
@@ -172,6 +179,9 @@ struct App::Impl {
     if (finished) return;
     finished = true;
     shutdown_timer.close();
+    // After the servers: a decision still in flight fails (the check is refused), is stored if the store
+    // still can, and its answer goes nowhere since its connection is closed.
+    client.shutdown();
     store.stop();
     sigterm.close();
     sigint.close();

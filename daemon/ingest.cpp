@@ -2,9 +2,16 @@
 
 #include <uv.h>
 
+#include <algorithm>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "common/uuid.h"
+#include "daemon/http/client.h"
 #include "handlers/registry.h"
+#include "queue/envelope.h"
 
 namespace payhook::daemon {
 namespace {
@@ -21,6 +28,84 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// The daemon's part of every stored event: its id, its time and the request itself. The request is ours and
+// done with, so its parts move into the event instead of being copied.
+void stamp(Event& event, http::Request& request, int64_t now) {
+  event.id = uuidV7(now);
+  event.received_at_ms = now;
+  event.raw.method = std::move(request.method);
+  event.raw.path = std::move(request.path);
+  event.raw.query = std::move(request.query);
+  if (const auto* ct = request.header("content-type")) event.raw.content_type = *ct;
+  event.raw.body = std::move(request.body);
+}
+
+const char* kindName(handlers::Decision::Kind k) {
+  switch (k) {
+    case handlers::Decision::Kind::kAccept:
+      return "accept";
+    case handlers::Decision::Kind::kRefuse:
+      return "refuse";
+    case handlers::Decision::Kind::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+constexpr size_t kMaxDecisionMessage = 1024;  // the app's text is stored and logged: keep it bounded
+
+handlers::Decision failed(std::string reason) {
+  handlers::Decision d;
+  d.kind = handlers::Decision::Kind::kFailed;
+  d.message = std::move(reason);
+  return d;
+}
+
+// The app's answer: a 2xx with {"accept": true} or {"accept": false, "code": N, "message": "..."}. Anything
+// else is a failure, which the handler answers as a refusal.
+handlers::Decision interpret(const http::ClientResponse& r) {
+  using nlohmann::json;
+  if (r.status == 0) return failed("no answer: " + r.error);
+  if (r.status < 200 || r.status > 299) return failed("HTTP " + std::to_string(r.status));
+  if (r.truncated) return failed("answer too large");
+  const json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return failed("answer is not a JSON object");
+  auto accept = body.find("accept");
+  if (accept == body.end() || !accept->is_boolean()) return failed("answer has no boolean \"accept\"");
+  handlers::Decision d;
+  if (accept->get<bool>()) {
+    d.kind = handlers::Decision::Kind::kAccept;
+    return d;
+  }
+  d.kind = handlers::Decision::Kind::kRefuse;
+  if (auto code = body.find("code"); code != body.end() && code->is_number_integer()) {
+    const auto v = code->get<int64_t>();
+    if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
+  }
+  if (auto message = body.find("message"); message != body.end() && message->is_string()) {
+    d.message = message->get<std::string>();
+    if (d.message.size() > kMaxDecisionMessage) d.message.resize(kMaxDecisionMessage);
+  }
+  return d;
+}
+
+// Records the decision inside the event's data ("decision"), so the stored event is the audit of the check.
+void recordDecision(Event& event, const handlers::Decision& d, const std::string& target, int status,
+                    double latency_ms) {
+  using nlohmann::json;
+  json data = json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_object()) data = json::object();
+  json decision = {{"outcome", kindName(d.kind)},
+                   {"accept", d.kind == handlers::Decision::Kind::kAccept},
+                   {"target", target},
+                   {"status", status},
+                   {"latency_ms", latency_ms}};
+  if (d.kind == handlers::Decision::Kind::kRefuse) decision["code"] = d.code;
+  if (!d.message.empty()) decision["message"] = d.message;
+  data["decision"] = std::move(decision);
+  event.data_json = data.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -48,6 +133,22 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config
     }
     entry->spec.targets = rc.forward;
     entry->spec.idempotency_ttl_s = rc.idempotency_ttl_s;
+    if (!rc.decision.empty()) {
+      auto t = std::find_if(config.targets.begin(), config.targets.end(),
+                            [&](const config::TargetConfig& c) { return c.name == rc.decision; });
+      if (t == config.targets.end()) {
+        errors->push_back(where(rc) + key + "decision: no target named \"" + rc.decision + "\"");
+      } else {
+        DecisionTarget d;
+        d.name = t->name;
+        d.url = t->url;
+        d.secrets = t->secrets;
+        d.signing_key = t->signing_key;
+        for (const auto& [name, value] : t->headers) d.headers.push_back({name, value});
+        d.timeout_ms = rc.decision_timeout_ms;
+        entry->decision = std::move(d);
+      }
+    }
     entry->handler = std::move(handler.value());
     // Mount each endpoint under the route's path.
     auto endpoints = entry->handler->endpoints();
@@ -129,23 +230,16 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
     responder.send(std::move(reject->reply));
     return;
   }
-  if (std::holds_alternative<handlers::Decide>(verdict)) {
-    // No decision flow is wired yet; refusing with "try later" acknowledges nothing.
-    log::error("callback needs a decision flow that is not available", {{"route", route.name}});
-    responder.send(route.handler->unavailable());
+  if (auto* decide = std::get_if<handlers::Decide>(&verdict)) {
+    auto event = std::make_shared<Event>(std::move(decide->event));
+    stamp(*event, request, now);
+    this->decide(std::move(event), mount.route, std::move(responder), start);
     return;
   }
 
   auto& accept = std::get<handlers::Accept>(verdict);
   Event& event = accept.event;
-  event.id = uuidV7(now);
-  event.received_at_ms = now;
-  // The request is ours and done with: its parts move into the event instead of being copied.
-  event.raw.method = std::move(request.method);
-  event.raw.path = std::move(request.path);
-  event.raw.query = std::move(request.query);
-  if (const auto* ct = request.header("content-type")) event.raw.content_type = *ct;
-  event.raw.body = std::move(request.body);
+  stamp(event, request, now);
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
   store_.store(event, route.spec,
                [responder, route_ref = mount.route, ack = std::move(accept.ack), start,
@@ -169,6 +263,78 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
                              {"latency_ms", elapsedMs(start)}});
                  responder.send(r.handler->unavailable());
                });
+}
+
+void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
+                    http::Responder responder, uint64_t start) {
+  const RouteEntry& r = *route;
+  if (!client_ || !r.decision) {
+    // Refusing with "try later" acknowledges nothing.
+    log::error("callback needs a decision target that is not available", {{"route", r.name}});
+    responder.send(r.handler->unavailable());
+    return;
+  }
+  if (!store_.ready()) {
+    // The answer could not be stored for audit anyway: do not ask the shop about a check that will be
+    // retried.
+    log::error("decision not asked: the store is unavailable, asked the provider to retry",
+               {{"route", r.name}, {"event_id", event->id}, {"latency_ms", elapsedMs(start)}});
+    responder.send(r.handler->unavailable());
+    return;
+  }
+  const DecisionTarget& target = *r.decision;
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = target.url;
+  request.timeout_ms = target.timeout_ms;
+  request.body = queue::envelopeJson(*event, 1);
+  request.headers = target.headers;
+  for (auto& h : queue::signedHeaders(event->id, event->received_at_ms / 1000, request.body, target.secrets,
+                                      target.signing_key))
+    request.headers.push_back(std::move(h));
+
+  // The store is the App's and outlives the client's last callback (the client is shut down first).
+  queue::EventStore& store = store_;
+  client_->send(std::move(request), [&store, event, route, responder, start](http::ClientResponse answer) {
+    const RouteEntry& r = *route;
+    handlers::Decision decision = interpret(answer);
+    const DecisionTarget& target = *r.decision;
+    log::info("decision", {{"route", r.name},
+                           {"event_id", event->id},
+                           {"target", target.name},
+                           {"outcome", kindName(decision.kind)},
+                           {"status", answer.status},
+                           {"reason", decision.kind == handlers::Decision::Kind::kFailed ? decision.message
+                                                                                         : std::string()},
+                           {"latency_ms", answer.latency_ms}});
+    recordDecision(*event, decision, target.name, answer.status, answer.latency_ms);
+    // Stored for audit only: the app has already answered, so no delivery job is queued.
+    queue::StoreSpec spec;
+    spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
+    store.store(*event, spec,
+                [event, route, responder, start, decision = std::move(decision)](queue::StoreResult result) {
+                  const RouteEntry& r = *route;
+                  if (result.stored()) {
+                    // A duplicate is the provider asking again: the shop has just answered again, and that
+                    // answer is the one to give; the first check's record stays as stored.
+                    const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
+                    log::info(dup ? "decision answered, the check was already stored" : "decision stored",
+                              {{"route", r.name},
+                               {"event_id", result.event_id},
+                               {"type", event->type},
+                               {"outcome", kindName(decision.kind)},
+                               {"latency_ms", elapsedMs(start)}});
+                    responder.send(r.handler->decided(*event, decision));
+                    return;
+                  }
+                  log::error("decision not stored, asked the provider to retry",
+                             {{"route", r.name},
+                              {"outcome", queue::outcomeName(result.outcome)},
+                              {"error", result.error},
+                              {"latency_ms", elapsedMs(start)}});
+                  responder.send(r.handler->unavailable());
+                });
+  });
 }
 
 }  // namespace payhook::daemon

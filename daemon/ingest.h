@@ -4,25 +4,43 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/secret.h"
 #include "config/config.h"
 #include "daemon/http/router.h"
 #include "daemon/http/server.h"
 #include "handlers/handler.h"
 #include "queue/event_store.h"
 
+namespace payhook::http {
+class Client;
+}  // namespace payhook::http
+
 namespace payhook::daemon {
+
+// Where a Decide flow asks for the shop's decision: the route's `decision` target, resolved when the route
+// table is built so a reload swaps it with the routes.
+struct DecisionTarget {
+  std::string name;
+  std::string url;
+  std::vector<Secret> secrets;  // whsec_ lines
+  Secret signing_key;           // whsk_; empty: no v1a signature
+  std::vector<http::Header> headers;
+  uint64_t timeout_ms = 5'000;  // the route's decision_timeout
+};
 
 struct RouteEntry {
   std::string name;
   std::string provider;
-  std::vector<Cidr> allow;  // empty: any source
-  queue::StoreSpec spec;    // targets and idempotency TTL
+  std::vector<Cidr> allow;                 // empty: any source
+  queue::StoreSpec spec;                   // targets and idempotency TTL
+  std::optional<DecisionTarget> decision;  // set when the route names a `decision` target
   std::unique_ptr<handlers::Handler> handler;
 };
 
@@ -57,6 +75,10 @@ class Ingest {
 
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   void setTrustedProxies(std::vector<Cidr> proxies) { options_.trusted_proxies = std::move(proxies); }
+  // The client that asks decision targets (Decide flows); without one a Decide verdict is answered with the
+  // handler's unavailable(). It must outlive every request in flight, or be shut down first (its failures
+  // then refuse the pending decisions).
+  void setClient(http::Client* client) { client_ = client; }
 
   // Handles one request from the main listener; answers through `responder` exactly once.
   void handle(http::Request&& request, http::Responder responder);
@@ -69,6 +91,12 @@ class Ingest {
   const Clock& clock_;
   IngestOptions options_;
   std::shared_ptr<const RouteTable> routes_;
+  http::Client* client_ = nullptr;
+
+  // Decide flow: ask the route's decision target, store the event with the decision for audit (and no
+  // delivery), then answer with handler.decided(); a store failure answers unavailable().
+  void decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
+              http::Responder responder, uint64_t start);
 };
 
 }  // namespace payhook::daemon
