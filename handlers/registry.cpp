@@ -4,6 +4,7 @@
 #include <map>
 
 #include "handlers/allpay.h"
+#include "handlers/rbs.h"
 #include "handlers/standard_webhooks.h"
 
 namespace payhook::handlers {
@@ -30,6 +31,7 @@ using Factory = std::function<Result<std::unique_ptr<Handler>>(const config::Rou
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
+      {"rbs", makeRbsHandler},
       {"standard-webhooks", makeStandardWebhooks},
       {"allpay", makeAllpayHandler},
   };

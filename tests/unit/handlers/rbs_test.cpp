@@ -1,0 +1,559 @@
+#include "handlers/rbs.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "handlers/digest.h"
+
+namespace payhook::handlers {
+namespace {
+
+// The published HMAC vector (PROTOCOLS.md "RBS bank gateway").
+constexpr const char* kToken = "ooc7slpvc61k7sf7ma7p4hrefr";
+constexpr const char* kHmacQuery =
+    "mdOrder=06cf5599-3f17-7c86-bdbc-bd7d00a8b38b&operation=approved&orderNumber=2003&status=1";
+constexpr const char* kHmacChecksum = "EAF2FB72CAB99FD5067F4BA493DD84F4D79C1589FDE8ED29622F0F07215AA972";
+constexpr int64_t kNowMs = 1'700'000'000'000;
+
+std::string fixture(const std::string& name) {
+  std::ifstream f(std::string(PAYHOOK_FIXTURES_DIR) + "/rbs/" + name, std::ios::binary);
+  EXPECT_TRUE(f.good()) << name;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+http::Request get(std::string query) {
+  http::Request r;
+  r.method = "GET";
+  r.path = "/rbs/callback";
+  r.query = std::move(query);
+  r.peer = "127.0.0.1";
+  return r;
+}
+
+http::Request post(std::string body, std::string content_type = "application/x-www-form-urlencoded") {
+  http::Request r;
+  r.method = "POST";
+  r.path = "/rbs/callback";
+  if (!content_type.empty()) r.headers.push_back({"content-type", std::move(content_type)});
+  r.body = std::move(body);
+  r.peer = "127.0.0.1";
+  return r;
+}
+
+RbsHandler hmacHandler(std::vector<std::string> tokens = {kToken}) {
+  RbsHandler::Options o;
+  o.route = "bank";
+  o.checksum = rbs::Checksum::kHmacSha256;
+  for (auto& t : tokens) o.tokens.emplace_back(std::move(t));
+  return RbsHandler(std::move(o));
+}
+
+RbsHandler rsaHandler(const std::string& pem, rbs::RsaHash hash = rbs::RsaHash::kSha512) {
+  RbsHandler::Options o;
+  o.route = "bank";
+  o.checksum = rbs::Checksum::kRsa;
+  auto keys = rbs::RsaPublicKeys::parse(pem);
+  EXPECT_TRUE(keys.ok()) << keys.error().message;
+  o.rsa_keys = std::move(keys.value());
+  o.rsa_hash = hash;
+  return RbsHandler(std::move(o));
+}
+
+RbsHandler noneHandler() {
+  RbsHandler::Options o;
+  o.route = "bank";
+  o.checksum = rbs::Checksum::kNone;
+  return RbsHandler(std::move(o));
+}
+
+int statusOf(const Verdict& v) {
+  if (const auto* a = std::get_if<Accept>(&v)) return a->ack.status;
+  if (const auto* r = std::get_if<Reject>(&v)) return r->reply.status;
+  return -1;
+}
+
+std::string signedQuery(const std::string& query, const std::string& token = kToken) {
+  auto form = Form::parse(query);
+  EXPECT_TRUE(form.ok());
+  return query + "&checksum=" + hmacSha256Hex(Secret(token), rbs::signedString(*form), HexCase::kUpper);
+}
+
+// Test-only signing with the committed test key (tests/fixtures/rbs/README.md).
+std::string rsaSign(const std::string& message, const EVP_MD* md) {
+  const std::string pem = fixture("test-private.pem");
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                                BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  EXPECT_TRUE(key);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key.get()), 1);
+  size_t len = 0;
+  const auto* msg = reinterpret_cast<const unsigned char*>(message.data());
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, msg, message.size()), 1);
+  std::string sig(len, '\0');
+  EXPECT_EQ(
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, msg, message.size()), 1);
+  sig.resize(len);
+  return toHex(sig, HexCase::kUpper);
+}
+
+std::string rsaSignedQuery(const std::string& query, const EVP_MD* md) {
+  auto form = Form::parse(query);
+  EXPECT_TRUE(form.ok());
+  return query + "&checksum=" + rsaSign(rbs::signedString(*form), md);
+}
+
+// A certificate for the test key that expired yesterday: the handler must not care.
+std::string expiredCertificate() {
+  const std::string pem = fixture("test-private.pem");
+  std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                               BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -30L * 86400);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), -86400);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("expired test"),
+                             -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509_set_pubkey(cert.get(), key.get());
+  EXPECT_GT(X509_sign(cert.get(), key.get(), EVP_sha256()), 0);
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_X509(out.get(), cert.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+// --- The published vectors ------------------------------------------------------------------------------
+
+TEST(Rbs, PublishedHmacVectorSignedStringAndDigest) {
+  auto form = Form::parse(kHmacQuery);
+  ASSERT_TRUE(form.ok());
+  const std::string s = rbs::signedString(*form);
+  EXPECT_EQ(s, "mdOrder;06cf5599-3f17-7c86-bdbc-bd7d00a8b38b;operation;approved;orderNumber;2003;status;1;");
+  EXPECT_EQ(hmacSha256Hex(Secret(kToken), s, HexCase::kUpper), kHmacChecksum);
+}
+
+TEST(Rbs, PublishedHmacVectorIsAcceptedWithTheExactAnswer) {
+  auto v = hmacHandler().handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->ack.status, 200);
+  EXPECT_EQ(a->ack.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(a->ack.body, "OK");
+  EXPECT_TRUE(a->ack.headers.empty());
+  EXPECT_EQ(a->event.type, "rbs.approved");
+  EXPECT_EQ(a->event.route, "bank");
+  EXPECT_EQ(a->event.provider, "rbs");
+  EXPECT_TRUE(a->event.verified);
+  EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
+  EXPECT_EQ(a->event.data_json,
+            R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b","operation":"approved",)"
+            R"("order_number":"2003","status":"1"})");
+  EXPECT_TRUE(a->event.raw.body.empty());
+  EXPECT_TRUE(a->event.id.empty());
+}
+
+TEST(Rbs, PublishedHmacVectorOneByteChangedIsRefused) {
+  auto h = hmacHandler();
+  // The checksum's last digit.
+  std::string bad_sum(kHmacChecksum);
+  bad_sum.back() = '3';
+  auto v = h.handle(0, get(std::string(kHmacQuery) + "&checksum=" + bad_sum), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  EXPECT_EQ(std::get<Reject>(v).reply.status, 403);
+  EXPECT_EQ(std::get<Reject>(v).reply.body, "invalid checksum\n");
+  EXPECT_EQ(std::get<Reject>(v).outcome, "forged");
+  // A signed value.
+  std::string q = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  q.replace(q.find("2003"), 4, "2004");
+  EXPECT_EQ(statusOf(h.handle(0, get(q), kNowMs)), 403);
+  // A signed name.
+  q = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  q.replace(q.find("orderNumber"), 11, "orderNumbeR");
+  EXPECT_EQ(statusOf(h.handle(0, get(q), kNowMs)), 403);
+  // An extra unsigned pair.
+  EXPECT_EQ(
+      statusOf(h.handle(0, get(std::string(kHmacQuery) + "&amount=1&checksum=" + kHmacChecksum), kNowMs)),
+      403);
+  // Another token.
+  EXPECT_EQ(statusOf(hmacHandler({"ooc7slpvc61k7sf7ma7p4hrefR"})
+                         .handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)),
+            403);
+}
+
+TEST(Rbs, HmacChecksumIsComparedIgnoringCase) {
+  std::string lower(kHmacChecksum);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(std::string(kHmacQuery) + "&checksum=" + lower), kNowMs)),
+            200);
+}
+
+TEST(Rbs, AnyTokenOfTheSecretFileVerifies) {
+  auto h = hmacHandler({"old-token", kToken});
+  EXPECT_EQ(statusOf(h.handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)), 200);
+}
+
+TEST(Rbs, PublishedRsaVectorVerifiesWithSha512) {
+  const std::string query = fixture("rsa-sha512-callback.query");
+  auto v = rsaHandler(fixture("bank-public.pem")).handle(0, get(query), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->ack.body, "OK");
+  EXPECT_EQ(a->event.type, "rbs.deposited");
+  EXPECT_EQ(a->event.idempotency_key, "12b59da8-f68f-7c8d-12b5-9da8000826ea:deposited:1");
+  EXPECT_EQ(a->event.data_json, R"({"amount":"35000099","md_order":"12b59da8-f68f-7c8d-12b5-9da8000826ea",)"
+                                R"("operation":"deposited","status":"1"})");
+}
+
+TEST(Rbs, PublishedRsaVectorWithAmountChangedFails) {
+  std::string query = fixture("rsa-sha512-callback.query");
+  ASSERT_NE(query.find("amount=35000099"), std::string::npos);
+  query.replace(query.find("amount=35000099"), 15, "amount=935000099");
+  auto v = rsaHandler(fixture("bank-public.pem")).handle(0, get(query), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  EXPECT_EQ(std::get<Reject>(v).reply.status, 403);
+}
+
+TEST(Rbs, PublishedRsaVectorSignatureByteChangedFails) {
+  std::string query = fixture("rsa-sha512-callback.query");
+  query.back() = query.back() == 'B' ? 'C' : 'B';
+  EXPECT_EQ(statusOf(rsaHandler(fixture("bank-public.pem")).handle(0, get(query), kNowMs)), 403);
+  // Not hex at all, odd length, empty.
+  std::string base = query.substr(0, query.find("&checksum="));
+  auto h = rsaHandler(fixture("bank-public.pem"));
+  EXPECT_EQ(statusOf(h.handle(0, get(base + "&checksum=XYZ"), kNowMs)), 403);
+  EXPECT_EQ(statusOf(h.handle(0, get(base + "&checksum=ABC"), kNowMs)), 403);
+  EXPECT_EQ(statusOf(h.handle(0, get(base + "&checksum="), kNowMs)), 403);
+}
+
+TEST(Rbs, SignAliasIsNeitherSignedNorTrustedNorStored) {
+  // The published example claims SHA-256 in sign_alias yet verifies only with SHA-512.
+  const std::string query = fixture("rsa-sha512-callback.query") + "&sign_alias=SHA-256%20with%20RSA";
+  auto v = rsaHandler(fixture("bank-public.pem")).handle(0, get(query), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->event.data_json.find("sign_alias"), std::string::npos);
+  EXPECT_EQ(a->event.data_json.find("checksum"), std::string::npos);
+  // And with rsa_hash = "sha256" configured, the SHA-512 signature fails whatever sign_alias says.
+  EXPECT_EQ(
+      statusOf(rsaHandler(fixture("bank-public.pem"), rbs::RsaHash::kSha256).handle(0, get(query), kNowMs)),
+      403);
+}
+
+// --- RSA keys made for the tests ------------------------------------------------------------------------
+
+constexpr const char* kTestQuery =
+    "mdOrder=0a1b2c3d-0000-7c86-bdbc-bd7d00a8b38b&orderNumber=A-17&operation=deposited&status=1&amount=150000"
+    "&currency=643&maskedPan=411111**1111";
+
+TEST(Rbs, CertificateFormVerifies) {
+  auto h = rsaHandler(fixture("test-cert.pem"));
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha512())), kNowMs)), 200);
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha256())), kNowMs)), 403);
+}
+
+TEST(Rbs, PublicKeyFormVerifies) {
+  auto h = rsaHandler(fixture("test-public.pem"));
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha512())), kNowMs)), 200);
+}
+
+TEST(Rbs, RsaHashSha256IsUsedWhenConfigured) {
+  auto h = rsaHandler(fixture("test-cert.pem"), rbs::RsaHash::kSha256);
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha256())), kNowMs)), 200);
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha512())), kNowMs)), 403);
+  std::string tampered = rsaSignedQuery(kTestQuery, EVP_sha256());
+  tampered.replace(tampered.find("amount=150000"), 13, "amount=150001");
+  EXPECT_EQ(statusOf(h.handle(0, get(tampered), kNowMs)), 403);
+}
+
+TEST(Rbs, AnExpiredCertificateStillCarriesTheKey) {
+  auto h = rsaHandler(expiredCertificate());
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha512())), kNowMs)), 200);
+}
+
+TEST(Rbs, SeveralKeysInOneFileAnyVerifies) {
+  auto h = rsaHandler(fixture("bank-public.pem") + "\n" + fixture("test-cert.pem"));
+  EXPECT_EQ(statusOf(h.handle(0, get(fixture("rsa-sha512-callback.query")), kNowMs)), 200);
+  EXPECT_EQ(statusOf(h.handle(0, get(rsaSignedQuery(kTestQuery, EVP_sha512())), kNowMs)), 200);
+}
+
+TEST(Rbs, KeyParsingRefusesWhatIsNotAnRsaPublicKey) {
+  EXPECT_FALSE(rbs::RsaPublicKeys::parse("").ok());
+  EXPECT_FALSE(rbs::RsaPublicKeys::parse("not a key\n").ok());
+  auto priv = rbs::RsaPublicKeys::parse(fixture("test-private.pem"));
+  ASSERT_FALSE(priv.ok());
+  EXPECT_NE(priv.error().message.find("private key"), std::string::npos) << priv.error().message;
+  // No key material is quoted back.
+  EXPECT_EQ(priv.error().message.find("MII"), std::string::npos);
+  std::string broken = fixture("test-public.pem");
+  broken.replace(broken.find("MII"), 3, "M!I");
+  EXPECT_FALSE(rbs::RsaPublicKeys::parse(broken).ok());
+  std::string truncated = fixture("test-public.pem");
+  truncated.resize(truncated.find("-----END"));
+  EXPECT_FALSE(rbs::RsaPublicKeys::parse(truncated).ok());
+  // An EC key is not what the bank signs with.
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> ec(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  ASSERT_TRUE(ec);
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_PUBKEY(out.get(), ec.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(out.get(), &data);
+  auto ec_keys = rbs::RsaPublicKeys::parse(std::string(data, static_cast<size_t>(len)));
+  ASSERT_FALSE(ec_keys.ok());
+  EXPECT_NE(ec_keys.error().message.find("not an RSA key"), std::string::npos) << ec_keys.error().message;
+  // A PEM without a final newline is fine.
+  std::string no_newline = fixture("test-public.pem");
+  while (no_newline.back() == '\n') no_newline.pop_back();
+  auto ok = rbs::RsaPublicKeys::parse(no_newline);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->size(), 1u);
+}
+
+// --- The factory ----------------------------------------------------------------------------------------
+
+config::RouteConfig route(const std::string& checksum) {
+  config::RouteConfig r;
+  r.name = "bank";
+  r.provider = "rbs";
+  r.path = "/rbs";
+  r.checksum = checksum;
+  return r;
+}
+
+TEST(Rbs, FactoryParsesTheKeyOnceAndNamesTheKeyOnErrors) {
+  auto r = route("rsa");
+  r.public_key = fixture("bank-public.pem");
+  auto h = makeRbsHandler(r);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(statusOf((*h)->handle(0, get(fixture("rsa-sha512-callback.query")), kNowMs)), 200);
+  ASSERT_EQ((*h)->endpoints().size(), 1u);
+  EXPECT_EQ((*h)->endpoints()[0].suffix, "/callback");
+  EXPECT_EQ((*h)->endpoints()[0].methods, (std::vector<std::string>{"GET", "POST"}));
+
+  r.rsa_hash = "sha256";
+  ASSERT_TRUE(makeRbsHandler(r).ok());
+  EXPECT_EQ(statusOf((*makeRbsHandler(r))->handle(0, get(fixture("rsa-sha512-callback.query")), kNowMs)),
+            403);
+
+  r.public_key = fixture("test-private.pem");
+  auto bad = makeRbsHandler(r);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.rfind("public_key_file: ", 0), 0u) << bad.error().message;
+
+  auto hmac = route("hmac-sha256");
+  EXPECT_EQ(makeRbsHandler(hmac).error().message.rfind("secret_file: ", 0), 0u);
+  hmac.secret.emplace_back(std::string(kToken));
+  auto hh = makeRbsHandler(hmac);
+  ASSERT_TRUE(hh.ok());
+  EXPECT_EQ(statusOf((*hh)->handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)),
+            200);
+
+  EXPECT_TRUE(makeRbsHandler(route("none")).ok());
+  EXPECT_FALSE(makeRbsHandler(route("md5")).ok());
+}
+
+// --- Transport: GET, POST, and what is refused ----------------------------------------------------------
+
+TEST(Rbs, PostFormBodyIsTheSameAsTheQuery) {
+  auto h = hmacHandler();
+  const std::string pairs = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  auto v = h.handle(0, post(pairs), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
+  EXPECT_EQ(statusOf(h.handle(0, post(pairs, "Application/X-WWW-Form-Urlencoded; charset=UTF-8"), kNowMs)),
+            200);
+  EXPECT_EQ(statusOf(h.handle(0, post(pairs, ""), kNowMs)), 200);  // no content-type at all
+}
+
+TEST(Rbs, PostWithAnotherContentTypeIs400) {
+  const std::string pairs = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  auto v = hmacHandler().handle(0, post(pairs, "application/json"), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  EXPECT_EQ(std::get<Reject>(v).reply.status, 400);
+  EXPECT_EQ(std::get<Reject>(v).outcome, "malformed");
+}
+
+TEST(Rbs, ParametersInBothQueryAndBodyAre400) {
+  auto r = post(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum);
+  r.query = "amount=100";
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 400);
+  // Even when both halves are the same signed pairs.
+  r.query = r.body;
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 400);
+}
+
+TEST(Rbs, PercentEncodedValuesAreSignedDecoded) {
+  auto form =
+      Form::parse("mdOrder=m-1&operation=deposited&status=1&description=Order%205%3A%20%2Btea&x=a%3Bb");
+  ASSERT_TRUE(form.ok());
+  EXPECT_EQ(rbs::signedString(*form),
+            "description;Order 5: +tea;mdOrder;m-1;operation;deposited;status;1;x;a;b;");
+  const std::string sum = hmacSha256Hex(Secret(kToken), rbs::signedString(*form), HexCase::kUpper);
+  auto v = hmacHandler().handle(
+      0,
+      get("mdOrder=m-1&operation=deposited&status=1&description=Order+5%3A+%2Btea&x=a%3Bb&checksum=" + sum),
+      kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  auto data = nlohmann::json::parse(a->event.data_json);
+  EXPECT_EQ(data["description"], "Order 5: +tea");
+  EXPECT_EQ(data["x"], "a;b");
+}
+
+TEST(Rbs, SignedStringSortsByBytes) {
+  auto form = Form::parse("b=2&a=1&B=3&_=4&checksum=X&sign_alias=Y&%C3%A9=5");
+  ASSERT_TRUE(form.ok());
+  EXPECT_EQ(rbs::signedString(*form), "B;3;_;4;a;1;b;2;\xC3\xA9;5;");
+}
+
+TEST(Rbs, MissingRequiredParametersAre400) {
+  auto h = hmacHandler();
+  for (const char* q : {"operation=approved&status=1", "mdOrder=x&status=1", "mdOrder=x&operation=approved",
+                        "mdOrder=&operation=approved&status=1", "mdOrder=x&operation=&status=1",
+                        "mdOrder=x&operation=approved&status=", "mdOrder&operation=approved&status=1", ""}) {
+    auto v = h.handle(0, get(std::string(q) + (std::string(q).empty() ? "" : "&checksum=00")), kNowMs);
+    ASSERT_TRUE(std::holds_alternative<Reject>(v)) << q;
+    EXPECT_EQ(std::get<Reject>(v).reply.status, 400) << q;
+    EXPECT_EQ(std::get<Reject>(v).reply.body, "mdOrder, operation and status are required\n") << q;
+  }
+  EXPECT_EQ(statusOf(h.handle(0, post(""), kNowMs)), 400);
+}
+
+TEST(Rbs, RepeatedOrMalformedParametersAre400) {
+  auto h = hmacHandler();
+  EXPECT_EQ(
+      statusOf(h.handle(0, get(std::string(kHmacQuery) + "&status=0&checksum=" + kHmacChecksum), kNowMs)),
+      400);
+  EXPECT_EQ(statusOf(h.handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum + "&checksum=00"),
+                              kNowMs)),
+            400);
+  EXPECT_EQ(statusOf(h.handle(0, get(std::string(kHmacQuery) + "&x=%zz&checksum=" + kHmacChecksum), kNowMs)),
+            400);
+}
+
+TEST(Rbs, OperationMustBeAWordAndStatusAlphanumeric) {
+  auto h = hmacHandler();
+  for (const char* op : {"approved.x", "appr%20oved", "deposited2", "a:b", "%D0%B0"}) {
+    const std::string q = "mdOrder=m&operation=" + std::string(op) + "&status=1";
+    EXPECT_EQ(statusOf(h.handle(0, get(signedQuery(q)), kNowMs)), 400) << op;
+  }
+  EXPECT_EQ(statusOf(h.handle(
+                0, get(signedQuery("mdOrder=m&operation=" + std::string(65, 'a') + "&status=1")), kNowMs)),
+            400);
+  EXPECT_EQ(statusOf(h.handle(0, get(signedQuery("mdOrder=m&operation=deposited&status=1:2")), kNowMs)), 400);
+  // An operation the documentation does not list is still an event.
+  auto v = h.handle(0, get(signedQuery("mdOrder=m&operation=somethingNew&status=0")), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->event.type, "rbs.somethingNew");
+  EXPECT_EQ(a->event.idempotency_key, "m:somethingNew:0");
+}
+
+TEST(Rbs, IdempotencyKeyReadsBackFromTheRightEvenWhenMdOrderHasColons) {
+  auto v = hmacHandler().handle(0, get(signedQuery("mdOrder=a:b:c&operation=refunded&status=1")), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->event.idempotency_key, "a:b:c:refunded:1");
+  EXPECT_EQ(a->event.type, "rbs.refunded");
+}
+
+TEST(Rbs, ChecksumPresenceMustMatchTheMode) {
+  // hmac route, no checksum: 403.
+  auto v = hmacHandler().handle(0, get(kHmacQuery), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  EXPECT_EQ(std::get<Reject>(v).reply.status, 403);
+  EXPECT_EQ(statusOf(rsaHandler(fixture("bank-public.pem")).handle(0, get(kHmacQuery), kNowMs)), 403);
+  // none route with a checksum: 403.
+  EXPECT_EQ(
+      statusOf(noneHandler().handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)),
+      403);
+  // none route without one: stored, marked unverified.
+  auto n = noneHandler().handle(0, get(kHmacQuery), kNowMs);
+  auto* a = std::get_if<Accept>(&n);
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->event.verified);
+  EXPECT_EQ(a->ack.body, "OK");
+  EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
+}
+
+TEST(Rbs, DataIsSnakeCaseWithEveryFieldKept) {
+  const std::string q =
+      "mdOrder=m-9&orderNumber=77&operation=deposited&status=1&amount=0000150&callbackCreationDate=Mon+Jan+31"
+      "&approvalCode=123456&bindingId=b-1&clientId=c-1&maskedPan=411111**1111&depositedAmount=150"
+      "&refundedAmount=0&paymentState=DEPOSITED&actionCode=0&currency=643&my_param=x&customerIP=1.2.3.4"
+      "&sign_alias=SHA-256";
+  auto v = hmacHandler().handle(0, get(signedQuery(q)), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(
+      a->event.data_json,
+      R"({"action_code":"0","amount":"0000150","approval_code":"123456","binding_id":"b-1",)"
+      R"("callback_creation_date":"Mon Jan 31","client_id":"c-1","currency":"643","customer_ip":"1.2.3.4",)"
+      R"("deposited_amount":"150","masked_pan":"411111**1111","md_order":"m-9","my_param":"x",)"
+      R"("operation":"deposited","order_number":"77","payment_state":"DEPOSITED","refunded_amount":"0",)"
+      R"("status":"1"})");
+}
+
+TEST(Rbs, NamesThatMeetInOneSnakeCaseNameAre400) {
+  auto v =
+      hmacHandler().handle(0, get(signedQuery("mdOrder=m&md_order=n&operation=deposited&status=1")), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  EXPECT_EQ(std::get<Reject>(v).reply.status, 400);
+}
+
+TEST(Rbs, NamesThatWouldBeStoredAsChecksumOrSignAliasAre400) {
+  auto h = hmacHandler();
+  EXPECT_EQ(
+      statusOf(h.handle(0, get(signedQuery("mdOrder=m&operation=deposited&status=1&Checksum=1")), kNowMs)),
+      400);
+  EXPECT_EQ(
+      statusOf(h.handle(0, get(signedQuery("mdOrder=m&operation=deposited&status=1&sign_Alias=x")), kNowMs)),
+      400);
+}
+
+TEST(Rbs, BytesThatAreNotUtf8StayJson) {
+  auto v =
+      hmacHandler().handle(0, get(signedQuery("mdOrder=m&operation=deposited&status=1&note=%FF%FE")), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(nlohmann::json::parse(a->event.data_json).is_object());
+}
+
+TEST(Rbs, SnakeCase) {
+  EXPECT_EQ(rbs::snakeCase("mdOrder"), "md_order");
+  EXPECT_EQ(rbs::snakeCase("orderNumber"), "order_number");
+  EXPECT_EQ(rbs::snakeCase("callbackCreationDate"), "callback_creation_date");
+  EXPECT_EQ(rbs::snakeCase("maskedPAN"), "masked_pan");
+  EXPECT_EQ(rbs::snakeCase("PANCode"), "pan_code");
+  EXPECT_EQ(rbs::snakeCase("sign_alias"), "sign_alias");
+  EXPECT_EQ(rbs::snakeCase("param2Value"), "param2_value");
+  EXPECT_EQ(rbs::snakeCase("Amount"), "amount");
+  EXPECT_EQ(rbs::snakeCase("a_B"), "a_b");
+  EXPECT_EQ(rbs::snakeCase("x-Custom"), "x-custom");
+  EXPECT_EQ(rbs::snakeCase(""), "");
+}
+
+TEST(Rbs, ReasonsAndRepliesNeverCarryTheToken) {
+  auto v = hmacHandler().handle(0, get(std::string(kHmacQuery) + "&checksum=00"), kNowMs);
+  const auto& r = std::get<Reject>(v);
+  EXPECT_EQ(r.reason.find(kToken), std::string::npos);
+  EXPECT_EQ(r.reply.body.find(kToken), std::string::npos);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
