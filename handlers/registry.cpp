@@ -6,6 +6,7 @@
 #include "handlers/allpay.h"
 #include "handlers/rbs.h"
 #include "handlers/standard_webhooks.h"
+#include "handlers/yoomoney.h"
 
 namespace payhook::handlers {
 namespace {
@@ -33,6 +34,7 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
       {"rbs", makeRbsHandler},
       {"standard-webhooks", makeStandardWebhooks},
+      {"yoomoney", makeYooMoneyHandler},
       {"allpay", makeAllpayHandler},
   };
   return kFactories;

@@ -1,0 +1,387 @@
+#include "handlers/yoomoney.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "handlers/digest.h"
+#include "handlers/form.h"
+
+namespace payhook::handlers {
+namespace {
+
+constexpr const char* kContentType = "application/xml; charset=utf-8";
+constexpr size_t kMaxMessage = 255;     // the protocol's limit on `message`
+constexpr size_t kMaxTechMessage = 64;  // and on `techMessage`
+
+struct EndpointSpec {
+  std::string_view action;   // the `action` the request must carry
+  std::string_view element;  // the answer's root element
+  std::string_view type;     // event type
+};
+
+constexpr EndpointSpec kSpecs[] = {
+    {"checkOrder", "checkOrderResponse", "yoomoney.check_order"},
+    {"paymentAviso", "paymentAvisoResponse", "yoomoney.payment_aviso"},
+};
+
+enum class Kind { kText, kInteger, kAmount };
+
+struct Field {
+  std::string_view name;   // as YooMoney sends it
+  std::string_view snake;  // in the event's data
+  Kind kind;
+  // Required and checked: the fields the md5 covers. The others are unsigned, so their presence or shape
+  // proves nothing, and refusing an aviso over one would cancel a payment the payer already made; they are
+  // kept as sent when present.
+  bool signed_field;
+};
+
+constexpr Field kFields[] = {
+    {"requestDatetime", "request_datetime", Kind::kText, false},
+    {"action", "action", Kind::kText, true},
+    {"shopId", "shop_id", Kind::kInteger, true},
+    {"shopArticleId", "shop_article_id", Kind::kText, false},
+    {"invoiceId", "invoice_id", Kind::kInteger, true},
+    {"orderNumber", "order_number", Kind::kText, false},
+    {"customerNumber", "customer_number", Kind::kText, true},
+    {"orderCreatedDatetime", "order_created_datetime", Kind::kText, false},
+    {"orderSumAmount", "order_sum_amount", Kind::kAmount, true},
+    {"orderSumCurrencyPaycash", "order_sum_currency_paycash", Kind::kInteger, true},
+    {"orderSumBankPaycash", "order_sum_bank_paycash", Kind::kInteger, true},
+    {"shopSumAmount", "shop_sum_amount", Kind::kText, false},
+    {"shopSumCurrencyPaycash", "shop_sum_currency_paycash", Kind::kText, false},
+    {"shopSumBankPaycash", "shop_sum_bank_paycash", Kind::kText, false},
+    {"paymentPayerCode", "payment_payer_code", Kind::kText, false},
+    {"paymentType", "payment_type", Kind::kText, false},
+    {"paymentDatetime", "payment_datetime", Kind::kText, false},
+};
+
+constexpr std::string_view kMd5Field = "md5";
+
+bool isDigits(std::string_view s, size_t max_len) {
+  return !s.empty() && s.size() <= max_len &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Ids are 64-bit integers on YooMoney's side; 20 digits hold any of them, with or without leading zeros.
+bool isInteger(std::string_view s) {
+  return isDigits(s, 20);
+}
+
+// "87.10", "100", "0.5": digits with an optional fractional part, no sign, no exponent, no comma.
+bool isAmount(std::string_view s) {
+  const size_t dot = s.find('.');
+  if (dot == std::string_view::npos) return isDigits(s, 18);
+  return isDigits(s.substr(0, dot), 18) && isDigits(s.substr(dot + 1), 8);
+}
+
+bool wellFormed(Kind kind, std::string_view value) {
+  switch (kind) {
+    case Kind::kInteger:
+      return isInteger(value);
+    case Kind::kAmount:
+      return isAmount(value);
+    case Kind::kText:
+      return true;
+  }
+  return false;
+}
+
+http::Response xmlReply(std::string body) {
+  return http::Response{200, kContentType, std::move(body), {}, false};
+}
+
+// The request's value of an id attribute, when it is one: only a well-formed integer is echoed back.
+std::string_view echoedId(const Form& form, std::string_view name) {
+  const std::string* v = form.get(name);
+  return v != nullptr && isInteger(*v) ? std::string_view(*v) : std::string_view();
+}
+
+void appendUtf8(std::string* out, uint32_t cp) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes the UTF-8 sequence at `*i` and advances past it; U+FFFD (advancing one byte) when it is not
+// valid UTF-8: truncated, overlong, a surrogate or beyond U+10FFFF.
+uint32_t nextCodePoint(std::string_view s, size_t* i) {
+  constexpr uint32_t kReplacement = 0xFFFD;
+  const auto c = static_cast<unsigned char>(s[*i]);
+  size_t len = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) {
+    ++*i;
+    return c;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    ++*i;
+    return kReplacement;
+  }
+  if (*i + len > s.size()) {
+    ++*i;
+    return kReplacement;
+  }
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[*i + k]);
+    if ((b & 0xC0) != 0x80) {
+      ++*i;
+      return kReplacement;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++*i;
+    return kReplacement;
+  }
+  *i += len;
+  return cp;
+}
+
+// XML 1.0's Char production.
+bool xmlChar(uint32_t cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+}  // namespace
+
+namespace yoomoney {
+
+std::string performedDatetime(int64_t unix_ms) {
+  using namespace std::chrono;
+  // Outside years 1970..9999 the four-digit year of xs:dateTime would break; a real clock is never there.
+  constexpr int64_t kMaxMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  unix_ms = std::clamp<int64_t>(unix_ms, 0, kMaxMs);
+  const sys_time<milliseconds> t{milliseconds{unix_ms}};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03d+00:00", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+std::string xmlAttribute(std::string_view text, size_t max_chars) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_chars * 4) + 16);
+  size_t i = 0;
+  for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
+    uint32_t cp = nextCodePoint(text, &i);
+    if (!xmlChar(cp)) cp = 0xFFFD;
+    switch (cp) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      // A parser turns a literal tab, newline or carriage return in an attribute into a space.
+      case '\t':
+        out += "&#9;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        appendUtf8(&out, cp);
+    }
+  }
+  return out;
+}
+
+std::string answerXml(std::string_view element, int64_t performed_ms, int code, std::string_view invoice_id,
+                      std::string_view shop_id, std::string_view message, std::string_view tech_message) {
+  std::string out = R"(<?xml version="1.0" encoding="UTF-8"?><)";
+  out += element;
+  out += " performedDatetime=\"" + performedDatetime(performed_ms) + "\"";
+  out += " code=\"" + std::to_string(code) + "\"";
+  // Ids are digits when they come from a request, but the escaping costs nothing and keeps this safe alone.
+  if (!invoice_id.empty()) out += " invoiceId=\"" + xmlAttribute(invoice_id, kMaxTechMessage) + "\"";
+  if (!shop_id.empty()) out += " shopId=\"" + xmlAttribute(shop_id, kMaxTechMessage) + "\"";
+  if (!message.empty()) out += " message=\"" + xmlAttribute(message, kMaxMessage) + "\"";
+  if (!tech_message.empty()) out += " techMessage=\"" + xmlAttribute(tech_message, kMaxTechMessage) + "\"";
+  out += "/>";
+  return out;
+}
+
+}  // namespace yoomoney
+
+YooMoneyHandler::YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password)
+    : route_(std::move(route)), shop_id_(std::move(shop_id)), shop_password_(std::move(shop_password)) {}
+
+std::vector<Endpoint> YooMoneyHandler::endpoints() const {
+  // Order matches EndpointIndex.
+  return {{"/check", {"POST"}}, {"/aviso", {"POST"}}};
+}
+
+Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, int64_t now_ms) const {
+  const EndpointSpec& spec = kSpecs[endpoint == kAviso ? kAviso : kCheck];
+  // Refusals echo only ids that are well-formed integers, and a techMessage from this file, never the
+  // request's own text. When an id cannot be read the attribute is left out: the seed document says
+  // nothing about that case, and an empty or invented id would be a false statement.
+  auto refuse = [&](int code, std::string_view invoice_id, std::string_view shop_id, std::string reason,
+                    std::string outcome, std::string_view tech_message) -> Verdict {
+    return Reject{
+        xmlReply(yoomoney::answerXml(spec.element, now_ms, code, invoice_id, shop_id, {}, tech_message)),
+        std::move(reason), std::move(outcome)};
+  };
+
+  // The body is parsed whatever its content-type says: YooMoney always sends a form, and anything that
+  // is not one fails below on its missing fields with the protocol's own code 200.
+  auto form = Form::parse(request.body);
+  if (!form)
+    return refuse(200, {}, {}, "body: " + form.error().message, "malformed", "the body is not a form");
+  const std::string_view invoice_id = echoedId(*form, "invoiceId");
+  const std::string_view shop_id = echoedId(*form, "shopId");
+
+  for (const Field& f : kFields) {
+    if (!f.signed_field) continue;
+    const std::string* v = form->get(f.name);
+    if (v == nullptr)
+      return refuse(200, invoice_id, shop_id, "missing " + std::string(f.name), "malformed",
+                    "missing field " + std::string(f.name));
+    if (!wellFormed(f.kind, *v))
+      return refuse(200, invoice_id, shop_id, "not a number: " + std::string(f.name), "malformed",
+                    "bad number in " + std::string(f.name));
+  }
+  const std::string* md5 = form->get(kMd5Field);
+  if (md5 == nullptr)
+    return refuse(200, invoice_id, shop_id, "missing md5", "malformed", "missing field md5");
+  if (*form->get("action") != spec.action)
+    return refuse(200, invoice_id, shop_id, "action does not match the endpoint", "malformed",
+                  "action does not match the endpoint");
+
+  // action;orderSumAmount;orderSumCurrencyPaycash;orderSumBankPaycash;shopId;invoiceId;customerNumber;password
+  static constexpr std::string_view kSigned[] = {
+      "action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
+      "shopId", "invoiceId",      "customerNumber"};
+  size_t size = shop_password_.size();
+  for (auto name : kSigned) size += form->get(name)->size() + 1;
+  std::string text;
+  // Reserved once, so appending never reallocates and leaves a copy of the password behind unwiped.
+  text.reserve(size);
+  for (auto name : kSigned) {
+    text += *form->get(name);
+    text += ';';
+  }
+  text += shop_password_.reveal();
+  const std::string expected = md5Hex(text, HexCase::kUpper);
+  sodium_memzero(text.data(), text.size());
+  if (!hexEqualsIgnoreCase(expected, *md5))
+    return refuse(1, invoice_id, shop_id, "md5 mismatch", "forged", "md5 does not match");
+  // The md5 covers shopId, but a password shared by two shops would let one shop's request pass here.
+  if (*form->get("shopId") != shop_id_)
+    return refuse(1, invoice_id, shop_id, "shopId is not the route's shop_id", "forged",
+                  "shopId does not match this route");
+
+  nlohmann::json data = nlohmann::json::object();
+  nlohmann::json custom = nlohmann::json::object();
+  // Not a structured binding: clang before 16 refuses to capture one in the lambda.
+  for (const auto& pair : form->pairs()) {
+    const std::string& name = pair.first;
+    if (name == kMd5Field) continue;
+    auto known =
+        std::find_if(std::begin(kFields), std::end(kFields), [&](const Field& f) { return f.name == name; });
+    if (known != std::end(kFields))
+      data[std::string(known->snake)] = pair.second;
+    else
+      custom[name] = pair.second;
+  }
+  data["custom"] = std::move(custom);
+
+  Event ev;
+  ev.type = spec.type;
+  ev.route = route_;
+  ev.provider = "yoomoney";
+  ev.verified = true;
+  ev.idempotency_key = std::string(spec.action) + ":" + std::string(invoice_id);
+  // Values are stored as received; bytes that are not UTF-8 become U+FFFD here and stay exact in raw.body.
+  ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+
+  if (endpoint == kAviso)
+    return Accept{std::move(ev), xmlReply(yoomoney::answerXml(spec.element, now_ms, 0, invoice_id, shop_id))};
+  return Decide{std::move(ev)};
+}
+
+http::Response YooMoneyHandler::decided(const Event& event, const Decision& decision) const {
+  const EndpointSpec& spec = event.type == kSpecs[kAviso].type ? kSpecs[kAviso] : kSpecs[kCheck];
+  std::string invoice_id, shop_id;
+  const auto data = nlohmann::json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
+  if (data.is_object()) {
+    auto id = [&](const char* key) {
+      auto it = data.find(key);
+      return it != data.end() && it->is_string() && isInteger(it->get_ref<const std::string&>())
+                 ? it->get<std::string>()
+                 : std::string();
+    };
+    invoice_id = id("invoice_id");
+    shop_id = id("shop_id");
+  }
+  const int64_t at = event.received_at_ms;
+  switch (decision.kind) {
+    case Decision::Kind::kAccept:
+      return xmlReply(yoomoney::answerXml(spec.element, at, 0, invoice_id, shop_id));
+    case Decision::Kind::kRefuse:
+      // YooMoney knows one refusal code for a check; the app's own code is kept in the stored decision.
+      return xmlReply(yoomoney::answerXml(
+          spec.element, at, 100, invoice_id, shop_id,
+          decision.message.empty() ? "the shop refused the order" : std::string_view(decision.message)));
+    case Decision::Kind::kFailed:
+      // What failed (a timeout, a refused connection) is for the shop's log, not for the payer's screen.
+      return xmlReply(yoomoney::answerXml(spec.element, at, 100, invoice_id, shop_id,
+                                          "the shop did not confirm the order in time"));
+  }
+  return xmlReply(yoomoney::answerXml(spec.element, at, 100, invoice_id, shop_id,
+                                      "the shop did not confirm the order in time"));
+}
+
+Result<std::unique_ptr<Handler>> makeYooMoneyHandler(const config::RouteConfig& route) {
+  // The request's shopId is compared with this as text, so it must be the same digits YooMoney sends.
+  if (!isInteger(route.shop_id)) return Error{"shop_id: must be the shop's numeric id (digits only)"};
+  if (route.shop_password.empty()) return Error{"shop_password_file: the shop password must not be empty"};
+  return std::unique_ptr<Handler>(
+      std::make_unique<YooMoneyHandler>(route.name, route.shop_id, route.shop_password));
+}
+
+}  // namespace payhook::handlers

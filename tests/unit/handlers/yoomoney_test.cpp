@@ -1,0 +1,507 @@
+#include "handlers/yoomoney.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "handlers/digest.h"
+
+namespace payhook::handlers {
+namespace {
+
+// The published vector (PROTOCOLS.md "YooMoney").
+constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
+constexpr const char* kVectorMd5 = "1B35ABE38AA54F2931B0C58646FD1321";
+// 2011-05-04T20:38:01+04:00, the instant of the protocol's sample answer.
+constexpr int64_t kNowMs = 1304527081000;
+constexpr const char* kXmlHead = R"(<?xml version="1.0" encoding="UTF-8"?>)";
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// The vector's request, with the unsigned fields a real checkOrder carries.
+Fields vectorFields(const std::string& action = "checkOrder", const std::string& md5 = kVectorMd5) {
+  return {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
+          {"action", action},
+          {"md5", md5},
+          {"shopId", "13"},
+          {"shopArticleId", "456"},
+          {"invoiceId", "55"},
+          {"customerNumber", "8123294469"},
+          {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
+          {"orderSumAmount", "87.10"},
+          {"orderSumCurrencyPaycash", "643"},
+          {"orderSumBankPaycash", "1001"},
+          {"shopSumAmount", "86.23"},
+          {"shopSumCurrencyPaycash", "643"},
+          {"shopSumBankPaycash", "1001"},
+          {"paymentPayerCode", "42007148320"},
+          {"paymentType", "AC"}};
+}
+
+std::string get(const Fields& f, const std::string& name) {
+  for (const auto& [k, v] : f)
+    if (k == name) return v;
+  return {};
+}
+
+void set(Fields* f, const std::string& name, const std::string& value) {
+  for (auto& [k, v] : *f)
+    if (k == name) {
+      v = value;
+      return;
+    }
+  f->emplace_back(name, value);
+}
+
+void erase(Fields* f, const std::string& name) {
+  std::erase_if(*f, [&](const auto& p) { return p.first == name; });
+}
+
+// Signs with md5Hex (checked against the published vectors in form_digest_test.cpp).
+void sign(Fields* f, const std::string& password = kPassword) {
+  std::string text;
+  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
+                        "shopId", "invoiceId", "customerNumber"})
+    text += get(*f, n) + ";";
+  set(f, "md5", md5Hex(text + password, HexCase::kUpper));
+}
+
+std::string encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string formBody(const Fields& f) {
+  std::string body;
+  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + encode(k) + "=" + encode(v);
+  return body;
+}
+
+http::Request post(std::string body, const std::string& path = "/yoomoney/check") {
+  http::Request r;
+  r.method = "POST";
+  r.path = path;
+  r.headers = {{"content-type", "application/x-www-form-urlencoded"}};
+  r.body = std::move(body);
+  return r;
+}
+
+YooMoneyHandler handler(const std::string& shop_id = "13", const std::string& password = kPassword) {
+  return YooMoneyHandler("shop", shop_id, Secret(password));
+}
+
+// The exact body of an answer, built by hand from the protocol's sample.
+std::string answer(const std::string& element, int code, const std::string& attrs) {
+  return std::string(kXmlHead) + "<" + element +
+         R"( performedDatetime="2011-05-04T16:38:01.000+00:00" code=")" + std::to_string(code) + "\"" +
+         attrs + "/>";
+}
+
+void expectXml(const http::Response& r, const std::string& body) {
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/xml; charset=utf-8");
+  EXPECT_TRUE(r.headers.empty());
+  EXPECT_EQ(r.body, body);
+}
+
+// A copy, so a test can hold it past the verdict's full expression.
+Reject expectReject(const Verdict& v) {
+  const auto* r = std::get_if<Reject>(&v);
+  EXPECT_NE(r, nullptr) << "expected a Reject";
+  return r ? *r : Reject{};
+}
+
+TEST(YooMoney, EndpointsAreCheckThenAviso) {
+  auto h = handler();
+  auto eps = h.endpoints();
+  ASSERT_EQ(eps.size(), 2u);
+  EXPECT_EQ(eps[YooMoneyHandler::kCheck].suffix, "/check");
+  EXPECT_EQ(eps[YooMoneyHandler::kAviso].suffix, "/aviso");
+  EXPECT_EQ(eps[0].methods, std::vector<std::string>{"POST"});
+  EXPECT_EQ(eps[1].methods, std::vector<std::string>{"POST"});
+}
+
+TEST(YooMoney, PublishedVectorThroughHandleIsADecide) {
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs);
+  const auto* d = std::get_if<Decide>(&v);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->event.type, "yoomoney.check_order");
+  EXPECT_EQ(d->event.route, "shop");
+  EXPECT_EQ(d->event.provider, "yoomoney");
+  EXPECT_TRUE(d->event.verified);
+  EXPECT_EQ(d->event.idempotency_key, "checkOrder:55");
+  EXPECT_TRUE(d->event.id.empty());
+  EXPECT_TRUE(d->event.raw.body.empty());
+  auto data = nlohmann::json::parse(d->event.data_json);
+  EXPECT_EQ(data, nlohmann::json::parse(R"({
+    "request_datetime": "2011-05-04T20:38:00.000+04:00", "action": "checkOrder", "shop_id": "13",
+    "shop_article_id": "456", "invoice_id": "55", "customer_number": "8123294469",
+    "order_created_datetime": "2011-05-04T20:38:00.000+04:00", "order_sum_amount": "87.10",
+    "order_sum_currency_paycash": "643", "order_sum_bank_paycash": "1001", "shop_sum_amount": "86.23",
+    "shop_sum_currency_paycash": "643", "shop_sum_bank_paycash": "1001", "payment_payer_code": "42007148320",
+    "payment_type": "AC", "custom": {}})"));
+  EXPECT_EQ(d->event.data_json.find("md5"), std::string::npos);
+  EXPECT_EQ(d->event.data_json.find(kVectorMd5), std::string::npos);
+}
+
+TEST(YooMoney, PublishedVectorIsTheMd5Computed) {
+  // The same vector, checked independently of the handler's string building.
+  EXPECT_EQ(md5Hex(std::string("checkOrder;87.10;643;1001;13;55;8123294469;") + kPassword, HexCase::kUpper),
+            kVectorMd5);
+}
+
+TEST(YooMoney, LowerCaseMd5IsAccepted) {
+  std::string lower = kVectorMd5;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto v =
+      handler().handle(YooMoneyHandler::kCheck, post(formBody(vectorFields("checkOrder", lower))), kNowMs);
+  EXPECT_TRUE(std::holds_alternative<Decide>(v));
+}
+
+TEST(YooMoney, OneByteChangedAmountIsCode1) {
+  auto f = vectorFields();
+  set(&f, "orderSumAmount", "87.11");
+  const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+  EXPECT_EQ(r.outcome, "forged");
+  expectXml(r.reply, answer("checkOrderResponse", 1,
+                            R"( invoiceId="55" shopId="13" techMessage="md5 does not match")"));
+}
+
+TEST(YooMoney, OneByteChangedInvoiceIdIsCode1) {
+  auto f = vectorFields();
+  set(&f, "invoiceId", "56");
+  const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+  EXPECT_EQ(r.outcome, "forged");
+  // The answer repeats the request's invoiceId, whatever it is.
+  expectXml(r.reply, answer("checkOrderResponse", 1,
+                            R"( invoiceId="56" shopId="13" techMessage="md5 does not match")"));
+}
+
+TEST(YooMoney, OneByteChangedPasswordIsCode1) {
+  const auto& r = expectReject(handler("13", "s<kY23653f,{9fcnshwr")
+                                   .handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs));
+  EXPECT_EQ(r.outcome, "forged");
+  expectXml(r.reply, answer("checkOrderResponse", 1,
+                            R"( invoiceId="55" shopId="13" techMessage="md5 does not match")"));
+  EXPECT_EQ(r.reason.find("s<kY"), std::string::npos);
+  EXPECT_EQ(r.reply.body.find("s<kY"), std::string::npos);
+}
+
+TEST(YooMoney, OneByteChangedMd5IsCode1) {
+  auto f = vectorFields("checkOrder", "1B35ABE38AA54F2931B0C58646FD1320");
+  const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+  expectXml(r.reply, answer("checkOrderResponse", 1,
+                            R"( invoiceId="55" shopId="13" techMessage="md5 does not match")"));
+  for (const char* bad : {"", "1B35ABE38AA54F2931B0C58646FD132", "1B35ABE38AA54F2931B0C58646FD13211",
+                          "1B35ABE38AA54F2931B0C58646FD132G"}) {
+    auto g = vectorFields("checkOrder", bad);
+    const auto& r2 = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(g)), kNowMs));
+    EXPECT_NE(r2.reply.body.find(" code=\"1\" "), std::string::npos) << bad;
+  }
+}
+
+TEST(YooMoney, AvisoIsAcceptedWithTheCode0Answer) {
+  auto f = vectorFields("paymentAviso");
+  set(&f, "paymentDatetime", "2011-05-04T20:38:10.000+04:00");
+  set(&f, "md5", "79512CBC0AE0112D029E9CCFA4BBDA88");  // md5 of the vector with action paymentAviso (Python)
+  auto v = handler().handle(YooMoneyHandler::kAviso, post(formBody(f), "/yoomoney/aviso"), kNowMs);
+  const auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr);
+  expectXml(a->ack, answer("paymentAvisoResponse", 0, R"( invoiceId="55" shopId="13")"));
+  EXPECT_EQ(
+      a->ack.body,
+      R"(<?xml version="1.0" encoding="UTF-8"?><paymentAvisoResponse performedDatetime="2011-05-04T16:38:01.000+00:00" code="0" invoiceId="55" shopId="13"/>)");
+  EXPECT_EQ(a->event.type, "yoomoney.payment_aviso");
+  EXPECT_EQ(a->event.idempotency_key, "paymentAviso:55");
+  EXPECT_TRUE(a->event.verified);
+  auto data = nlohmann::json::parse(a->event.data_json);
+  EXPECT_EQ(data["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
+  EXPECT_EQ(data["action"], "paymentAviso");
+  EXPECT_FALSE(data.contains("md5"));
+}
+
+TEST(YooMoney, ActionMustMatchTheEndpoint) {
+  // A validly signed checkOrder sent to the aviso URL, and the reverse.
+  auto v = handler().handle(YooMoneyHandler::kAviso, post(formBody(vectorFields())), kNowMs);
+  const auto& r = expectReject(v);
+  EXPECT_EQ(r.outcome, "malformed");
+  expectXml(r.reply,
+            answer("paymentAvisoResponse", 200,
+                   R"( invoiceId="55" shopId="13" techMessage="action does not match the endpoint")"));
+  auto f = vectorFields("paymentAviso");
+  sign(&f);
+  const auto& r2 = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+  expectXml(r2.reply,
+            answer("checkOrderResponse", 200,
+                   R"( invoiceId="55" shopId="13" techMessage="action does not match the endpoint")"));
+  auto g = vectorFields("somethingElse");
+  sign(&g);
+  EXPECT_NE(expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(g)), kNowMs))
+                .reply.body.find(" code=\"200\" "),
+            std::string::npos);
+}
+
+TEST(YooMoney, WrongShopIdIsCode1EvenWhenTheMd5Matches) {
+  // The vector is signed for shopId 13; this route is shop 14.
+  const auto& r =
+      expectReject(handler("14").handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs));
+  EXPECT_EQ(r.outcome, "forged");
+  expectXml(r.reply, answer("checkOrderResponse", 1,
+                            R"( invoiceId="55" shopId="13" techMessage="shopId does not match this route")"));
+}
+
+TEST(YooMoney, EverySignedFieldIsRequired) {
+  for (const char* name : {"action", "shopId", "invoiceId", "customerNumber", "orderSumAmount",
+                           "orderSumCurrencyPaycash", "orderSumBankPaycash", "md5"}) {
+    auto f = vectorFields();
+    erase(&f, name);
+    const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+    EXPECT_EQ(r.outcome, "malformed") << name;
+    const std::string ids = std::string(name) == "invoiceId" ? R"( shopId="13")"
+                            : std::string(name) == "shopId"  ? R"( invoiceId="55")"
+                                                             : R"( invoiceId="55" shopId="13")";
+    expectXml(r.reply,
+              answer("checkOrderResponse", 200, ids + " techMessage=\"missing field " + name + "\""));
+  }
+}
+
+TEST(YooMoney, UnsignedFieldsAreOptional) {
+  Fields f;
+  for (const auto& [k, v] : vectorFields())
+    if (k == "action" || k == "md5" || k == "shopId" || k == "invoiceId" || k == "customerNumber" ||
+        k.starts_with("orderSum"))
+      f.emplace_back(k, v);
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Decide>(v));
+  auto data = nlohmann::json::parse(std::get<Decide>(v).event.data_json);
+  EXPECT_EQ(data.size(), 8u);  // the seven signed fields and "custom"
+}
+
+TEST(YooMoney, BadNumbersAreCode200) {
+  struct Case {
+    const char* field;
+    const char* value;
+  };
+  for (const Case& c :
+       {Case{"orderSumAmount", "87,10"}, Case{"orderSumAmount", "-87.10"}, Case{"orderSumAmount", "87."},
+        Case{"orderSumAmount", ".10"}, Case{"orderSumAmount", ""}, Case{"orderSumAmount", "1e3"},
+        Case{"orderSumAmount", " 87.10"}, Case{"orderSumCurrencyPaycash", "RUB"},
+        Case{"orderSumBankPaycash", "10.01"}, Case{"shopId", "13a"}, Case{"shopId", ""},
+        Case{"invoiceId", "+55"}, Case{"invoiceId", "123456789012345678901"}}) {
+    auto f = vectorFields();
+    set(&f, c.field, c.value);
+    sign(&f);  // well signed, so only the number check can refuse it
+    const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+    EXPECT_EQ(r.outcome, "malformed") << c.field << "=" << c.value;
+    EXPECT_NE(r.reply.body.find(" code=\"200\" "), std::string::npos) << c.field << "=" << c.value;
+    EXPECT_NE(r.reply.body.find(std::string("techMessage=\"bad number in ") + c.field + "\""),
+              std::string::npos)
+        << r.reply.body;
+  }
+  // A bad id is not echoed back: the attribute is left out.
+  auto f = vectorFields();
+  set(&f, "invoiceId", "5<5");
+  const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs));
+  expectXml(r.reply,
+            answer("checkOrderResponse", 200, R"( shopId="13" techMessage="bad number in invoiceId")"));
+}
+
+TEST(YooMoney, NumbersOfOtherShapesAreAccepted) {
+  for (const char* amount : {"87", "0.5", "100.00", "123456789012345678.12345678"}) {
+    auto f = vectorFields();
+    set(&f, "orderSumAmount", amount);
+    sign(&f);
+    auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs);
+    ASSERT_TRUE(std::holds_alternative<Decide>(v)) << amount;
+    EXPECT_EQ(nlohmann::json::parse(std::get<Decide>(v).event.data_json)["order_sum_amount"], amount);
+  }
+}
+
+TEST(YooMoney, ABodyThatIsNotAFormIsCode200WithoutIds) {
+  for (const char* body : {"invoiceId=55&shopId=13&x=%zz", "invoiceId=55&invoiceId=56&shopId=13"}) {
+    const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(body), kNowMs));
+    EXPECT_EQ(r.outcome, "malformed");
+    expectXml(r.reply, answer("checkOrderResponse", 200, R"( techMessage="the body is not a form")"));
+  }
+  // An empty or JSON body parses as a form that lacks every field.
+  for (const char* body : {"", R"({"action":"checkOrder"})"}) {
+    const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(body), kNowMs));
+    expectXml(r.reply, answer("checkOrderResponse", 200, R"( techMessage="missing field action")"));
+  }
+}
+
+TEST(YooMoney, CustomFieldsAreKeptAsSentUnderCustom) {
+  auto f = vectorFields();
+  f.emplace_back("orderDetails", "2 × чай, <1> & \"2\"");
+  f.emplace_back("cps_email", "user@example.com");
+  f.emplace_back("shop_id", "999");  // a custom field spelled like a snake_case documented one
+  f.emplace_back("orderNumber", "A-17");
+  f.emplace_back("paymentDatetime", "2011-05-04T20:38:10.000+04:00");
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Decide>(v));
+  auto data = nlohmann::json::parse(std::get<Decide>(v).event.data_json);
+  EXPECT_EQ(data["shop_id"], "13");
+  EXPECT_EQ(data["order_number"], "A-17");
+  EXPECT_EQ(data["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
+  EXPECT_EQ(data["custom"], nlohmann::json::parse(R"({"orderDetails": "2 × чай, <1> & \"2\"",
+    "cps_email": "user@example.com", "shop_id": "999"})"));
+}
+
+TEST(YooMoney, CyrillicCustomerNumberIsSignedAsDecodedUtf8) {
+  auto f = vectorFields();
+  set(&f, "customerNumber", "значение из обязательного параметра customerNumber");
+  sign(&f);
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Decide>(v));
+  EXPECT_EQ(nlohmann::json::parse(std::get<Decide>(v).event.data_json)["customer_number"],
+            "значение из обязательного параметра customerNumber");
+}
+
+TEST(YooMoney, PlusInAFormValueIsASpace) {
+  // requestDatetime sent with a literal '+' arrives as a space, exactly as a form decoder must read it.
+  std::string body = formBody(vectorFields());
+  body += "&requestTz=20:38:00.000+04:00";
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(body), kNowMs);
+  ASSERT_TRUE(std::holds_alternative<Decide>(v));
+  EXPECT_EQ(nlohmann::json::parse(std::get<Decide>(v).event.data_json)["custom"]["requestTz"],
+            "20:38:00.000 04:00");
+}
+
+Event checkEvent() {
+  auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs);
+  Event ev = std::get<Decide>(v).event;
+  ev.id = "0190a6c4-0000-7000-8000-000000000000";
+  ev.received_at_ms = kNowMs;
+  return ev;
+}
+
+TEST(YooMoney, DecidedAcceptIsCode0) {
+  Decision d;
+  d.kind = Decision::Kind::kAccept;
+  expectXml(
+      handler().decided(checkEvent(), d),
+      R"(<?xml version="1.0" encoding="UTF-8"?><checkOrderResponse performedDatetime="2011-05-04T16:38:01.000+00:00" code="0" invoiceId="55" shopId="13"/>)");
+}
+
+TEST(YooMoney, DecidedRefuseIsCode100WithTheAppsMessageEscaped) {
+  Decision d;
+  d.kind = Decision::Kind::kRefuse;
+  d.code = 42;
+  d.message = R"(order <&"> gone)";
+  expectXml(handler().decided(checkEvent(), d),
+            answer("checkOrderResponse", 100,
+                   R"( invoiceId="55" shopId="13" message="order &lt;&amp;&quot;&gt; gone")"));
+  d.message.clear();
+  expectXml(handler().decided(checkEvent(), d),
+            answer("checkOrderResponse", 100,
+                   R"( invoiceId="55" shopId="13" message="the shop refused the order")"));
+}
+
+TEST(YooMoney, DecidedFailedIsCode100WithAGenericMessage) {
+  Decision d;
+  d.kind = Decision::Kind::kFailed;
+  d.message = "connect to http://10.0.0.5:9000 refused";  // internal detail: never shown to the payer
+  auto r = handler().decided(checkEvent(), d);
+  expectXml(r, answer("checkOrderResponse", 100,
+                      R"( invoiceId="55" shopId="13" message="the shop did not confirm the order in time")"));
+}
+
+TEST(YooMoney, DecidedLongMessageIsCutAt255Characters) {
+  Decision d;
+  d.kind = Decision::Kind::kRefuse;
+  std::string cyr;
+  for (int i = 0; i < 300; ++i) cyr += "ж";
+  d.message = cyr;
+  auto r = handler().decided(checkEvent(), d);
+  std::string expected;
+  for (int i = 0; i < 255; ++i) expected += "ж";
+  EXPECT_NE(r.body.find("message=\"" + expected + "\"/>"), std::string::npos);
+}
+
+TEST(YooMoney, DecidedWithoutReadableIdsLeavesThemOut) {
+  Event ev;
+  ev.type = "yoomoney.check_order";
+  ev.received_at_ms = 0;
+  ev.data_json = R"({"invoice_id": "5\"5", "shop_id": 13})";
+  Decision d;
+  d.kind = Decision::Kind::kAccept;
+  expectXml(handler().decided(ev, d),
+            std::string(kXmlHead) +
+                R"(<checkOrderResponse performedDatetime="1970-01-01T00:00:00.000+00:00" code="0"/>)");
+  ev.data_json = "not json";
+  EXPECT_EQ(handler().decided(ev, d).body,
+            std::string(kXmlHead) +
+                R"(<checkOrderResponse performedDatetime="1970-01-01T00:00:00.000+00:00" code="0"/>)");
+}
+
+TEST(YooMoney, PerformedDatetimeIsXsDateTimeWithMillisecondsAndOffset) {
+  EXPECT_EQ(yoomoney::performedDatetime(0), "1970-01-01T00:00:00.000+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(kNowMs), "2011-05-04T16:38:01.000+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(kNowMs + 7), "2011-05-04T16:38:01.007+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(951782399999), "2000-02-28T23:59:59.999+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(951782400000), "2000-02-29T00:00:00.000+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(1798761599123), "2026-12-31T23:59:59.123+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(-1), "1970-01-01T00:00:00.000+00:00");
+  EXPECT_EQ(yoomoney::performedDatetime(INT64_MAX), "9999-12-31T23:59:59.999+00:00");
+}
+
+TEST(YooMoney, XmlAttributeEscapesAndSanitises) {
+  EXPECT_EQ(yoomoney::xmlAttribute(R"(<&">')", 255), "&lt;&amp;&quot;&gt;&apos;");
+  EXPECT_EQ(yoomoney::xmlAttribute("a\tb\nc\rd", 255), "a&#9;b&#10;c&#13;d");
+  EXPECT_EQ(yoomoney::xmlAttribute(std::string("a\0b\x01", 4), 255),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
+  EXPECT_EQ(yoomoney::xmlAttribute("\xC3\x28", 255), "\xEF\xBF\xBD(");             // broken 2-byte sequence
+  EXPECT_EQ(yoomoney::xmlAttribute("\xC0\xAF", 255), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(yoomoney::xmlAttribute("\xED\xA0\x80", 255),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");                       // surrogate
+  EXPECT_EQ(yoomoney::xmlAttribute("\xEF\xBF\xBF", 255), "\xEF\xBF\xBD");  // U+FFFF is not an XML Char
+  EXPECT_EQ(yoomoney::xmlAttribute("\xF0\x9F\x92\xB3 ok", 255), "\xF0\x9F\x92\xB3 ok");
+  EXPECT_EQ(yoomoney::xmlAttribute("жжж", 2), "жж");
+  EXPECT_EQ(yoomoney::xmlAttribute("&&&", 2), "&amp;&amp;");  // the limit counts characters, not escapes
+}
+
+TEST(YooMoney, AnswerXmlCarriesMessageAndTechMessage) {
+  EXPECT_EQ(
+      yoomoney::answerXml("checkOrderResponse", kNowMs, 100, "55", "13", "нет такого заказа", "no order"),
+      answer("checkOrderResponse", 100,
+             R"( invoiceId="55" shopId="13" message="нет такого заказа" techMessage="no order")"));
+  std::string tech(100, 'x');
+  EXPECT_EQ(yoomoney::answerXml("paymentAvisoResponse", kNowMs, 0, "", "", "", tech),
+            answer("paymentAvisoResponse", 0, " techMessage=\"" + std::string(64, 'x') + "\""));
+}
+
+TEST(YooMoney, FactoryValidatesTheRoute) {
+  config::RouteConfig route;
+  route.name = "shop";
+  route.provider = "yoomoney";
+  route.shop_id = "13";
+  route.shop_password = Secret(kPassword);
+  auto ok = makeYooMoneyHandler(route);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)->endpoints().size(), 2u);
+  auto v = (*ok)->handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs);
+  EXPECT_TRUE(std::holds_alternative<Decide>(v));
+
+  route.shop_id = "shop-13";
+  auto bad = makeYooMoneyHandler(route);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.rfind("shop_id: ", 0), 0u);
+  route.shop_id = "13";
+  route.shop_password = Secret();
+  auto empty = makeYooMoneyHandler(route);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().message.rfind("shop_password_file: ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
