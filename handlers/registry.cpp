@@ -4,6 +4,7 @@
 #include <map>
 
 #include "handlers/allpay.h"
+#include "handlers/payinpayout.h"
 #include "handlers/rbs.h"
 #include "handlers/standard_webhooks.h"
 #include "handlers/yoomoney.h"
@@ -34,6 +35,7 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
       {"rbs", makeRbsHandler},
       {"standard-webhooks", makeStandardWebhooks},
+      {"payinpayout", makePayinPayoutHandler},
       {"yoomoney", makeYooMoneyHandler},
       {"allpay", makeAllpayHandler},
   };
