@@ -4,6 +4,7 @@
 #include <map>
 
 #include "handlers/allpay.h"
+#include "handlers/integra.h"
 #include "handlers/payinpayout.h"
 #include "handlers/rbs.h"
 #include "handlers/standard_webhooks.h"
@@ -35,6 +36,7 @@ const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
       {"rbs", makeRbsHandler},
       {"standard-webhooks", makeStandardWebhooks},
+      {"integra", makeIntegraHandler},
       {"payinpayout", makePayinPayoutHandler},
       {"yoomoney", makeYooMoneyHandler},
       {"allpay", makeAllpayHandler},

@@ -1,0 +1,151 @@
+#include "handlers/integra.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+
+#include "handlers/digest.h"
+#include "handlers/form.h"
+
+namespace payhook::handlers {
+namespace {
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxAmountLength = 32;
+
+// The daemon's answer for a path it does not serve (daemon/ingest.cpp): a caller without the token must not
+// learn that this path is mounted.
+Reject notFound(std::string reason) {
+  return Reject{http::Response::text(404, "not found\n"), std::move(reason), "forged"};
+}
+
+Reject malformed(std::string reason) {
+  return Reject{http::Response::text(400, "bad request: " + reason + "\n"), std::move(reason), "malformed"};
+}
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// URL-unreserved characters only: the id and the user hash are put back into Integra's API URL later.
+bool plainToken(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdLength) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+           c == '.' || c == '~';
+  });
+}
+
+// Digits, optionally a point and more digits: no sign, exponent, comma or white space.
+bool decimalAmount(std::string_view s) {
+  if (s.empty() || s.size() > kMaxAmountLength) return false;
+  const size_t point = s.find('.');
+  auto digits = [](std::string_view part) {
+    return !part.empty() && std::all_of(part.begin(), part.end(), isDigit);
+  };
+  if (point == std::string_view::npos) return digits(s);
+  return digits(s.substr(0, point)) && digits(s.substr(point + 1));
+}
+
+}  // namespace
+
+namespace integra {
+
+std::string withoutToken(std::string_view query) {
+  std::string out;
+  out.reserve(query.size());
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    std::string name;
+    // A name that does not decode is kept: Form::parse refuses such a query, so it carried no valid token.
+    if (percentDecode(part.substr(0, part.find('=')), &name) && name == "token") continue;
+    if (!out.empty()) out += '&';
+    out += part;
+  }
+  return out;
+}
+
+}  // namespace integra
+
+IntegraHandler::IntegraHandler(IntegraOptions options)
+    : options_(std::move(options)),
+      token_digest_(hmacSha256Hex(options_.url_token, options_.url_token.reveal(), HexCase::kLower)) {}
+
+std::vector<Endpoint> IntegraHandler::endpoints() const {
+  return {{"/notify", {"GET"}}};
+}
+
+Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request, int64_t /*now_ms*/) const {
+  // Until the token is proven, every refusal is the unknown-path 404, a broken query included.
+  auto form = Form::parse(request.query);
+  if (!form) return notFound("query unreadable, token not checked");
+  const std::string* token = form->get("token");
+  if (!token) return notFound("token missing");
+  // Both sides hashed first, so the comparison takes the same time whatever length was guessed.
+  if (!constantTimeEqual(hmacSha256Hex(options_.url_token, *token, HexCase::kLower), token_digest_))
+    return notFound("wrong token");
+
+  const std::string* id = form->get(options_.id_param);
+  const std::string* amount = form->get(options_.amount_param);
+  const std::string* user = form->get(options_.user_param);
+  if (!id || !plainToken(*id)) return malformed(options_.id_param + " missing or malformed");
+  if (!amount || !decimalAmount(*amount))
+    return malformed(options_.amount_param + " missing or not a decimal");
+  if (!user || !plainToken(*user)) return malformed(options_.user_param + " missing or malformed");
+  if (!options_.known_users.empty() && std::find(options_.known_users.begin(), options_.known_users.end(),
+                                                 *user) == options_.known_users.end())
+    return Reject{http::Response::text(403, "forbidden\n"), "user not in known_users", "forbidden"};
+
+  nlohmann::json data = nlohmann::json::object();
+  data["transaction_id"] = *id;
+  data["amount"] = *amount;
+  data["user"] = *user;
+  for (const auto& [name, value] : form->pairs()) {
+    if (name == "token" || name == options_.id_param || name == options_.amount_param ||
+        name == options_.user_param)
+      continue;
+    // Only possible with renamed parameters: an extra "amount" beside amount_param = "sum" would be
+    // mistaken for the amount by whoever reads the event.
+    if (data.contains(name)) return malformed("parameter " + name + " collides with a normalised field");
+    data[name] = value;
+  }
+
+  Event ev;
+  ev.type = "integra.payment_notify";
+  ev.route = options_.route;
+  ev.provider = "integra";
+  ev.verified = true;
+  ev.idempotency_key = *id;
+  ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Accept{std::move(ev), http::Response::text(200, "OK")};
+}
+
+}  // namespace payhook::handlers
+
+namespace payhook::handlers {
+
+Result<std::unique_ptr<Handler>> makeIntegraHandler(const config::RouteConfig& route) {
+  if (route.url_token.empty()) return Error{"url_token_file: an integra route needs a url token"};
+  const std::vector<std::pair<std::string, std::string>> params = {
+      {"id_param", route.id_param}, {"amount_param", route.amount_param}, {"user_param", route.user_param}};
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [key, name] = params[i];
+    if (name.empty()) return Error{key + ": must not be empty"};
+    if (name == "token") return Error{key + ": \"token\" is the url token's parameter"};
+    for (size_t j = 0; j < i; ++j)
+      if (params[j].second == name) return Error{key + ": \"" + name + "\" is already " + params[j].first};
+  }
+  IntegraOptions options;
+  options.route = route.name;
+  options.url_token = route.url_token;
+  options.id_param = route.id_param;
+  options.amount_param = route.amount_param;
+  options.user_param = route.user_param;
+  options.known_users = route.known_users;
+  return std::unique_ptr<Handler>(std::make_unique<IntegraHandler>(std::move(options)));
+}
+
+}  // namespace payhook::handlers

@@ -1,0 +1,210 @@
+#include "handlers/integra.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace payhook::handlers {
+namespace {
+
+constexpr const char* kToken = "tok-3f9a1c77e2b54d08";
+constexpr const char* kId = "0123456789abcdef0123456789abcdef";  // 32 characters, as documented
+constexpr int64_t kNowMs = 1'700'000'000'000;
+
+IntegraOptions options() {
+  IntegraOptions o;
+  o.route = "integra";
+  o.url_token = Secret(std::string(kToken));
+  return o;
+}
+
+http::Request get(std::string query) {
+  http::Request r;
+  r.method = "GET";
+  r.path = "/integra/notify";
+  r.query = std::move(query);
+  return r;
+}
+
+std::string validQuery(const std::string& token = kToken) {
+  return "token=" + token + "&transaction_id=" + kId + "&amount=100.50&user=9f86d081884c7d65";
+}
+
+// Copies, so that a verdict returned by value may be inspected in one expression.
+Reject rejected(const Verdict& v) {
+  EXPECT_TRUE(std::holds_alternative<Reject>(v));
+  return std::holds_alternative<Reject>(v) ? std::get<Reject>(v) : Reject{};
+}
+
+// Byte for byte the daemon's answer to a path it does not serve.
+void expectNotFound(const Verdict& v) {
+  const Reject r = rejected(v);
+  EXPECT_EQ(r.reply.status, 404);
+  EXPECT_EQ(r.reply.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(r.reply.body, "not found\n");
+  EXPECT_TRUE(r.reply.headers.empty());
+  EXPECT_EQ(r.outcome, "forged");  // counted like a bad signature
+  EXPECT_EQ(r.reason.find(kToken), std::string::npos);
+}
+
+void expectBadRequest(const Verdict& v) {
+  const Reject r = rejected(v);
+  EXPECT_EQ(r.reply.status, 400);
+  EXPECT_EQ(r.reply.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(r.reply.body.rfind("bad request: ", 0), 0u) << r.reply.body;
+  EXPECT_EQ(r.outcome, "malformed");
+}
+
+Accept accepted(const Verdict& v) {
+  EXPECT_TRUE(std::holds_alternative<Accept>(v))
+      << (std::holds_alternative<Reject>(v) ? rejected(v).reason : "");
+  return std::holds_alternative<Accept>(v) ? std::get<Accept>(v) : Accept{};
+}
+
+TEST(IntegraHandler, NotifyIsAcceptedWithOk) {
+  IntegraHandler h(options());
+  const Accept a = accepted(h.handle(0, get(validQuery() + "&lang=ru"), kNowMs));
+  EXPECT_EQ(a.ack.status, 200);
+  EXPECT_EQ(a.ack.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(a.ack.body, "OK");
+  EXPECT_TRUE(a.ack.headers.empty());
+  EXPECT_EQ(a.event.type, "integra.payment_notify");
+  EXPECT_EQ(a.event.route, "integra");
+  EXPECT_EQ(a.event.provider, "integra");
+  EXPECT_TRUE(a.event.verified);
+  EXPECT_EQ(a.event.idempotency_key, kId);
+  EXPECT_TRUE(a.event.raw.query.empty());
+  // Everything confirmPayment / declinePayment need, the token nowhere.
+  EXPECT_EQ(a.event.data_json, std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
+                                   R"(","user":"9f86d081884c7d65"})");
+  EXPECT_EQ(a.event.data_json.find(kToken), std::string::npos);
+}
+
+TEST(IntegraHandler, WrongOrMissingTokenLooksLikeAnUnknownPath) {
+  IntegraHandler h(options());
+  std::string one_byte = kToken;
+  one_byte.back() = '9';
+  expectNotFound(h.handle(0, get(validQuery(one_byte)), kNowMs));
+  expectNotFound(h.handle(0, get(validQuery(std::string(kToken).substr(1))), kNowMs));
+  expectNotFound(h.handle(0, get(validQuery(std::string(kToken) + "0")), kNowMs));
+  expectNotFound(h.handle(0, get(validQuery("")), kNowMs));
+  expectNotFound(h.handle(0, get(std::string("transaction_id=") + kId + "&amount=1&user=u"), kNowMs));
+  expectNotFound(h.handle(0, get(""), kNowMs));
+  // A query we cannot read cannot prove the token either: still the unknown path.
+  expectNotFound(h.handle(0, get(validQuery() + "&token=" + kToken), kNowMs));
+  expectNotFound(h.handle(0, get(validQuery() + "&x=%zz"), kNowMs));
+  // The wrong token wins over anything else that is wrong.
+  expectNotFound(h.handle(0, get("token=nope"), kNowMs));
+  // A percent-encoded token is the same token.
+  accepted(h.handle(0, get(validQuery("tok%2D3f9a1c77e2b54d08")), kNowMs));
+}
+
+TEST(IntegraHandler, IdAndUserMustBeUnreservedCharacters) {
+  IntegraHandler h(options());
+  const std::string base = std::string("token=") + kToken + "&amount=1";
+  expectBadRequest(h.handle(0, get(base + "&user=u"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=&user=u"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=a+b&user=u"), kNowMs));
+  expectBadRequest(
+      h.handle(0, get(base + "&transaction_id=%7Bid%7D&user=u"), kNowMs));  // "{id}" unsubstituted
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=a%26b&user=u"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=" + std::string(129, 'a') + "&user=u"), kNowMs));
+  accepted(h.handle(0, get(base + "&transaction_id=" + std::string(128, 'a') + "&user=u"), kNowMs));
+  accepted(h.handle(0, get(base + "&transaction_id=short-id_1.2~3&user=u"), kNowMs));  // 32 is not enforced
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=1"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=1&user="), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&transaction_id=1&user=%D1%8F"), kNowMs));
+}
+
+TEST(IntegraHandler, AmountIsAPlainDecimal) {
+  IntegraHandler h(options());
+  auto with = [&](const std::string& amount) {
+    return h.handle(0, get(std::string("token=") + kToken + "&transaction_id=1&user=u&amount=" + amount),
+                    kNowMs);
+  };
+  for (const char* good : {"100", "100.50", "0.01", "0", "007.5", "12345678901234567890.12"}) {
+    SCOPED_TRACE(good);
+    EXPECT_EQ(nlohmann::json::parse(accepted(with(good)).event.data_json)["amount"], good);
+  }
+  for (const char* bad : {"", "-1", "+5", "%2B5", "1e3", "1,5", ".5", "5.", "1.2.3", "%205", "5%20", "0x10",
+                          "NaN", "123456789012345678901234567890123"}) {
+    SCOPED_TRACE(bad);
+    expectBadRequest(with(bad));
+  }
+  expectBadRequest(h.handle(0, get(std::string("token=") + kToken + "&transaction_id=1&user=u"), kNowMs));
+}
+
+TEST(IntegraHandler, KnownUsersAllowList) {
+  IntegraOptions o = options();
+  o.known_users = {"someone", "9f86d081884c7d65"};
+  IntegraHandler h(std::move(o));
+  accepted(h.handle(0, get(validQuery()), kNowMs));
+  const Reject r = rejected(h.handle(
+      0, get(std::string("token=") + kToken + "&transaction_id=1&amount=1&user=9f86d081884c7d66"), kNowMs));
+  EXPECT_EQ(r.reply.status, 403);
+  EXPECT_EQ(r.reply.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(r.reply.body, "forbidden\n");
+  EXPECT_EQ(r.outcome, "forbidden");
+}
+
+TEST(IntegraHandler, RenamedParameters) {
+  IntegraOptions o = options();
+  o.id_param = "id";
+  o.amount_param = "sum";
+  o.user_param = "hash";
+  IntegraHandler h(std::move(o));
+  const Accept a = accepted(
+      h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&order=42"), kNowMs));
+  EXPECT_EQ(a.event.idempotency_key, "abc");
+  EXPECT_EQ(a.event.data_json, R"({"amount":"5.00","order":"42","transaction_id":"abc","user":"h1"})");
+  // The default names are ordinary parameters now, and must not pass for the normalised fields.
+  expectBadRequest(
+      h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&amount=9"), kNowMs));
+  expectBadRequest(
+      h.handle(0, get(std::string("transaction_id=abc&amount=5.00&user=h1&token=") + kToken), kNowMs));
+}
+
+TEST(IntegraHandler, SameNotifyRepeatedIsTheSameKey) {
+  IntegraHandler h(options());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(accepted(h.handle(0, get(validQuery()), kNowMs + i)).event.idempotency_key, kId);
+}
+
+TEST(IntegraHandler, WithoutTokenKeepsEverythingElseByteForByte) {
+  using integra::withoutToken;
+  EXPECT_EQ(withoutToken(validQuery() + "&lang=ru"),
+            std::string("transaction_id=") + kId + "&amount=100.50&user=9f86d081884c7d65&lang=ru");
+  EXPECT_EQ(withoutToken("a=1&tok%65n=x&b=%20+&token&c"), "a=1&b=%20+&c");
+  EXPECT_EQ(withoutToken("token=x"), "");
+  EXPECT_EQ(withoutToken(""), "");
+  EXPECT_EQ(withoutToken("tokens=1&x=%zz"), "tokens=1&x=%zz");
+}
+
+TEST(IntegraHandler, EndpointsAndFactory) {
+  IntegraHandler h(options());
+  auto eps = h.endpoints();
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].suffix, "/notify");
+  EXPECT_EQ(eps[0].methods, std::vector<std::string>{"GET"});
+
+  config::RouteConfig route;
+  route.name = "integra";
+  route.provider = "integra";
+  EXPECT_FALSE(makeIntegraHandler(route).ok());
+  route.url_token = Secret(std::string(kToken));
+  auto made = makeIntegraHandler(route);
+  ASSERT_TRUE(made.ok());
+  accepted((*made)->handle(0, get(validQuery()), kNowMs));
+
+  route.amount_param = "token";
+  EXPECT_FALSE(makeIntegraHandler(route).ok());
+  route.amount_param = "transaction_id";
+  auto clash = makeIntegraHandler(route);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().message, "amount_param: \"transaction_id\" is already id_param");
+  route.amount_param = "";
+  EXPECT_FALSE(makeIntegraHandler(route).ok());
+}
+
+}  // namespace
+}  // namespace payhook::handlers
