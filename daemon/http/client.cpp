@@ -334,6 +334,7 @@ struct Client::Impl {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
       const CURLcode code = msg->data.result;
       curl_multi_remove_handle(multi, msg->easy_handle);  // invalidates msg
+      if (!raw) continue;
       auto it = transfers.find(raw->id);
       if (it == transfers.end()) continue;
       auto t = std::move(it->second);

@@ -1,9 +1,17 @@
 // The outbound HTTP client in-process: a Client and its sinks on one uv loop run by the test thread. Every
 // test ends by shutting everything down and asserting uv_loop_close() == 0, so a leaked handle (a poll,
 // curl's timer, a deferred callback) fails the test that leaked it.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -221,6 +229,112 @@ TEST_F(HttpClientTest, PostsAndReceivesStatusHeadersAndBody) {
   EXPECT_TRUE(seen.header("user-agent")->starts_with("payhook/"));
   EXPECT_EQ(seen.header("expect"), nullptr);
   EXPECT_EQ(client().inFlight(), 0u);
+}
+
+TEST_F(HttpClientTest, AHostNameIsResolvedAndConnected) {
+  std::string base = startServer([](Request&&, Responder resp) { resp.send(Response::text(200, "named")); });
+  const std::string port = base.substr(base.rfind(':') + 1);
+  std::optional<ClientResponse> got;
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "http://localhost:" + port + "/";
+  client().send(req, [&](ClientResponse r) { got = std::move(r); });
+  ASSERT_TRUE(runUntil([&] { return got.has_value(); }));
+  EXPECT_EQ(got->status, 200) << got->error;
+  EXPECT_EQ(got->body, "named");
+}
+
+// `openssl s_server` with a fresh self-signed certificate for "localhost", in a child process.
+class TlsServer {
+ public:
+  TlsServer() {
+    char tmpl[] = "/tmp/payhook-tls.XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    const std::string gen =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost -keyout " +
+        dir_ + "/key.pem -out " + dir_ + "/cert.pem >/dev/null 2>&1";
+    if (std::system(gen.c_str()) != 0) return;
+    port_ = freePort();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      const std::string accept = "127.0.0.1:" + std::to_string(port_);
+      const std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
+      ::execlp("openssl", "openssl", "s_server", "-accept", accept.c_str(), "-cert", cert.c_str(), "-key",
+               key.c_str(), "-www", "-quiet", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Wait until it accepts connections.
+    for (int i = 0; i < 500; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(static_cast<uint16_t>(port_));
+      sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0;
+      ::close(fd);
+      if (up) {
+        ready_ = true;
+        return;
+      }
+      ::usleep(20'000);
+    }
+  }
+  ~TlsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+  std::string certFile() const { return dir_ + "/cert.pem"; }
+
+ private:
+  static int freePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+    socklen_t len = sizeof(sin);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+    ::close(fd);
+    return ntohs(sin.sin_port);
+  }
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+TEST_F(HttpClientTest, TlsCertificatesAreVerified) {
+  TlsServer tls;
+  ASSERT_TRUE(tls.ready()) << "openssl s_server did not start";
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "https://localhost:" + std::to_string(tls.port()) + "/";
+  req.timeout_ms = 10'000;
+  // Self-signed: the default CA bundle does not vouch for it.
+  std::optional<ClientResponse> got;
+  client().send(req, [&](ClientResponse r) { got = std::move(r); });
+  ASSERT_TRUE(runUntil([&] { return got.has_value(); }));
+  EXPECT_EQ(got->status, 0);
+  EXPECT_NE(got->error.find("certificate"), std::string::npos) << got->error;
+
+  // Trusted explicitly, the same server is accepted: the failure above was the verification.
+  client_.reset();
+  ClientOptions o;
+  o.ca_file = tls.certFile();
+  std::optional<ClientResponse> trusted;
+  client(o).send(req, [&](ClientResponse r) { trusted = std::move(r); });
+  ASSERT_TRUE(runUntil([&] { return trusted.has_value(); }));
+  EXPECT_EQ(trusted->status, 200) << trusted->error;
 }
 
 TEST_F(HttpClientTest, DoneNeverRunsInsideSend) {
