@@ -1,0 +1,460 @@
+// The synchronous Decide flow (YooMoney checkOrder) end to end: the real payhookd and redis-server, and the
+// shop's decision app played by a payhook::http::Server on its own loop thread in this process. Asserts the
+// XML YooMoney gets, the audit event in Redis (with the decision, and no delivery job) and that what the app
+// receives verifies with the target's secret.
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/webhook_signature.h"
+#include "daemon/http/server.h"
+#include "handlers/digest.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/redis_server.h"
+
+namespace payhook::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";  // PROTOCOLS.md's published vector
+constexpr const char* kTargetSecret = "whsec_ZGVjaXNpb24tdGFyZ2V0LXNlY3JldC0wMTIzNDU=";
+
+// A uv loop on its own thread; closures posted to it run there, in order.
+class LoopThread {
+ public:
+  LoopThread() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_, &LoopThread::onAsync);
+    async_.data = this;
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  ~LoopThread() {
+    post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
+    thread_.join();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  uv_loop_t* loop() { return &loop_; }
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    uv_async_send(&async_);
+  }
+  template <class F>
+  auto call(F fn) -> decltype(fn()) {
+    std::promise<decltype(fn())> p;
+    auto f = p.get_future();
+    post([&] {
+      if constexpr (std::is_void_v<decltype(fn())>) {
+        fn();
+        p.set_value();
+      } else {
+        p.set_value(fn());
+      }
+    });
+    return f.get();
+  }
+
+ private:
+  static void onAsync(uv_async_t* a) noexcept {
+    auto* self = static_cast<LoopThread*>(a->data);
+    std::vector<std::function<void()>> run;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      run.swap(self->queue_);
+    }
+    for (auto& fn : run) fn();
+  }
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> queue_;
+};
+
+// The shop's decision app. Answers every request with `answer` (JSON body), or holds it unanswered when
+// `hold` is set; records what it received.
+class DecisionSink {
+ public:
+  DecisionSink() {
+    loop_.call([this] {
+      server_ = std::make_unique<http::Server>(
+          loop_.loop(), http::ServerLimits{}, [this](http::Request&& r, http::Responder resp) {
+            std::lock_guard<std::mutex> lock(mu_);
+            received_.push_back(r);
+            if (hold_) {
+              held_.push_back(resp);
+              return;
+            }
+            http::Response out{200, "application/json", answer_, {}, false};
+            resp.send(std::move(out));
+          });
+      (void)server_->listen("127.0.0.1:0");
+      url_ = "http://" + server_->boundAddresses().at(0) + "/decide";
+    });
+  }
+  ~DecisionSink() {
+    loop_.call([this] {
+      server_->closeAll();
+      server_.reset();
+    });
+  }
+  const std::string& url() const { return url_; }
+  void answer(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answer_ = std::move(body);
+  }
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = true;
+  }
+  std::vector<http::Request> received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+ private:
+  LoopThread loop_;
+  std::unique_ptr<http::Server> server_;
+  std::string url_;
+  std::mutex mu_;
+  std::string answer_ = R"({"accept":true})";
+  bool hold_ = false;
+  std::vector<http::Request> received_;
+  std::vector<http::Responder> held_;
+};
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+std::string encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A signed checkOrder as YooMoney sends it.
+std::string checkOrder(const std::string& invoice_id = "55") {
+  Fields f = {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
+              {"action", "checkOrder"},
+              {"shopId", "13"},
+              {"shopArticleId", "456"},
+              {"invoiceId", invoice_id},
+              {"customerNumber", "8123294469"},
+              {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
+              {"orderSumAmount", "87.10"},
+              {"orderSumCurrencyPaycash", "643"},
+              {"orderSumBankPaycash", "1001"},
+              {"shopSumAmount", "86.23"},
+              {"shopSumCurrencyPaycash", "643"},
+              {"shopSumBankPaycash", "1001"},
+              {"paymentPayerCode", "42007148320"},
+              {"paymentType", "AC"}};
+  std::string text;
+  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
+                        "shopId", "invoiceId", "customerNumber"}) {
+    for (const auto& [k, v] : f)
+      if (k == n) text += v + ";";
+  }
+  f.emplace_back("md5", handlers::md5Hex(text + kPassword, handlers::HexCase::kUpper));
+  std::string body;
+  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + encode(k) + "=" + encode(v);
+  return body;
+}
+
+// The answer with its performedDatetime replaced by "T", so the rest compares byte for byte.
+std::string withoutDatetime(const std::string& body) {
+  static const std::regex kDatetime(R"(performedDatetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")");
+  std::smatch m;
+  if (!std::regex_search(body, m, kDatetime)) return "no performedDatetime in: " + body;
+  return m.prefix().str() + "performedDatetime=\"T\"" + m.suffix().str();
+}
+
+std::string checkXml(const std::string& attributes) {
+  return R"(<?xml version="1.0" encoding="UTF-8"?><checkOrderResponse performedDatetime="T" )" + attributes +
+         "/>";
+}
+
+class DecideFlowTest : public ::testing::Test {
+ protected:
+  void start(const std::string& target_url, const std::string& decision_timeout = "5s") {
+    DaemonOptions o;
+    o.redis_url = redis_.url();
+    o.targets = R"(
+[[targets]]
+name = "orders"
+url = "http://127.0.0.1:9/payhook"
+secret_file = "secrets/orders.whsec"
+
+[[targets]]
+name = "shop-decisions"
+url = ")" + target_url +
+                R"("
+secret_file = "secrets/decisions.whsec"
+timeout = "10s"
+headers = { x-internal-token = "static-token" }
+)";
+    o.routes = R"(
+[[routes]]
+name = "shop"
+provider = "yoomoney"
+path = "/yoomoney"
+shop_id = "13"
+shop_password_file = "secrets/yoomoney.pass"
+decision = "shop-decisions"
+decision_timeout = ")" +
+               decision_timeout +
+               R"("
+forward = ["orders"]
+)";
+    daemon_ = std::make_unique<DaemonProcess>(o);
+    writeFile(daemon_->dir() + "/secrets/yoomoney.pass", std::string(kPassword) + "\n");
+    writeFile(daemon_->dir() + "/secrets/decisions.whsec", std::string(kTargetSecret) + "\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
+    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      const std::string logs = daemon_->logs();
+      EXPECT_EQ(logs.find(kPassword), std::string::npos) << "the shop password reached the log";
+      EXPECT_EQ(logs.find(kTargetSecret), std::string::npos) << "the target secret reached the log";
+      EXPECT_EQ(logs.find("static-token"), std::string::npos) << "a target header value reached the log";
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
+    }
+  }
+
+  HttpResponse check(const std::string& body) {
+    return httpRequest(daemon_->address(), "POST", "/yoomoney/check",
+                       {{"content-type", "application/x-www-form-urlencoded"}}, body);
+  }
+
+  // The stored audit event for invoice `invoice_id`, with its data parsed; checks there is no delivery job.
+  json storedDecision(const std::string& invoice_id = "55") {
+    auto id = redis_.command({"GET", "{payhook}:idem:shop:checkOrder:" + invoice_id});
+    EXPECT_EQ(id.type, RedisReply::kString) << daemon_->logs();
+    if (id.type != RedisReply::kString) return json();
+    auto fields = redis_.command({"HGETALL", "{payhook}:ev:" + id.str});
+    std::map<std::string, std::string> ev;
+    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2)
+      ev[fields.elements[i].str] = fields.elements[i + 1].str;
+    EXPECT_EQ(ev["type"], "yoomoney.check_order");
+    EXPECT_EQ(ev["route"], "shop");
+    EXPECT_EQ(ev["raw_path"], "/yoomoney/check");
+    EXPECT_EQ(ev["targets"], "");
+    // Stored for audit, not queued for a second delivery.
+    EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 0);
+    json data = json::parse(ev["data"], nullptr, false);
+    EXPECT_TRUE(data.is_object()) << ev["data"];
+    if (!data.is_object()) return json();
+    EXPECT_EQ(data.value("invoice_id", ""), invoice_id);
+    return data.value("decision", json());
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(DecideFlowTest, AcceptedCheckAnswersCode0AndIsStoredWithItsDecision) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": true})");
+  start(sink.url());
+  const std::string body = checkOrder();
+  auto resp = check(body);
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_EQ(resp.header("content-type"), "application/xml; charset=utf-8");
+  EXPECT_EQ(withoutDatetime(resp.body), checkXml(R"(code="0" invoiceId="55" shopId="13")"));
+
+  json decision = storedDecision();
+  EXPECT_EQ(decision.value("outcome", ""), "accept");
+  EXPECT_EQ(decision.value("accept", false), true);
+  EXPECT_EQ(decision.value("status", 0), 200);
+  EXPECT_EQ(decision.value("target", ""), "shop-decisions");
+  EXPECT_TRUE(decision.contains("latency_ms"));
+
+  // What the app received: the signed envelope, verifiable with the target's secret.
+  auto got = sink.received();
+  ASSERT_EQ(got.size(), 1u);
+  const http::Request& r = got[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.path, "/decide");
+  ASSERT_NE(r.header("content-type"), nullptr);
+  EXPECT_EQ(*r.header("content-type"), "application/json");
+  ASSERT_NE(r.header("x-internal-token"), nullptr);
+  EXPECT_EQ(*r.header("x-internal-token"), "static-token");
+  ASSERT_NE(r.header("user-agent"), nullptr);
+  EXPECT_TRUE(r.header("user-agent")->starts_with("payhook/"));
+  const std::string* wid = r.header("webhook-id");
+  const std::string* wts = r.header("webhook-timestamp");
+  const std::string* wsig = r.header("webhook-signature");
+  ASSERT_TRUE(wid && wts && wsig);
+  swh::VerifyKeys keys;
+  keys.hmac.push_back(swh::decodeSecret(kTargetSecret).value());
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  EXPECT_EQ(swh::verify(keys, *wid, *wts, *wsig, r.body, now_ms), swh::VerifyResult::kOk);
+  swh::VerifyKeys wrong;
+  wrong.hmac.push_back(swh::decodeSecret(DaemonProcess::kDemoSecret).value());
+  EXPECT_EQ(swh::verify(wrong, *wid, *wts, *wsig, r.body, now_ms), swh::VerifyResult::kBadSignature);
+
+  json envelope = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(envelope.is_object()) << r.body;
+  EXPECT_EQ(envelope["id"], *wid);
+  EXPECT_EQ(envelope["type"], "yoomoney.check_order");
+  EXPECT_EQ(envelope["route"], "shop");
+  EXPECT_EQ(envelope["provider"], "yoomoney");
+  EXPECT_EQ(envelope["attempt"], 1);
+  EXPECT_EQ(envelope["verified"], true);
+  EXPECT_EQ(envelope["data"]["invoice_id"], "55");
+  EXPECT_EQ(envelope["data"]["order_sum_amount"], "87.10");
+  EXPECT_FALSE(envelope["data"].contains("decision"));
+  EXPECT_EQ(envelope["raw"]["method"], "POST");
+  EXPECT_EQ(envelope["raw"]["path"], "/yoomoney/check");
+  EXPECT_EQ(envelope["raw"]["content_type"], "application/x-www-form-urlencoded");
+  EXPECT_EQ(envelope["raw"]["body"], body);
+  // The stored event is the one the app was asked about.
+  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:55"}).str, *wid);
+}
+
+TEST_F(DecideFlowTest, RefusedCheckAnswersCode100WithTheShopsMessage) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": false, "code": 7, "message": "out of stock"})");
+  start(sink.url());
+  auto resp = check(checkOrder());
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_EQ(withoutDatetime(resp.body),
+            checkXml(R"(code="100" invoiceId="55" shopId="13" message="out of stock")"));
+  json decision = storedDecision();
+  EXPECT_EQ(decision.value("outcome", ""), "refuse");
+  EXPECT_EQ(decision.value("accept", true), false);
+  EXPECT_EQ(decision.value("code", 0), 7);
+  EXPECT_EQ(decision.value("message", ""), "out of stock");
+}
+
+TEST_F(DecideFlowTest, AnAnswerThatIsNotADecisionRefuses) {
+  DecisionSink sink;
+  sink.answer(R"({"ok": true})");
+  start(sink.url());
+  auto resp = check(checkOrder());
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_NE(withoutDatetime(resp.body).find(R"(code="100" invoiceId="55" shopId="13")"), std::string::npos)
+      << resp.body;
+  json decision = storedDecision();
+  EXPECT_EQ(decision.value("outcome", ""), "failed");
+  EXPECT_NE(decision.value("message", "").find("accept"), std::string::npos);
+}
+
+TEST_F(DecideFlowTest, ASinkSlowerThanDecisionTimeoutRefuses) {
+  DecisionSink sink;
+  sink.hold();
+  start(sink.url(), "500ms");
+  auto resp = check(checkOrder());
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_EQ(withoutDatetime(resp.body), checkXml(R"(code="100" invoiceId="55" shopId="13" )"
+                                                 R"(message="the shop did not confirm the order in time")"));
+  json decision = storedDecision();
+  EXPECT_EQ(decision.value("outcome", ""), "failed");
+  EXPECT_EQ(decision.value("status", -1), 0);
+  EXPECT_NE(decision.value("message", "").find("timed out"), std::string::npos) << decision.dump();
+  EXPECT_EQ(sink.received().size(), 1u);
+}
+
+TEST_F(DecideFlowTest, ASinkThatIsDownRefuses) {
+  start("http://127.0.0.1:" + std::to_string(freeTcpPort()) + "/decide");
+  auto resp = check(checkOrder());
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_NE(withoutDatetime(resp.body).find(R"(code="100" invoiceId="55" shopId="13")"), std::string::npos)
+      << resp.body;
+  json decision = storedDecision();
+  EXPECT_EQ(decision.value("outcome", ""), "failed");
+  EXPECT_EQ(decision.value("status", -1), 0);
+}
+
+TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredFromTheNewDecisionAndStoredOnce) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": true})");
+  start(sink.url());
+  const std::string body = checkOrder("77");
+  auto first = check(body);
+  ASSERT_EQ(first.status, 200) << daemon_->logs();
+  EXPECT_EQ(withoutDatetime(first.body), checkXml(R"(code="0" invoiceId="77" shopId="13")"));
+  // The shop has changed its mind (the goods sold out): the provider's retry gets today's answer.
+  sink.answer(R"({"accept": false, "code": 1, "message": "sold out"})");
+  auto second = check(body);
+  ASSERT_EQ(second.status, 200) << daemon_->logs();
+  EXPECT_EQ(withoutDatetime(second.body),
+            checkXml(R"(code="100" invoiceId="77" shopId="13" message="sold out")"));
+  EXPECT_EQ(sink.received().size(), 2u);
+  EXPECT_EQ(redis_.command({"KEYS", "{payhook}:ev:*"}).elements.size(), 1u);
+  EXPECT_EQ(storedDecision("77").value("outcome", ""), "accept");  // the first check's record stays
+}
+
+TEST_F(DecideFlowTest, RedisDownAnswers503AndAsksNobody) {
+  DecisionSink sink;
+  start(sink.url());
+  redis_.kill();
+  ASSERT_TRUE(daemon_->waitReady(503, 15'000)) << daemon_->logs();
+  auto resp = check(checkOrder());
+  EXPECT_EQ(resp.status, 503) << daemon_->logs();
+  EXPECT_EQ(resp.header("retry-after"), "5");
+  EXPECT_TRUE(sink.received().empty());
+}
+
+TEST_F(DecideFlowTest, RedisLostWhileTheShopDecidesAnswers503) {
+  DecisionSink sink;
+  sink.hold();  // the decision never comes in time; meanwhile Redis goes away
+  start(sink.url(), "2s");
+  auto pending = std::async(std::launch::async, [&] { return check(checkOrder()); });
+  for (int i = 0; i < 500 && sink.received().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(sink.received().size(), 1u) << daemon_->logs();
+  redis_.kill();
+  auto resp = pending.get();
+  EXPECT_EQ(resp.status, 503) << daemon_->logs();
+  EXPECT_EQ(resp.header("retry-after"), "5");
+}
+
+TEST_F(DecideFlowTest, AGracefulStopWaitsForTheDecisionInFlight) {
+  DecisionSink sink;
+  sink.hold();
+  start(sink.url(), "1s");
+  auto pending = std::async(std::launch::async, [&] { return check(checkOrder()); });
+  for (int i = 0; i < 500 && sink.received().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(sink.received().size(), 1u) << daemon_->logs();
+  EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->logs();
+  auto resp = pending.get();
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_NE(withoutDatetime(resp.body).find(R"(code="100" invoiceId="55" shopId="13")"), std::string::npos);
+  EXPECT_EQ(storedDecision().value("outcome", ""), "failed");
+  daemon_.reset();
+}
+
+}  // namespace
+}  // namespace payhook::testing
