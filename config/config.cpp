@@ -388,9 +388,24 @@ std::optional<std::vector<Secret>> Loader::readSecretLines(TableReader& t, std::
 }
 
 std::optional<Secret> Loader::readSingleSecret(TableReader& t, std::string_view base) {
-  auto lines = readSecretLines(t, base);
-  if (!lines) return std::nullopt;
-  return std::move(lines->front());
+  // A password or token is taken exactly as written, less the line break an editor adds: it may begin
+  // with '#' or hold spaces, which the key-file rule (notes, trimming) would silently change.
+  auto source = readSecretKey(t, base);
+  if (!source) return std::nullopt;
+  std::string_view text = source->text.reveal();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  const bool from_file = !source->origin.empty();
+  if (text.find('\n') != std::string_view::npos) {
+    t.error(from_file ? std::string(base) + "_file" : std::string(base),
+            (from_file ? source->origin : std::string("the value")) + " must hold one line");
+    return std::nullopt;
+  }
+  if (text.empty()) {
+    t.error(from_file ? std::string(base) + "_file" : std::string(base),
+            from_file ? source->origin + " holds no secret (it is empty)" : "must not be empty");
+    return std::nullopt;
+  }
+  return Secret(std::string(text));
 }
 
 void Loader::reportMissingSecret(TableReader& t, std::string_view base, std::string_view why) {

@@ -72,7 +72,7 @@ TEST_F(ConfigTest, FullConfigRoundTripsIntoStructs) {
         "\n  " + std::string(kOrdersSecret) + "  \n\n" + std::string(kOrdersSecret2) + "\n");
   write("secrets/orders.whsk", std::string(kSigningKey) + "\n");
   write("secrets/audit.whsec", std::string(kOrdersSecret2) + "\n");
-  write("admin.token", "admin-token-one\nignored-second-line\n");
+  write("admin.token", "admin-token-one\n");
   write("yoomoney.pass", "s<kY23653f,{9fcnshwq\n");
   write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
   write("integra.token", "url-token\n");
@@ -1112,6 +1112,31 @@ forward = ["orders"]
   ASSERT_THAT(result.errors, IsEmpty());
   ASSERT_EQ(result.config->routes[0].secret.size(), 1u);
   EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+}
+
+TEST_F(ConfigTest, PasswordsAreTakenExactlyAsWritten) {
+  // A shop password may begin with '#' or carry spaces; only the editor's final line break goes.
+  write("yoomoney.pass", "#  s<kY2 3653f,{9fcnshwq \r\n");
+  const std::string route = R"(
+[[routes]]
+name = "shop"
+provider = "yoomoney"
+path = "/yoomoney"
+shop_id = "13"
+shop_password_file = "yoomoney.pass"
+decision = "orders"
+forward = ["orders"]
+)";
+  LoadResult result = load(withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].shop_password.reveal(), "#  s<kY2 3653f,{9fcnshwq ");
+
+  write("yoomoney.pass", "first\nsecond\n");
+  result = load(withTarget(route));
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0], HasSubstr("routes[0].shop_password_file: "));
+  EXPECT_THAT(result.errors[0], HasSubstr("must hold one line"));
+  EXPECT_THAT(result.errors[0], Not(HasSubstr("first")));
 }
 
 TEST_F(ConfigTest, InlineSecretsWarn) {
