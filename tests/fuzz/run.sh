@@ -12,7 +12,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-all_targets=(request_decoder router standard_webhooks config redis_url cidr)
+# Every driver listed in CMakeLists.txt, so a new provider's fuzzer runs without touching this script.
+mapfile -t all_targets < <(sed -n 's/^payhook_fuzzer(\([a-z_]*\) .*/\1/p' "$here/CMakeLists.txt")
 
 dict_for() {
   case "$1" in
