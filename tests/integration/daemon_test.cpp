@@ -206,6 +206,14 @@ TEST(DaemonCli, VersionAndCheck) {
   EXPECT_EQ(runProgram({payhookdPath(), "--config", bad_path, "--check"}, &out), 2);
   EXPECT_NE(out.find(bad_path + ":3:"), std::string::npos) << out;
   EXPECT_NE(out.find("server.max_body"), std::string::npos) << out;
+  // The example config builds every provider's handler.
+  out.clear();
+  EXPECT_EQ(runProgram({payhookdPath(), "--config",
+                        std::string(PAYHOOK_SOURCE_DIR) + "/config/payhook.example.toml", "--check"},
+                       &out),
+            0)
+      << out;
+
   // The daemon itself refuses to start on the same file.
   out.clear();
   EXPECT_EQ(runProgram({payhookdPath(), "--config", bad_path}, &out), 2);
