@@ -32,12 +32,12 @@ std::string_view trim(std::string_view s) {
 
 // The daemon's part of every stored event: its id, its time and the request itself. The request is ours and
 // done with, so its parts move into the event instead of being copied.
-void stamp(Event& event, http::Request& request, int64_t now) {
+void stamp(Event& event, http::Request& request, int64_t now, const handlers::Handler& handler) {
   event.id = uuidV7(now);
   event.received_at_ms = now;
   event.raw.method = std::move(request.method);
   event.raw.path = std::move(request.path);
-  event.raw.query = std::move(request.query);
+  event.raw.query = handler.storedQuery(request.query);
   if (const auto* ct = request.header("content-type")) event.raw.content_type = *ct;
   event.raw.body = std::move(request.body);
 }
@@ -232,14 +232,14 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   }
   if (auto* decide = std::get_if<handlers::Decide>(&verdict)) {
     auto event = std::make_shared<Event>(std::move(decide->event));
-    stamp(*event, request, now);
+    stamp(*event, request, now, *route.handler);
     this->decide(std::move(event), mount.route, std::move(responder), start);
     return;
   }
 
   auto& accept = std::get<handlers::Accept>(verdict);
   Event& event = accept.event;
-  stamp(event, request, now);
+  stamp(event, request, now, *route.handler);
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
   store_.store(event, route.spec,
                [responder, route_ref = mount.route, ack = std::move(accept.ack), start,

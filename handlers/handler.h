@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -62,6 +63,10 @@ class Handler {
   // received_at and no raw request: the daemon assigns the first two and moves the request into the third,
   // so the body is never copied.
   virtual Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const = 0;
+
+  // The query string as kept in the event's raw request. A provider that carries a secret in the URL
+  // (Integra's url token) removes it here, so it is never stored, forwarded or shown.
+  virtual std::string storedQuery(std::string_view query) const { return std::string(query); }
 
   // For a Decide verdict: the provider's answer once the decision is known and the event with its
   // decision is stored.

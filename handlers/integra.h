@@ -46,6 +46,8 @@ class IntegraHandler final : public Handler {
 
   std::vector<Endpoint> endpoints() const override;
   Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const override;
+  // The url token is a secret: it never reaches Redis or the shop's apps.
+  std::string storedQuery(std::string_view query) const override { return integra::withoutToken(query); }
 
  private:
   IntegraOptions options_;

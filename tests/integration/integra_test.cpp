@@ -110,9 +110,10 @@ TEST_F(IntegraTest, NotifyIsStoredThenAnsweredOk) {
   // What confirmPayment / declinePayment will need, and never the token.
   EXPECT_EQ(ev["data"], std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kTxId +
                             R"(","user":"9f86d081884c7d65"})");
-  // KNOWN GAP (outside handlers/): the daemon stores the request's query as raw_query, token included, and
-  // forwards it in the envelope's raw.query. See the report for issue 3; until fixed, raw_query is the query.
-  EXPECT_EQ(ev["raw_query"], notifyQuery() + "&lang=ru");
+  // The raw query is kept without the url token: the secret never reaches Redis or the shop's apps.
+  EXPECT_EQ(ev["raw_query"],
+            std::string("transaction_id=") + kTxId + "&amount=100.50&user=9f86d081884c7d65&lang=ru");
+  for (const auto& [field, value] : ev) EXPECT_EQ(value.find(kIntegraToken), std::string::npos) << field;
   EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 1);
 }
 
