@@ -1,5 +1,7 @@
 #include "common/redis_url.h"
 
+#include "common/percent.h"
+
 #include <sys/un.h>
 
 #include <cctype>
@@ -10,29 +12,6 @@
 namespace payhook {
 
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percentDecode(std::string_view in, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int hi = hexValue(in[i + 1]), lo = hexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
 
 bool parseNumber(std::string_view s, int max, int* out) {
   if (s.empty() || s.size() > 9) return false;

@@ -3,37 +3,6 @@
 #include <algorithm>
 
 namespace payhook::handlers {
-namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-bool percentDecode(std::string_view in, std::string* out, bool plus_is_space) {
-  out->clear();
-  out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hexValue(in[i + 1]);
-      int lo = hexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
 
 Result<Form> Form::parse(std::string_view text) {
   Form form;
@@ -44,9 +13,9 @@ Result<Form> Form::parse(std::string_view text) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     std::string name, value;
-    if (!percentDecode(part.substr(0, eq), &name))
+    if (!percentDecode(part.substr(0, eq), &name, true))
       return Error{"malformed percent escape in a parameter name"};
-    if (eq != std::string_view::npos && !percentDecode(part.substr(eq + 1), &value))
+    if (eq != std::string_view::npos && !percentDecode(part.substr(eq + 1), &value, true))
       return Error{"malformed percent escape in parameter " + name};
     form.pairs_.emplace_back(std::move(name), std::move(value));
   }

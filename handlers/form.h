@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/percent.h"
 #include "common/result.h"
 
 namespace payhook::handlers {
@@ -27,7 +28,6 @@ class Form {
   std::vector<std::pair<std::string, std::string>> pairs_;
 };
 
-// Percent-decodes `in` ('+' → space when `plus_is_space`). False on a malformed escape.
-bool percentDecode(std::string_view in, std::string* out, bool plus_is_space = true);
+using payhook::percentDecode;  // common/percent.h; forms pass plus_is_space = true
 
 }  // namespace payhook::handlers

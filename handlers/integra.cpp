@@ -61,7 +61,7 @@ std::string withoutToken(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     std::string name;
     // A name that does not decode is kept: Form::parse refuses such a query, so it carried no valid token.
-    if (percentDecode(part.substr(0, part.find('=')), &name) && name == "token") continue;
+    if (percentDecode(part.substr(0, part.find('=')), &name, true) && name == "token") continue;
     if (!out.empty()) out += '&';
     out += part;
   }
