@@ -12,6 +12,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
@@ -38,17 +39,6 @@ std::string base64(const std::string& bytes) {
   std::string out;
   for (size_t i = 0; i < flat.size(); i += 76) out += flat.substr(i, 76) + "\n";
   return out;
-}
-
-std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key) {
-  auto r = redis.command({"HGETALL", key});
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) out[r.elements[i].str] = r.elements[i + 1].str;
-  return out;
-}
-
-size_t countKeys(RedisServer& redis, const std::string& pattern) {
-  return redis.command({"KEYS", pattern}).elements.size();
 }
 
 class AllpayTest : public ::testing::Test {

@@ -12,6 +12,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
@@ -50,18 +51,6 @@ RedisServer::Options passwordRedis(const std::string& password) {
   RedisServer::Options o;
   o.password = password;
   return o;
-}
-
-size_t countKeys(RedisServer& redis, const std::string& pattern) {
-  auto r = redis.command({"KEYS", pattern});
-  return r.elements.size();
-}
-
-std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key) {
-  auto r = redis.command({"HGETALL", key});
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) out[r.elements[i].str] = r.elements[i + 1].str;
-  return out;
 }
 
 class DaemonTest : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
@@ -38,17 +39,6 @@ std::string signedPairs(const std::string& pairs) {
   return pairs + "&checksum=" +
          handlers::hmacSha256Hex(Secret(kToken), handlers::rbs::signedString(*form),
                                  handlers::HexCase::kUpper);
-}
-
-size_t countKeys(RedisServer& redis, const std::string& pattern) {
-  return redis.command({"KEYS", pattern}).elements.size();
-}
-
-std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key) {
-  auto r = redis.command({"HGETALL", key});
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) out[r.elements[i].str] = r.elements[i + 1].str;
-  return out;
 }
 
 constexpr const char* kRoutes = R"(

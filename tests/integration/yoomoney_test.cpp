@@ -11,6 +11,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
@@ -114,17 +115,6 @@ std::string withoutDatetime(const std::string& body) {
 
 std::string xml(const std::string& element, const std::string& rest) {
   return R"(<?xml version="1.0" encoding="UTF-8"?><)" + element + R"( performedDatetime="T" )" + rest + "/>";
-}
-
-size_t countKeys(RedisServer& redis, const std::string& pattern) {
-  return redis.command({"KEYS", pattern}).elements.size();
-}
-
-std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key) {
-  auto r = redis.command({"HGETALL", key});
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) out[r.elements[i].str] = r.elements[i + 1].str;
-  return out;
 }
 
 class YooMoneyTest : public ::testing::Test {

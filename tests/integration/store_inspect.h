@@ -1,0 +1,20 @@
+// Reading what payhookd stored, for integration tests: the assertions are about Redis' state.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "tests/integration/redis_server.h"
+
+namespace payhook::testing {
+
+// Keys matching a KEYS pattern, e.g. "{payhook}:ev:*".
+size_t countKeys(RedisServer& redis, const std::string& pattern);
+// A hash's fields; empty when the key is absent.
+std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key);
+// The event stored under a route's idempotency key, or an empty map.
+std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::string& route,
+                                               const std::string& key);
+
+}  // namespace payhook::testing
