@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace payhook::swh {
@@ -124,11 +125,9 @@ VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_vie
 
   // Each entry may cost an ed25519 verification per key: a header stuffed with entries must not buy an
   // unauthenticated sender that much loop time. Senders rotate through two or three keys at most.
-  size_t entries = 0;
-  for (size_t pos = 0; pos < signature_header.size(); pos = signature_header.find(' ', pos + 1)) {
-    if (++entries > kMaxSignatureEntries) return VerifyResult::kBadSignature;
-    if (pos == std::string_view::npos) break;
-  }
+  if (static_cast<size_t>(std::count(signature_header.begin(), signature_header.end(), ' ')) >=
+      kMaxSignatureEntries)
+    return VerifyResult::kBadSignature;
   std::string_view rest = signature_header;
   while (!rest.empty()) {
     size_t sp = rest.find(' ');
