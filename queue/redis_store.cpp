@@ -36,6 +36,14 @@ const char* outcomeName(StoreOutcome o) {
   return "error";
 }
 
+Script::Script(std::string text) : state_(std::make_shared<State>()) {
+  state_->text = std::move(text);
+}
+
+const std::string& Script::text() const {
+  return state_->text;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The store
 
@@ -159,7 +167,7 @@ int attachToLoop(redisAsyncContext* c, uv_loop_t* loop) {
 }  // namespace
 
 struct RedisStore::Impl {
-  enum class OpKind : uint8_t { kStore, kScriptLoad, kPing };
+  enum class OpKind : uint8_t { kStore, kScriptLoad, kPing, kScript };
 
   // One command awaiting its reply. hiredis holds it as privdata until it calls back exactly once (with the
   // reply, or NULL when the context goes away), so it is recycled only there, even after a timeout.
@@ -175,6 +183,9 @@ struct RedisStore::Impl {
     size_t tail = 0;  // offset in cmd of the arguments after the script sha
     Done done;
     std::string cmd;  // RESP-formatted, kept for the NOSCRIPT fallback
+    // runScript() ops and the SCRIPT LOAD of a runScript() script; null for the store's own script.
+    std::shared_ptr<Script::State> script;
+    ScriptDone script_done;
   };
 
   // An answer or a readiness change, delivered from the drain timer so user code never runs inside
@@ -182,7 +193,8 @@ struct RedisStore::Impl {
   struct Pending {
     Done done;
     StoreResult result;
-    int ready = -1;  // 0 or 1 for a readiness change
+    int ready = -1;                        // 0 or 1 for a readiness change
+    std::function<void()> call = nullptr;  // a runScript() answer, bound to its reply
   };
 
   struct ResolveReq {
@@ -609,6 +621,106 @@ struct RedisStore::Impl {
     for (const auto& t : spec.targets) appendBulk(c, t);
   }
 
+  // ---- scripts ----
+
+  void runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                 ScriptDone done) {
+    if (!ready_ || !ctx_) {
+      postScript(std::move(done), ScriptReply{ScriptOutcome::kUnavailable, {}, "Redis is not connected"});
+      return;
+    }
+    Op* op = acquireOp(OpKind::kScript);
+    op->script = script.state_;
+    op->script_done = std::move(done);
+    op->argc = static_cast<uint32_t>(3 + keys.size() + args.size());
+    std::string tail;
+    appendBulk(tail, std::to_string(keys.size()));
+    for (const auto& k : keys) appendBulk(tail, k);
+    for (const auto& a : args) appendBulk(tail, a);
+    std::string& c = op->cmd;
+    c.clear();
+    c += '*';
+    appendNumber(c, op->argc);
+    if (op->script->sha.empty()) {
+      // Unknown sha: run the text now and learn the sha on the side, so the first call costs no round trip.
+      c += "\r\n$4\r\nEVAL\r\n";
+      appendBulk(c, op->script->text);
+      op->retried = true;
+      loadScript(op->script);
+    } else {
+      c += "\r\n$7\r\nEVALSHA\r\n";
+      appendBulk(c, op->script->sha);
+    }
+    op->tail = c.size();
+    c += tail;
+    send(op);
+  }
+
+  // SCRIPT LOAD of a runScript() script, at most one in flight per script.
+  void loadScript(const std::shared_ptr<Script::State>& script) {
+    if (script->loading || !ctx_) return;
+    Op* op = acquireOp(OpKind::kScriptLoad);
+    op->script = script;
+    op->cmd.assign("*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n");
+    appendBulk(op->cmd, script->text);
+    script->loading = true;
+    send(op);
+  }
+
+  static ScriptValue copyReply(const redisReply* r) {
+    ScriptValue v;
+    switch (r->type) {
+      case REDIS_REPLY_INTEGER:
+        v.type = ScriptValue::Type::kInteger;
+        v.integer = r->integer;
+        break;
+      case REDIS_REPLY_STRING:
+      case REDIS_REPLY_STATUS:
+      case REDIS_REPLY_ERROR:
+        v.type = r->type == REDIS_REPLY_STRING   ? ScriptValue::Type::kString
+                 : r->type == REDIS_REPLY_STATUS ? ScriptValue::Type::kStatus
+                                                 : ScriptValue::Type::kError;
+        v.str.assign(r->str, r->len);
+        break;
+      case REDIS_REPLY_ARRAY:
+        v.type = ScriptValue::Type::kArray;
+        v.elements.reserve(r->elements);
+        for (size_t i = 0; i < r->elements; ++i) v.elements.push_back(copyReply(r->element[i]));
+        break;
+      default:
+        break;  // nil
+    }
+    return v;
+  }
+
+  static ScriptOutcome scriptOutcome(StoreOutcome o) {
+    switch (o) {
+      case StoreOutcome::kStored:
+      case StoreOutcome::kDuplicate:
+        return ScriptOutcome::kOk;
+      case StoreOutcome::kUnavailable:
+        return ScriptOutcome::kUnavailable;
+      case StoreOutcome::kTimeout:
+        return ScriptOutcome::kTimeout;
+      case StoreOutcome::kError:
+        return ScriptOutcome::kError;
+    }
+    return ScriptOutcome::kError;
+  }
+
+  void postScript(ScriptDone done, ScriptReply reply) {
+    Pending p;
+    p.call = [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); };
+    post(std::move(p));
+  }
+
+  void finishScriptOp(Op* op, ScriptReply reply) {
+    unlink(op);
+    op->finished = true;
+    if (op->script_done) postScript(std::move(op->script_done), std::move(reply));
+    op->script_done = nullptr;
+  }
+
   void send(Op* op) {
     if (redisAsyncFormattedCommand(ctx_, &Impl::onOpReplyCb, op, op->cmd.data(), op->cmd.size()) !=
         REDIS_OK) {
@@ -644,8 +756,9 @@ struct RedisStore::Impl {
       return;
     }
     if (op->kind == OpKind::kScriptLoad) {
-      reload_inflight_ = false;
-      if (r->type == REDIS_REPLY_STRING && r->len == 40) script_sha_.assign(r->str, r->len);
+      std::string& sha = op->script ? op->script->sha : script_sha_;
+      if (!op->script) reload_inflight_ = false;
+      if (r->type == REDIS_REPLY_STRING && r->len == 40) sha.assign(r->str, r->len);
       finishOp(op, StoreOutcome::kStored, {});
       releaseOp(op);
       return;
@@ -656,10 +769,18 @@ struct RedisStore::Impl {
       if (text.starts_with("NOSCRIPT") && !op->retried && ac == ctx_) {
         op->retried = true;
         resendWithEval(op);
-        reloadScript();
+        if (op->script)
+          loadScript(op->script);
+        else
+          reloadScript();
         return;
       }
       finishOp(op, StoreOutcome::kError, text);
+      releaseOp(op);
+      return;
+    }
+    if (op->kind == OpKind::kScript) {
+      finishScriptOp(op, ScriptReply{ScriptOutcome::kOk, copyReply(r), {}});
       releaseOp(op);
       return;
     }
@@ -674,12 +795,13 @@ struct RedisStore::Impl {
   }
 
   void resendWithEval(Op* op) {
+    const std::string_view text = op->script ? std::string_view(op->script->text) : kStoreScript;
     std::string c;
-    c.reserve(op->cmd.size() + kStoreScript.size() + 32);
+    c.reserve(op->cmd.size() + text.size() + 32);
     c += '*';
     appendNumber(c, op->argc);
     c += "\r\n$4\r\nEVAL\r\n";
-    appendBulk(c, kStoreScript);
+    appendBulk(c, text);
     size_t tail = c.size();
     c.append(op->cmd, op->tail, std::string::npos);
     op->cmd.swap(c);
@@ -737,6 +859,11 @@ struct RedisStore::Impl {
   void releaseOp(Op* op) {
     unlink(op);
     op->done = nullptr;
+    // hiredis calls back once per command, even after a timeout or a drop, so this is where a SCRIPT LOAD
+    // stops being in flight.
+    if (op->kind == OpKind::kScriptLoad && op->script) op->script->loading = false;
+    op->script.reset();
+    op->script_done = nullptr;
     if (free_ops_.size() >= kMaxPooledOps) {
       delete op;
       return;
@@ -746,6 +873,10 @@ struct RedisStore::Impl {
   }
 
   void finishOp(Op* op, StoreOutcome outcome, std::string_view error, std::string_view id = {}) {
+    if (op->kind == OpKind::kScript) {
+      finishScriptOp(op, ScriptReply{scriptOutcome(outcome), {}, std::string(error)});
+      return;
+    }
     unlink(op);
     op->finished = true;
     if (op->done)
@@ -804,6 +935,9 @@ struct RedisStore::Impl {
       if (p.ready >= 0) {
         auto cb = ready_cb_;  // the callback may replace itself
         if (cb) cb(p.ready == 1);
+      } else if (p.call) {
+        auto call = std::move(p.call);
+        call();
       } else {
         Done done = std::move(p.done);
         done(std::move(p.result));
@@ -831,6 +965,11 @@ void RedisStore::stop() {
 
 void RedisStore::store(const Event& event, const StoreSpec& spec, Done done) {
   impl_->store(event, spec, std::move(done));
+}
+
+void RedisStore::runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                           ScriptDone done) {
+  impl_->runScript(script, std::move(keys), std::move(args), std::move(done));
 }
 
 bool RedisStore::ready() const {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/redis_url.h"
 #include "common/result.h"
@@ -48,6 +49,47 @@ struct RedisStoreOptions {
   uint64_t heartbeat_ms = 1'000;
 };
 
+// A Lua script for RedisStore::runScript(): its text, and the SHA1 Redis knows it by, learnt from the first
+// SCRIPT LOAD and kept for every later call. Copies share that cache. Use it on one loop only.
+class Script {
+ public:
+  explicit Script(std::string text);
+  const std::string& text() const;
+
+ private:
+  friend class RedisStore;
+  struct State {
+    std::string text;
+    std::string sha;       // empty until a SCRIPT LOAD answered
+    bool loading = false;  // a SCRIPT LOAD is in flight
+  };
+  std::shared_ptr<State> state_;
+};
+
+// One value of a script's reply, copied out of hiredis so it outlives the callback. Lua's false is kNil,
+// true is the integer 1, a table is kArray (cut at its first nil, as Redis does).
+struct ScriptValue {
+  enum class Type : uint8_t { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string str;  // kString, kStatus, kError
+  std::vector<ScriptValue> elements;
+};
+
+enum class ScriptOutcome {
+  kOk,           // the script ran and `value` is its reply
+  kUnavailable,  // not connected, or the connection broke before the answer: the script may have run
+  kTimeout,      // no answer within store_timeout_ms: the script may have run
+  kError,        // Redis answered with an error (the script raised one, or its keys were wrong)
+};
+
+struct ScriptReply {
+  ScriptOutcome outcome = ScriptOutcome::kError;
+  ScriptValue value;  // kOk only
+  std::string error;  // otherwise: a message without secrets
+  bool ok() const { return outcome == ScriptOutcome::kOk; }
+};
+
 class RedisStore final : public EventStore {
  public:
   // An invalid URL is reported by start() in the log; the store then stays unready.
@@ -70,6 +112,15 @@ class RedisStore final : public EventStore {
   // (Redis went away) or kTimeout (we dropped it): either way it may have been written.
   void store(const Event& event, const StoreSpec& spec, Done done) override;
   bool ready() const override;
+
+  using ScriptDone = std::function<void(ScriptReply)>;
+  // Runs `script` with its KEYS and ARGV on the store's connection, with store()'s guarantees: kUnavailable
+  // without touching Redis when not ready; bounded by store_timeout_ms (a timeout drops the connection);
+  // EVALSHA once the sha is known, the script text itself the first time and after NOSCRIPT (Redis
+  // restarted, SCRIPT FLUSH), while a SCRIPT LOAD learns or restores the sha. `done` runs exactly once, on
+  // the loop, never before runScript() returns. Keys must share the store's "{prefix}" hash tag.
+  void runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                 ScriptDone done);
 
   // Called on the loop whenever readiness changes (connected and script loaded, or lost).
   void onReadyChange(std::function<void(bool ready)> cb);
