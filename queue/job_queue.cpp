@@ -1,0 +1,360 @@
+#include "queue/job_queue.h"
+
+#include <charconv>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string_view>
+#include <utility>
+
+namespace payhook::queue {
+
+const char* leaseOutcomeName(LeaseOutcome o) {
+  switch (o) {
+    case LeaseOutcome::kApplied:
+      return "applied";
+    case LeaseOutcome::kLeaseLost:
+      return "lease_lost";
+    case LeaseOutcome::kEventGone:
+      return "event_gone";
+  }
+  return "lease_lost";
+}
+
+namespace {
+
+// The event hash key of a job depends on the job, so the claim and sweep scripts build it from ARGV[1]
+// ("{prefix}:"); it carries the same hash tag as the declared keys, so the script stays on one slot.
+
+// KEYS: due, leased.  ARGV: key prefix, now, max, lease expiry, token.
+// Returns one entry per job taken off due: {0, job} dropped, or {1, job, attempt, {event fields}}.
+constexpr std::string_view kClaimScript = R"lua(
+local prefix, max, token = ARGV[1], tonumber(ARGV[3]), ARGV[5]
+if max <= 0 then return {} end
+local jobs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, max)
+local out = {}
+for _, job in ipairs(jobs) do
+  redis.call('ZREM', KEYS[1], job)
+  local bar = string.find(job, '|', 1, true)
+  local ev, target
+  if bar then
+    ev = prefix .. 'ev:' .. string.sub(job, 1, bar - 1)
+    target = string.sub(job, bar + 1)
+  end
+  if not bar or redis.call('EXISTS', ev) == 0 or redis.call('HEXISTS', ev, 'status:' .. target) == 1 then
+    out[#out + 1] = {0, job}
+  else
+    local n = redis.call('HINCRBY', ev, 'attempts:' .. target, 1)
+    redis.call('HSET', ev, 'lease:' .. target, token)
+    redis.call('ZADD', KEYS[2], ARGV[4], job)
+    out[#out + 1] = {1, job, n, redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at',
+      'verified', 'data', 'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body')}
+  end
+end
+return out
+)lua";
+
+// KEYS: due, leased, dead, attempts list, event hash.
+// ARGV: job, target, token, mode (complete|reschedule|bury|release), time (due, dead or release score),
+//       record JSON without its "attempt", reason, records kept.
+// Returns 'ok', 'lost' or 'gone'.
+constexpr std::string_view kFinishScript = R"lua(
+local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
+if redis.call('EXISTS', ev) == 0 then
+  redis.call('ZREM', KEYS[1], job)
+  redis.call('ZREM', KEYS[2], job)
+  return 'gone'
+end
+if redis.call('HGET', ev, 'lease:' .. target) ~= ARGV[3] then return 'lost' end
+redis.call('HDEL', ev, 'lease:' .. target)
+redis.call('ZREM', KEYS[2], job)
+redis.call('ZREM', KEYS[1], job)
+if mode == 'release' then
+  redis.call('HINCRBY', ev, 'attempts:' .. target, -1)
+  redis.call('ZADD', KEYS[1], ARGV[5], job)
+  return 'ok'
+end
+local n = redis.call('HGET', ev, 'attempts:' .. target) or '0'
+redis.call('RPUSH', KEYS[4], '{"attempt":' .. n .. ',' .. string.sub(ARGV[6], 2))
+redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
+if mode == 'complete' then
+  redis.call('HSET', ev, 'status:' .. target, 'delivered')
+  if redis.call('HGET', ev, 'state') ~= 'dead' then
+    local all = true
+    for t in string.gmatch(redis.call('HGET', ev, 'targets') or '', '[^,]+') do
+      if redis.call('HGET', ev, 'status:' .. t) ~= 'delivered' then
+        all = false
+        break
+      end
+    end
+    if all then redis.call('HSET', ev, 'state', 'delivered') end
+  end
+elseif mode == 'reschedule' then
+  redis.call('ZADD', KEYS[1], ARGV[5], job)
+  if redis.call('HGET', ev, 'state') ~= 'dead' then redis.call('HSET', ev, 'state', 'retrying') end
+else
+  redis.call('ZADD', KEYS[3], ARGV[5], job)
+  redis.call('HSET', ev, 'status:' .. target, 'dead', 'reason:' .. target, ARGV[7], 'state', 'dead')
+end
+return 'ok'
+)lua";
+
+// KEYS: due, leased, dead, events.  ARGV: key prefix, now, max, window start, cursor score, cursor skip.
+// Returns {expired, scanned, repaired, next cursor score, next cursor skip, wrapped}.
+// The repair walks {p}:events by receipt time; a (score, skip) cursor resumes exactly, even inside a run
+// of events received in the same millisecond.
+constexpr std::string_view kSweepScript = R"lua(
+local prefix, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
+for _, job in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], job)
+  redis.call('ZADD', KEYS[1], now, job)
+end
+local from, skip = ARGV[5], tonumber(ARGV[6])
+if from == '' or tonumber(from) < tonumber(ARGV[4]) then from, skip = ARGV[4], 0 end
+local evs = redis.call('ZRANGEBYSCORE', KEYS[4], from, '+inf', 'WITHSCORES', 'LIMIT', skip, max)
+local last, last_skip, repaired = from, skip, 0
+for i = 1, #evs, 2 do
+  local id, score = evs[i], evs[i + 1]
+  if score == last then last_skip = last_skip + 1 else last, last_skip = score, 1 end
+  local ev = prefix .. 'ev:' .. id
+  local state = redis.call('HGET', ev, 'state')
+  if state and state ~= 'delivered' and state ~= 'stored' then
+    for t in string.gmatch(redis.call('HGET', ev, 'targets') or '', '[^,]+') do
+      local job = id .. '|' .. t
+      if not redis.call('HGET', ev, 'status:' .. t) and not redis.call('ZSCORE', KEYS[1], job)
+          and not redis.call('ZSCORE', KEYS[2], job) and not redis.call('ZSCORE', KEYS[3], job) then
+        redis.call('ZADD', KEYS[1], now, job)
+        repaired = repaired + 1
+      end
+    end
+  end
+end
+local wrapped = 0
+if #evs < 2 * max then last, last_skip, wrapped = '', 0, 1 end
+return {#expired, #evs / 2, repaired, last, last_skip, wrapped}
+)lua";
+
+// KEYS: due, leased, dead.
+constexpr std::string_view kDepthScript = R"lua(
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}
+)lua";
+
+constexpr size_t kAnswerHeadBytes = 1024;
+
+std::string number(int64_t v) {
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof(buf), v).ptr;
+  return std::string(buf, end);
+}
+
+// Redis replies are untrusted input: every accessor tolerates a value of the wrong type.
+const ScriptValue* element(const ScriptValue& v, size_t i) {
+  if (v.type != ScriptValue::Type::kArray || i >= v.elements.size()) return nullptr;
+  return &v.elements[i];
+}
+
+std::string text(const ScriptValue* v) {
+  if (!v || (v->type != ScriptValue::Type::kString && v->type != ScriptValue::Type::kStatus)) return {};
+  return v->str;
+}
+
+bool integer(const ScriptValue* v, int64_t& out) {
+  if (!v) return false;
+  if (v->type == ScriptValue::Type::kInteger) {
+    out = v->integer;
+    return true;
+  }
+  if (v->type != ScriptValue::Type::kString) return false;
+  auto [p, ec] = std::from_chars(v->str.data(), v->str.data() + v->str.size(), out);
+  return ec == std::errc() && p == v->str.data() + v->str.size();
+}
+
+Error scriptError(const char* what, const ScriptReply& r) {
+  return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
+}
+
+std::pair<std::string, std::string> splitJob(const std::string& job_id) {
+  size_t bar = job_id.find('|');
+  if (bar == std::string::npos) return {job_id, {}};
+  return {job_id.substr(0, bar), job_id.substr(bar + 1)};
+}
+
+Result<ClaimBatch> parseClaim(const ScriptReply& r) {
+  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return scriptError("claim", r);
+  ClaimBatch batch;
+  for (const ScriptValue& entry : r.value.elements) {
+    int64_t kind = 0;
+    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return scriptError("claim", {});
+    std::string job = text(element(entry, 1));
+    if (kind == 0) {
+      batch.dropped.push_back(std::move(job));
+      continue;
+    }
+    int64_t attempt = 0;
+    const ScriptValue* f = element(entry, 3);
+    if (!integer(element(entry, 2), attempt) || !f || f->type != ScriptValue::Type::kArray ||
+        f->elements.size() != 12)
+      return scriptError("claim", {});
+    ClaimedJob j;
+    j.target = splitJob(job).second;
+    j.attempt = static_cast<int>(attempt);
+    Event& e = j.event;
+    e.id = text(element(*f, 0));
+    e.type = text(element(*f, 1));
+    e.route = text(element(*f, 2));
+    e.provider = text(element(*f, 3));
+    int64_t at = 0;
+    if (integer(element(*f, 4), at)) e.received_at_ms = at;
+    e.verified = text(element(*f, 5)) == "1";
+    e.data_json = text(element(*f, 6));
+    e.raw.method = text(element(*f, 7));
+    e.raw.path = text(element(*f, 8));
+    e.raw.query = text(element(*f, 9));
+    e.raw.content_type = text(element(*f, 10));
+    e.raw.body = text(element(*f, 11));
+    j.lease.job_id = std::move(job);
+    batch.jobs.push_back(std::move(j));
+  }
+  return batch;
+}
+
+}  // namespace
+
+JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      key_prefix_("{" + options_.prefix + "}:"),
+      due_key_(key_prefix_ + "due"),
+      leased_key_(key_prefix_ + "leased"),
+      dead_key_(key_prefix_ + "dead"),
+      events_key_(key_prefix_ + "events"),
+      claim_script_(std::string(kClaimScript)),
+      finish_script_(std::string(kFinishScript)),
+      sweep_script_(std::string(kSweepScript)),
+      depth_script_(std::string(kDepthScript)) {
+  if (options_.instance_id.empty()) {
+    // Tokens only have to differ between claims; 64 bits from the OS make two instances collide never in
+    // practice, and the counter makes each claim of this instance distinct.
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+    options_.instance_id = buf;
+  }
+  if (options_.attempts_kept == 0) options_.attempts_kept = 1;
+}
+
+void JobQueue::claim(size_t max, int64_t now_ms, uint64_t lease_ms,
+                     std::function<void(Result<ClaimBatch>)> cb) {
+  std::string token = options_.instance_id + ":" + number(static_cast<int64_t>(++next_token_));
+  store_.runScript(claim_script_, {due_key_, leased_key_},
+                   {key_prefix_, number(now_ms), number(static_cast<int64_t>(max)),
+                    number(now_ms + static_cast<int64_t>(lease_ms)), token},
+                   [cb = std::move(cb), token](ScriptReply r) {
+                     Result<ClaimBatch> batch = parseClaim(r);
+                     if (batch)
+                       for (auto& j : batch->jobs) j.lease.token = token;
+                     cb(std::move(batch));
+                   });
+}
+
+void JobQueue::complete(const JobLease& lease, const AttemptRecord& record,
+                        std::function<void(Result<LeaseOutcome>)> cb) {
+  finish("complete", lease, &record, record.at_ms, {}, std::move(cb));
+}
+
+void JobQueue::reschedule(const JobLease& lease, const AttemptRecord& record, int64_t due_ms,
+                          std::function<void(Result<LeaseOutcome>)> cb) {
+  finish("reschedule", lease, &record, due_ms, {}, std::move(cb));
+}
+
+void JobQueue::bury(const JobLease& lease, const AttemptRecord& record, const std::string& reason,
+                    std::function<void(Result<LeaseOutcome>)> cb) {
+  finish("bury", lease, &record, record.at_ms, reason, std::move(cb));
+}
+
+void JobQueue::release(const JobLease& lease, int64_t now_ms, std::function<void(Result<LeaseOutcome>)> cb) {
+  finish("release", lease, nullptr, now_ms, {}, std::move(cb));
+}
+
+std::string JobQueue::recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
+                                 int64_t next_due_ms, const std::string& reason) const {
+  nlohmann::ordered_json j;
+  j["target"] = splitJob(lease.job_id).second;
+  j["at"] = record.at_ms;
+  j["status"] = record.status;
+  j["error"] = record.error;
+  j["latency_ms"] = record.latency_ms;
+  j["answer_head"] = record.answer_head.substr(0, kAnswerHeadBytes);
+  j["result"] = result;
+  if (next_due_ms >= 0) j["next_due"] = next_due_ms;
+  if (!reason.empty()) j["reason"] = reason;
+  // Answers are arbitrary bytes; a JSON line must stay valid, so invalid UTF-8 becomes U+FFFD.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
+                      const std::string& reason, std::function<void(Result<LeaseOutcome>)> cb) {
+  auto [event_id, target] = splitJob(lease.job_id);
+  std::string json;
+  if (record) {
+    std::string_view m(mode);
+    const char* result = m == "complete" ? "delivered" : m == "reschedule" ? "retry" : "dead";
+    json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
+  }
+  store_.runScript(finish_script_,
+                   {due_key_, leased_key_, dead_key_, key_prefix_ + "attempts:" + event_id,
+                    key_prefix_ + "ev:" + event_id},
+                   {lease.job_id, target, lease.token, mode, number(when_ms), std::move(json), reason,
+                    number(static_cast<int64_t>(options_.attempts_kept))},
+                   [cb = std::move(cb)](ScriptReply r) {
+                     std::string s = text(&r.value);
+                     if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {
+                       cb(scriptError("finishing a job", r));
+                       return;
+                     }
+                     cb(s == "ok"     ? LeaseOutcome::kApplied
+                        : s == "lost" ? LeaseOutcome::kLeaseLost
+                                      : LeaseOutcome::kEventGone);
+                   });
+}
+
+void JobQueue::sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb) {
+  if (max == 0) max = 1;
+  int64_t window_start = now_ms - static_cast<int64_t>(options_.repair_window_ms);
+  store_.runScript(sweep_script_, {due_key_, leased_key_, dead_key_, events_key_},
+                   {key_prefix_, number(now_ms), number(static_cast<int64_t>(max)), number(window_start),
+                    cursor_->score, number(cursor_->skip)},
+                   [cursor = cursor_, cb = std::move(cb)](ScriptReply r) {
+                     int64_t expired = 0, scanned = 0, repaired = 0, skip = 0, wrapped = 0;
+                     if (!r.ok() || r.value.elements.size() != 6 || !integer(element(r.value, 0), expired) ||
+                         !integer(element(r.value, 1), scanned) || !integer(element(r.value, 2), repaired) ||
+                         !integer(element(r.value, 4), skip) || !integer(element(r.value, 5), wrapped)) {
+                       cb(scriptError("sweep", r));
+                       return;
+                     }
+                     cursor->score = text(element(r.value, 3));
+                     cursor->skip = skip;
+                     SweepReport rep;
+                     rep.expired = static_cast<size_t>(expired);
+                     rep.scanned = static_cast<size_t>(scanned);
+                     rep.repaired = static_cast<size_t>(repaired);
+                     rep.wrapped = wrapped != 0;
+                     cb(rep);
+                   });
+}
+
+void JobQueue::depth(std::function<void(Result<QueueDepth>)> cb) {
+  store_.runScript(depth_script_, {due_key_, leased_key_, dead_key_}, {},
+                   [cb = std::move(cb)](ScriptReply r) {
+                     QueueDepth d;
+                     if (!r.ok() || !integer(element(r.value, 0), d.due) ||
+                         !integer(element(r.value, 1), d.leased) || !integer(element(r.value, 2), d.dead)) {
+                       cb(scriptError("depth", r));
+                       return;
+                     }
+                     cb(d);
+                   });
+}
+
+}  // namespace payhook::queue

@@ -1,0 +1,167 @@
+// JobQueue: the delivery jobs RedisStore::store() queued, claimed under a lease, finished or retried, with
+// every step one Lua script on the store's connection, so it is atomic and several payhookd instances can
+// share one Redis.
+//
+// Keys, all under the store's "{prefix}" hash tag (the first three and the event hash come from store()):
+//   {p}:due                sorted set of jobs "<event_id>|<target>" by due time (Unix ms)
+//   {p}:events             sorted set of event ids by receipt time (Unix ms); the repair sweep walks it
+//   {p}:ev:<id>            the event hash; the queue adds per target t:
+//                            attempts:<t>  attempts claimed so far (1-based once claimed)
+//                            lease:<t>     token of the claim that holds the job now (absent when none)
+//                            status:<t>    "delivered" or "dead" once the job is finished
+//                            reason:<t>    why it was buried
+//                          and moves `state` from pending to retrying, delivered (every target delivered)
+//                          or dead (any target dead: an operator has to act, whatever the others did)
+//   {p}:leased             sorted set of claimed jobs by lease expiry (Unix ms)
+//   {p}:dead               sorted set of buried jobs by the time they were buried (Unix ms)
+//   {p}:attempts:<id>      list of attempt records of the event, one JSON object per line, the last
+//                          attempts_kept only: {"attempt","target","at","status","error","latency_ms",
+//                          "answer_head","result"(delivered|retry|dead)[,"next_due"][,"reason"]}
+// A job lives in exactly one of due, leased, dead, or is delivered (status:<t>); every move is one script.
+// Each operation costs O(log n) in the size of the sets it touches; nothing is read at start-up.
+//
+// Leases: claim() writes a token unique to that claim into lease:<t>; complete(), reschedule(), bury()
+// and release() apply only while lease:<t> still holds that token. A lease that expired is moved back
+// to due by sweep(), but its token stays until another claim replaces it, so a slow worker may still
+// finish its job until then (one delivery fewer), and is refused (kLeaseLost) once someone else claimed it.
+//
+// Threading and callbacks: like RedisStore, on its loop only; every callback runs exactly once, on the
+// loop, never before the call returns. Redis trouble (not connected, timeout, script error, an answer of
+// the wrong shape) comes back as an Error; the operation may or may not have been applied then.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event.h"
+#include "common/result.h"
+#include "queue/redis_store.h"
+
+namespace payhook::queue {
+
+struct JobQueueOptions {
+  std::string prefix = "payhook";  // the RedisStore's prefix
+  size_t attempts_kept = 50;       // per event, all targets together
+  // The repair sweep checks events received within this window before `now`; older events are taken as
+  // settled. A full pass over the window takes (events in the window / sweep max) sweeps.
+  uint64_t repair_window_ms = 24ull * 3600 * 1000;
+  // Makes lease tokens unique across instances; empty: 64 random bits from the OS at construction.
+  std::string instance_id;
+};
+
+// What proves a claim: the job and the token its claim wrote.
+struct JobLease {
+  std::string job_id;  // "<event_id>|<target>"
+  std::string token;
+};
+
+struct ClaimedJob {
+  JobLease lease;
+  std::string target;
+  int attempt = 0;  // 1 for the first delivery
+  // id, type, route, provider, received_at_ms, verified, data_json and raw, as store() wrote them
+  // (idempotency_key is left empty): what envelopeJson() needs.
+  Event event;
+};
+
+struct ClaimBatch {
+  std::vector<ClaimedJob> jobs;  // in due order
+  // Jobs taken off due without a delivery: their event hash is gone (expired or purged), or their target
+  // is already delivered or dead. Nothing more happens to them.
+  std::vector<std::string> dropped;
+};
+
+struct AttemptRecord {
+  int64_t at_ms = 0;  // when the attempt started (Unix ms)
+  int status = 0;     // HTTP status, 0 when there was none (network error, timeout)
+  std::string error;  // empty on an HTTP answer
+  double latency_ms = 0;
+  std::string answer_head;  // the first 1 KiB of the answer; longer text is cut
+};
+
+enum class LeaseOutcome {
+  kApplied,    // the claim still held, the job moved
+  kLeaseLost,  // another claim holds the job now (or it was already finished): nothing changed
+  kEventGone,  // the event hash is gone: the job was dropped from due and leased
+};
+
+const char* leaseOutcomeName(LeaseOutcome o);
+
+struct SweepReport {
+  size_t expired = 0;    // leases that had run out, now due again
+  size_t scanned = 0;    // events the repair looked at
+  size_t repaired = 0;   // jobs re-created for events whose job was nowhere
+  bool wrapped = false;  // the repair reached the newest event and starts over at the window next time
+};
+
+struct QueueDepth {
+  int64_t due = 0;
+  int64_t leased = 0;
+  int64_t dead = 0;
+};
+
+class JobQueue {
+ public:
+  // `store` must outlive the queue; the queue runs its scripts on the store's connection and is usable
+  // while store.ready().
+  JobQueue(RedisStore& store, JobQueueOptions options);
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+
+  // Moves up to `max` jobs due at or before now_ms into leased until now_ms + lease_ms, oldest due first,
+  // and counts an attempt for each.
+  void claim(size_t max, int64_t now_ms, uint64_t lease_ms, std::function<void(Result<ClaimBatch>)> cb);
+
+  // The target answered 2xx: the job is delivered, and the event too once all its targets are.
+  void complete(const JobLease& lease, const AttemptRecord& record,
+                std::function<void(Result<LeaseOutcome>)> cb);
+  // Another attempt at due_ms; the event becomes retrying (unless it is already dead).
+  void reschedule(const JobLease& lease, const AttemptRecord& record, int64_t due_ms,
+                  std::function<void(Result<LeaseOutcome>)> cb);
+  // No more attempts: into dead at record.at_ms, and the event becomes dead.
+  void bury(const JobLease& lease, const AttemptRecord& record, const std::string& reason,
+            std::function<void(Result<LeaseOutcome>)> cb);
+  // Graceful stop before the attempt was made: due again at now_ms and the attempt is not counted.
+  void release(const JobLease& lease, int64_t now_ms, std::function<void(Result<LeaseOutcome>)> cb);
+
+  // Moves up to `max` expired leases (expiry < now_ms) back to due at now_ms, then checks up to `max`
+  // events of the repair window (see JobQueueOptions) from where the last sweep stopped and re-creates,
+  // due at now_ms, any job of an unfinished event that is in none of due, leased or dead and not
+  // finished. The cursor lives in this object; sweeps by several instances only repeat harmless work.
+  void sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb);
+
+  // ZCARD of due, leased and dead.
+  void depth(std::function<void(Result<QueueDepth>)> cb);
+
+ private:
+  void finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
+              const std::string& reason, std::function<void(Result<LeaseOutcome>)> cb);
+  std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
+                         int64_t next_due_ms, const std::string& reason) const;
+
+  RedisStore& store_;
+  JobQueueOptions options_;
+  std::string key_prefix_;  // "{prefix}:"
+  std::string due_key_;
+  std::string leased_key_;
+  std::string dead_key_;
+  std::string events_key_;
+  // The repair sweep's position in {p}:events: a score, and how many events with exactly that score were
+  // already checked. Shared with the sweep's callback, so a queue destroyed before the answer is safe.
+  struct Cursor {
+    std::string score;
+    int64_t skip = 0;
+  };
+  std::shared_ptr<Cursor> cursor_ = std::make_shared<Cursor>();
+  uint64_t next_token_ = 0;
+  Script claim_script_;
+  Script finish_script_;
+  Script sweep_script_;
+  Script depth_script_;
+};
+
+}  // namespace payhook::queue
