@@ -20,7 +20,8 @@ struct Request {
   std::string query;   // the target after '?', without it; empty when absent
   std::vector<Header> headers;
   std::string body;
-  std::string peer;  // client IP address as text ("127.0.0.1", "::1"); empty for unix sockets
+  std::string
+      peer;  // client IP address as text ("127.0.0.1", "::1"); "unix" for unix sockets; empty if unknown
 
   // First value of a header; `name` must be lower-case. Null when absent.
   const std::string* header(std::string_view name) const {

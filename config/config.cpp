@@ -157,7 +157,11 @@ void Loader::readServer(TableReader& t) {
   if (auto v = t.duration("header_timeout", 1)) server.header_timeout_ms = *v;
   if (auto v = t.duration("idle_timeout", 1)) server.idle_timeout_ms = *v;
   if (auto v = t.integer("max_connections", 1)) server.max_connections = *v;
-  if (auto v = t.stringArray("trusted_proxies", checkCidr)) server.trusted_proxies = std::move(*v);
+  // "unix" trusts the local reverse proxy that connects over a unix-socket listener.
+  if (auto v = t.stringArray("trusted_proxies", [](std::string_view text) {
+        return text == "unix" ? std::string() : checkCidr(text);
+      }))
+    server.trusted_proxies = std::move(*v);
   if (auto v = t.duration("shutdown_timeout", 1)) server.shutdown_timeout_ms = *v;
 }
 

@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "common/cidr.h"
@@ -33,8 +34,12 @@ http::ServerLimits limitsOf(const config::ServerConfig& s) {
 std::vector<Cidr> proxiesOf(const config::ServerConfig& s) {
   std::vector<Cidr> out;
   for (const auto& text : s.trusted_proxies)
-    if (auto c = Cidr::parse(text)) out.push_back(*c);  // validated by the loader
+    if (auto c = Cidr::parse(text)) out.push_back(*c);  // validated by the loader; "unix" is no range
   return out;
+}
+
+bool trustsUnixPeers(const config::ServerConfig& s) {
+  return std::find(s.trusted_proxies.begin(), s.trusted_proxies.end(), "unix") != s.trusted_proxies.end();
 }
 
 queue::RedisStoreOptions storeOptionsOf(const config::RedisConfig& r) {
@@ -78,7 +83,7 @@ struct App::Impl {
         env(e),
         store(l, storeOptionsOf(c.redis)),
         client(l),
-        ingest(store, clock, IngestOptions{proxiesOf(c.server)}),
+        ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return !stopping && store.ready(); }),
         server(l, limitsOf(c.server),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
@@ -224,7 +229,7 @@ struct App::Impl {
           "reload: [server], [admin] and [redis] changes take effect only after a restart; routes, "
           "targets, secrets, trusted_proxies and [log] were reloaded");
     ingest.setRoutes(table);
-    ingest.setTrustedProxies(proxiesOf(next.server));
+    ingest.setTrustedProxies(proxiesOf(next.server), trustsUnixPeers(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
     config.routes = next.routes;
     config.targets = next.targets;

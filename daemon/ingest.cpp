@@ -168,10 +168,11 @@ Ingest::Ingest(queue::EventStore& store, const Clock& clock, IngestOptions optio
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
 std::string Ingest::clientAddress(const http::Request& request) const {
-  // A unix-socket peer is a local process (the reverse proxy in front of payhook), so it is trusted like a
-  // listed proxy; a TCP peer only when trusted_proxies lists it.
-  const bool unix_peer = request.peer.empty();
-  if (!unix_peer && !anyContains(options_.trusted_proxies, request.peer)) return request.peer;
+  // Only a listed proxy may say who the client is: a TCP peer in trusted_proxies, or a unix-socket peer when
+  // trusted_proxies lists "unix". An unknown peer (empty) is never trusted.
+  const bool trusted = request.peer == "unix" ? options_.trust_unix_peers
+                                              : anyContains(options_.trusted_proxies, request.peer);
+  if (!trusted) return request.peer;
   // Several X-Forwarded-For lines are one list in order (RFC 9110 field combination): a client's forged
   // first line must not hide the hop that the proxy appended on a line of its own.
   std::string xff;

@@ -67,6 +67,7 @@ class RouteTable {
 
 struct IngestOptions {
   std::vector<Cidr> trusted_proxies;
+  bool trust_unix_peers = false;  // trusted_proxies lists "unix"
 };
 
 class Ingest {
@@ -74,7 +75,10 @@ class Ingest {
   Ingest(queue::EventStore& store, const Clock& clock, IngestOptions options);
 
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
-  void setTrustedProxies(std::vector<Cidr> proxies) { options_.trusted_proxies = std::move(proxies); }
+  void setTrustedProxies(std::vector<Cidr> proxies, bool trust_unix_peers) {
+    options_.trusted_proxies = std::move(proxies);
+    options_.trust_unix_peers = trust_unix_peers;
+  }
   // The client that asks decision targets (Decide flows); without one a Decide verdict is answered with the
   // handler's unavailable(). It must outlive every request in flight, or be shut down first (its failures
   // then refuse the pending decisions).

@@ -201,6 +201,14 @@ Verdict PayinPayoutHandler::handle(size_t endpoint, const http::Request& request
   const auto tolerance = static_cast<int64_t>(std::min<uint64_t>(tolerance_ms_, kMaxTimestampS));
   if (skew > tolerance || skew < -tolerance) return forged("timestamp outside the tolerance");
 
+  // The signature does not say which endpoint a body was meant for, so its shape must: otherwise a signed
+  // invoice result replayed at /topup (every one carries payment_in_id) would become a second, fake top-up.
+  const bool invoice_shape = fields.contains("external_id") || fields.contains("status");
+  const bool topup_shape = fields.contains("payment_in_status");
+  if (invoice ? (topup_shape || !invoice_shape) : (invoice_shape || !topup_shape))
+    return malformed(invoice ? "not an invoice result (a top-up body?)"
+                             : "not a top-up (an invoice result body?)");
+
   Event ev;
   if (invoice) {
     std::string external_id, status;

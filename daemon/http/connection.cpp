@@ -88,6 +88,9 @@ void Connection::start() {
     peer_ = peerOf(&h_.tcp);
     // Answers are small and written whole; waiting for Nagle would only add latency.
     uv_tcp_nodelay(&h_.tcp, 1);
+  } else {
+    // Not an address, so no CIDR ever matches it; trusted_proxies names it explicitly ("unix").
+    peer_ = "unix";
   }
   startReading();
   updateTimer();

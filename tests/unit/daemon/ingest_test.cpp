@@ -50,10 +50,17 @@ TEST_F(ClientAddressTest, AForgedFirstLineCannotHideTheProxysOwnLine) {
   EXPECT_EQ(in.clientAddress(from("127.0.0.1", {"10.9.9.9", "6.6.6.6"})), "6.6.6.6");
 }
 
-TEST_F(ClientAddressTest, UnixSocketPeersAreTrustedProxies) {
-  auto in = ingest({});
-  EXPECT_EQ(in.clientAddress(from("", {"198.51.100.7"})), "198.51.100.7");
-  EXPECT_EQ(in.clientAddress(from("", {})), "");
+TEST_F(ClientAddressTest, UnixSocketPeersAreTrustedOnlyWhenListed) {
+  // nginx's plain proxy_pass passes the client's own X-Forwarded-For through: not trusted by default.
+  auto untrusted = ingest({});
+  EXPECT_EQ(untrusted.clientAddress(from("unix", {"198.51.100.7"})), "unix");
+  IngestOptions o;
+  o.trust_unix_peers = true;
+  Ingest trusted(store_, clock_, o);
+  EXPECT_EQ(trusted.clientAddress(from("unix", {"198.51.100.7"})), "198.51.100.7");
+  EXPECT_EQ(trusted.clientAddress(from("unix", {})), "unix");
+  // A TCP peer whose address could not be read is never a proxy.
+  EXPECT_EQ(trusted.clientAddress(from("", {"198.51.100.7"})), "");
 }
 
 }  // namespace

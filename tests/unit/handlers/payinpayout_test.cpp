@@ -329,3 +329,37 @@ TEST(PayinPayoutHandler, EndpointsAndFactory) {
 
 }  // namespace
 }  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+// A signed invoice result replayed at /topup must not become a second, fake top-up; nor the reverse.
+TEST(PayinPayoutEndpointShape, BodiesOnlyCountAtTheirOwnEndpoint) {
+  Secret key(std::string("secret_key"));
+  PayinPayoutHandler h("pp", key, 600'000);
+  const std::string invoice =
+      R"({"external_id":"123457","service_id":111,"status":1,"tracker":" gid_x","payment_in_id":"011111-000082",)"
+      R"("payment_out_id":"022222-001244","timestamp":"1558429736","hash":"d79d53d02f3447b33fd6323ef83c4932"})";
+  http::Request r;
+  r.method = "POST";
+  r.body = invoice;
+  const int64_t now = 1558429736LL * 1000;
+  auto at_callback = h.handle(0, r, now);
+  ASSERT_TRUE(std::holds_alternative<Accept>(at_callback));
+  auto at_topup = h.handle(1, r, now);
+  ASSERT_TRUE(std::holds_alternative<Reject>(at_topup));
+  EXPECT_EQ(std::get<Reject>(at_topup).reply.status, 400);
+
+  const std::string topup =
+      R"({"payment_in_id":64522147743974,"payment_in_status":1,"timestamp":1563956853,"tracker":" gid_x",)"
+      R"("hash":"9d9ef37a7b3ff4a1b1d4600de2db7c78"})";
+  r.body = topup;
+  const int64_t then = 1563956853LL * 1000;
+  ASSERT_TRUE(std::holds_alternative<Accept>(h.handle(1, r, then)));
+  auto topup_at_callback = h.handle(0, r, then);
+  ASSERT_TRUE(std::holds_alternative<Reject>(topup_at_callback));
+  EXPECT_EQ(std::get<Reject>(topup_at_callback).reply.status, 400);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
