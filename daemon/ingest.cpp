@@ -309,15 +309,16 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
                                                                                          : std::string()},
                            {"latency_ms", answer.latency_ms}});
     recordDecision(*event, decision, target.name, answer.status, answer.latency_ms);
-    // Stored for audit only: the app has already answered, so no delivery job is queued.
+    // Stored for audit only: the app has already answered, so no delivery job is queued. Each check gets its
+    // own record: a provider's repeated check is answered from the shop's new decision, and the audit must
+    // show the decision the provider acted on.
+    event->idempotency_key += ":" + event->id;
     queue::StoreSpec spec;
     spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
     store.store(*event, spec,
                 [event, route, responder, start, decision = std::move(decision)](queue::StoreResult result) {
                   const RouteEntry& r = *route;
                   if (result.stored()) {
-                    // A duplicate is the provider asking again: the shop has just answered again, and that
-                    // answer is the one to give; the first check's record stays as stored.
                     const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
                     log::info(dup ? "decision answered, the check was already stored" : "decision stored",
                               {{"route", r.name},

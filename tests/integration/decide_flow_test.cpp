@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
@@ -255,25 +257,42 @@ forward = ["orders"]
   }
 
   // The stored audit event for invoice `invoice_id`, with its data parsed; checks there is no delivery job.
-  json storedDecision(const std::string& invoice_id = "55") {
-    auto id = redis_.command({"GET", "{payhook}:idem:shop:checkOrder:" + invoice_id});
-    EXPECT_EQ(id.type, RedisReply::kString) << daemon_->logs();
-    if (id.type != RedisReply::kString) return json();
-    auto fields = redis_.command({"HGETALL", "{payhook}:ev:" + id.str});
-    std::map<std::string, std::string> ev;
-    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2)
-      ev[fields.elements[i].str] = fields.elements[i + 1].str;
-    EXPECT_EQ(ev["type"], "yoomoney.check_order");
-    EXPECT_EQ(ev["route"], "shop");
-    EXPECT_EQ(ev["raw_path"], "/yoomoney/check");
-    EXPECT_EQ(ev["targets"], "");
+  // Every check is its own audit record (idempotency key "checkOrder:<invoiceId>:<event id>"): the decisions
+  // for one invoice, oldest first.
+  std::vector<json> storedDecisions(const std::string& invoice_id = "55") {
+    auto keys = redis_.command({"KEYS", "{payhook}:idem:shop:checkOrder:" + invoice_id + ":*"});
+    std::vector<std::pair<std::string, json>> found;  // (received_at, decision)
+    for (const auto& key : keys.elements) {
+      auto id = redis_.command({"GET", key.str});
+      if (id.type != RedisReply::kString) continue;
+      auto fields = redis_.command({"HGETALL", "{payhook}:ev:" + id.str});
+      std::map<std::string, std::string> ev;
+      for (size_t i = 0; i + 1 < fields.elements.size(); i += 2)
+        ev[fields.elements[i].str] = fields.elements[i + 1].str;
+      EXPECT_EQ(ev["type"], "yoomoney.check_order");
+      EXPECT_EQ(ev["route"], "shop");
+      EXPECT_EQ(ev["raw_path"], "/yoomoney/check");
+      EXPECT_EQ(ev["targets"], "");
+      json data = json::parse(ev["data"], nullptr, false);
+      EXPECT_TRUE(data.is_object()) << ev["data"];
+      if (!data.is_object()) continue;
+      EXPECT_EQ(data.value("invoice_id", ""), invoice_id);
+      found.emplace_back(ev["received_at"], data.value("decision", json()));
+    }
     // Stored for audit, not queued for a second delivery.
     EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 0);
-    json data = json::parse(ev["data"], nullptr, false);
-    EXPECT_TRUE(data.is_object()) << ev["data"];
-    if (!data.is_object()) return json();
-    EXPECT_EQ(data.value("invoice_id", ""), invoice_id);
-    return data.value("decision", json());
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+      return a.first.size() != b.first.size() ? a.first.size() < b.first.size() : a.first < b.first;
+    });
+    std::vector<json> out;
+    for (auto& f : found) out.push_back(std::move(f.second));
+    return out;
+  }
+
+  json storedDecision(const std::string& invoice_id = "55") {
+    auto all = storedDecisions(invoice_id);
+    EXPECT_EQ(all.size(), 1u) << daemon_->logs();
+    return all.empty() ? json() : all.back();
   }
 
   RedisServer redis_;
@@ -339,7 +358,7 @@ TEST_F(DecideFlowTest, AcceptedCheckAnswersCode0AndIsStoredWithItsDecision) {
   EXPECT_EQ(envelope["raw"]["content_type"], "application/x-www-form-urlencoded");
   EXPECT_EQ(envelope["raw"]["body"], body);
   // The stored event is the one the app was asked about.
-  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:55"}).str, *wid);
+  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:55:" + *wid}).str, *wid);
 }
 
 TEST_F(DecideFlowTest, RefusedCheckAnswersCode100WithTheShopsMessage) {
@@ -396,7 +415,7 @@ TEST_F(DecideFlowTest, ASinkThatIsDownRefuses) {
   EXPECT_EQ(decision.value("status", -1), 0);
 }
 
-TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredFromTheNewDecisionAndStoredOnce) {
+TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredAndAuditedWithItsOwnDecision) {
   DecisionSink sink;
   sink.answer(R"({"accept": true})");
   start(sink.url());
@@ -411,8 +430,12 @@ TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredFromTheNewDecisionAndStoredOnce) 
   EXPECT_EQ(withoutDatetime(second.body),
             checkXml(R"(code="100" invoiceId="77" shopId="13" message="sold out")"));
   EXPECT_EQ(sink.received().size(), 2u);
-  EXPECT_EQ(redis_.command({"KEYS", "{payhook}:ev:*"}).elements.size(), 1u);
-  EXPECT_EQ(storedDecision("77").value("outcome", ""), "accept");  // the first check's record stays
+  // Each check is audited with the decision that answered it: YooMoney acted on the second one.
+  auto decisions = storedDecisions("77");
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_EQ(decisions[0].value("outcome", ""), "accept");
+  EXPECT_EQ(decisions[1].value("outcome", ""), "refuse");
+  EXPECT_EQ(decisions[1].value("message", ""), "sold out");
 }
 
 TEST_F(DecideFlowTest, RedisDownAnswers503AndAsksNobody) {
