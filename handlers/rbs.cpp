@@ -251,6 +251,19 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   if (!allOf(*status, isAlnum))
     return malformed("status must be letters or digits\n", "bad status " + clip(*status));
 
+  // The signed string is "name;value;..." over decoded text, so a ';' inside a name or value could move the
+  // field boundaries without changing the checksum. Names are plain identifiers; the amounts and codes
+  // that decide what a shop does with the money must be digits.
+  for (const auto& [name, value] : form->pairs()) {
+    if (name.empty() || !allOf(name, [](char c) { return isAlnum(c) || c == '_' || c == '-' || c == '.'; }))
+      return malformed("parameter names are letters, digits, '_', '-' and '.'\n", "bad name " + clip(name));
+  }
+  for (const char* numeric : {"amount", "depositedAmount", "refundedAmount", "currency"}) {
+    if (const std::string* v = form->get(numeric);
+        v && !allOf(*v, [](char c) { return c >= '0' && c <= '9'; }))
+      return malformed(std::string(numeric) + " must be digits\n", std::string("bad ") + numeric);
+  }
+
   const std::string* checksum = form->get("checksum");
   if (options_.checksum == rbs::Checksum::kNone) {
     // The route says the bank sends none; one arriving means the cabinet and the config disagree, and an
@@ -286,7 +299,15 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   ev.type = "rbs." + *operation;
   // With checksum = "none" nothing was verified: the source address was the only check (allow_ips).
   ev.verified = options_.checksum != rbs::Checksum::kNone;
+  // Deviation from PROTOCOLS.md (mdOrder + operation + status): a second partial refund or deposit of one
+  // order has the same three, and would be dropped as a duplicate of the first. The cumulative amount the
+  // bank reports tells them apart, and is the same in the bank's retries of one callback.
   ev.idempotency_key = *md_order + ":" + *operation + ":" + *status;
+  if (const std::string* refunded = form->get("refundedAmount"); refunded && *operation == "refunded")
+    ev.idempotency_key += ":" + *refunded;
+  else if (const std::string* deposited = form->get("depositedAmount");
+           deposited && *operation == "deposited")
+    ev.idempotency_key += ":" + *deposited;
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return Accept{std::move(ev), http::Response::text(200, "OK")};
 }

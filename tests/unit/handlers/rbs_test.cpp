@@ -557,3 +557,47 @@ TEST(Rbs, ReasonsAndRepliesNeverCarryTheToken) {
 
 }  // namespace
 }  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+std::string keyOf(const Verdict& v) {
+  return std::holds_alternative<Accept>(v) ? std::get<Accept>(v).event.idempotency_key : std::string();
+}
+
+TEST(RbsReview, TwoPartialRefundsOfOneOrderAreTwoEvents) {
+  auto h = hmacHandler();
+  auto first = h.handle(0, get(signedQuery("mdOrder=M1&operation=refunded&status=1&refundedAmount=100")), 0);
+  auto second = h.handle(0, get(signedQuery("mdOrder=M1&operation=refunded&status=1&refundedAmount=250")), 0);
+  ASSERT_EQ(statusOf(first), 200);
+  ASSERT_EQ(statusOf(second), 200);
+  EXPECT_NE(keyOf(first), keyOf(second));
+  // The bank's retry of one callback is still one event.
+  auto retry = h.handle(0, get(signedQuery("mdOrder=M1&operation=refunded&status=1&refundedAmount=100")), 0);
+  EXPECT_EQ(keyOf(first), keyOf(retry));
+}
+
+TEST(RbsReview, SemicolonsCannotMoveFieldBoundaries) {
+  auto h = hmacHandler();
+  // Both would sign exactly like "amount=935000&approvalCode=ABC123".
+  EXPECT_EQ(
+      statusOf(h.handle(
+          0,
+          get(signedQuery("mdOrder=M1&operation=deposited&status=1&amount%3B935000%3BapprovalCode=ABC123")),
+          0)),
+      400);
+  EXPECT_EQ(
+      statusOf(h.handle(
+          0,
+          get(signedQuery("mdOrder=M1&operation=deposited&status=1&amount=935000%3BapprovalCode%3BABC123")),
+          0)),
+      400);
+  EXPECT_EQ(
+      statusOf(h.handle(
+          0, get(signedQuery("mdOrder=M1&operation=deposited&status=1&amount=935000&approvalCode=ABC123")),
+          0)),
+      200);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
