@@ -414,7 +414,10 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   ev.route = route_;
   ev.provider = "allpay";
   ev.verified = true;
-  ev.idempotency_key = n.invoice_number + ":" + n.transaction_id + ":" + n.status;
+  // Length-prefixed: InvoiceNumber is the shop's free text, so ("A:B", "C") and ("A", "B:C") joined with
+  // plain ':' would be one key and merge two payments.
+  ev.idempotency_key = std::to_string(n.invoice_number.size()) + ":" + n.invoice_number + ":" +
+                       std::to_string(n.transaction_id.size()) + ":" + n.transaction_id + ":" + n.status;
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return Accept{std::move(ev), ack()};
 }

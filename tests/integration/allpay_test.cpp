@@ -91,7 +91,7 @@ TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
   EXPECT_EQ(resp.body, "OK");
   EXPECT_EQ(resp.header("content-type"), "text/plain; charset=utf-8");
 
-  auto id = redis_.command({"GET", "{payhook}:idem:allpay:INV-100500:7730412:0"});
+  auto id = redis_.command({"GET", "{payhook}:idem:allpay:10:INV-100500:7:7730412:0"});
   ASSERT_EQ(id.type, RedisReply::kString);
   auto ev = hash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "allpay.payment_result");
@@ -114,7 +114,7 @@ TEST_F(AllpayTest, V2RouteAnswersWebShopCustomerResponse) {
   ASSERT_EQ(resp.status, 200) << resp.body << daemon_->logs();
   EXPECT_EQ(resp.header("content-type"), "application/xml; charset=utf-8");
   EXPECT_EQ(resp.body, kV2Answer);
-  auto id = redis_.command({"GET", "{payhook}:idem:allpay-v2:INV-300:7730499:ERROR_NOT_ENOUGH_MONEY"});
+  auto id = redis_.command({"GET", "{payhook}:idem:allpay-v2:7:INV-300:7:7730499:ERROR_NOT_ENOUGH_MONEY"});
   ASSERT_EQ(id.type, RedisReply::kString);
   auto data = nlohmann::json::parse(hash(redis_, "{payhook}:ev:" + id.str)["data"]);
   EXPECT_EQ(data["paid"], false);

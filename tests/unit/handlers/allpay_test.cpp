@@ -107,7 +107,7 @@ TEST(AllpayHandler, SignedPaidNotificationIsAcceptedWithItsFields) {
   EXPECT_EQ(a.event.route, "shop");
   EXPECT_EQ(a.event.provider, "allpay");
   EXPECT_TRUE(a.event.verified);
-  EXPECT_EQ(a.event.idempotency_key, "INV-100500:7730412:0");
+  EXPECT_EQ(a.event.idempotency_key, "10:INV-100500:7:7730412:0");
   EXPECT_TRUE(a.event.raw.body.empty());  // the daemon moves the request in
   EXPECT_EQ(a.event.data_json, R"({"invoice_number":"INV-100500","paid":true,"status":"0",)"
                                R"("status_description":"buyer@example.kz","transaction_id":"7730412"})");
@@ -118,7 +118,7 @@ TEST(AllpayHandler, ExclusiveC14nSuccessAndUnknownElementsAreKept) {
   ASSERT_TRUE(h);
   const auto v = handleXml(*h, fixture("success-extra.xml"));
   const Accept& a = accepted(v);
-  EXPECT_EQ(a.event.idempotency_key, "INV-200:991:SUCCESS");
+  EXPECT_EQ(a.event.idempotency_key, "7:INV-200:3:991:SUCCESS");
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_EQ(data["status"], "SUCCESS");
   EXPECT_EQ(data["paid"], true);
@@ -132,7 +132,7 @@ TEST(AllpayHandler, FailedPaymentIsStoredAsNotPaid) {
   ASSERT_TRUE(h);
   const auto v = handleXml(*h, fixture("failed.xml"));
   const Accept& a = accepted(v);
-  EXPECT_EQ(a.event.idempotency_key, "INV-300:7730499:ERROR_NOT_ENOUGH_MONEY");
+  EXPECT_EQ(a.event.idempotency_key, "7:INV-300:7:7730499:ERROR_NOT_ENOUGH_MONEY");
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_EQ(data["paid"], false);
   EXPECT_EQ(data["status_description"], "");
@@ -291,7 +291,7 @@ TEST(AllpayHandler, SignatureWrappingAttemptsAreRefused) {
   const auto commented = handleXml(*h, replaceOnce(xml, "INV-100500", "INV-100<!---->500"));
   const Accept& a = accepted(commented);
   EXPECT_EQ(nlohmann::json::parse(a.event.data_json)["invoice_number"], "INV-100500");
-  EXPECT_EQ(a.event.idempotency_key, "INV-100500:7730412:0");
+  EXPECT_EQ(a.event.idempotency_key, "10:INV-100500:7:7730412:0");
 }
 
 TEST(AllpayHandler, DoctypeAndExternalEntitiesAre400) {
