@@ -90,8 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(json["invoice_number"].is_string() && json["transaction_id"].is_string() &&
                json["status"].is_string() && json["paid"].is_boolean());
     FUZZ_CHECK(!json["transaction_id"].get<std::string>().empty());
-    FUZZ_CHECK(accept->event.idempotency_key == json["invoice_number"].get<std::string>() + ":" +
-                                                    json["transaction_id"].get<std::string>() + ":" +
+    const auto& inv = json["invoice_number"].get_ref<const std::string&>();
+    const auto& tx = json["transaction_id"].get_ref<const std::string&>();
+    FUZZ_CHECK(accept->event.idempotency_key == std::to_string(inv.size()) + ":" + inv + ":" +
+                                                    std::to_string(tx.size()) + ":" + tx + ":" +
                                                     json["status"].get<std::string>());
   } else if (const auto* reject = std::get_if<payhook::handlers::Reject>(&verdict)) {
     FUZZ_CHECK(reject->reply.status == 400 || reject->reply.status == 403);
