@@ -39,7 +39,7 @@ void stamp(Event& event, http::Request& request, int64_t now, const handlers::Ha
   event.raw.path = std::move(request.path);
   event.raw.query = handler.storedQuery(request.query);
   if (const auto* ct = request.header("content-type")) event.raw.content_type = *ct;
-  event.raw.body = std::move(request.body);
+  event.raw.body = handler.storedBody(std::move(request.body));
 }
 
 const char* kindName(handlers::Decision::Kind k) {

@@ -384,4 +384,19 @@ Result<std::unique_ptr<Handler>> makeYooMoneyHandler(const config::RouteConfig& 
       std::make_unique<YooMoneyHandler>(route.name, route.shop_id, route.shop_password));
 }
 
+std::string YooMoneyHandler::storedBody(std::string&& body) const {
+  // The form is already verified; only the md5 parameter's value goes, every other byte stays as received.
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find('&', pos);
+    if (end == std::string::npos) end = body.size();
+    if (body.compare(pos, 4, "md5=") == 0 && pos + 4 <= end) {
+      body.erase(pos + 4, end - (pos + 4));
+      end = pos + 4;
+    }
+    pos = end + 1;
+  }
+  return std::move(body);
+}
+
 }  // namespace payhook::handlers

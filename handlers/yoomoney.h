@@ -43,6 +43,8 @@ class YooMoneyHandler final : public Handler {
 
   std::vector<Endpoint> endpoints() const override;
   Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const override;
+  // The md5 value is blanked in the stored body (see Handler::storedBody).
+  std::string storedBody(std::string&& body) const override;
   // For a check's Decide: code 0 on kAccept; code 100 with the app's message on kRefuse, or a generic
   // message on kFailed. invoiceId and shopId come from the event's data; performedDatetime is the event's
   // received_at_ms (this interface passes no clock, and receipt is when the check was performed).

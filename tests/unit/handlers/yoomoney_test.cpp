@@ -505,3 +505,23 @@ TEST(YooMoney, FactoryValidatesTheRoute) {
 
 }  // namespace
 }  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+TEST(YooMoneyStoredBody, Md5IsBlankedAndNothingElseChanges) {
+  config::RouteConfig rc;
+  rc.name = "shop";
+  rc.provider = "yoomoney";
+  rc.shop_id = "13";
+  rc.shop_password = Secret(std::string("s<kY23653f,{9fcnshwq"));
+  auto h = makeYooMoneyHandler(rc);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ((*h)->storedBody("action=paymentAviso&md5=1B35ABE38AA54F2931B0C58646FD1321&shopId=13"),
+            "action=paymentAviso&md5=&shopId=13");
+  EXPECT_EQ((*h)->storedBody("md5=ABC"), "md5=");
+  EXPECT_EQ((*h)->storedBody("xmd5=keep&md5x=keep"), "xmd5=keep&md5x=keep");
+}
+
+}  // namespace
+}  // namespace payhook::handlers
