@@ -34,12 +34,9 @@ using Factory = std::function<Result<std::unique_ptr<Handler>>(const config::Rou
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> kFactories = {
-      {"rbs", makeRbsHandler},
-      {"standard-webhooks", makeStandardWebhooks},
-      {"integra", makeIntegraHandler},
-      {"payinpayout", makePayinPayoutHandler},
-      {"yoomoney", makeYooMoneyHandler},
-      {"allpay", makeAllpayHandler},
+      {"rbs", makeRbsHandler},           {"standard-webhooks", makeStandardWebhooks},
+      {"integra", makeIntegraHandler},   {"payinpayout", makePayinPayoutHandler},
+      {"yoomoney", makeYooMoneyHandler}, {"allpay", makeAllpayHandler},
   };
   return kFactories;
 }
