@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/admin.h"
+#include "daemon/delivery.h"
 #include "daemon/http/client.h"
 #include "daemon/http/server.h"
 #include "daemon/ingest.h"
@@ -65,7 +66,8 @@ struct App::Impl {
   config::Environment env;
   SystemClock clock;
   queue::RedisStore store;
-  http::Client client;  // outbound: decision requests
+  http::Client client;  // outbound: decision requests and deliveries
+  Delivery delivery;
   Ingest ingest;
   Admin admin;
   http::Server server;
@@ -75,7 +77,7 @@ struct App::Impl {
   bool stopping = false;
   bool finished = false;
   int exit_code = 0;
-  int servers_open = 0;
+  int parts_open = 0;  // servers and delivery still finishing after a stop signal
 
   Impl(uv_loop_t* l, const config::Config& c, const config::Environment& e)
       : loop(l),
@@ -83,6 +85,7 @@ struct App::Impl {
         env(e),
         store(l, storeOptionsOf(c.redis)),
         client(l),
+        delivery(l, store, client, clock, c),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return !stopping && store.ready(); }),
         server(l, limitsOf(c.server),
@@ -135,6 +138,7 @@ struct App::Impl {
       notifyStatus(ready ? "ready: storing callbacks" : "waiting for redis: answering 503");
     });
     store.start();
+    delivery.start();
 
     std::string addresses;
     for (const auto& a : server.boundAddresses()) addresses += (addresses.empty() ? "" : " ") + a;
@@ -165,13 +169,17 @@ struct App::Impl {
                 {{"in_flight", static_cast<int64_t>(server.inFlightCount())}});
       forceStop();
     });
-    servers_open = 2;
-    server.shutdown([this] { onServerClosed(); });
-    admin_server.shutdown([this] { onServerClosed(); });
+    // Deliveries in flight are waited for like inbound requests, within the same shutdown_timeout: their
+    // answers can still be recorded while the store runs. Past it, forceStop() fails them and their leases
+    // expire, so the jobs are delivered again later (at least once, never lost).
+    parts_open = 3;
+    server.shutdown([this] { onPartStopped(); });
+    admin_server.shutdown([this] { onPartStopped(); });
+    delivery.stop([this] { onPartStopped(); });
   }
 
-  void onServerClosed() {
-    if (--servers_open == 0) finish();
+  void onPartStopped() {
+    if (--parts_open == 0) finish();
   }
 
   void forceStop() {
@@ -184,6 +192,7 @@ struct App::Impl {
     if (finished) return;
     finished = true;
     shutdown_timer.close();
+    delivery.stop({});
     // After the servers: a decision still in flight fails (the check is refused), is stored if the store
     // still can, and its answer goes nowhere since its connection is closed.
     client.shutdown();
@@ -233,6 +242,7 @@ struct App::Impl {
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
     config.routes = next.routes;
     config.targets = next.targets;
+    delivery.setConfig(config);
     log::info("reloaded", {{"routes", static_cast<int64_t>(table->routeCount())}});
     notifyReady("reloaded");
   }

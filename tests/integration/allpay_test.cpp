@@ -102,7 +102,7 @@ TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
   auto data = nlohmann::json::parse(ev["data"]);
   EXPECT_EQ(data, nlohmann::json::parse(R"({"invoice_number":"INV-100500","transaction_id":"7730412",
       "status":"0","status_description":"buyer@example.kz","paid":true})"));
-  auto due = redis_.command({"ZRANGE", "{payhook}:due", "0", "-1"});
+  auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);
   EXPECT_EQ(due.elements[0].str, id.str + "|orders");
   // The public key is not secret, but the log still carries no document body.
@@ -135,7 +135,7 @@ TEST_F(AllpayTest, RepeatedNotificationIsOneEventAndTheSameAnswer) {
   // One event per route (keys are per route), one delivery each.
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 2u);
   EXPECT_EQ(countKeys(redis_, "{payhook}:idem:allpay:*"), 1u);
-  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 2);
+  EXPECT_EQ(queuedJobCount(redis_), 2);
 }
 
 TEST_F(AllpayTest, ForgedNotificationIs403AndNothingIsStored) {

@@ -87,7 +87,7 @@ TEST_F(DaemonTest, SignedCallbackIsStoredThenAnswered204) {
   auto data = nlohmann::json::parse(ev["data"]);
   EXPECT_EQ(data["payload"]["data"]["amount"], "10.50");
   // One delivery job for the one target, due now.
-  auto due = redis_.command({"ZRANGE", "{payhook}:due", "0", "-1"});
+  auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);
   EXPECT_EQ(due.elements[0].str, id.str + "|orders");
   EXPECT_NE(daemon_->logs().find("\"event_id\":\"" + id.str + "\""), std::string::npos);
@@ -120,7 +120,7 @@ TEST_F(DaemonTest, SameWebhookIdTwiceIsOneEvent) {
   EXPECT_EQ(post(*daemon_, "msg_twice", body).status, 204);
   EXPECT_EQ(post(*daemon_, "msg_twice", body).status, 204);
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
-  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 1);
+  EXPECT_EQ(queuedJobCount(redis_), 1);
 }
 
 TEST_F(DaemonTest, UnknownPathIs404AndWrongMethodIs405) {

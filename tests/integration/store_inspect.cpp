@@ -20,4 +20,16 @@ std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::st
   return hash(redis, "{payhook}:ev:" + id.str);
 }
 
+RedisReply queuedJobs(RedisServer& redis) {
+  static const char* kScript =
+      "local out = redis.call('ZRANGE', KEYS[1], 0, -1) "
+      "for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do table.insert(out, m) end "
+      "return out";
+  return redis.command({"EVAL", kScript, "2", "{payhook}:due", "{payhook}:leased"});
+}
+
+long long queuedJobCount(RedisServer& redis) {
+  return static_cast<long long>(queuedJobs(redis).elements.size());
+}
+
 }  // namespace payhook::testing

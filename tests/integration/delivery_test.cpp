@@ -1,0 +1,284 @@
+// The delivery engine end to end: the real payhookd and redis-server, and the shop's app played by a
+// payhook::http::Server on its own loop thread in this process. A stored Standard Webhooks callback must
+// reach the app signed with the target's secret, be retried on the route's schedule, and end delivered or
+// dead in Redis.
+#include <uv.h>
+
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/webhook_signature.h"
+#include "daemon/http/server.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
+
+namespace payhook::testing {
+namespace {
+
+using nlohmann::json;
+
+// What DaemonProcess writes into secrets/orders.whsec.
+constexpr const char* kOrdersSecret = "whsec_b3JkZXJzLXRhcmdldC1zZWNyZXQtMDEyMzQ1Njc=";
+
+// A uv loop on its own thread; closures posted to it run there, in order.
+class LoopThread {
+ public:
+  LoopThread() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_, &LoopThread::onAsync);
+    async_.data = this;
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  ~LoopThread() {
+    post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
+    thread_.join();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  uv_loop_t* loop() { return &loop_; }
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    uv_async_send(&async_);
+  }
+  void call(std::function<void()> fn) {
+    std::promise<void> p;
+    auto f = p.get_future();
+    post([&] {
+      fn();
+      p.set_value();
+    });
+    f.get();
+  }
+
+ private:
+  static void onAsync(uv_async_t* a) noexcept {
+    auto* self = static_cast<LoopThread*>(a->data);
+    std::vector<std::function<void()>> run;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      run.swap(self->queue_);
+    }
+    for (auto& fn : run) fn();
+  }
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> queue_;
+};
+
+// The shop's app: the n-th request gets statuses[n] (the last one from then on); records every request.
+class Sink {
+ public:
+  explicit Sink(std::vector<int> statuses) : statuses_(std::move(statuses)) {
+    loop_.call([this] {
+      server_ = std::make_unique<http::Server>(
+          loop_.loop(), http::ServerLimits{}, [this](http::Request&& r, http::Responder resp) {
+            int status = 200;
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              status = statuses_.at(std::min(received_.size(), statuses_.size() - 1));
+              received_.push_back(r);
+            }
+            resp.send(http::Response{status, "text/plain", "sink says " + std::to_string(status), {}, false});
+          });
+      (void)server_->listen("127.0.0.1:0");
+      url_ = "http://" + server_->boundAddresses().at(0) + "/events";
+    });
+  }
+  ~Sink() {
+    loop_.call([this] {
+      server_->closeAll();
+      server_.reset();
+    });
+  }
+  const std::string& url() const { return url_; }
+  std::vector<http::Request> received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+ private:
+  LoopThread loop_;
+  std::unique_ptr<http::Server> server_;
+  std::string url_;
+  std::mutex mu_;
+  std::vector<int> statuses_;
+  std::vector<http::Request> received_;
+};
+
+bool waitFor(const std::function<bool()>& cond, int timeout_ms = 10'000) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void start(const std::string& sink_url) {
+    DaemonOptions o;
+    o.redis_url = redis_.url();
+    o.targets = R"(
+[[targets]]
+name = "orders"
+url = ")" + sink_url +
+                R"("
+secret_file = "secrets/orders.whsec"
+timeout = "5s"
+headers = { x-internal-token = "static-token" }
+)";
+    o.routes = R"(
+[[routes]]
+name = "demo"
+provider = "standard-webhooks"
+path = "/hooks/demo"
+secret_file = "secrets/demo.whsec"
+forward = ["orders"]
+retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
+)";
+    daemon_ = std::make_unique<DaemonProcess>(o);
+    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
+    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      const std::string logs = daemon_->logs();
+      EXPECT_EQ(logs.find(kOrdersSecret), std::string::npos) << "the target secret reached the log";
+      EXPECT_EQ(logs.find("static-token"), std::string::npos) << "a target header value reached the log";
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
+    }
+  }
+
+  // Posts a Standard Webhooks callback signed with the demo route's secret; returns the stored event id.
+  std::string postCallback(const std::string& msg_id) {
+    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
+    const std::string ts = std::to_string(std::time(nullptr));
+    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
+    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/demo",
+                            {{"webhook-id", msg_id},
+                             {"webhook-timestamp", ts},
+                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
+                             {"content-type", "application/json"}},
+                            body);
+    EXPECT_EQ(resp.status, 204) << resp.body << daemon_->logs();
+    return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
+  }
+
+  std::string state(const std::string& event_id) {
+    return redis_.command({"HGET", "{payhook}:ev:" + event_id, "state"}).str;
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_F(DeliveryTest, AStoredCallbackReachesTheAppSignedWithTheTargetsSecret) {
+  Sink sink({200});
+  start(sink.url());
+  const std::string id = postCallback("msg_delivery_1");
+  ASSERT_FALSE(id.empty()) << daemon_->logs();
+  ASSERT_TRUE(waitFor([&] { return state(id) == "delivered"; })) << state(id) << daemon_->logs();
+
+  auto got = sink.received();
+  ASSERT_EQ(got.size(), 1u);
+  const http::Request& r = got[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.path, "/events");
+  ASSERT_NE(r.header("content-type"), nullptr);
+  EXPECT_EQ(*r.header("content-type"), "application/json");
+  ASSERT_NE(r.header("x-internal-token"), nullptr);
+  EXPECT_EQ(*r.header("x-internal-token"), "static-token");
+  const std::string* wid = r.header("webhook-id");
+  const std::string* wts = r.header("webhook-timestamp");
+  const std::string* wsig = r.header("webhook-signature");
+  ASSERT_TRUE(wid && wts && wsig);
+  EXPECT_EQ(*wid, id);
+  swh::VerifyKeys keys;
+  keys.hmac.push_back(swh::decodeSecret(kOrdersSecret).value());
+  EXPECT_EQ(swh::verify(keys, *wid, *wts, *wsig, r.body, nowMs()), swh::VerifyResult::kOk);
+  swh::VerifyKeys wrong;
+  wrong.hmac.push_back(swh::decodeSecret(DaemonProcess::kDemoSecret).value());
+  EXPECT_EQ(swh::verify(wrong, *wid, *wts, *wsig, r.body, nowMs()), swh::VerifyResult::kBadSignature);
+
+  json envelope = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(envelope.is_object()) << r.body;
+  EXPECT_EQ(envelope["id"], id);
+  EXPECT_EQ(envelope["route"], "demo");
+  EXPECT_EQ(envelope["provider"], "standard-webhooks");
+  EXPECT_EQ(envelope["attempt"], 1);
+  EXPECT_EQ(envelope["verified"], true);
+
+  // The attempt is on record, and the job is in no set any more.
+  auto attempts = redis_.command({"LRANGE", "{payhook}:attempts:" + id, "0", "-1"});
+  ASSERT_EQ(attempts.elements.size(), 1u);
+  json a = json::parse(attempts.elements[0].str, nullptr, false);
+  EXPECT_EQ(a.value("status", 0), 200);
+  EXPECT_EQ(a.value("result", ""), "delivered");
+  EXPECT_EQ(a.value("answer_head", ""), "sink says 200");
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 0);
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 0);
+  EXPECT_NE(daemon_->logs().find("\"outcome\":\"delivered\""), std::string::npos) << daemon_->logs();
+}
+
+TEST_F(DeliveryTest, TwoFailuresThenSuccessTakeThreeAttempts) {
+  Sink sink({500, 500, 200});
+  start(sink.url());
+  const std::string id = postCallback("msg_delivery_2");
+  ASSERT_FALSE(id.empty()) << daemon_->logs();
+  ASSERT_TRUE(waitFor([&] { return state(id) == "delivered"; })) << state(id) << daemon_->logs();
+
+  auto got = sink.received();
+  ASSERT_EQ(got.size(), 3u) << daemon_->logs();
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NE(got[i].header("webhook-id"), nullptr);
+    EXPECT_EQ(*got[i].header("webhook-id"), id) << "the id is stable across attempts";
+    json envelope = json::parse(got[i].body, nullptr, false);
+    EXPECT_EQ(envelope.value("attempt", 0), static_cast<int>(i + 1));
+  }
+  auto attempts = redis_.command({"LRANGE", "{payhook}:attempts:" + id, "0", "-1"});
+  EXPECT_EQ(attempts.elements.size(), 3u);
+}
+
+TEST_F(DeliveryTest, GoneIsDeadAfterOneAttempt) {
+  Sink sink({410});
+  start(sink.url());
+  const std::string id = postCallback("msg_delivery_3");
+  ASSERT_FALSE(id.empty()) << daemon_->logs();
+  ASSERT_TRUE(waitFor([&] { return state(id) == "dead"; })) << state(id) << daemon_->logs();
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:dead"}).integer, 1);
+  // The schedule would retry after 200 ms: nothing more may come.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(sink.received().size(), 1u) << daemon_->logs();
+  EXPECT_EQ(state(id), "dead");
+  EXPECT_NE(daemon_->logs().find("\"outcome\":\"dead\""), std::string::npos) << daemon_->logs();
+}
+
+}  // namespace
+}  // namespace payhook::testing
