@@ -23,6 +23,7 @@
 #include "daemon/http/server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
+#include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
 
@@ -33,56 +34,6 @@ using nlohmann::json;
 
 // What DaemonProcess writes into secrets/orders.whsec.
 constexpr const char* kOrdersSecret = "whsec_b3JkZXJzLXRhcmdldC1zZWNyZXQtMDEyMzQ1Njc=";
-
-// A uv loop on its own thread; closures posted to it run there, in order.
-class LoopThread {
- public:
-  LoopThread() {
-    uv_loop_init(&loop_);
-    uv_async_init(&loop_, &async_, &LoopThread::onAsync);
-    async_.data = this;
-    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
-  }
-  ~LoopThread() {
-    post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
-    thread_.join();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
-  }
-  uv_loop_t* loop() { return &loop_; }
-  void post(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(fn));
-    }
-    uv_async_send(&async_);
-  }
-  void call(std::function<void()> fn) {
-    std::promise<void> p;
-    auto f = p.get_future();
-    post([&] {
-      fn();
-      p.set_value();
-    });
-    f.get();
-  }
-
- private:
-  static void onAsync(uv_async_t* a) noexcept {
-    auto* self = static_cast<LoopThread*>(a->data);
-    std::vector<std::function<void()>> run;
-    {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      run.swap(self->queue_);
-    }
-    for (auto& fn : run) fn();
-  }
-  uv_loop_t loop_{};
-  uv_async_t async_{};
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::function<void()>> queue_;
-};
 
 // The shop's app: the n-th request gets statuses[n] (the last one from then on); records every request.
 class Sink {
