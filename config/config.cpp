@@ -31,8 +31,8 @@ const std::vector<std::string_view> kRedisKeys{"url", "prefix", "store_timeout",
 const std::vector<std::string_view> kLogKeys{"format", "level"};
 const std::vector<std::string_view> kDeliveryKeys{"lease_timeout", "sweep_interval"};
 const std::vector<std::string_view> kTargetKeys{
-    "name",        "url",     "secret_file",   "secret", "signing_key_file",
-    "signing_key", "timeout", "max_in_flight", "headers"};
+    "name",    "url",           "secret_file", "secret",           "signing_key_file", "signing_key",
+    "timeout", "max_in_flight", "headers",     "breaker_failures", "breaker_cooldown"};
 
 // Headers payhook itself writes on every delivery; a static header must not replace them.
 const std::vector<std::string_view> kReservedHeaders{
@@ -282,6 +282,8 @@ void Loader::readTarget(TableReader& t, TargetConfig& target) {
   }
   if (auto v = t.duration("timeout", 1)) target.timeout_ms = *v;
   if (auto v = t.integer("max_in_flight", 1)) target.max_in_flight = *v;
+  if (auto v = t.integer("breaker_failures", 0)) target.breaker_failures = *v;
+  if (auto v = t.duration("breaker_cooldown", 1)) target.breaker_cooldown_ms = *v;
 
   if (const toml::table* headers = t.subtable("headers")) {
     for (auto&& [key, node] : *headers) {

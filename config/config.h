@@ -75,6 +75,10 @@ struct TargetConfig {
   Secret signing_key;           // whsk_... (adds v1a signatures); empty when absent
   uint64_t timeout_ms = 10'000;
   uint64_t max_in_flight = 64;
+  // Circuit breaker: after this many consecutive failures (no answer, 5xx, 429) the target is probed one
+  // job at a time, breaker_cooldown apart, until it answers again; 0 turns it off.
+  uint64_t breaker_failures = 5;
+  uint64_t breaker_cooldown_ms = 30'000;
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -77,7 +77,8 @@ struct App::Impl {
   bool stopping = false;
   bool finished = false;
   int exit_code = 0;
-  int parts_open = 0;  // servers and delivery still finishing after a stop signal
+  bool abandoning = false;  // forceStop() waits for the delivery's leases to be given back
+  int parts_open = 0;       // servers and delivery still finishing after a stop signal
 
   Impl(uv_loop_t* l, const config::Config& c, const config::Environment& e)
       : loop(l),
@@ -170,8 +171,8 @@ struct App::Impl {
       forceStop();
     });
     // Deliveries in flight are waited for like inbound requests, within the same shutdown_timeout: their
-    // answers can still be recorded while the store runs. Past it, forceStop() fails them and their leases
-    // expire, so the jobs are delivered again later (at least once, never lost).
+    // answers can still be recorded while the store runs. Past it, forceStop() gives their leases back, so
+    // another instance (or the next start) delivers them at once (at least once, never lost).
     parts_open = 3;
     server.shutdown([this] { onPartStopped(); });
     admin_server.shutdown([this] { onPartStopped(); });
@@ -185,7 +186,9 @@ struct App::Impl {
   void forceStop() {
     server.closeAll();
     admin_server.closeAll();
-    finish();
+    if (finished || abandoning) return;
+    abandoning = true;
+    delivery.abandon([this] { finish(); });
   }
 
   void finish() {

@@ -7,27 +7,45 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/http/client.h"
+#include "handlers/integra_api.h"
 #include "queue/envelope.h"
 
 namespace payhook::daemon {
 
 struct Delivery::Target {
-  std::string url;
+  std::string url;  // empty for an Integra API pseudo-target: the URL comes from each job's decision
   std::vector<Secret> secrets;
   Secret signing_key;
   uint64_t timeout_ms = 10'000;
   size_t max_in_flight = 64;
   std::vector<http::Header> headers;
+  queue::BreakerOptions breaker;
+  std::string api_route;  // set for "@<route>": the Integra route whose API this is
+};
+
+struct Delivery::RouteInfo {
+  queue::RetryPolicy policy;
+  // Integra: the target whose 2xx answer is the shop's decision, and the pseudo-target that carries it out.
+  std::string decision_target;
+  std::string api_target;
+  std::string api_base;
+  std::shared_ptr<const handlers::integra::Crypt> crypt;
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the
 // one it started with.
 struct Delivery::Tables {
   std::map<std::string, Target> targets;
-  std::map<std::string, queue::RetryPolicy> policies;  // per route name
+  std::map<std::string, RouteInfo> routes;
 };
 
 namespace {
+
+// Integra's API gets few calls (one per payment); a handful at a time is plenty and spares its servers.
+constexpr size_t kApiMaxInFlight = 8;
+constexpr uint64_t kApiTimeoutMs = 10'000;
+// A target that is not in the config any more but still has jobs waiting is logged this often.
+constexpr int64_t kUnknownTargetLogMs = 60'000;
 
 // The queue's view of a route's config::RetryPolicy (queue/ may not include config/). max_interval_ms is
 // raised to the largest schedule entry: the cap would otherwise silently shorten an explicit schedule.
@@ -63,6 +81,10 @@ queue::JobQueueOptions queueOptionsOf(const config::Config& c) {
   return o;
 }
 
+bool isApiTarget(const std::string& name) {
+  return !name.empty() && name[0] == '@';
+}
+
 }  // namespace
 
 Delivery::Delivery(uv_loop_t* loop, queue::RedisStore& store, http::Client& client, const Clock& clock,
@@ -75,6 +97,7 @@ Delivery::Delivery(uv_loop_t* loop, queue::RedisStore& store, http::Client& clie
       options_(options),
       lease_timeout_ms_(config.delivery.lease_timeout_ms),
       sweep_interval_ms_(std::max<uint64_t>(config.delivery.sweep_interval_ms, 1)) {
+  if (options_.batch == 0) options_.batch = 1;
   setConfig(config);
 }
 
@@ -93,10 +116,33 @@ void Delivery::setConfig(const config::Config& config) {
     target.timeout_ms = tc.timeout_ms;
     target.max_in_flight = std::max<uint64_t>(tc.max_in_flight, 1);
     for (const auto& [name, value] : tc.headers) target.headers.push_back({name, value});
+    target.breaker.failures = static_cast<uint32_t>(std::min<uint64_t>(tc.breaker_failures, UINT32_MAX));
+    target.breaker.cooldown_ms = tc.breaker_cooldown_ms;
     t->targets[tc.name] = std::move(target);
   }
-  for (const auto& rc : config.routes) t->policies[rc.name] = retryPolicyOf(rc.retry);
+  for (const auto& rc : config.routes) {
+    RouteInfo info;
+    info.policy = retryPolicyOf(rc.retry);
+    if (rc.provider == "integra" && !rc.decision.empty() && !rc.api_base.empty()) {
+      info.decision_target = rc.decision;
+      info.api_target = "@" + rc.name;
+      info.api_base = rc.api_base;
+      info.crypt = handlers::integra::makeCrypt();
+      Target api;
+      // The lease must outlive the call, whatever lease_timeout the operator chose.
+      api.timeout_ms = std::min<uint64_t>(kApiTimeoutMs, std::max<uint64_t>(lease_timeout_ms_ / 2, 1));
+      api.max_in_flight = kApiMaxInFlight;
+      api.api_route = rc.name;
+      t->targets[info.api_target] = std::move(api);
+    }
+    t->routes[rc.name] = std::move(info);
+  }
+  for (const auto& [name, target] : t->targets) state(name).breaker.setOptions(target.breaker);
   tables_ = std::move(t);
+}
+
+Delivery::TargetState& Delivery::state(const std::string& target) {
+  return states_[target];
 }
 
 void Delivery::start() {
@@ -107,6 +153,9 @@ void Delivery::start() {
   schedulePoll(0);
   sweep_timer_.start(
       sweep_interval_ms_, [this] { sweep(); }, sweep_interval_ms_);
+  // One sweep at once: expired leases of a previous run come back without waiting an interval, and the
+  // queue's depth is known from the start.
+  sweep();
 }
 
 void Delivery::stop(std::function<void()> idle) {
@@ -122,8 +171,45 @@ void Delivery::stop(std::function<void()> idle) {
   if (ops_ == 0 && idle_) std::exchange(idle_, nullptr)();
 }
 
+void Delivery::abandon(std::function<void()> done) {
+  stop({});
+  abandoned_ = true;
+  auto leases = std::exchange(leases_in_flight_, {});
+  if (leases.empty() || !store_.ready()) {
+    if (!leases.empty())
+      log::warn("delivery: Redis unavailable, leases of attempts in flight expire after lease_timeout",
+                {{"in_flight", static_cast<int64_t>(leases.size())}});
+    if (done) done();
+    return;
+  }
+  log::warn("delivery: giving the leases of attempts in flight back",
+            {{"in_flight", static_cast<int64_t>(leases.size())}});
+  auto remaining = std::make_shared<size_t>(leases.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (const auto& [job_id, lease] : leases) {
+    queue_.release(lease, clock_.nowMs(), [remaining, finished, job_id](Result<queue::LeaseOutcome> r) {
+      if (!r)
+        log::warn("delivery: release failed; the job is retried after its lease",
+                  {{"job", job_id}, {"error", r.error().message}});
+      if (--*remaining == 0 && *finished) std::exchange(*finished, nullptr)();
+    });
+  }
+}
+
 size_t Delivery::inFlight() const {
   return attempts_in_flight_;
+}
+
+std::map<std::string, TargetStatus> Delivery::targetStatus() const {
+  std::map<std::string, TargetStatus> out;
+  for (const auto& [name, st] : states_) {
+    TargetStatus s;
+    s.in_flight = st.in_flight;
+    s.breaker = st.breaker.state();
+    s.due = st.due;
+    out[name] = s;
+  }
+  return out;
 }
 
 void Delivery::schedulePoll(uint64_t delay_ms) {
@@ -137,25 +223,45 @@ void Delivery::opDone() {
 }
 
 void Delivery::poll() {
-  if (stopping_ || claiming_) return;
+  if (stopping_) return;
+  if (claiming_) {
+    repoll_ = true;
+    return;
+  }
   // While Redis is away every claim would fail; the store reconnects on its own, the timer just waits.
   if (!store_.ready()) {
+    schedulePoll(options_.poll_interval_ms);
+    return;
+  }
+  const int64_t now = clock_.nowMs();
+  std::vector<queue::ClaimWant> wants;
+  for (const auto& [name, target] : tables_->targets) {
+    TargetState& st = state(name);
+    const auto before = st.breaker.state();
+    const size_t room = target.max_in_flight > st.in_flight ? target.max_in_flight - st.in_flight : 0;
+    const size_t n = std::min({room, options_.batch, st.breaker.allowance(now)});
+    if (before == queue::CircuitBreaker::State::kOpen && st.breaker.state() != before)
+      log::info("delivery: circuit breaker half-open, probing the target with one job", {{"target", name}});
+    if (n > 0) wants.push_back({name, n});
+  }
+  if (wants.empty()) {
+    // Every target is full or open; a finished attempt or the timer asks again.
     schedulePoll(options_.poll_interval_ms);
     return;
   }
   claiming_ = true;
   ++ops_;
   std::weak_ptr<bool> alive = alive_;
-  queue_.claim(options_.batch, clock_.nowMs(), lease_timeout_ms_,
-               [this, alive](Result<queue::ClaimBatch> result) {
-                 if (alive.expired()) return;
-                 claiming_ = false;
-                 onClaimed(std::move(result));
-                 opDone();
-               });
+  queue_.claim(wants, now, lease_timeout_ms_, [this, alive, wants](Result<queue::ClaimBatch> result) {
+    if (alive.expired()) return;
+    claiming_ = false;
+    onClaimed(std::move(result), wants);
+    opDone();
+  });
 }
 
-void Delivery::onClaimed(Result<queue::ClaimBatch> result) {
+void Delivery::onClaimed(Result<queue::ClaimBatch> result, const std::vector<queue::ClaimWant>& wants) {
+  const bool repoll = std::exchange(repoll_, false);
   if (!result) {
     log::warn("delivery: claim failed, retrying", {{"error", result.error().message}});
     schedulePoll(options_.poll_interval_ms);
@@ -164,82 +270,147 @@ void Delivery::onClaimed(Result<queue::ClaimBatch> result) {
   auto& batch = result.value();
   for (const auto& id : batch.dropped)
     log::debug("delivery: job dropped (event gone or job already finished)", {{"job", id}});
-  const bool full = batch.jobs.size() >= options_.batch;
-  bool over_cap = false;
+  bool more = false;
+  for (const auto& want : wants) {
+    auto it = batch.taken.find(want.target);
+    const bool full = it != batch.taken.end() && it->second >= want.max;
+    state(want.target).backlog = full;
+    more = more || full;
+  }
   for (auto& job : batch.jobs) {
     if (stopping_) {
       release(job, "stopping");
       continue;
     }
     const auto& tables = *tables_;
-    auto t = tables.targets.find(job.target);
-    if (t == tables.targets.end()) {
-      bury(job, "no target named \"" + job.target + "\" in the config");
+    if (tables.targets.find(job.target) == tables.targets.end()) {
+      // Only configured targets are asked, so only a reload between the claim and its answer gets here.
+      release(job, "target left the config");
       continue;
     }
-    if (tables.policies.find(job.event.route) == tables.policies.end()) {
+    if (tables.routes.find(job.event.route) == tables.routes.end()) {
       bury(job, "no route named \"" + job.event.route + "\" in the config");
-      continue;
-    }
-    // Over the target's cap the job goes back to due at once, uncounted: simpler than a per-target
-    // claim, and the next poll (not an immediate one, see below) tries again.
-    if (in_flight_[job.target] >= t->second.max_in_flight) {
-      over_cap = true;
-      release(job, "target at max_in_flight");
       continue;
     }
     dispatch(std::move(job));
   }
-  // Claim again at once only when the batch was full and all of it went out: after a release the next
-  // claim would take the same jobs back and spin.
-  schedulePoll(full && !over_cap ? 0 : options_.poll_interval_ms);
+  schedulePoll(more || repoll ? 0 : options_.poll_interval_ms);
 }
 
 void Delivery::dispatch(queue::ClaimedJob job) {
   auto tables = tables_;
   const Target& target = tables->targets.at(job.target);
-  queue::RetryPolicy policy = tables->policies.at(job.event.route);
-
   const int64_t started = clock_.nowMs();
-  http::ClientRequest request;
-  request.method = "POST";
-  request.url = target.url;
-  request.timeout_ms = target.timeout_ms;
-  request.body = queue::envelopeJson(job.event, job.attempt);
-  request.headers = target.headers;
-  // webhook-id is the event id, the same on every attempt, so the app can deduplicate; the timestamp is
-  // this attempt's, so a retry hours later is not refused as a replay.
-  for (auto& h :
-       queue::signedHeaders(job.event.id, started / 1000, request.body, target.secrets, target.signing_key))
-    request.headers.push_back(std::move(h));
 
-  ++in_flight_[job.target];
+  http::ClientRequest request;
+  request.timeout_ms = target.timeout_ms;
+  if (!target.api_route.empty()) {
+    const RouteInfo& route = tables->routes.at(target.api_route);
+    auto call = handlers::integra::apiCall(route.api_base, *route.crypt, job.decision, job.event.data_json);
+    if (!call) {
+      bury(job, "Integra API call impossible: " + call.error().message);
+      return;
+    }
+    request.method = "GET";
+    request.url = std::move(call->url);
+  } else {
+    request.method = "POST";
+    request.url = target.url;
+    request.body = queue::envelopeJson(job.event, job.attempt);
+    request.headers = target.headers;
+    // webhook-id is the event id, the same on every attempt, so the app can deduplicate; the timestamp is
+    // this attempt's, so a retry hours later is not refused as a replay.
+    for (auto& h :
+         queue::signedHeaders(job.event.id, started / 1000, request.body, target.secrets, target.signing_key))
+      request.headers.push_back(std::move(h));
+  }
+
+  TargetState& st = state(job.target);
+  ++st.in_flight;
+  st.breaker.onStart();
   ++attempts_in_flight_;
   ++ops_;
+  leases_in_flight_[job.lease.job_id] = job.lease;
   std::weak_ptr<bool> alive = alive_;
-  client_.send(std::move(request), [this, alive, job = std::move(job), policy = std::move(policy),
-                                    started](http::ClientResponse answer) {
-    if (alive.expired()) return;
-    --in_flight_[job.target];
-    --attempts_in_flight_;
-    queue::AttemptRecord record;
-    record.at_ms = started;
-    record.status = answer.status;
-    record.error = answer.error;
-    record.latency_ms = answer.latency_ms;
-    record.answer_head = answer.body.substr(0, 1024);
-    queue::AttemptResult result;
-    result.status = answer.status;
-    if (const std::string* ra = answer.header("retry-after")) result.retry_after = *ra;
-    const auto step = queue::nextStep(policy, static_cast<uint32_t>(std::max(job.attempt, 1)),
-                                      job.event.received_at_ms, clock_.nowMs(), result, random_);
-    finishJob(job, record, step);
-    opDone();
-  });
+  client_.send(std::move(request),
+               [this, alive, tables, job = std::move(job), started](http::ClientResponse answer) {
+                 if (alive.expired()) return;
+                 TargetState& st = state(job.target);
+                 --st.in_flight;
+                 --attempts_in_flight_;
+                 if (!abandoned_) {
+                   leases_in_flight_.erase(job.lease.job_id);
+                   onAnswer(tables, job, started, std::move(answer));
+                 }
+                 if (st.backlog) schedulePoll(0);
+                 opDone();
+               });
+}
+
+void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job,
+                        int64_t started, http::ClientResponse answer) {
+  const Target& target = tables->targets.at(job.target);
+  const RouteInfo& route = tables->routes.at(job.event.route);
+  const int64_t now = clock_.nowMs();
+
+  TargetState& st = state(job.target);
+  if (st.breaker.onResult(queue::CircuitBreaker::isFailure(answer.status), now)) {
+    if (st.breaker.state() == queue::CircuitBreaker::State::kOpen)
+      log::warn("delivery: circuit breaker open, the target is probed one job at a time",
+                {{"target", job.target},
+                 {"consecutive_failures", static_cast<int64_t>(st.breaker.consecutiveFailures())},
+                 {"cooldown_ms", static_cast<int64_t>(target.breaker.cooldown_ms)}});
+    else
+      log::info("delivery: circuit breaker closed, the target answers again", {{"target", job.target}});
+  }
+
+  queue::AttemptRecord record;
+  record.at_ms = started;
+  record.status = answer.status;
+  record.error = answer.error;
+  record.latency_ms = answer.latency_ms;
+  record.answer_head = answer.body.substr(0, 1024);
+  queue::AttemptResult result;
+  result.status = answer.status;
+  if (const std::string* ra = answer.header("retry-after")) result.retry_after = *ra;
+
+  // Integra's API answers 200 with "error": true when it refuses: a failure to retry like a 5xx.
+  if (!target.api_route.empty()) {
+    if (auto failure = handlers::integra::apiFailure(answer.status, answer.body)) {
+      if (answer.status >= 200 && answer.status <= 299) result.status = 0;
+      if (record.error.empty()) record.error = *failure;
+    }
+  }
+  const auto step = queue::nextStep(route.policy, static_cast<uint32_t>(std::max(job.attempt, 1)),
+                                    job.event.received_at_ms, now, result, random_);
+
+  // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
+  // completion, and carried out by an API job queued in the same script.
+  if (step.kind == queue::NextStep::Kind::kDelivered && job.target == route.decision_target &&
+      !route.api_target.empty() && !isApiTarget(job.target)) {
+    auto decision = handlers::integra::parseShopDecision(answer.body);
+    queue::FollowUp next;
+    next.decision = handlers::integra::decisionJson(decision, answer.status, now);
+    if (decision.kind == handlers::integra::ShopDecision::Kind::kNone) {
+      log::warn("integra: the decision target answered 2xx without a decision; no API call is made",
+                {{"route", job.event.route}, {"event_id", job.event.id}, {"reason", decision.message}});
+    } else {
+      next.target = route.api_target;
+      log::info(
+          "integra: decision received, API call queued",
+          {{"route", job.event.route},
+           {"event_id", job.event.id},
+           {"method", decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment"
+                                                                                      : "declinePayment"}});
+    }
+    finishJob(job, record, step, &next);
+    return;
+  }
+  finishJob(job, record, step);
 }
 
 void Delivery::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
-                         const queue::NextStep& step) {
+                         const queue::NextStep& step, const queue::FollowUp* next) {
   log::info("delivery attempt", {{"route", job.event.route},
                                  {"target", job.target},
                                  {"event_id", job.event.id},
@@ -269,7 +440,10 @@ void Delivery::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecor
   };
   switch (step.kind) {
     case queue::NextStep::Kind::kDelivered:
-      queue_.complete(job.lease, record, std::move(done));
+      if (next)
+        queue_.complete(job.lease, record, *next, std::move(done));
+      else
+        queue_.complete(job.lease, record, std::move(done));
       break;
     case queue::NextStep::Kind::kRetry:
       queue_.reschedule(job.lease, record, step.due_ms, std::move(done));
@@ -302,7 +476,7 @@ void Delivery::bury(const queue::ClaimedJob& job, const std::string& reason) {
   step.kind = queue::NextStep::Kind::kDead;
   step.reason = reason;
   log::error(
-      "delivery: job buried, the config no longer knows it",
+      "delivery: job buried without an attempt",
       {{"event_id", job.event.id}, {"route", job.event.route}, {"target", job.target}, {"reason", reason}});
   finishJob(job, record, step);
 }
@@ -317,12 +491,35 @@ void Delivery::sweep() {
     sweeping_ = false;
     if (!r) {
       log::warn("delivery: sweep failed", {{"error", r.error().message}});
-    } else if (r.value().expired > 0 || r.value().repaired > 0) {
-      log::info("delivery: sweep repaired jobs", {{"expired_leases", static_cast<int64_t>(r.value().expired)},
-                                                  {"recreated", static_cast<int64_t>(r.value().repaired)}});
+    } else {
+      if (r.value().expired > 0 || r.value().repaired > 0) {
+        log::info("delivery: sweep repaired jobs",
+                  {{"expired_leases", static_cast<int64_t>(r.value().expired)},
+                   {"recreated", static_cast<int64_t>(r.value().repaired)}});
+        schedulePoll(0);
+      }
+      reportDepth(r.value().depth);
     }
     opDone();
   });
+}
+
+void Delivery::reportDepth(const queue::QueueDepth& depth) {
+  const int64_t now = clock_.nowMs();
+  for (auto& [name, st] : states_) st.due = 0;
+  for (const auto& [name, due] : depth.due_by_target) {
+    if (tables_->targets.count(name)) {
+      state(name).due = due;
+      continue;
+    }
+    if (due == 0) continue;
+    // Jobs of a target the config no longer names wait, untouched, until it comes back (a typo in a reload
+    // must not bury them) or an operator retries or purges them.
+    int64_t& last = unknown_warned_ms_[name];
+    if (last != 0 && now - last < kUnknownTargetLogMs) continue;
+    last = now;
+    log::warn("delivery: jobs wait for a target that is not in the config", {{"target", name}, {"due", due}});
+  }
 }
 
 }  // namespace payhook::daemon

@@ -3,7 +3,13 @@
 // sends each through the shared http::Client, and completes, reschedules or buries it by the route's retry
 // policy. A sweep timer returns expired leases to due and re-creates jobs that were lost.
 //
-// First slice: one poll timer, a per-target in-flight cap, no circuit breaker yet.
+// Fan-out isolation: every target has its own due set, in-flight cap and circuit breaker, and each claim
+// asks every target for exactly as many jobs as it can start now. A slow target fills its own cap and
+// waits; a dead one is probed one job at a time; neither holds a job of another target back.
+//
+// Integra's asynchronous Decide flow: the route's decision target receives the notify event like any
+// delivery; its 2xx answer is the shop's decision, kept on the event, and (accept or decline) queues a job
+// for the pseudo-target "@<route>", which calls Integra's API with the route's retry policy.
 #pragma once
 
 #include <uv.h>
@@ -17,6 +23,7 @@
 
 #include "common/clock.h"
 #include "daemon/uv/handle.h"
+#include "queue/circuit_breaker.h"
 #include "queue/job_queue.h"
 #include "queue/retry_policy.h"
 
@@ -26,16 +33,25 @@ struct Config;
 
 namespace payhook::http {
 class Client;
+struct ClientResponse;
 }  // namespace payhook::http
 
 namespace payhook::daemon {
 
 struct DeliveryOptions {
-  // How long the engine waits between claims when the last one did not fill a batch. A full batch is
-  // followed by another claim at once, so a backlog drains at the speed of the targets, not of this timer.
+  // How long the engine waits between claims when nothing suggested more work. A claim that took all it
+  // asked of a target is followed by another at once, and a finished attempt of such a target triggers one,
+  // so a backlog drains at the speed of the targets, not of this timer.
   uint64_t poll_interval_ms = 200;
-  size_t batch = 32;       // jobs per claim
+  size_t batch = 64;       // most jobs asked of one target per claim
   size_t sweep_max = 200;  // leases and events per sweep
+};
+
+// What the engine reports per target (for logs now, metrics later).
+struct TargetStatus {
+  size_t in_flight = 0;
+  queue::CircuitBreaker::State breaker = queue::CircuitBreaker::State::kClosed;
+  int64_t due = -1;  // jobs waiting, as the last sweep counted them; -1 before the first
 };
 
 class Delivery {
@@ -47,7 +63,8 @@ class Delivery {
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
 
-  // Routes and targets after a reload. Attempts in flight finish with the policy they started with.
+  // Routes and targets after a reload. Attempts in flight finish with the config they started with; the
+  // breaker state and in-flight counts of a target that keeps its name carry over.
   void setConfig(const config::Config& config);
 
   // Starts the poll and sweep timers.
@@ -56,26 +73,45 @@ class Delivery {
   // Graceful stop: no new claims, timers closed. `idle` runs once, when no attempt and no queue operation
   // is in flight any more (inside stop() when there is none). Jobs a claim returns after stop() are
   // released, so another instance (or this one after a restart) takes them at once. Idempotent; a later
-  // call replaces `idle` (an empty one: nobody is told any more, as when the App gives up waiting).
+  // call replaces `idle` (an empty one: nobody is told any more).
   void stop(std::function<void()> idle);
+
+  // Past the shutdown deadline: gives the leases of every attempt still in flight back (due at once, the
+  // attempt not counted), so another instance delivers them without waiting for lease_timeout. Their
+  // answers, should they still come, are ignored. `done` runs when Redis has answered every release (or
+  // failed it: then the lease simply expires).
+  void abandon(std::function<void()> done);
 
   // HTTP attempts in flight, all targets together.
   size_t inFlight() const;
+  // Per target, including Integra's API pseudo-targets ("@<route>").
+  std::map<std::string, TargetStatus> targetStatus() const;
 
  private:
   struct Target;
+  struct RouteInfo;
   struct Tables;
+  struct TargetState {
+    size_t in_flight = 0;
+    bool backlog = false;  // the last claim took all it asked: more may be due
+    queue::CircuitBreaker breaker;
+    int64_t due = -1;
+  };
 
   void poll();
-  void onClaimed(Result<queue::ClaimBatch> result);
+  void onClaimed(Result<queue::ClaimBatch> result, const std::vector<queue::ClaimWant>& wants);
   void dispatch(queue::ClaimedJob job);
+  void onAnswer(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job, int64_t started,
+                http::ClientResponse answer);
   void finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
-                 const queue::NextStep& step);
+                 const queue::NextStep& step, const queue::FollowUp* next = nullptr);
   void release(const queue::ClaimedJob& job, const char* why);
   void bury(const queue::ClaimedJob& job, const std::string& reason);
   void sweep();
+  void reportDepth(const queue::QueueDepth& depth);
   void opDone();
   void schedulePoll(uint64_t delay_ms);
+  TargetState& state(const std::string& target);
 
   uv_loop_t* loop_;
   queue::RedisStore& store_;
@@ -86,13 +122,18 @@ class Delivery {
   uint64_t lease_timeout_ms_;
   uint64_t sweep_interval_ms_;
   std::shared_ptr<const Tables> tables_;
-  std::map<std::string, size_t> in_flight_;  // per target name
+  std::map<std::string, TargetState> states_;
+  // Leases of the attempts in flight, by job id, for abandon().
+  std::map<std::string, queue::JobLease> leases_in_flight_;
+  std::map<std::string, int64_t> unknown_warned_ms_;  // target name → when its waiting jobs were last logged
   size_t attempts_in_flight_ = 0;
   size_t ops_ = 0;  // claims, HTTP attempts and finishing scripts not yet answered
   bool claiming_ = false;
+  bool repoll_ = false;  // a poll was asked for while a claim was in flight
   bool sweeping_ = false;
   bool started_ = false;
   bool stopping_ = false;
+  bool abandoned_ = false;
   std::function<void()> idle_;
   queue::SodiumRandom random_;
   uv::Timer poll_timer_;

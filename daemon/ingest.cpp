@@ -150,6 +150,10 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config
       }
     }
     entry->handler = std::move(handler.value());
+    if (entry->handler->decidesLater() && !rc.decision.empty() &&
+        std::find(entry->spec.targets.begin(), entry->spec.targets.end(), rc.decision) ==
+            entry->spec.targets.end())
+      entry->spec.targets.push_back(rc.decision);
     // Mount each endpoint under the route's path.
     auto endpoints = entry->handler->endpoints();
     for (size_t e = 0; e < endpoints.size(); ++e) {

@@ -28,6 +28,11 @@ class Form {
   std::vector<std::pair<std::string, std::string>> pairs_;
 };
 
+// PHP's urlencode(): A-Za-z0-9 and "-_." stay, a space becomes "+", every other byte (including "~" and
+// each byte of a UTF-8 sequence) becomes %XX with upper-case hex. Payin-payout signs with it, and Integra's
+// API reads its `k` parameter through PHP.
+std::string phpUrlencode(std::string_view bytes);
+
 using payhook::percentDecode;  // common/percent.h; forms pass plus_is_space = true
 
 }  // namespace payhook::handlers

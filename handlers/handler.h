@@ -73,6 +73,10 @@ class Handler {
   // test password guesses offline.
   virtual std::string storedBody(std::string&& body) const { return std::move(body); }
 
+  // True when the route's `decision` target decides after the provider was answered (Integra): it then
+  // receives every event as a delivery job, and its answer is carried out by the delivery engine.
+  virtual bool decidesLater() const { return false; }
+
   // For a Decide verdict: the provider's answer once the decision is known and the event with its
   // decision is stored.
   virtual http::Response decided(const Event& /*event*/, const Decision& /*decision*/) const {

@@ -48,6 +48,8 @@ class IntegraHandler final : public Handler {
   Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const override;
   // The url token is a secret: it never reaches Redis or the shop's apps.
   std::string storedQuery(std::string_view query) const override { return integra::withoutToken(query); }
+  // confirmPayment or declinePayment follows the decision target's answer (handlers/integra_api.h).
+  bool decidesLater() const override { return true; }
 
  private:
   IntegraOptions options_;

@@ -148,26 +148,6 @@ bool timestampSeconds(const Json& fields, int64_t* out) {
 
 namespace payinpayout {
 
-std::string phpUrlencode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(bytes.size() * 3);
-  for (char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || u == '-' || u == '_' ||
-        u == '.') {
-      out.push_back(c);
-    } else if (u == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0x0f]);
-    }
-  }
-  return out;
-}
-
 Result<std::string> signedMessage(std::string_view body) {
   auto parsed = parseBody(body);
   if (!parsed) return parsed.error();

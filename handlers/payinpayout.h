@@ -10,15 +10,14 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "config/config.h"
+#include "handlers/form.h"
 #include "handlers/handler.h"
 
 namespace payhook::handlers {
 
 namespace payinpayout {
 
-// PHP's urlencode(): A-Za-z0-9 and "-_." stay, a space becomes "+", every other byte (including "~" and
-// each byte of a UTF-8 sequence) becomes %XX with upper-case hex.
-std::string phpUrlencode(std::string_view bytes);
+using handlers::phpUrlencode;  // handlers/form.h
 
 // The signed message of a JSON body, as Payin-payout's PHP builds it: every top-level field except `hash`
 // and `tracker`, keys sorted case-insensitively, `key=value` joined with "&", keys and values passed

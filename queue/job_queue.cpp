@@ -26,37 +26,38 @@ namespace {
 // The event hash key of a job depends on the job, so the claim and sweep scripts build it from ARGV[1]
 // ("{prefix}:"); it carries the same hash tag as the declared keys, so the script stays on one slot.
 
-// KEYS: due, leased.  ARGV: key prefix, now, max, lease expiry, token.
-// Returns one entry per job taken off due: {0, job} dropped, or {1, job, attempt, {event fields}}.
+// KEYS: leased.  ARGV: key prefix, now, lease expiry, token, then (target, max) pairs.
+// Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, {event fields}}.
 constexpr std::string_view kClaimScript = R"lua(
-local prefix, max, token = ARGV[1], tonumber(ARGV[3]), ARGV[5]
-if max <= 0 then return {} end
-local jobs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, max)
+local prefix, now, expiry, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out = {}
-for _, job in ipairs(jobs) do
-  redis.call('ZREM', KEYS[1], job)
-  local bar = string.find(job, '|', 1, true)
-  local ev, target
-  if bar then
-    ev = prefix .. 'ev:' .. string.sub(job, 1, bar - 1)
-    target = string.sub(job, bar + 1)
-  end
-  if not bar or redis.call('EXISTS', ev) == 0 or redis.call('HEXISTS', ev, 'status:' .. target) == 1 then
-    out[#out + 1] = {0, job}
-  else
-    local n = redis.call('HINCRBY', ev, 'attempts:' .. target, 1)
-    redis.call('HSET', ev, 'lease:' .. target, token)
-    redis.call('ZADD', KEYS[2], ARGV[4], job)
-    out[#out + 1] = {1, job, n, redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at',
-      'verified', 'data', 'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body')}
+for a = 5, #ARGV - 1, 2 do
+  local target, max = ARGV[a], tonumber(ARGV[a + 1])
+  if max and max > 0 then
+    local due = prefix .. 'due:' .. target
+    for _, job in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)) do
+      redis.call('ZREM', due, job)
+      local ev = prefix .. 'ev:' .. string.sub(job, 1, -#target - 2)
+      if string.sub(job, -#target - 1) ~= '|' .. target or redis.call('EXISTS', ev) == 0
+          or redis.call('HEXISTS', ev, 'status:' .. target) == 1 then
+        out[#out + 1] = {0, job}
+      else
+        local n = redis.call('HINCRBY', ev, 'attempts:' .. target, 1)
+        redis.call('HSET', ev, 'lease:' .. target, token)
+        redis.call('ZADD', KEYS[1], expiry, job)
+        out[#out + 1] = {1, job, n, redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at',
+          'verified', 'data', 'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body',
+          'decision')}
+      end
+    end
   end
 end
 return out
 )lua";
 
-// KEYS: due, leased, dead, attempts list, event hash.
+// KEYS: the job's due set, leased, dead, attempts list, event hash, targets set.
 // ARGV: job, target, token, mode (complete|reschedule|bury|release), time (due, dead or release score),
-//       record JSON without its "attempt", reason, records kept.
+//       record JSON without its "attempt", reason, records kept, follow-up target, decision, has follow-up.
 // Returns 'ok', 'lost' or 'gone'.
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
@@ -79,6 +80,22 @@ redis.call('RPUSH', KEYS[4], '{"attempt":' .. n .. ',' .. string.sub(ARGV[6], 2)
 redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
 if mode == 'complete' then
   redis.call('HSET', ev, 'status:' .. target, 'delivered')
+  if ARGV[11] == '1' then
+    redis.call('HSET', ev, 'decision', ARGV[10])
+    local next = ARGV[9]
+    local next_job = redis.call('HGET', ev, 'id') .. '|' .. next
+    if next ~= '' and not redis.call('HGET', ev, 'status:' .. next)
+        and not redis.call('ZSCORE', KEYS[2], next_job) and not redis.call('ZSCORE', KEYS[3], next_job) then
+      local list = redis.call('HGET', ev, 'targets') or ''
+      local known = false
+      for t in string.gmatch(list, '[^,]+') do if t == next then known = true end end
+      if not known then
+        redis.call('HSET', ev, 'targets', (list == '') and next or (list .. ',' .. next))
+      end
+      redis.call('ZADD', string.sub(KEYS[1], 1, -#target - 1) .. next, ARGV[5], next_job)
+      redis.call('SADD', KEYS[6], next)
+    end
+  end
   if redis.call('HGET', ev, 'state') ~= 'dead' then
     local all = true
     for t in string.gmatch(redis.call('HGET', ev, 'targets') or '', '[^,]+') do
@@ -99,20 +116,38 @@ end
 return 'ok'
 )lua";
 
-// KEYS: due, leased, dead, events.  ARGV: key prefix, now, max, window start, cursor score, cursor skip.
-// Returns {expired, scanned, repaired, next cursor score, next cursor skip, wrapped}.
+// The due counts of every target in the targets set, then leased and dead, as {leased, dead, {target, due,
+// target, due, ...}}; the sweep and depth scripts both start with it.
+constexpr std::string_view kDepthFunction = R"lua(
+local function depth(prefix, leased, dead, targets)
+  local per = {}
+  for _, t in ipairs(redis.call('SMEMBERS', targets)) do
+    per[#per + 1] = t
+    per[#per + 1] = redis.call('ZCARD', prefix .. 'due:' .. t)
+  end
+  return {redis.call('ZCARD', leased), redis.call('ZCARD', dead), per}
+end
+)lua";
+
+// KEYS: leased, dead, events, targets.  ARGV: key prefix, now, max, window start, cursor score, cursor skip.
+// Returns {expired, scanned, repaired, next cursor score, next cursor skip, wrapped, depth...}.
 // The repair walks {p}:events by receipt time; a (score, skip) cursor resumes exactly, even inside a run
 // of events received in the same millisecond.
 constexpr std::string_view kSweepScript = R"lua(
 local prefix, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, max)
 for _, job in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], job)
-  redis.call('ZADD', KEYS[1], now, job)
+  redis.call('ZREM', KEYS[1], job)
+  local bar = string.find(job, '|', 1, true)
+  if bar then
+    local target = string.sub(job, bar + 1)
+    redis.call('ZADD', prefix .. 'due:' .. target, now, job)
+    redis.call('SADD', KEYS[4], target)
+  end
 end
 local from, skip = ARGV[5], tonumber(ARGV[6])
 if from == '' or tonumber(from) < tonumber(ARGV[4]) then from, skip = ARGV[4], 0 end
-local evs = redis.call('ZRANGEBYSCORE', KEYS[4], from, '+inf', 'WITHSCORES', 'LIMIT', skip, max)
+local evs = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', skip, max)
 local last, last_skip, repaired = from, skip, 0
 for i = 1, #evs, 2 do
   local id, score = evs[i], evs[i + 1]
@@ -122,9 +157,10 @@ for i = 1, #evs, 2 do
   if state and state ~= 'delivered' and state ~= 'stored' then
     for t in string.gmatch(redis.call('HGET', ev, 'targets') or '', '[^,]+') do
       local job = id .. '|' .. t
-      if not redis.call('HGET', ev, 'status:' .. t) and not redis.call('ZSCORE', KEYS[1], job)
-          and not redis.call('ZSCORE', KEYS[2], job) and not redis.call('ZSCORE', KEYS[3], job) then
-        redis.call('ZADD', KEYS[1], now, job)
+      if not redis.call('HGET', ev, 'status:' .. t) and not redis.call('ZSCORE', prefix .. 'due:' .. t, job)
+          and not redis.call('ZSCORE', KEYS[1], job) and not redis.call('ZSCORE', KEYS[2], job) then
+        redis.call('ZADD', prefix .. 'due:' .. t, now, job)
+        redis.call('SADD', KEYS[4], t)
         repaired = repaired + 1
       end
     end
@@ -132,12 +168,13 @@ for i = 1, #evs, 2 do
 end
 local wrapped = 0
 if #evs < 2 * max then last, last_skip, wrapped = '', 0, 1 end
-return {#expired, #evs / 2, repaired, last, last_skip, wrapped}
+local d = depth(prefix, KEYS[1], KEYS[2], KEYS[4])
+return {#expired, #evs / 2, repaired, last, last_skip, wrapped, d[1], d[2], d[3]}
 )lua";
 
-// KEYS: due, leased, dead.
+// KEYS: leased, dead, targets.  ARGV: key prefix.
 constexpr std::string_view kDepthScript = R"lua(
-return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}
+return depth(ARGV[1], KEYS[1], KEYS[2], KEYS[3])
 )lua";
 
 constexpr size_t kAnswerHeadBytes = 1024;
@@ -187,6 +224,7 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     int64_t kind = 0;
     if (!integer(element(entry, 0), kind) || !element(entry, 1)) return scriptError("claim", {});
     std::string job = text(element(entry, 1));
+    ++batch.taken[splitJob(job).second];
     if (kind == 0) {
       batch.dropped.push_back(std::move(job));
       continue;
@@ -194,7 +232,7 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     int64_t attempt = 0;
     const ScriptValue* f = element(entry, 3);
     if (!integer(element(entry, 2), attempt) || !f || f->type != ScriptValue::Type::kArray ||
-        f->elements.size() != 12)
+        f->elements.size() != 13)
       return scriptError("claim", {});
     ClaimedJob j;
     j.target = splitJob(job).second;
@@ -213,10 +251,26 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     e.raw.query = text(element(*f, 9));
     e.raw.content_type = text(element(*f, 10));
     e.raw.body = text(element(*f, 11));
+    j.decision = text(element(*f, 12));
     j.lease.job_id = std::move(job);
     batch.jobs.push_back(std::move(j));
   }
   return batch;
+}
+
+// {leased, dead, {target, due, ...}} starting at `from` in an array reply.
+bool parseDepth(const ScriptValue& v, size_t from, QueueDepth& d) {
+  const ScriptValue* per = element(v, from + 2);
+  if (!integer(element(v, from), d.leased) || !integer(element(v, from + 1), d.dead) || !per ||
+      per->type != ScriptValue::Type::kArray)
+    return false;
+  for (size_t i = 0; i + 1 < per->elements.size(); i += 2) {
+    int64_t n = 0;
+    if (!integer(&per->elements[i + 1], n)) return false;
+    d.due_by_target[text(&per->elements[i])] = n;
+    d.due += n;
+  }
+  return true;
 }
 
 }  // namespace
@@ -225,14 +279,15 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
     : store_(store),
       options_(std::move(options)),
       key_prefix_("{" + options_.prefix + "}:"),
-      due_key_(key_prefix_ + "due"),
+      due_prefix_(key_prefix_ + "due:"),
+      targets_key_(key_prefix_ + "targets"),
       leased_key_(key_prefix_ + "leased"),
       dead_key_(key_prefix_ + "dead"),
       events_key_(key_prefix_ + "events"),
       claim_script_(std::string(kClaimScript)),
       finish_script_(std::string(kFinishScript)),
-      sweep_script_(std::string(kSweepScript)),
-      depth_script_(std::string(kDepthScript)) {
+      sweep_script_(std::string(kDepthFunction) + std::string(kSweepScript)),
+      depth_script_(std::string(kDepthFunction) + std::string(kDepthScript)) {
   if (options_.instance_id.empty()) {
     // Tokens only have to differ between claims; 64 bits from the OS make two instances collide never in
     // practice, and the counter makes each claim of this instance distinct.
@@ -244,37 +299,46 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
   if (options_.attempts_kept == 0) options_.attempts_kept = 1;
 }
 
-void JobQueue::claim(size_t max, int64_t now_ms, uint64_t lease_ms,
+void JobQueue::claim(const std::vector<ClaimWant>& wants, int64_t now_ms, uint64_t lease_ms,
                      std::function<void(Result<ClaimBatch>)> cb) {
   std::string token = options_.instance_id + ":" + number(static_cast<int64_t>(++next_token_));
-  store_.runScript(claim_script_, {due_key_, leased_key_},
-                   {key_prefix_, number(now_ms), number(static_cast<int64_t>(max)),
-                    number(now_ms + static_cast<int64_t>(lease_ms)), token},
-                   [cb = std::move(cb), token](ScriptReply r) {
-                     Result<ClaimBatch> batch = parseClaim(r);
-                     if (batch)
-                       for (auto& j : batch->jobs) j.lease.token = token;
-                     cb(std::move(batch));
-                   });
+  std::vector<std::string> args{key_prefix_, number(now_ms), number(now_ms + static_cast<int64_t>(lease_ms)),
+                                token};
+  args.reserve(4 + 2 * wants.size());
+  for (const auto& w : wants) {
+    args.push_back(w.target);
+    args.push_back(number(static_cast<int64_t>(w.max)));
+  }
+  store_.runScript(claim_script_, {leased_key_}, std::move(args), [cb = std::move(cb), token](ScriptReply r) {
+    Result<ClaimBatch> batch = parseClaim(r);
+    if (batch)
+      for (auto& j : batch->jobs) j.lease.token = token;
+    cb(std::move(batch));
+  });
 }
 
 void JobQueue::complete(const JobLease& lease, const AttemptRecord& record,
                         std::function<void(Result<LeaseOutcome>)> cb) {
-  finish("complete", lease, &record, record.at_ms, {}, std::move(cb));
+  finish("complete", lease, &record, record.at_ms, {}, nullptr, std::move(cb));
+}
+
+void JobQueue::complete(const JobLease& lease, const AttemptRecord& record, const FollowUp& next,
+                        std::function<void(Result<LeaseOutcome>)> cb) {
+  finish("complete", lease, &record, record.at_ms, {}, &next, std::move(cb));
 }
 
 void JobQueue::reschedule(const JobLease& lease, const AttemptRecord& record, int64_t due_ms,
                           std::function<void(Result<LeaseOutcome>)> cb) {
-  finish("reschedule", lease, &record, due_ms, {}, std::move(cb));
+  finish("reschedule", lease, &record, due_ms, {}, nullptr, std::move(cb));
 }
 
 void JobQueue::bury(const JobLease& lease, const AttemptRecord& record, const std::string& reason,
                     std::function<void(Result<LeaseOutcome>)> cb) {
-  finish("bury", lease, &record, record.at_ms, reason, std::move(cb));
+  finish("bury", lease, &record, record.at_ms, reason, nullptr, std::move(cb));
 }
 
 void JobQueue::release(const JobLease& lease, int64_t now_ms, std::function<void(Result<LeaseOutcome>)> cb) {
-  finish("release", lease, nullptr, now_ms, {}, std::move(cb));
+  finish("release", lease, nullptr, now_ms, {}, nullptr, std::move(cb));
 }
 
 std::string JobQueue::recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
@@ -294,7 +358,8 @@ std::string JobQueue::recordJson(const JobLease& lease, const AttemptRecord& rec
 }
 
 void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
-                      const std::string& reason, std::function<void(Result<LeaseOutcome>)> cb) {
+                      const std::string& reason, const FollowUp* next,
+                      std::function<void(Result<LeaseOutcome>)> cb) {
   auto [event_id, target] = splitJob(lease.job_id);
   std::string json;
   if (record) {
@@ -303,10 +368,11 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
     json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
   }
   store_.runScript(finish_script_,
-                   {due_key_, leased_key_, dead_key_, key_prefix_ + "attempts:" + event_id,
-                    key_prefix_ + "ev:" + event_id},
+                   {due_prefix_ + target, leased_key_, dead_key_, key_prefix_ + "attempts:" + event_id,
+                    key_prefix_ + "ev:" + event_id, targets_key_},
                    {lease.job_id, target, lease.token, mode, number(when_ms), std::move(json), reason,
-                    number(static_cast<int64_t>(options_.attempts_kept))},
+                    number(static_cast<int64_t>(options_.attempts_kept)), next ? next->target : std::string(),
+                    next ? next->decision : std::string(), next ? "1" : "0"},
                    [cb = std::move(cb)](ScriptReply r) {
                      std::string s = text(&r.value);
                      if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {
@@ -322,20 +388,24 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
 void JobQueue::sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb) {
   if (max == 0) max = 1;
   int64_t window_start = now_ms - static_cast<int64_t>(options_.repair_window_ms);
-  store_.runScript(sweep_script_, {due_key_, leased_key_, dead_key_, events_key_},
+  store_.runScript(sweep_script_, {leased_key_, dead_key_, events_key_, targets_key_},
                    {key_prefix_, number(now_ms), number(static_cast<int64_t>(max)), number(window_start),
                     cursor_->score, number(cursor_->skip)},
                    [cursor = cursor_, cb = std::move(cb)](ScriptReply r) {
                      int64_t expired = 0, scanned = 0, repaired = 0, skip = 0, wrapped = 0;
-                     if (!r.ok() || r.value.elements.size() != 6 || !integer(element(r.value, 0), expired) ||
+                     if (!r.ok() || r.value.elements.size() != 9 || !integer(element(r.value, 0), expired) ||
                          !integer(element(r.value, 1), scanned) || !integer(element(r.value, 2), repaired) ||
                          !integer(element(r.value, 4), skip) || !integer(element(r.value, 5), wrapped)) {
                        cb(scriptError("sweep", r));
                        return;
                      }
+                     SweepReport rep;
+                     if (!parseDepth(r.value, 6, rep.depth)) {
+                       cb(scriptError("sweep", r));
+                       return;
+                     }
                      cursor->score = text(element(r.value, 3));
                      cursor->skip = skip;
-                     SweepReport rep;
                      rep.expired = static_cast<size_t>(expired);
                      rep.scanned = static_cast<size_t>(scanned);
                      rep.repaired = static_cast<size_t>(repaired);
@@ -345,11 +415,10 @@ void JobQueue::sweep(int64_t now_ms, size_t max, std::function<void(Result<Sweep
 }
 
 void JobQueue::depth(std::function<void(Result<QueueDepth>)> cb) {
-  store_.runScript(depth_script_, {due_key_, leased_key_, dead_key_}, {},
+  store_.runScript(depth_script_, {leased_key_, dead_key_, targets_key_}, {key_prefix_},
                    [cb = std::move(cb)](ScriptReply r) {
                      QueueDepth d;
-                     if (!r.ok() || !integer(element(r.value, 0), d.due) ||
-                         !integer(element(r.value, 1), d.leased) || !integer(element(r.value, 2), d.dead)) {
+                     if (!r.ok() || !parseDepth(r.value, 0, d)) {
                        cb(scriptError("depth", r));
                        return;
                      }

@@ -2,8 +2,12 @@
 // every step one Lua script on the store's connection, so it is atomic and several payhookd instances can
 // share one Redis.
 //
-// Keys, all under the store's "{prefix}" hash tag (the first three and the event hash come from store()):
-//   {p}:due                sorted set of jobs "<event_id>|<target>" by due time (Unix ms)
+// Keys, all under the store's "{prefix}" hash tag (the due sets, the target set and the event hash come
+// from store()):
+//   {p}:due:<target>       per target, sorted set of jobs "<event_id>|<target>" by due time (Unix ms). One
+//                          set per target: a claim asks each target for as many jobs as it can take now,
+//                          so a target that is down or at its cap never hides another's due jobs.
+//   {p}:targets            set of the target names that have a due set (depth and operators read it)
 //   {p}:events             sorted set of event ids by receipt time (Unix ms); the repair sweep walks it
 //   {p}:ev:<id>            the event hash; the queue adds per target t:
 //                            attempts:<t>  attempts claimed so far (1-based once claimed)
@@ -11,14 +15,16 @@
 //                            status:<t>    "delivered" or "dead" once the job is finished
 //                            reason:<t>    why it was buried
 //                          and moves `state` from pending to retrying, delivered (every target delivered)
-//                          or dead (any target dead: an operator has to act, whatever the others did)
+//                          or dead (any target dead: an operator has to act, whatever the others did).
+//                          A completion may add a follow-up job (Integra's API call after the shop's
+//                          decision): its target joins `targets`, and `decision` keeps what was decided.
 //   {p}:leased             sorted set of claimed jobs by lease expiry (Unix ms)
 //   {p}:dead               sorted set of buried jobs by the time they were buried (Unix ms)
 //   {p}:attempts:<id>      list of attempt records of the event, one JSON object per line, the last
 //                          attempts_kept only: {"attempt","target","at","status","error","latency_ms",
 //                          "answer_head","result"(delivered|retry|dead)[,"next_due"][,"reason"]}
-// A job lives in exactly one of due, leased, dead, or is delivered (status:<t>); every move is one script.
-// Each operation costs O(log n) in the size of the sets it touches; nothing is read at start-up.
+// A job lives in exactly one of its due set, leased, dead, or is delivered (status:<t>); every move is one
+// script. Each operation costs O(log n) in the size of the sets it touches; nothing is read at start-up.
 //
 // Leases: claim() writes a token unique to that claim into lease:<t>; complete(), reschedule(), bury()
 // and release() apply only while lease:<t> still holds that token. A lease that expired is moved back
@@ -33,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +66,12 @@ struct JobLease {
   std::string token;
 };
 
+// How many due jobs one target can take now.
+struct ClaimWant {
+  std::string target;
+  size_t max = 0;
+};
+
 struct ClaimedJob {
   JobLease lease;
   std::string target;
@@ -66,6 +79,7 @@ struct ClaimedJob {
   // id, type, route, provider, received_at_ms, verified, data_json and raw, as store() wrote them
   // (idempotency_key is left empty): what envelopeJson() needs.
   Event event;
+  std::string decision;  // the event's `decision` field: what a follow-up job carries out
 };
 
 struct ClaimBatch {
@@ -73,6 +87,16 @@ struct ClaimBatch {
   // Jobs taken off due without a delivery: their event hash is gone (expired or purged), or their target
   // is already delivered or dead. Nothing more happens to them.
   std::vector<std::string> dropped;
+  // Per target asked: how many jobs left its due set (claimed or dropped). Equal to what was asked means
+  // more may be waiting.
+  std::map<std::string, size_t> taken;
+};
+
+// A job a completion queues in the same script: `target` is due at once for the same event, and `decision`
+// is kept on the event. An empty target records the decision alone.
+struct FollowUp {
+  std::string target;
+  std::string decision;
 };
 
 struct AttemptRecord {
@@ -91,17 +115,19 @@ enum class LeaseOutcome {
 
 const char* leaseOutcomeName(LeaseOutcome o);
 
+struct QueueDepth {
+  int64_t due = 0;  // all targets together
+  std::map<std::string, int64_t> due_by_target;
+  int64_t leased = 0;
+  int64_t dead = 0;
+};
+
 struct SweepReport {
   size_t expired = 0;    // leases that had run out, now due again
   size_t scanned = 0;    // events the repair looked at
   size_t repaired = 0;   // jobs re-created for events whose job was nowhere
   bool wrapped = false;  // the repair reached the newest event and starts over at the window next time
-};
-
-struct QueueDepth {
-  int64_t due = 0;
-  int64_t leased = 0;
-  int64_t dead = 0;
+  QueueDepth depth;      // after the sweep
 };
 
 class JobQueue {
@@ -112,12 +138,16 @@ class JobQueue {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Moves up to `max` jobs due at or before now_ms into leased until now_ms + lease_ms, oldest due first,
-  // and counts an attempt for each.
-  void claim(size_t max, int64_t now_ms, uint64_t lease_ms, std::function<void(Result<ClaimBatch>)> cb);
+  // For each want, moves up to want.max of the target's jobs due at or before now_ms into leased until
+  // now_ms + lease_ms, oldest due first, and counts an attempt for each. One script for all targets.
+  void claim(const std::vector<ClaimWant>& wants, int64_t now_ms, uint64_t lease_ms,
+             std::function<void(Result<ClaimBatch>)> cb);
 
   // The target answered 2xx: the job is delivered, and the event too once all its targets are.
   void complete(const JobLease& lease, const AttemptRecord& record,
+                std::function<void(Result<LeaseOutcome>)> cb);
+  // The same, and `next` is queued (or its decision recorded) in the same script.
+  void complete(const JobLease& lease, const AttemptRecord& record, const FollowUp& next,
                 std::function<void(Result<LeaseOutcome>)> cb);
   // Another attempt at due_ms; the event becomes retrying (unless it is already dead).
   void reschedule(const JobLease& lease, const AttemptRecord& record, int64_t due_ms,
@@ -134,19 +164,20 @@ class JobQueue {
   // finished. The cursor lives in this object; sweeps by several instances only repeat harmless work.
   void sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb);
 
-  // ZCARD of due, leased and dead.
+  // Jobs waiting in each due set (the targets of {p}:targets), leased and dead.
   void depth(std::function<void(Result<QueueDepth>)> cb);
 
  private:
   void finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
-              const std::string& reason, std::function<void(Result<LeaseOutcome>)> cb);
+              const std::string& reason, const FollowUp* next, std::function<void(Result<LeaseOutcome>)> cb);
   std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
                          int64_t next_due_ms, const std::string& reason) const;
 
   RedisStore& store_;
   JobQueueOptions options_;
   std::string key_prefix_;  // "{prefix}:"
-  std::string due_key_;
+  std::string due_prefix_;  // "{prefix}:due:"
+  std::string targets_key_;
   std::string leased_key_;
   std::string dead_key_;
   std::string events_key_;

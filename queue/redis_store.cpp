@@ -4,6 +4,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <netdb.h>
+#include <sodium.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -49,7 +50,8 @@ const std::string& Script::text() const {
 
 namespace {
 
-// KEYS: idem, event hash, due zset, events zset.
+// KEYS: idem, event hash, due key prefix ("{p}:due"; a target's set is "{p}:due:<target>"), events zset,
+//       the set of target names that have a due set.
 // ARGV: ttl, id, received_at, n, n field/value pairs, then the targets.
 // Returns {1, id} when stored, {0, first id} when the key was already taken.
 constexpr std::string_view kStoreScript = R"lua(
@@ -66,7 +68,10 @@ h[#h + 1] = 'targets'
 h[#h + 1] = table.concat(targets, ',')
 redis.call('HSET', KEYS[2], unpack(h))
 redis.call('SET', KEYS[1], id, 'NX', 'EX', ARGV[1])
-for i = 1, #targets do redis.call('ZADD', KEYS[3], at, id .. '|' .. targets[i]) end
+for i = 1, #targets do
+  redis.call('ZADD', KEYS[3] .. ':' .. targets[i], at, id .. '|' .. targets[i])
+  redis.call('SADD', KEYS[5], targets[i])
+end
 redis.call('ZADD', KEYS[4], at, id)
 return {1, id}
 )lua";
@@ -109,7 +114,7 @@ bool isNumericIp(const std::string& host) {
   return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
 }
 
-enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kScriptLoad };
+enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kScriptLoad, kMarkSet, kMarkGet };
 
 // hiredis 0.14's libuv adapter returns early when uv_poll reports an error status, and libuv reports a
 // socket error (a refused connect, a reset from a killed Redis) as just that, after stopping the handle.
@@ -209,6 +214,10 @@ struct RedisStore::Impl {
   std::string key_prefix_;  // "{prefix}:"
   std::string due_key_;
   std::string events_key_;
+  std::string targets_key_;
+  std::string marker_key_;
+  std::string marker_;  // the data marker last read; empty before the first handshake
+  uint64_t data_losses_ = 0;
   std::string script_sha_;
 
   redisAsyncContext* ctx_ = nullptr;
@@ -253,6 +262,8 @@ struct RedisStore::Impl {
         key_prefix_("{" + options_.prefix + "}:"),
         due_key_(key_prefix_ + "due"),
         events_key_(key_prefix_ + "events"),
+        targets_key_(key_prefix_ + "targets"),
+        marker_key_(key_prefix_ + "marker"),
         backoff_ms_(std::max<uint64_t>(options_.reconnect_initial_ms, 1)),
         retry_timer_(loop),
         connect_timer_(loop),
@@ -414,6 +425,61 @@ struct RedisStore::Impl {
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
     redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad), "SCRIPT LOAD %b",
                       kStoreScript.data(), kStoreScript.size());
+    // The data marker: set when absent, then read. A value other than the one this process saw last means
+    // Redis lost payhook's data in between (restarted without persistence, flushed, failed over to an empty
+    // replica).
+    const std::string candidate = newMarker();
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %b NX",
+                      marker_key_.data(), marker_key_.size(), candidate.data(), candidate.size());
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b",
+                      marker_key_.data(), marker_key_.size());
+  }
+
+  static std::string newMarker() {
+    unsigned char bytes[12];
+    randombytes_buf(bytes, sizeof(bytes));
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+    return out;
+  }
+
+  // The marker as the handshake or a heartbeat read it.
+  void checkMarker(const redisReply* r, bool handshake) {
+    if (r->type != REDIS_REPLY_STRING) {
+      // Gone while connected (FLUSHALL, FLUSHDB, an operator's DEL): the handshake sets it again.
+      if (!handshake) markerLost("the data marker disappeared while connected");
+      return;
+    }
+    std::string value(r->str, r->len);
+    if (!marker_.empty() && value != marker_) {
+      marker_ = std::move(value);
+      markerLost("Redis came back without payhook's data");
+      return;
+    }
+    marker_ = std::move(value);
+  }
+
+  void markerLost(const char* what) {
+    ++data_losses_;
+    log::error(what, {{"url", redacted_url_},
+                      {"detail",
+                       "events stored before, and their delivery jobs, are gone from Redis; payhook "
+                       "keeps working with what Redis holds now. Check Redis persistence "
+                       "(appendonly yes)"},
+                      {"data_losses", static_cast<int64_t>(data_losses_)}});
+    if (!marker_.empty() && ctx_) {
+      // Set it again so the loss is counted once, and other instances see the new marker.
+      const std::string candidate = newMarker();
+      marker_.clear();
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %b NX",
+                        marker_key_.data(), marker_key_.size(), candidate.data(), candidate.size());
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b",
+                        marker_key_.data(), marker_key_.size());
+    }
   }
 
   static void* stepData(HandshakeStep s) { return reinterpret_cast<void*>(static_cast<uintptr_t>(s)); }
@@ -444,19 +510,23 @@ struct RedisStore::Impl {
   void onHandshakeReply(HandshakeStep step, const redisReply* r) {
     // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
     if (drop_gen_ == conn_gen_) return;
-    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "SCRIPT LOAD"};
+    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "SCRIPT LOAD", "SET", "GET"};
     const char* name = kNames[static_cast<int>(step)];
     if (r->type == REDIS_REPLY_ERROR) {
       requestDrop(std::string(name) + ": " + std::string(replyText(r)));
       return;
     }
-    if (step != HandshakeStep::kScriptLoad) return;
-    if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-      requestDrop("SCRIPT LOAD: unexpected reply");
+    if (step == HandshakeStep::kScriptLoad) {
+      if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        requestDrop("SCRIPT LOAD: unexpected reply");
+        return;
+      }
+      script_sha_.assign(r->str, r->len);
       return;
     }
-    script_sha_.assign(r->str, r->len);
-    becomeReady();
+    if (step != HandshakeStep::kMarkGet) return;
+    checkMarker(r, true);
+    if (!ready_) becomeReady();
   }
 
   void becomeReady() {
@@ -479,8 +549,10 @@ struct RedisStore::Impl {
   // Only when nothing is in flight: a command already waiting proves or disproves the link by itself.
   void onHeartbeat() {
     if (!ready_ || !ctx_ || head_) return;
+    // GET of the data marker rather than PING: it proves the link and notices a flushed Redis.
     Op* op = acquireOp(OpKind::kPing);
-    op->cmd.assign("*1\r\n$4\r\nPING\r\n");
+    op->cmd.assign("*2\r\n$3\r\nGET\r\n");
+    appendBulk(op->cmd, marker_key_);
     send(op);
   }
 
@@ -576,18 +648,19 @@ struct RedisStore::Impl {
   void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec) {
     std::string& c = op->cmd;
     c.clear();
-    op->argc = 11 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
+    op->argc = 12 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
     c += '*';
     appendNumber(c, op->argc);
     c += "\r\n$7\r\nEVALSHA\r\n";
     appendBulk(c, script_sha_);
     op->tail = c.size();
-    appendBulk(c, "4");
+    appendBulk(c, "5");
     const std::string_view idem = e.idempotency_key.empty() ? std::string_view(e.id) : e.idempotency_key;
     appendBulkParts(c, {key_prefix_, "idem:", e.route, ":", idem});
     appendBulkParts(c, {key_prefix_, "ev:", e.id});
     appendBulk(c, due_key_);
     appendBulk(c, events_key_);
+    appendBulk(c, targets_key_);
     char num[24];
     auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
     appendBulk(c, std::string_view(num, ttl_end - num));
@@ -752,6 +825,7 @@ struct RedisStore::Impl {
       return;
     }
     if (op->kind == OpKind::kPing) {
+      if (r->type != REDIS_REPLY_ERROR) checkMarker(r, false);
       releaseOp(op);
       return;
     }
@@ -974,6 +1048,10 @@ void RedisStore::runScript(const Script& script, std::vector<std::string> keys, 
 
 bool RedisStore::ready() const {
   return impl_->ready_;
+}
+
+uint64_t RedisStore::dataLosses() const {
+  return impl_->data_losses_;
 }
 
 void RedisStore::onReadyChange(std::function<void(bool ready)> cb) {

@@ -5,8 +5,12 @@
 //                           idem, raw_method, raw_path, raw_query, raw_content_type, raw_body, state,
 //                           targets)
 //   {p}:idem:<route>:<key>  string: the id of the first event stored with that key; expires after the TTL
-//   {p}:due                 sorted set of jobs "<id>|<target>" by due time (Unix ms)
+//   {p}:due:<target>        per target, sorted set of jobs "<id>|<target>" by due time (Unix ms): one
+//                           set per target, so a target that is down or at its cap never hides another's
+//                           due jobs from a claim
+//   {p}:targets             set of the target names that have a due set
 //   {p}:events              sorted set of event ids by receipt time (Unix ms)
+//   {p}:marker              random text set once: when it changes or vanishes, Redis lost our data
 //
 // Hash values: received_at is decimal Unix ms; verified is "1" or "0"; data is the normalised JSON object;
 // state is "pending" (jobs queued) or "stored" (no targets); targets is the comma-joined target list.
@@ -121,6 +125,10 @@ class RedisStore final : public EventStore {
   // the loop, never before runScript() returns. Keys must share the store's "{prefix}" hash tag.
   void runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                  ScriptDone done);
+
+  // How often Redis was found without payhook's data since start: the data marker {p}:marker, set on the
+  // first connection, was missing or different on a reconnect or a heartbeat. Each is logged as an error.
+  uint64_t dataLosses() const;
 
   // Called on the loop whenever readiness changes (connected and script loaded, or lost).
   void onReadyChange(std::function<void(bool ready)> cb);

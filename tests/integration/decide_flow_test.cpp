@@ -29,6 +29,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
@@ -226,7 +227,7 @@ forward = ["orders"]
       found.emplace_back(ev["received_at"], data.value("decision", json()));
     }
     // Stored for audit, not queued for a second delivery.
-    EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 0);
+    EXPECT_EQ(queuedJobCount(redis_), 0);
     std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
       return a.first.size() != b.first.size() ? a.first.size() < b.first.size() : a.first < b.first;
     });

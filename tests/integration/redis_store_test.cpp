@@ -2,6 +2,7 @@
 // the test thread, and every test ends with the loop closing cleanly (no leaked handle or request).
 #include <gtest/gtest.h>
 #include <uv.h>
+#include <algorithm>
 
 #include <chrono>
 #include <functional>
@@ -173,12 +174,19 @@ TEST_F(RedisStoreTest, StoredWritesHashIdemKeyJobsAndIndex) {
   EXPECT_GT(ttl, 3590);
   EXPECT_LE(ttl, 3600);
 
-  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:due", "0", "-1", "WITHSCORES"})),
-            (std::vector<std::string>{e.id + "|crm", "1790000000123", e.id + "|orders", "1790000000123"}));
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:due:orders", "0", "-1", "WITHSCORES"})),
+            (std::vector<std::string>{e.id + "|orders", "1790000000123"}));
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:due:crm", "0", "-1", "WITHSCORES"})),
+            (std::vector<std::string>{e.id + "|crm", "1790000000123"}));
+  auto targets = strings(redis.command({"SMEMBERS", "{ph}:targets"}));
+  std::sort(targets.begin(), targets.end());
+  EXPECT_EQ(targets, (std::vector<std::string>{"crm", "orders"}));
   EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:events", "0", "-1", "WITHSCORES"})),
             (std::vector<std::string>{e.id, "1790000000123"}));
-  // Nothing else: one hash, one idempotency key, two sorted sets.
-  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 4);
+  EXPECT_EQ(redis.command({"GET", "{ph}:marker"}).str.size(), 24u);
+  // Nothing else: one hash, one idempotency key, a due set per target, the target set, the event index
+  // and the data marker.
+  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 7);
 }
 
 TEST_F(RedisStoreTest, NoTargetsIsStoredWithoutJobs) {
@@ -192,7 +200,7 @@ TEST_F(RedisStoreTest, NoTargetsIsStoredWithoutJobs) {
   EXPECT_EQ(h["state"], "stored");
   EXPECT_EQ(h["targets"], "");
   EXPECT_EQ(h["verified"], "0");
-  EXPECT_EQ(redis.command({"EXISTS", "{ph}:due"}).integer, 0);
+  EXPECT_EQ(redis.command({"EXISTS", "{ph}:targets"}).integer, 0);
   EXPECT_EQ(redis.command({"ZSCORE", "{ph}:events", "id-no-targets"}).str, "1790000000123");
 }
 
@@ -211,10 +219,11 @@ TEST_F(RedisStoreTest, SameKeyTwiceIsDuplicateOfTheFirstAndWritesNothing) {
 
   EXPECT_EQ(redis.command({"EXISTS", "{ph}:ev:second"}).integer, 0);
   EXPECT_EQ(redis.command({"EXISTS", "{ph}:ev:third"}).integer, 0);
-  EXPECT_EQ(redis.command({"ZCARD", "{ph}:due"}).integer, 2);
+  EXPECT_EQ(redis.command({"ZCARD", "{ph}:due:orders"}).integer, 1);
+  EXPECT_EQ(redis.command({"ZCARD", "{ph}:due:crm"}).integer, 1);
   EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:events", "0", "-1"})),
             (std::vector<std::string>{"first"}));
-  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 4);
+  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 7);
 }
 
 TEST_F(RedisStoreTest, SameKeyInFlightTogetherStoresOnce) {

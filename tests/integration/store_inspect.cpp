@@ -22,10 +22,12 @@ std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::st
 
 RedisReply queuedJobs(RedisServer& redis) {
   static const char* kScript =
-      "local out = redis.call('ZRANGE', KEYS[1], 0, -1) "
-      "for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do table.insert(out, m) end "
+      "local out = redis.call('ZRANGE', KEYS[2], 0, -1) "
+      "for _, t in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+      "  for _, m in ipairs(redis.call('ZRANGE', '{payhook}:due:' .. t, 0, -1)) do table.insert(out, m) end "
+      "end "
       "return out";
-  return redis.command({"EVAL", kScript, "2", "{payhook}:due", "{payhook}:leased"});
+  return redis.command({"EVAL", kScript, "2", "{payhook}:targets", "{payhook}:leased"});
 }
 
 long long queuedJobCount(RedisServer& redis) {

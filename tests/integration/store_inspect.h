@@ -17,8 +17,9 @@ std::map<std::string, std::string> hash(RedisServer& redis, const std::string& k
 // The event stored under a route's idempotency key, or an empty map.
 std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::string& route,
                                                const std::string& key);
-// Delivery jobs not finished: the members of {payhook}:due and {payhook}:leased, read by one script. The
-// daemon's delivery engine moves a job from due to leased and back while a test looks, so due alone is racy.
+// Delivery jobs not finished: the members of every {payhook}:due:<target> and {payhook}:leased, read by one
+// script. The daemon's delivery engine moves a job from due to leased and back while a test looks, so due
+// alone is racy.
 RedisReply queuedJobs(RedisServer& redis);
 long long queuedJobCount(RedisServer& redis);
 

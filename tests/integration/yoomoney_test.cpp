@@ -137,7 +137,7 @@ class YooMoneyTest : public ::testing::Test {
   void expectNothingStored() {
     EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
     EXPECT_EQ(countKeys(redis_, "{payhook}:idem:*"), 0u);
-    EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due"}).integer, 0);
+    EXPECT_EQ(queuedJobCount(redis_), 0);
   }
 
   RedisServer redis_;

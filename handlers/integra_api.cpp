@@ -1,0 +1,139 @@
+#include "handlers/integra_api.h"
+
+#include <sodium.h>
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "handlers/form.h"
+
+namespace payhook::handlers::integra {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Reads a JSON text; a discarded value (not an object) on malformed input.
+json parseObject(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  return j.is_object() ? j : json();
+}
+
+}  // namespace
+
+ShopDecision parseShopDecision(std::string_view body) {
+  ShopDecision d;
+  json j = parseObject(body);
+  if (!j.is_object()) {
+    d.message = "the answer is not a JSON object";
+    return d;
+  }
+  auto accept = j.find("accept");
+  if (accept == j.end() || !accept->is_boolean()) {
+    d.message = "the answer has no boolean \"accept\"";
+    return d;
+  }
+  if (accept->get<bool>()) {
+    d.kind = ShopDecision::Kind::kAccept;
+    return d;
+  }
+  d.kind = ShopDecision::Kind::kDecline;
+  if (auto code = j.find("code"); code != j.end() && code->is_number_integer()) d.code = code->get<int64_t>();
+  if (auto msg = j.find("message"); msg != j.end() && msg->is_string()) d.message = msg->get<std::string>();
+  return d;
+}
+
+std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms) {
+  json j = json::object();
+  switch (d.kind) {
+    case ShopDecision::Kind::kAccept:
+      j["accept"] = true;
+      break;
+    case ShopDecision::Kind::kDecline:
+      j["accept"] = false;
+      j["code"] = d.code;
+      j["message"] = d.message;
+      break;
+    case ShopDecision::Kind::kNone:
+      j["accept"] = nullptr;
+      j["message"] = d.message;
+      break;
+  }
+  j["status"] = status;
+  j["at"] = at_ms;
+  return dump(j);
+}
+
+std::string Base64Crypt::encrypt(std::string_view text) const {
+  if (sodium_init() < 0) return {};
+  std::string out(sodium_base64_encoded_len(text.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::unique_ptr<Crypt> makeCrypt() {
+  return std::make_unique<Base64Crypt>();
+}
+
+Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
+                        std::string_view data_json) {
+  json decision = parseObject(decision_json);
+  json data = parseObject(data_json);
+  if (!decision.is_object() || !decision.contains("accept") || !decision["accept"].is_boolean())
+    return Error{"the event holds no accept/decline decision"};
+  auto field = [&](const char* name) -> const std::string* {
+    auto it = data.find(name);
+    return it != data.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+  };
+  const std::string* id = field("transaction_id");
+  const std::string* amount = field("amount");
+  const std::string* user = field("user");
+  if (!id || !user) return Error{"the event lacks transaction_id or user"};
+
+  ApiCall call;
+  json body = json::object();
+  if (decision["accept"].get<bool>()) {
+    if (!amount) return Error{"the event lacks amount"};
+    call.method = "confirmPayment";
+    body["amount"] = *amount;
+    body["transactionId"] = *id;
+  } else {
+    call.method = "declinePayment";
+    body["transactionId"] = *id;
+    body["errorCode"] = decision.value("code", int64_t{0});
+    body["errorMessage"] = decision.value("message", std::string());
+  }
+  call.json = dump(body);
+  std::string base(api_base);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  call.url = base + "/" + call.method + "?k=zaa" + *user + phpUrlencode(crypt.encrypt(call.json));
+  return call;
+}
+
+std::optional<std::string> apiFailure(int status, std::string_view body) {
+  json j = parseObject(body);
+  std::string message;
+  if (j.is_object()) {
+    if (auto st = j.find("status"); st != j.end() && st->is_object()) {
+      if (auto m = st->find("message"); m != st->end() && m->is_string()) message = m->get<std::string>();
+    }
+  }
+  if (status < 200 || status > 299) return "HTTP " + std::to_string(status);
+  if (!j.is_object()) return std::string("the answer is not a JSON object");
+  auto error = j.find("error");
+  if (error == j.end() || !error->is_boolean()) return std::string("the answer has no boolean \"error\"");
+  if (error->get<bool>())
+    return "Integra refused: " + (message.empty() ? std::string("error=true") : message);
+  auto st = j.find("status");
+  if (st == j.end() || !st->is_object() || !st->contains("code") || !(*st)["code"].is_number_integer() ||
+      (*st)["code"].get<int64_t>() != 0)
+    return "Integra answered a non-zero status code" + (message.empty() ? std::string() : ": " + message);
+  return std::nullopt;
+}
+
+}  // namespace payhook::handlers::integra

@@ -1,0 +1,63 @@
+// Integra's asynchronous Decide flow (PROTOCOLS.md, "Integra"): the shop's decision target answers the
+// delivered notify event with {"accept": true} or {"accept": false, "code": N, "message": "..."}, and payhook
+// carries the decision out as a GET to Integra's API (confirmPayment or declinePayment), retried like any
+// delivery. Pure functions: the delivery engine does the I/O.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace payhook::handlers::integra {
+
+// What the shop decided, read from the 2xx body of its decision target.
+struct ShopDecision {
+  enum class Kind { kAccept, kDecline, kNone };
+  Kind kind = Kind::kNone;
+  int64_t code = 0;     // decline: the errorCode sent to Integra
+  std::string message;  // decline: the errorMessage; none: why the body was not a decision
+};
+
+ShopDecision parseShopDecision(std::string_view body);
+
+// The JSON kept on the event as its `decision` field, and read back when the API job runs:
+// {"accept":true|false|null,"code":N,"message":"...","status":<decision target's HTTP status>,"at":<ms>}.
+std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms);
+
+// Integra's `k` parameter is encrypt(json) with a scheme Integra gives partners privately ("SimpleCrypt");
+// its public example is plain base64. payhook ships only that: a partner with the real scheme adds a Crypt.
+class Crypt {
+ public:
+  virtual ~Crypt() = default;
+  virtual std::string encrypt(std::string_view json) const = 0;
+};
+
+// Base64 (RFC 4648, with padding) of the JSON, as in Integra's public example. Not encryption.
+class Base64Crypt final : public Crypt {
+ public:
+  std::string encrypt(std::string_view json) const override;
+};
+
+std::unique_ptr<Crypt> makeCrypt();
+
+struct ApiCall {
+  std::string method;  // "confirmPayment" or "declinePayment"
+  std::string json;    // what is encrypted into `k`
+  std::string url;     // {api_base}/{method}?k=zaa<user hash><urlencoded(encrypt(json))>
+};
+
+// The call that carries out `decision_json` (decisionJson()) for the stored notify event's data
+// (transaction_id, amount, user). An error when the decision is not accept/decline or the data lacks a
+// field: nothing can be sent then.
+Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
+                        std::string_view data_json);
+
+// Integra's answer: success is HTTP 2xx with {"status":{"code":0,...},"error":false,...}. Anything else is
+// a failure, described in the returned text (Integra's own message when it gave one).
+std::optional<std::string> apiFailure(int status, std::string_view body);
+
+}  // namespace payhook::handlers::integra
