@@ -70,3 +70,21 @@ if ! llhttp_ok; then
   $SUDO dpkg -i "$state"/debs/*.deb >/dev/null
   llhttp_ok || { echo "install-deps: llhttp 9 did not install (Debian 13 now has another version?)" >&2; exit 1; }
 fi
+
+# Node test dependencies: tests/node pins the official Standard Webhooks library, which the integration
+# tests use to check what payhookd sends (tests/node/verify_sink.mjs). `npm ci` from the committed lock
+# file; a stamp holding the lock file's hash makes the next run a no-op until the lock file changes.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing nodejs and npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+node_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/node"
+node_stamp="$node_dir/node_modules/.payhook-lock.sha256"
+node_want="$(cat "$node_dir/package.json" "$node_dir/package-lock.json" | sha256sum | cut -d' ' -f1) $(node --version)"
+if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$node_want" ]]; then
+  echo "install-deps: npm ci in tests/node" >&2
+  npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$node_want" >"$node_stamp"
+fi
