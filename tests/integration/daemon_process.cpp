@@ -102,7 +102,7 @@ timeout = "5s"
       << "[redis]\nurl = \"" << options_.redis_url << "\"\nstore_timeout = \"1s\"\n"
       << options_.extra_redis << "\n"
       << "[log]\nlevel = \"debug\"\n"
-      << targets << routes;
+      << (options_.delivery.empty() ? "" : "[delivery]\n" + options_.delivery + "\n") << targets << routes;
   writeFile(configPath(), cfg.str());
 }
 

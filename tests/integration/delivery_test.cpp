@@ -2,15 +2,9 @@
 // payhook::http::Server on its own loop thread in this process. A stored Standard Webhooks callback must
 // reach the app signed with the target's secret, be retried on the route's schedule, and end delivered or
 // dead in Redis.
-#include <uv.h>
-
 #include <chrono>
 #include <ctime>
-#include <functional>
-#include <future>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,8 +17,8 @@
 #include "daemon/http/server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
-#include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
@@ -34,55 +28,6 @@ using nlohmann::json;
 
 // What DaemonProcess writes into secrets/orders.whsec.
 constexpr const char* kOrdersSecret = "whsec_b3JkZXJzLXRhcmdldC1zZWNyZXQtMDEyMzQ1Njc=";
-
-// The shop's app: the n-th request gets statuses[n] (the last one from then on); records every request.
-class Sink {
- public:
-  explicit Sink(std::vector<int> statuses) : statuses_(std::move(statuses)) {
-    loop_.call([this] {
-      server_ = std::make_unique<http::Server>(
-          loop_.loop(), http::ServerLimits{}, [this](http::Request&& r, http::Responder resp) {
-            int status = 200;
-            {
-              std::lock_guard<std::mutex> lock(mu_);
-              status = statuses_.at(std::min(received_.size(), statuses_.size() - 1));
-              received_.push_back(r);
-            }
-            resp.send(http::Response{status, "text/plain", "sink says " + std::to_string(status), {}, false});
-          });
-      (void)server_->listen("127.0.0.1:0");
-      url_ = "http://" + server_->boundAddresses().at(0) + "/events";
-    });
-  }
-  ~Sink() {
-    loop_.call([this] {
-      server_->closeAll();
-      server_.reset();
-    });
-  }
-  const std::string& url() const { return url_; }
-  std::vector<http::Request> received() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return received_;
-  }
-
- private:
-  LoopThread loop_;
-  std::unique_ptr<http::Server> server_;
-  std::string url_;
-  std::mutex mu_;
-  std::vector<int> statuses_;
-  std::vector<http::Request> received_;
-};
-
-bool waitFor(const std::function<bool()>& cond, int timeout_ms = 10'000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
 
 class DeliveryTest : public ::testing::Test {
  protected:
@@ -144,12 +89,6 @@ retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
   std::unique_ptr<DaemonProcess> daemon_;
 };
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 TEST_F(DeliveryTest, AStoredCallbackReachesTheAppSignedWithTheTargetsSecret) {
   Sink sink({200});
   start(sink.url());
@@ -173,10 +112,10 @@ TEST_F(DeliveryTest, AStoredCallbackReachesTheAppSignedWithTheTargetsSecret) {
   EXPECT_EQ(*wid, id);
   swh::VerifyKeys keys;
   keys.hmac.push_back(swh::decodeSecret(kOrdersSecret).value());
-  EXPECT_EQ(swh::verify(keys, *wid, *wts, *wsig, r.body, nowMs()), swh::VerifyResult::kOk);
+  EXPECT_EQ(swh::verify(keys, *wid, *wts, *wsig, r.body, unixNowMs()), swh::VerifyResult::kOk);
   swh::VerifyKeys wrong;
   wrong.hmac.push_back(swh::decodeSecret(DaemonProcess::kDemoSecret).value());
-  EXPECT_EQ(swh::verify(wrong, *wid, *wts, *wsig, r.body, nowMs()), swh::VerifyResult::kBadSignature);
+  EXPECT_EQ(swh::verify(wrong, *wid, *wts, *wsig, r.body, unixNowMs()), swh::VerifyResult::kBadSignature);
 
   json envelope = json::parse(r.body, nullptr, false);
   ASSERT_TRUE(envelope.is_object()) << r.body;
@@ -229,6 +168,21 @@ TEST_F(DeliveryTest, GoneIsDeadAfterOneAttempt) {
   EXPECT_EQ(sink.received().size(), 1u) << daemon_->logs();
   EXPECT_EQ(state(id), "dead");
   EXPECT_NE(daemon_->logs().find("\"outcome\":\"dead\""), std::string::npos) << daemon_->logs();
+
+  // One attempt on record, buried as gone with the schedule unused, and the job is in dead, not leased.
+  auto attempts = redis_.command({"LRANGE", "{payhook}:attempts:" + id, "0", "-1"});
+  ASSERT_EQ(attempts.elements.size(), 1u);
+  json a = json::parse(attempts.elements[0].str, nullptr, false);
+  EXPECT_EQ(a.value("attempt", 0), 1) << a.dump();
+  EXPECT_EQ(a.value("status", 0), 410) << a.dump();
+  EXPECT_EQ(a.value("result", ""), "dead") << a.dump();
+  EXPECT_EQ(a.value("reason", ""), "gone (410)") << a.dump();
+  EXPECT_FALSE(a.contains("next_due")) << a.dump();
+  auto ev = hash(redis_, "{payhook}:ev:" + id);
+  EXPECT_EQ(ev["status:orders"], "dead");
+  EXPECT_EQ(ev["attempts:orders"], "1");
+  EXPECT_EQ(redis_.command({"ZRANGE", "{payhook}:dead", "0", "-1"}).elements.at(0).str, id + "|orders");
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 0);
 }
 
 }  // namespace

@@ -248,6 +248,15 @@ void RedisServer::resume() {
   if (running()) ::kill(pid_, SIGCONT);
 }
 
+void RedisServer::wipe() {
+  if (running()) throw std::logic_error("RedisServer::wipe() while the server runs");
+  for (const char* name : {"appendonlydir", "appendonly.aof", "dump.rdb"}) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_.path() + "/" + name, ec);
+    if (ec) throw std::runtime_error("cannot remove " + dir_.path() + "/" + name + ": " + ec.message());
+  }
+}
+
 RedisReply RedisServer::command(const std::vector<std::string>& argv) const {
   timeval tv{5, 0};
   ContextPtr c(options_.unix_socket ? redisConnectUnixWithTimeout(socketPath().c_str(), tv)

@@ -61,6 +61,9 @@ class RedisServer {
   void start();   // starts again on the same address and dir; throws like the constructor
   void pause();   // SIGSTOP: connections stay open, nothing is answered
   void resume();  // SIGCONT
+  // Deletes the data files (AOF directory and RDB) while stopped, so the next start() comes up empty, as a
+  // Redis that lost its disk or runs without persistence would. Throws std::logic_error while running.
+  void wipe();
   bool running() const { return pid_ > 0; }
 
   // "redis://127.0.0.1:PORT/0", "redis://:PASSWORD@127.0.0.1:PORT/0", "unix:/DIR/redis.sock" or
