@@ -96,7 +96,8 @@ timeout = "5s"
 )"
                                                  : options_.targets;
   std::ostringstream cfg;
-  cfg << "[server]\nlisten = [\"" << address_ << "\"]\nshutdown_timeout = \"5s\"\n"
+  cfg << "[server]\nlisten = [\"" << address_ << "\"]\nshutdown_timeout = \"" << options_.shutdown_timeout
+      << "\"\n"
       << options_.extra_server << "\n"
       << "[admin]\nlisten = \"" << admin_ << "\"\n\n"
       << "[redis]\nurl = \"" << options_.redis_url << "\"\nstore_timeout = \"1s\"\n"

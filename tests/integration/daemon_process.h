@@ -13,10 +13,11 @@ struct DaemonOptions {
   std::string redis_url;
   std::string listen;        // e.g. "127.0.0.1:PORT" or "unix:/path"; empty: a free loopback port
   std::string extra_server;  // extra lines for [server]
-  std::string extra_redis;   // extra lines for [redis]
-  std::string delivery;      // lines for [delivery] (e.g. lease_timeout); empty: no such section
-  std::string routes;        // [[routes]] tables; empty: one standard-webhooks route "demo" at /hooks/demo
-  std::string targets;       // [[targets]] tables; empty: one target "orders"
+  std::string shutdown_timeout = "5s";
+  std::string extra_redis;  // extra lines for [redis]
+  std::string delivery;     // lines for [delivery] (e.g. lease_timeout); empty: no such section
+  std::string routes;       // [[routes]] tables; empty: one standard-webhooks route "demo" at /hooks/demo
+  std::string targets;      // [[targets]] tables; empty: one target "orders"
 };
 
 class DaemonProcess {

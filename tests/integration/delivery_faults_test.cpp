@@ -48,7 +48,8 @@ constexpr int64_t kRecordSlackMs = 300;
 class DeliveryFaultsTest : public ::testing::Test {
  protected:
   // One target "orders" at `url` (plus `target_extra` lines), the demo Standard Webhooks route forwarding
-  // to it with `retry`, and `delivery` lines for [delivery].
+  // to it with `retry`, and `delivery` lines for [delivery]. The target's circuit breaker is off: these
+  // tests watch the retry policy alone (delivery_engine_test.cpp covers the breaker).
   DaemonOptions options(const std::string& url, const std::string& retry,
                         const std::string& target_extra = "timeout = \"5s\"\n",
                         const std::string& delivery = "") {
@@ -56,7 +57,7 @@ class DeliveryFaultsTest : public ::testing::Test {
     o.redis_url = redis_.url();
     o.delivery = delivery;
     o.targets = "\n[[targets]]\nname = \"orders\"\nurl = \"" + url +
-                "\"\nsecret_file = \"secrets/orders.whsec\"\n" + target_extra;
+                "\"\nsecret_file = \"secrets/orders.whsec\"\nbreaker_failures = 0\n" + target_extra;
     o.routes = R"(
 [[routes]]
 name = "demo"

@@ -116,6 +116,8 @@ secret_file = "secrets/orders.whsec"
 signing_key_file = "secrets/orders.whsk"
 timeout = "30s"
 max_in_flight = 16
+breaker_failures = 0
+breaker_cooldown = "2m"
 headers = { "X-Internal-Auth" = "Bearer abc", "X-Team" = "payments" }
 
 [[targets]]
@@ -220,17 +222,21 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_EQ(orders.signing_key.reveal(), kSigningKey);
   EXPECT_EQ(orders.timeout_ms, 30'000u);
   EXPECT_EQ(orders.max_in_flight, 16u);
+  EXPECT_EQ(orders.breaker_failures, 0u);
+  EXPECT_EQ(orders.breaker_cooldown_ms, 120'000u);
   EXPECT_THAT(orders.headers,
               ElementsAre(std::pair<std::string, std::string>("X-Internal-Auth", "Bearer abc"),
                           std::pair<std::string, std::string>("X-Team", "payments")));
   const TargetConfig& audit = c.targets[1];
   EXPECT_EQ(audit.timeout_ms, 10'000u);
   EXPECT_EQ(audit.max_in_flight, 64u);
+  EXPECT_EQ(audit.breaker_failures, 5u);
+  EXPECT_EQ(audit.breaker_cooldown_ms, 30'000u);
   EXPECT_TRUE(audit.signing_key.empty());
 
   ASSERT_EQ(c.routes.size(), 6u);
   const RouteConfig& ym = c.routes[0];
-  EXPECT_EQ(ym.loc.line, 43);
+  EXPECT_EQ(ym.loc.line, 45);
   EXPECT_EQ(ym.name, "shop-yoomoney");
   EXPECT_EQ(ym.provider, "yoomoney");
   EXPECT_EQ(ym.path, "/yoomoney");
@@ -245,9 +251,9 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_DOUBLE_EQ(ym.retry.jitter, 0.2);
   EXPECT_EQ(ym.retry.max_age_ms, 7u * 86'400'000u);
   EXPECT_EQ(ym.idempotency_ttl_s, 14u * 86'400u);
-  EXPECT_EQ(ym.key_lines.at("name"), 44);
-  EXPECT_EQ(ym.key_lines.at("shop_password_file"), 48);
-  EXPECT_EQ(ym.key_lines.at("retry"), 53);
+  EXPECT_EQ(ym.key_lines.at("name"), 46);
+  EXPECT_EQ(ym.key_lines.at("shop_password_file"), 50);
+  EXPECT_EQ(ym.key_lines.at("retry"), 55);
   EXPECT_FALSE(ym.key_lines.contains("secret_file"));
 
   const RouteConfig& rbs = c.routes[1];

@@ -1,0 +1,380 @@
+// The delivery engine's behaviours beyond one target and one answer, end to end with the real payhookd and
+// redis-server: Integra's decision turned into API calls, the per-target circuit breaker and its isolation
+// of a dead target, Redis found without payhook's data, and leases handed back at a forced stop.
+#include <sodium.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/percent.h"
+#include "common/webhook_signature.h"
+#include "daemon/http/server.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/loop_thread.h"
+#include "tests/integration/redis_server.h"
+#include "tests/integration/sink.h"
+#include "tests/integration/store_inspect.h"
+
+namespace payhook::testing {
+namespace {
+
+using nlohmann::json;
+
+// An app whose answers a test scripts: `answer` sees each request (and how many came before) and returns
+// the response. Requests are recorded with the time they arrived.
+class ScriptedSink {
+ public:
+  using Answer = std::function<http::Response(const http::Request&, size_t n)>;
+  struct Seen {
+    http::Request request;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  explicit ScriptedSink(Answer answer) : answer_(std::move(answer)) {
+    loop_.call([this] {
+      server_ = std::make_unique<http::Server>(loop_.loop(), http::ServerLimits{},
+                                               [this](http::Request&& r, http::Responder resp) {
+                                                 size_t n;
+                                                 {
+                                                   std::lock_guard<std::mutex> lock(mu_);
+                                                   n = seen_.size();
+                                                   seen_.push_back({r, std::chrono::steady_clock::now()});
+                                                 }
+                                                 resp.send(answer_(r, n));
+                                               });
+      (void)server_->listen("127.0.0.1:0");
+      address_ = server_->boundAddresses().at(0);
+    });
+  }
+  ~ScriptedSink() {
+    loop_.call([this] {
+      server_->closeAll();
+      server_.reset();
+    });
+  }
+  std::string url(const std::string& path) const { return "http://" + address_ + path; }
+  std::vector<Seen> seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_.size();
+  }
+
+ private:
+  LoopThread loop_;
+  Answer answer_;
+  std::unique_ptr<http::Server> server_;
+  std::string address_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
+
+http::Response jsonAnswer(int status, const std::string& body) {
+  return http::Response{status, "application/json", body, {}, false};
+}
+
+std::string targetToml(const std::string& name, const std::string& url, const std::string& extra = "") {
+  return "[[targets]]\nname = \"" + name + "\"\nurl = \"" + url +
+         "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n" + extra + "\n";
+}
+
+// The value of `k` in Integra's API call, decoded: "zaa" + user hash + base64(json), percent-decoded.
+json integraPayload(const std::string& query, const std::string& user) {
+  const std::string prefix = "k=zaa" + user;
+  if (query.rfind(prefix, 0) != 0) return json();
+  std::string b64;
+  if (!percentDecode(query.substr(prefix.size()), &b64)) return json();
+  std::string raw(b64.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), b64.data(), b64.size(),
+                        nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return json();
+  raw.resize(len);
+  return json::parse(raw, nullptr, false);
+}
+
+class DeliveryEngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
+
+  void start(DaemonOptions o) {
+    o.redis_url = redis_.url();
+    daemon_ = std::make_unique<DaemonProcess>(o);
+    writeFile(daemon_->dir() + "/secrets/integra.token", "integra-url-token-0123456789\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
+    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+  }
+
+  void TearDown() override {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
+    }
+  }
+
+  std::string postStandardWebhook(const std::string& msg_id) {
+    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
+    const std::string ts = std::to_string(std::time(nullptr));
+    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
+    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/demo",
+                            {{"webhook-id", msg_id},
+                             {"webhook-timestamp", ts},
+                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
+                             {"content-type", "application/json"}},
+                            body);
+    EXPECT_EQ(resp.status, 204) << resp.body;
+    return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
+  }
+
+  std::string field(const std::string& event_id, const std::string& name) {
+    return redis_.command({"HGET", "{payhook}:ev:" + event_id, name}).str;
+  }
+
+  std::vector<json> attempts(const std::string& event_id) {
+    std::vector<json> out;
+    for (const auto& e : redis_.command({"LRANGE", "{payhook}:attempts:" + event_id, "0", "-1"}).elements)
+      out.push_back(json::parse(e.str, nullptr, false));
+    return out;
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+constexpr const char* kUser = "9f86d081884c7d65";
+
+std::string integraRoute(const std::string& api_base) {
+  return R"(
+[[routes]]
+name = "integra"
+provider = "integra"
+path = "/integra"
+url_token_file = "secrets/integra.token"
+decision = "shop"
+api_base = ")" +
+         api_base + R"("
+retry = { schedule = ["200ms", "200ms", "200ms"], jitter = 0.0 }
+)";
+}
+
+std::string notify(const std::string& tx) {
+  return "/integra/notify?token=integra-url-token-0123456789&transaction_id=" + tx +
+         "&amount=100.50&user=" + kUser;
+}
+
+TEST_F(DeliveryEngineTest, IntegraAcceptBecomesAConfirmPaymentCallRetriedUntilIntegraSaysOk) {
+  ScriptedSink shop([](const http::Request&, size_t) { return jsonAnswer(200, R"({"accept":true})"); });
+  ScriptedSink integra([](const http::Request&, size_t n) {
+    if (n == 0) return jsonAnswer(200, R"({"status":{"code":5,"message":"busy, try later"},"error":true})");
+    return jsonAnswer(200, R"({"status":{"code":0,"message":"ok"},"error":false,"data":{}})");
+  });
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = integraRoute(integra.url("/api/"));
+  start(o);
+
+  const std::string tx = "0123456789abcdef0123456789abcdef";
+  auto r = httpRequest(daemon_->address(), "GET", notify(tx));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string id = redis_.command({"GET", "{payhook}:idem:integra:" + tx}).str;
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(waitFor([&] { return field(id, "state") == "delivered"; })) << daemon_->logs();
+
+  // The shop got the notify event once, signed like any delivery.
+  ASSERT_EQ(shop.count(), 1u);
+  EXPECT_NE(shop.seen()[0].request.header("webhook-signature"), nullptr);
+  // Integra's API got confirmPayment twice: refused ("error": true) once, then accepted.
+  auto calls = integra.seen();
+  ASSERT_EQ(calls.size(), 2u);
+  for (const auto& c : calls) {
+    EXPECT_EQ(c.request.method, "GET");
+    EXPECT_EQ(c.request.path, "/api/confirmPayment");
+    json payload = integraPayload(c.request.query, kUser);
+    EXPECT_EQ(payload, json({{"amount", "100.50"}, {"transactionId", tx}})) << c.request.query;
+  }
+  EXPECT_GE(calls[1].at - calls[0].at, std::chrono::milliseconds(200));
+
+  json decision = json::parse(field(id, "decision"), nullptr, false);
+  EXPECT_EQ(decision["accept"], true);
+  EXPECT_EQ(field(id, "targets"), "shop,@integra");
+  EXPECT_EQ(field(id, "status:@integra"), "delivered");
+  auto a = attempts(id);
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0]["target"], "shop");
+  EXPECT_EQ(a[1]["target"], "@integra");
+  EXPECT_EQ(a[1]["result"], "retry");
+  EXPECT_NE(a[1]["error"].get<std::string>().find("busy, try later"), std::string::npos) << a[1];
+  EXPECT_EQ(a[2]["result"], "delivered");
+}
+
+TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionCallsNothing) {
+  const std::string declined = "0123456789abcdef0123456789abcde1";
+  const std::string undecided = "0123456789abcdef0123456789abcde2";
+  ScriptedSink shop([&](const http::Request& r, size_t) {
+    if (r.body.find(declined) != std::string::npos)
+      return jsonAnswer(200, R"({"accept":false,"code":12,"message":"out of stock"})");
+    return jsonAnswer(200, R"({"received":true})");
+  });
+  ScriptedSink integra(
+      [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = integraRoute(integra.url("/api"));
+  start(o);
+
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(declined)).status, 200);
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(undecided)).status, 200);
+  const std::string d_id = redis_.command({"GET", "{payhook}:idem:integra:" + declined}).str;
+  const std::string u_id = redis_.command({"GET", "{payhook}:idem:integra:" + undecided}).str;
+  ASSERT_TRUE(waitFor([&] {
+    return field(d_id, "state") == "delivered" && field(u_id, "state") == "delivered";
+  })) << daemon_->logs();
+
+  auto calls = integra.seen();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].request.path, "/api/declinePayment");
+  EXPECT_EQ(integraPayload(calls[0].request.query, kUser),
+            json({{"transactionId", declined}, {"errorCode", 12}, {"errorMessage", "out of stock"}}));
+
+  // A 2xx without a decision is recorded, and nothing is sent to Integra for it.
+  json none = json::parse(field(u_id, "decision"), nullptr, false);
+  EXPECT_TRUE(none["accept"].is_null()) << none;
+  EXPECT_EQ(field(u_id, "targets"), "shop");
+  EXPECT_NE(daemon_->logs().find("without a decision"), std::string::npos);
+}
+
+TEST_F(DeliveryEngineTest, ADeadTargetOpensItsBreakerAndNeverHoldsAnotherTargetBack) {
+  std::atomic<bool> down_is_up{false};
+  ScriptedSink down([&](const http::Request&, size_t) {
+    return http::Response{down_is_up ? 200 : 503, "text/plain", "", {}, false};
+  });
+  ScriptedSink up([](const http::Request&, size_t) {
+    return http::Response{200, "text/plain", "", {}, false};
+  });
+  DaemonOptions o;
+  o.targets = targetToml("down", down.url("/d"),
+                         "max_in_flight = 2\nbreaker_failures = 2\nbreaker_cooldown = \"1s\"") +
+              targetToml("up", up.url("/u"));
+  o.routes = R"(
+[[routes]]
+name = "demo"
+provider = "standard-webhooks"
+path = "/hooks/demo"
+secret_file = "secrets/demo.whsec"
+forward = ["down", "up"]
+retry = { schedule = ["100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100ms"], jitter = 0.0 }
+)";
+  start(o);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(postStandardWebhook("msg_breaker_" + std::to_string(i)));
+  // The healthy target gets every event, however many of the dead one's jobs wait.
+  ASSERT_TRUE(waitFor([&] { return up.count() >= 10; }, 5'000)) << daemon_->logs();
+  ASSERT_TRUE(waitFor([&] { return daemon_->logs().find("circuit breaker open") != std::string::npos; }))
+      << daemon_->logs();
+  // Open for 1 s at a time with one probe after each cooldown: over 2.5 s the dead target sees its first
+  // two attempts and at most a few probes, where the 100 ms schedule alone would have sent ~10 per event.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2'500));
+  const size_t while_down = down.count();
+  EXPECT_LE(while_down, 2u + 4u) << daemon_->logs();
+  EXPECT_NE(daemon_->logs().find("half-open"), std::string::npos);
+  for (const auto& id : ids) EXPECT_EQ(field(id, "status:up"), "delivered");
+
+  // Back up: a probe succeeds, the breaker closes, and every waiting job is delivered.
+  down_is_up = true;
+  ASSERT_TRUE(waitFor([&] {
+    for (const auto& id : ids)
+      if (field(id, "state") != "delivered") return false;
+    return true;
+  })) << daemon_->logs();
+  EXPECT_NE(daemon_->logs().find("circuit breaker closed"), std::string::npos);
+}
+
+TEST_F(DeliveryEngineTest, RedisFlushedUnderTheDaemonIsLoggedAndWorkGoesOn) {
+  ScriptedSink app([](const http::Request&, size_t) {
+    return http::Response{200, "text/plain", "", {}, false};
+  });
+  DaemonOptions o;
+  o.targets = targetToml("orders", app.url("/events"));
+  start(o);
+  const std::string first = postStandardWebhook("msg_before_flush");
+  ASSERT_TRUE(waitFor([&] { return field(first, "state") == "delivered"; })) << daemon_->logs();
+
+  redis_.command({"FLUSHALL"});
+  // The heartbeat (1 s) reads the data marker and finds it gone.
+  ASSERT_TRUE(
+      waitFor([&] { return daemon_->logs().find("data marker disappeared") != std::string::npos; }, 5'000))
+      << daemon_->logs();
+  EXPECT_EQ(redis_.command({"EXISTS", "{payhook}:marker"}).integer, 1);  // set again
+
+  const std::string after = postStandardWebhook("msg_after_flush");
+  ASSERT_FALSE(after.empty());
+  ASSERT_TRUE(waitFor([&] { return field(after, "state") == "delivered"; })) << daemon_->logs();
+  EXPECT_EQ(app.count(), 2u);
+}
+
+TEST_F(DeliveryEngineTest, RedisRestartedEmptyIsLoggedAsDataLoss) {
+  ScriptedSink app([](const http::Request&, size_t) {
+    return http::Response{200, "text/plain", "", {}, false};
+  });
+  DaemonOptions o;
+  o.targets = targetToml("orders", app.url("/events"));
+  start(o);
+  ASSERT_FALSE(postStandardWebhook("msg_before_restart").empty());
+  // FLUSHALL goes to the AOF too, so the restarted Redis is empty; the kill makes it a restart.
+  redis_.command({"FLUSHALL"});
+  redis_.kill();
+  redis_.start();
+  ASSERT_TRUE(waitFor([&] {
+    const std::string logs = daemon_->logs();
+    return logs.find("without payhook's data") != std::string::npos ||
+           logs.find("data marker disappeared") != std::string::npos;
+  })) << daemon_->logs();
+  ASSERT_TRUE(daemon_->waitReady(200, 10'000));
+  const std::string after = postStandardWebhook("msg_after_restart");
+  ASSERT_TRUE(waitFor([&] { return field(after, "state") == "delivered"; })) << daemon_->logs();
+}
+
+TEST_F(DeliveryEngineTest, AForcedStopHandsTheLeasesOfAttemptsInFlightBack) {
+  // The app holds every request far longer than the daemon may wait at shutdown.
+  Sink app({200});
+  app.hold();
+  DaemonOptions o;
+  o.shutdown_timeout = "500ms";
+  o.targets = targetToml("orders", app.url());
+  start(o);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(postStandardWebhook("msg_hang_" + std::to_string(i)));
+  ASSERT_TRUE(waitFor([&] { return app.count() == 3; })) << daemon_->logs();
+  ASSERT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 3);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon_->stop(SIGTERM, 10'000), 0) << daemon_->logs();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_NE(daemon_->logs().find("giving the leases of attempts in flight back"), std::string::npos)
+      << daemon_->logs();
+  // Due again at once, the attempt not counted: the next instance need not wait for lease_timeout (60 s).
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 0);
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due:orders"}).integer, 3);
+  for (const auto& id : ids) EXPECT_EQ(field(id, "attempts:orders"), "0");
+  app.release();
+  daemon_.reset();
+}
+
+}  // namespace
+}  // namespace payhook::testing
