@@ -305,6 +305,41 @@ retry = { schedule = ["100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100
   EXPECT_NE(daemon_->logs().find("circuit breaker closed"), std::string::npos);
 }
 
+TEST_F(DeliveryEngineTest, ASlowTargetFillsOnlyItsOwnCap) {
+  // One app holds every request; the other answers at once.
+  Sink slow({200});
+  slow.hold();
+  Sink fast({200});
+  DaemonOptions o;
+  o.targets = targetToml("slow", slow.url(), "max_in_flight = 2") + targetToml("fast", fast.url());
+  o.routes = R"(
+[[routes]]
+name = "demo"
+provider = "standard-webhooks"
+path = "/hooks/demo"
+secret_file = "secrets/demo.whsec"
+forward = ["slow", "fast"]
+retry = { schedule = ["1s"], jitter = 0.0 }
+)";
+  start(o);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(postStandardWebhook("msg_slow_" + std::to_string(i)));
+  ASSERT_TRUE(waitFor([&] { return fast.count() >= 20; }, 5'000)) << daemon_->logs();
+  for (const auto& id : ids) EXPECT_EQ(field(id, "status:fast"), "delivered");
+  // The slow app has exactly its cap in flight; the other 18 jobs wait in its due set, unclaimed.
+  EXPECT_EQ(slow.count(), 2u);
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 2);
+  EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:due:slow"}).integer, 18);
+  // Once it answers, the backlog drains through the same two slots.
+  slow.release();
+  ASSERT_TRUE(waitFor([&] {
+    for (const auto& id : ids)
+      if (field(id, "state") != "delivered") return false;
+    return true;
+  })) << daemon_->logs();
+  EXPECT_EQ(slow.count(), 20u);
+}
+
 TEST_F(DeliveryEngineTest, RedisFlushedUnderTheDaemonIsLoggedAndWorkGoesOn) {
   ScriptedSink app([](const http::Request&, size_t) {
     return http::Response{200, "text/plain", "", {}, false};
