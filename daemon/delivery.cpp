@@ -382,7 +382,7 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
     }
   }
   const auto step = queue::nextStep(route.policy, static_cast<uint32_t>(std::max(job.attempt, 1)),
-                                    job.event.received_at_ms, now, result, random_);
+                                    std::max(job.event.received_at_ms, job.since_ms), now, result, random_);
 
   // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
   // completion, and carried out by an API job queued in the same script.

@@ -47,7 +47,7 @@ for a = 5, #ARGV - 1, 2 do
         redis.call('ZADD', KEYS[1], expiry, job)
         out[#out + 1] = {1, job, n, redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at',
           'verified', 'data', 'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body',
-          'decision')}
+          'decision', 'since:' .. target)}
       end
     end
   end
@@ -232,7 +232,7 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     int64_t attempt = 0;
     const ScriptValue* f = element(entry, 3);
     if (!integer(element(entry, 2), attempt) || !f || f->type != ScriptValue::Type::kArray ||
-        f->elements.size() != 13)
+        f->elements.size() != 14)
       return scriptError("claim", {});
     ClaimedJob j;
     j.target = splitJob(job).second;
@@ -252,6 +252,8 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     e.raw.content_type = text(element(*f, 10));
     e.raw.body = text(element(*f, 11));
     j.decision = text(element(*f, 12));
+    int64_t since = 0;
+    if (integer(element(*f, 13), since)) j.since_ms = since;
     j.lease.job_id = std::move(job);
     batch.jobs.push_back(std::move(j));
   }

@@ -14,6 +14,8 @@
 //                            lease:<t>     token of the claim that holds the job now (absent when none)
 //                            status:<t>    "delivered" or "dead" once the job is finished
 //                            reason:<t>    why it was buried
+//                            since:<t>     when an operator last retried or replayed the job (Unix ms):
+//                                          its max_age counts from then, not from the event's receipt
 //                          and moves `state` from pending to retrying, delivered (every target delivered)
 //                          or dead (any target dead: an operator has to act, whatever the others did).
 //                          A completion may add a follow-up job (Integra's API call after the shop's
@@ -80,6 +82,7 @@ struct ClaimedJob {
   // (idempotency_key is left empty): what envelopeJson() needs.
   Event event;
   std::string decision;  // the event's `decision` field: what a follow-up job carries out
+  int64_t since_ms = 0;  // since:<target>, 0 when never retried by an operator
 };
 
 struct ClaimBatch {
