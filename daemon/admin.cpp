@@ -19,6 +19,14 @@ void Admin::handle(http::Request&& request, http::Responder responder) const {
                             : http::Response::text(503, "not ready: redis unreachable or stopping\n"));
     return;
   }
+  if (request.path == "/metrics") {
+    if (!get) {
+      responder.send(http::Response::text(405, "method not allowed\n").withHeader("allow", "GET, HEAD"));
+      return;
+    }
+    responder.send(http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_(), {}, false});
+    return;
+  }
   responder.send(http::Response::text(404, "not found\n"));
 }
 

@@ -1,7 +1,8 @@
-// The admin listener's requests: liveness and readiness probes. (Metrics and the operator API grow here.)
+// The admin listener's requests: liveness and readiness probes, and Prometheus metrics.
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "common/http_message.h"
 #include "daemon/http/server.h"
@@ -12,12 +13,15 @@ class Admin {
  public:
   // `ready` answers whether the daemon can store callbacks now (Redis reachable, config loaded, not
   // stopping).
-  explicit Admin(std::function<bool()> ready) : ready_(std::move(ready)) {}
+  // `metrics` renders the Prometheus text exposition.
+  Admin(std::function<bool()> ready, std::function<std::string()> metrics)
+      : ready_(std::move(ready)), metrics_(std::move(metrics)) {}
 
   void handle(http::Request&& request, http::Responder responder) const;
 
  private:
   std::function<bool()> ready_;
+  std::function<std::string()> metrics_;
 };
 
 }  // namespace payhook::daemon

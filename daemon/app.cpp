@@ -8,12 +8,14 @@
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "config/config.h"
 #include "daemon/admin.h"
 #include "daemon/delivery.h"
 #include "daemon/http/client.h"
 #include "daemon/http/server.h"
 #include "daemon/ingest.h"
+#include "daemon/metrics.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/uv/handle.h"
 #include "queue/redis_store.h"
@@ -65,6 +67,11 @@ struct App::Impl {
   config::Config config;
   config::Environment env;
   SystemClock clock;
+  // Before everything that updates it, so it is destroyed last.
+  metrics::Registry registry;
+  IngestMetrics ingest_metrics;
+  DeliveryMetrics delivery_metrics;
+  metrics::Family<metrics::Counter>* reloads = nullptr;
   queue::RedisStore store;
   http::Client client;  // outbound: decision requests and deliveries
   Delivery delivery;
@@ -88,11 +95,76 @@ struct App::Impl {
         client(l),
         delivery(l, store, client, clock, c),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
-        admin([this] { return !stopping && store.ready(); }),
+        admin([this] { return !stopping && store.ready(); }, [this] { return registry.render(); }),
         server(l, limitsOf(c.server),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
         admin_server(l, adminLimits(),
-                     [this](http::Request&& r, http::Responder resp) { admin.handle(std::move(r), resp); }) {}
+                     [this](http::Request&& r, http::Responder resp) { admin.handle(std::move(r), resp); }) {
+    registerMetrics();
+  }
+
+  // Names per DESIGN.md ("Admin listener"); docs/operations.md says what each means.
+  void registerMetrics() {
+    registry.gauge("payhook_build_info", "payhook's version; always 1", {"version"},
+                   [](const metrics::GaugeSample& s) { s({PAYHOOK_VERSION}, 1); });
+    ingest_metrics.callbacks =
+        &registry.counter("payhook_callbacks_total",
+                          "Provider callbacks answered, by route, provider and outcome (stored, duplicate, "
+                          "unavailable, not_allowed, or the refusal: forged, malformed, forbidden, ...)",
+                          {"route", "provider", "outcome"});
+    ingest_metrics.latency = &registry.histogram("payhook_callback_duration_seconds",
+                                                 "Time from a callback's arrival to its answer, by route",
+                                                 {"route"}, metrics::Registry::latencyBuckets());
+    delivery_metrics.deliveries = &registry.counter(
+        "payhook_deliveries_total", "Delivery attempts by target and outcome (delivered, retry, dead)",
+        {"target", "outcome"});
+    delivery_metrics.latency = &registry.histogram("payhook_delivery_duration_seconds",
+                                                   "HTTP exchange of a delivery attempt, by target",
+                                                   {"target"}, metrics::Registry::latencyBuckets());
+    registry.gauge("payhook_deliveries_in_flight", "Delivery attempts waiting for the target's answer",
+                   {"target"}, [this](const metrics::GaugeSample& s) {
+                     for (const auto& [name, st] : delivery.targetStatus())
+                       s({name}, static_cast<double>(st.in_flight));
+                   });
+    registry.gauge(
+        "payhook_queue_jobs",
+        "Delivery jobs by state (due and dead per target included), as the last sweep counted them",
+        {"state"}, [this](const metrics::GaugeSample& s) {
+          const auto& d = delivery.lastDepth();
+          s({"due"}, static_cast<double>(d.due));
+          s({"leased"}, static_cast<double>(d.leased));
+          s({"dead"}, static_cast<double>(d.dead));
+        });
+    registry.gauge("payhook_queue_due_jobs", "Jobs waiting in each target's due set (last sweep)", {"target"},
+                   [this](const metrics::GaugeSample& s) {
+                     for (const auto& [name, due] : delivery.lastDepth().due_by_target)
+                       s({name}, static_cast<double>(due));
+                   });
+    registry.gauge("payhook_circuit_breaker_state", "Per target: 0 closed, 1 half-open (probing), 2 open",
+                   {"target"}, [this](const metrics::GaugeSample& s) {
+                     for (const auto& [name, st] : delivery.targetStatus()) {
+                       const double v = st.breaker == queue::CircuitBreaker::State::kClosed     ? 0
+                                        : st.breaker == queue::CircuitBreaker::State::kHalfOpen ? 1
+                                                                                                : 2;
+                       s({name}, v);
+                     }
+                   });
+    registry.gauge("payhook_redis_up", "1 while Redis is connected and the store script is loaded", {},
+                   [this](const metrics::GaugeSample& s) { s({}, store.ready() ? 1 : 0); });
+    registry.counterFrom(
+        "payhook_redis_data_losses_total",
+        "Times Redis was found without payhook's data (restarted empty, flushed)", {},
+        [this](const metrics::GaugeSample& s) { s({}, static_cast<double>(store.dataLosses())); });
+    registry.gauge(
+        "payhook_http_connections", "Open connections on the main listener", {},
+        [this](const metrics::GaugeSample& s) { s({}, static_cast<double>(server.connectionCount())); });
+    reloads = &registry.counter("payhook_config_reloads_total", "SIGHUP reloads by result (ok, refused)",
+                                {"result"});
+    reloads->with({"ok"});
+    reloads->with({"refused"});
+    ingest.setMetrics(&ingest_metrics);
+    delivery.setMetrics(&delivery_metrics);
+  }
 
   static http::ServerLimits adminLimits() {
     http::ServerLimits l;
@@ -223,6 +295,7 @@ struct App::Impl {
     }
     if (!errors.empty() || !table) {
       for (const auto& e : errors) log::error("reload refused, keeping the running config", {{"problem", e}});
+      reloads->with({"refused"}).inc();
       notifyReady("reload refused; running the previous config");
       return;
     }
@@ -247,6 +320,7 @@ struct App::Impl {
     config.targets = next.targets;
     delivery.setConfig(config);
     log::info("reloaded", {{"routes", static_cast<int64_t>(table->routeCount())}});
+    reloads->with({"ok"}).inc();
     notifyReady("reloaded");
   }
 };

@@ -383,6 +383,7 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
   }
   const auto step = queue::nextStep(route.policy, static_cast<uint32_t>(std::max(job.attempt, 1)),
                                     std::max(job.event.received_at_ms, job.since_ms), now, result, random_);
+  countAttempt(job.target, step.kind, answer.latency_ms);
 
   // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
   // completion, and carried out by an API job queued in the same script.
@@ -407,6 +408,18 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
     return;
   }
   finishJob(job, record, step);
+}
+
+void Delivery::countAttempt(const std::string& target, queue::NextStep::Kind kind, double latency_ms) {
+  if (!metrics_) return;
+  TargetState& st = state(target);
+  const auto k = static_cast<size_t>(kind);
+  if (!st.outcomes[k]) {
+    st.outcomes[k] = &metrics_->deliveries->with({target, kindName(kind)});
+    st.latency = &metrics_->latency->with({target});
+  }
+  st.outcomes[k]->inc();
+  if (latency_ms >= 0) st.latency->observe(latency_ms / 1000.0);
 }
 
 void Delivery::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
@@ -475,6 +488,7 @@ void Delivery::bury(const queue::ClaimedJob& job, const std::string& reason) {
   queue::NextStep step;
   step.kind = queue::NextStep::Kind::kDead;
   step.reason = reason;
+  countAttempt(job.target, step.kind, -1.0);
   log::error(
       "delivery: job buried without an attempt",
       {{"event_id", job.event.id}, {"route", job.event.route}, {"target", job.target}, {"reason", reason}});
@@ -505,6 +519,7 @@ void Delivery::sweep() {
 }
 
 void Delivery::reportDepth(const queue::QueueDepth& depth) {
+  depth_ = depth;
   const int64_t now = clock_.nowMs();
   for (auto& [name, st] : states_) st.due = 0;
   for (const auto& [name, due] : depth.due_by_target) {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "daemon/metrics.h"
 #include "daemon/uv/handle.h"
 #include "queue/circuit_breaker.h"
 #include "queue/job_queue.h"
@@ -54,6 +55,12 @@ struct TargetStatus {
   int64_t due = -1;  // jobs waiting, as the last sweep counted them; -1 before the first
 };
 
+// The delivery metrics families (names in DESIGN.md); they live in the App's registry.
+struct DeliveryMetrics {
+  metrics::Family<metrics::Counter>* deliveries = nullptr;  // target, outcome (delivered|retry|dead)
+  metrics::Family<metrics::Histogram>* latency = nullptr;   // target: HTTP exchange, seconds
+};
+
 class Delivery {
  public:
   // `store`, `client` and `clock` must outlive the Delivery. Nothing runs before start().
@@ -82,8 +89,13 @@ class Delivery {
   // failed it: then the lease simply expires).
   void abandon(std::function<void()> done);
 
+  // Counts and times every attempt; null: no metrics.
+  void setMetrics(const DeliveryMetrics* metrics) { metrics_ = metrics; }
+
   // HTTP attempts in flight, all targets together.
   size_t inFlight() const;
+  // The queue as the last sweep counted it (every sweep_interval); all zero before the first.
+  const queue::QueueDepth& lastDepth() const { return depth_; }
   // Per target, including Integra's API pseudo-targets ("@<route>").
   std::map<std::string, TargetStatus> targetStatus() const;
 
@@ -96,6 +108,9 @@ class Delivery {
     bool backlog = false;  // the last claim took all it asked: more may be due
     queue::CircuitBreaker breaker;
     int64_t due = -1;
+    // Resolved on the first attempt (metrics::Family::with() looks up by strings).
+    metrics::Counter* outcomes[3] = {nullptr, nullptr, nullptr};  // by NextStep::Kind
+    metrics::Histogram* latency = nullptr;
   };
 
   void poll();
@@ -109,6 +124,7 @@ class Delivery {
   void bury(const queue::ClaimedJob& job, const std::string& reason);
   void sweep();
   void reportDepth(const queue::QueueDepth& depth);
+  void countAttempt(const std::string& target, queue::NextStep::Kind kind, double latency_ms);
   void opDone();
   void schedulePoll(uint64_t delay_ms);
   TargetState& state(const std::string& target);
@@ -123,6 +139,8 @@ class Delivery {
   uint64_t sweep_interval_ms_;
   std::shared_ptr<const Tables> tables_;
   std::map<std::string, TargetState> states_;
+  queue::QueueDepth depth_;
+  const DeliveryMetrics* metrics_ = nullptr;
   // Leases of the attempts in flight, by job id, for abandon().
   std::map<std::string, queue::JobLease> leases_in_flight_;
   std::map<std::string, int64_t> unknown_warned_ms_;  // target name → when its waiting jobs were last logged

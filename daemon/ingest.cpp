@@ -198,6 +198,35 @@ std::string Ingest::clientAddress(const http::Request& request) const {
   return request.peer;
 }
 
+const RouteMetrics* Ingest::routeMetrics(const RouteEntry& route) const {
+  if (!metrics_) return nullptr;
+  if (!route.metrics) {
+    RouteMetrics m;
+    m.stored = &metrics_->callbacks->with({route.name, route.provider, "stored"});
+    m.duplicate = &metrics_->callbacks->with({route.name, route.provider, "duplicate"});
+    m.unavailable = &metrics_->callbacks->with({route.name, route.provider, "unavailable"});
+    m.latency = &metrics_->latency->with({route.name});
+    route.metrics = m;
+  }
+  return &*route.metrics;
+}
+
+void Ingest::count(const RouteEntry& route, std::string_view outcome, uint64_t start) const {
+  if (!metrics_) return;
+  metrics_->callbacks->with({route.name, route.provider, outcome}).inc();
+  routeMetrics(route)->latency->observe(static_cast<double>(uv_hrtime() - start) / 1e9);
+}
+
+namespace {
+
+void countOn(const RouteMetrics* m, metrics::Counter* RouteMetrics::*which, uint64_t start) {
+  if (!m) return;
+  (m->*which)->inc();
+  m->latency->observe(static_cast<double>(uv_hrtime() - start) / 1e9);
+}
+
+}  // namespace
+
 void Ingest::handle(http::Request&& request, http::Responder responder) {
   const uint64_t start = uv_hrtime();
   auto routes = routes_;  // the table in force when the request arrived, even across a reload
@@ -218,6 +247,7 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
     if (!anyContains(route.allow, client)) {
       log::warn("callback refused: source address not allowed",
                 {{"route", route.name}, {"client", client}, {"latency_ms", elapsedMs(start)}});
+      count(route, "not_allowed", start);
       responder.send(http::Response::text(403, "forbidden\n"));
       return;
     }
@@ -232,6 +262,7 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
                                    {"reason", reject->reason},
                                    {"status", reject->reply.status},
                                    {"latency_ms", elapsedMs(start)}});
+    count(route, reject->outcome, start);
     responder.send(std::move(reject->reply));
     return;
   }
@@ -247,11 +278,12 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   stamp(event, request, now, *route.handler);
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
   store_.store(event, route.spec,
-               [responder, route_ref = mount.route, ack = std::move(accept.ack), start,
-                type = event.type](queue::StoreResult result) mutable {
+               [responder, route_ref = mount.route, ack = std::move(accept.ack), start, type = event.type,
+                m = routeMetrics(route)](queue::StoreResult result) mutable {
                  const RouteEntry& r = *route_ref;
                  if (result.stored()) {
                    const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
+                   countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
                    log::info(dup ? "callback duplicate, acknowledged again" : "callback stored",
                              {{"route", r.name},
                               {"event_id", result.event_id},
@@ -266,6 +298,7 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
                              {"outcome", queue::outcomeName(result.outcome)},
                              {"error", result.error},
                              {"latency_ms", elapsedMs(start)}});
+                 countOn(m, &RouteMetrics::unavailable, start);
                  responder.send(r.handler->unavailable());
                });
 }
@@ -276,6 +309,7 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
   if (!client_ || !r.decision) {
     // Refusing with "try later" acknowledges nothing.
     log::error("callback needs a decision target that is not available", {{"route", r.name}});
+    countOn(routeMetrics(r), &RouteMetrics::unavailable, start);
     responder.send(r.handler->unavailable());
     return;
   }
@@ -284,6 +318,7 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
     // retried.
     log::error("decision not asked: the store is unavailable, asked the provider to retry",
                {{"route", r.name}, {"event_id", event->id}, {"latency_ms", elapsedMs(start)}});
+    countOn(routeMetrics(r), &RouteMetrics::unavailable, start);
     responder.send(r.handler->unavailable());
     return;
   }
@@ -300,7 +335,8 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
 
   // The store is the App's and outlives the client's last callback (the client is shut down first).
   queue::EventStore& store = store_;
-  client_->send(std::move(request), [&store, event, route, responder, start](http::ClientResponse answer) {
+  const RouteMetrics* m = routeMetrics(r);
+  client_->send(std::move(request), [&store, event, route, responder, start, m](http::ClientResponse answer) {
     const RouteEntry& r = *route;
     handlers::Decision decision = interpret(answer);
     const DecisionTarget& target = *r.decision;
@@ -319,27 +355,30 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
     event->idempotency_key += ":" + event->id;
     queue::StoreSpec spec;
     spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
-    store.store(*event, spec,
-                [event, route, responder, start, decision = std::move(decision)](queue::StoreResult result) {
-                  const RouteEntry& r = *route;
-                  if (result.stored()) {
-                    const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
-                    log::info(dup ? "decision answered, the check was already stored" : "decision stored",
-                              {{"route", r.name},
-                               {"event_id", result.event_id},
-                               {"type", event->type},
-                               {"outcome", kindName(decision.kind)},
-                               {"latency_ms", elapsedMs(start)}});
-                    responder.send(r.handler->decided(*event, decision));
-                    return;
-                  }
-                  log::error("decision not stored, asked the provider to retry",
-                             {{"route", r.name},
-                              {"outcome", queue::outcomeName(result.outcome)},
-                              {"error", result.error},
-                              {"latency_ms", elapsedMs(start)}});
-                  responder.send(r.handler->unavailable());
-                });
+    store.store(
+        *event, spec,
+        [event, route, responder, start, m, decision = std::move(decision)](queue::StoreResult result) {
+          const RouteEntry& r = *route;
+          if (result.stored()) {
+            const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
+            countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
+            log::info(dup ? "decision answered, the check was already stored" : "decision stored",
+                      {{"route", r.name},
+                       {"event_id", result.event_id},
+                       {"type", event->type},
+                       {"outcome", kindName(decision.kind)},
+                       {"latency_ms", elapsedMs(start)}});
+            responder.send(r.handler->decided(*event, decision));
+            return;
+          }
+          log::error("decision not stored, asked the provider to retry",
+                     {{"route", r.name},
+                      {"outcome", queue::outcomeName(result.outcome)},
+                      {"error", result.error},
+                      {"latency_ms", elapsedMs(start)}});
+          countOn(m, &RouteMetrics::unavailable, start);
+          responder.send(r.handler->unavailable());
+        });
   });
 }
 

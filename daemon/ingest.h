@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "daemon/http/router.h"
 #include "daemon/http/server.h"
+#include "daemon/metrics.h"
 #include "handlers/handler.h"
 #include "queue/event_store.h"
 
@@ -35,6 +36,14 @@ struct DecisionTarget {
   uint64_t timeout_ms = 5'000;  // the route's decision_timeout
 };
 
+// The route's counters, resolved once per route table (metrics::Family::with() looks up by strings).
+struct RouteMetrics {
+  metrics::Counter* stored = nullptr;
+  metrics::Counter* duplicate = nullptr;
+  metrics::Counter* unavailable = nullptr;
+  metrics::Histogram* latency = nullptr;
+};
+
 struct RouteEntry {
   std::string name;
   std::string provider;
@@ -42,6 +51,14 @@ struct RouteEntry {
   queue::StoreSpec spec;                   // targets and idempotency TTL
   std::optional<DecisionTarget> decision;  // set when the route names a `decision` target
   std::unique_ptr<handlers::Handler> handler;
+  // Filled by Ingest on the loop the first time the route serves a request (with metrics set).
+  mutable std::optional<RouteMetrics> metrics;
+};
+
+// The ingest metrics families (names in DESIGN.md); they live in the App's registry.
+struct IngestMetrics {
+  metrics::Family<metrics::Counter>* callbacks = nullptr;  // route, provider, outcome
+  metrics::Family<metrics::Histogram>* latency = nullptr;  // route
 };
 
 // Every route's endpoints, mounted in one router. Immutable once built, so a reload swaps it whole.
@@ -83,6 +100,8 @@ class Ingest {
   // handler's unavailable(). It must outlive every request in flight, or be shut down first (its failures
   // then refuse the pending decisions).
   void setClient(http::Client* client) { client_ = client; }
+  // Counts every routed callback by outcome and times it; null: no metrics.
+  void setMetrics(const IngestMetrics* metrics) { metrics_ = metrics; }
 
   // Handles one request from the main listener; answers through `responder` exactly once.
   void handle(http::Request&& request, http::Responder responder);
@@ -96,6 +115,11 @@ class Ingest {
   IngestOptions options_;
   std::shared_ptr<const RouteTable> routes_;
   http::Client* client_ = nullptr;
+  const IngestMetrics* metrics_ = nullptr;
+
+  const RouteMetrics* routeMetrics(const RouteEntry& route) const;
+  // One callback of `route` answered: counted under `outcome`, timed from `start` (uv_hrtime).
+  void count(const RouteEntry& route, std::string_view outcome, uint64_t start) const;
 
   // Decide flow: ask the route's decision target, store the event with the decision for audit (and no
   // delivery), then answer with handler.decided(); a store failure answers unavailable().

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev libssl-dev
       libcurl4-openssl-dev libtomlplusplus-dev nlohmann-json3-dev libsystemd-dev
       libgtest-dev libgmock-dev redis-server curl wrk nginx-light systemd
-      libxmlsec1-dev xmlsec1)
+      libxmlsec1-dev xmlsec1 prometheus)
 if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
   pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}")
 fi
@@ -30,8 +30,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >/dev/null
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian's redis-server package starts a system instance; payhook runs its own.
+  # Debian's redis-server and prometheus packages start system instances; payhook's tests need neither
+  # (prometheus is there for promtool, which checks the /metrics exposition).
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || $SUDO pkill -x prometheus || true
 fi
 
 llhttp_ok() {
