@@ -225,6 +225,17 @@ void countOn(const RouteMetrics* m, metrics::Counter* RouteMetrics::*which, uint
   m->latency->observe(static_cast<double>(uv_hrtime() - start) / 1e9);
 }
 
+// The store failed: nothing was acknowledged, and the provider is told to try again.
+void refuseUnstored(const char* what, const RouteEntry& r, const queue::StoreResult& result,
+                    const RouteMetrics* m, uint64_t start, const http::Responder& responder) {
+  log::error(what, {{"route", r.name},
+                    {"outcome", queue::outcomeName(result.outcome)},
+                    {"error", result.error},
+                    {"latency_ms", elapsedMs(start)}});
+  countOn(m, &RouteMetrics::unavailable, start);
+  responder.send(r.handler->unavailable());
+}
+
 }  // namespace
 
 void Ingest::handle(http::Request&& request, http::Responder responder) {
@@ -293,13 +304,8 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
                    responder.send(std::move(ack));
                    return;
                  }
-                 log::error("callback not stored, asked the provider to retry",
-                            {{"route", r.name},
-                             {"outcome", queue::outcomeName(result.outcome)},
-                             {"error", result.error},
-                             {"latency_ms", elapsedMs(start)}});
-                 countOn(m, &RouteMetrics::unavailable, start);
-                 responder.send(r.handler->unavailable());
+                 refuseUnstored("callback not stored, asked the provider to retry", r, result, m, start,
+                                responder);
                });
 }
 
@@ -371,13 +377,7 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
             responder.send(r.handler->decided(*event, decision));
             return;
           }
-          log::error("decision not stored, asked the provider to retry",
-                     {{"route", r.name},
-                      {"outcome", queue::outcomeName(result.outcome)},
-                      {"error", result.error},
-                      {"latency_ms", elapsedMs(start)}});
-          countOn(m, &RouteMetrics::unavailable, start);
-          responder.send(r.handler->unavailable());
+          refuseUnstored("decision not stored, asked the provider to retry", r, result, m, start, responder);
         });
   });
 }
