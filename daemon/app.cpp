@@ -10,12 +10,14 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/admin.h"
+#include "daemon/admin_api.h"
 #include "daemon/delivery.h"
 #include "daemon/http/client.h"
 #include "daemon/http/server.h"
 #include "daemon/ingest.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/uv/handle.h"
+#include "queue/operator.h"
 #include "queue/redis_store.h"
 
 namespace payhook::daemon {
@@ -70,6 +72,8 @@ struct App::Impl {
   Delivery delivery;
   Ingest ingest;
   Admin admin;
+  queue::Operator ops;  // the /v1 API's operations, on the store's connection
+  AdminApi api;
   http::Server server;
   http::Server admin_server;
   uv::Signal sigterm, sigint, sighup;
@@ -89,10 +93,16 @@ struct App::Impl {
         delivery(l, store, client, clock, c),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return !stopping && store.ready(); }),
+        ops(store, queue::OperatorOptions{c.redis.prefix}),
+        api(ops, clock, c.admin.token),
         server(l, limitsOf(c.server),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
-        admin_server(l, adminLimits(),
-                     [this](http::Request&& r, http::Responder resp) { admin.handle(std::move(r), resp); }) {}
+        admin_server(l, adminLimits(), [this](http::Request&& r, http::Responder resp) {
+          if (AdminApi::handles(r.path))
+            api.handle(std::move(r), resp);
+          else
+            admin.handle(std::move(r), resp);
+        }) {}
 
   static http::ServerLimits adminLimits() {
     http::ServerLimits l;
