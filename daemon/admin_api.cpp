@@ -2,7 +2,11 @@
 
 #include <sodium.h>
 
+#include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 

@@ -59,7 +59,7 @@
 
 namespace payhook::queue {
 
-constexpr size_t kStatsDeadScan = 10'000;
+constexpr size_t kStatsDeadScan = 2'000;
 constexpr size_t kListScanMax = 1'000;
 constexpr size_t kListScriptsMax = 20;
 constexpr size_t kListLimitMax = 500;
@@ -177,7 +177,7 @@ struct ReplayResult {
 
 struct BulkReport {
   int64_t done = 0;     // retryDead: jobs retried; purgeDead: events deleted
-  int64_t skipped = 0;  // purgeDead: events with a job still due or in flight
+  int64_t skipped = 0;  // purgeDead: dead jobs left because their event still has a job due or in flight
   int64_t batches = 0;  // scripts run
 };
 
