@@ -11,6 +11,7 @@
 #include "common/version.h"
 #include "config/config.h"
 #include "daemon/admin.h"
+#include "daemon/admin_api.h"
 #include "daemon/delivery.h"
 #include "daemon/http/client.h"
 #include "daemon/http/server.h"
@@ -18,6 +19,7 @@
 #include "daemon/metrics.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/uv/handle.h"
+#include "queue/operator.h"
 #include "queue/redis_store.h"
 
 namespace payhook::daemon {
@@ -77,6 +79,8 @@ struct App::Impl {
   Delivery delivery;
   Ingest ingest;
   Admin admin;
+  queue::Operator ops;  // the /v1 API's operations, on the store's connection
+  AdminApi api;
   http::Server server;
   http::Server admin_server;
   uv::Signal sigterm, sigint, sighup;
@@ -96,10 +100,16 @@ struct App::Impl {
         delivery(l, store, client, clock, c),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return !stopping && store.ready(); }, [this] { return registry.render(); }),
+        ops(store, queue::OperatorOptions{c.redis.prefix}),
+        api(ops, clock, c.admin.token),
         server(l, limitsOf(c.server),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
-        admin_server(l, adminLimits(),
-                     [this](http::Request&& r, http::Responder resp) { admin.handle(std::move(r), resp); }) {
+        admin_server(l, adminLimits(), [this](http::Request&& r, http::Responder resp) {
+          if (AdminApi::handles(r.path))
+            api.handle(std::move(r), resp);
+          else
+            admin.handle(std::move(r), resp);
+        }) {
     registerMetrics();
   }
 
@@ -312,13 +322,18 @@ struct App::Impl {
         b.shutdown_timeout_ms != a.shutdown_timeout_ms)
       log::warn(
           "reload: [server], [admin] and [redis] changes take effect only after a restart; routes, "
-          "targets, secrets, trusted_proxies and [log] were reloaded");
+          "targets, secrets, the admin token, trusted_proxies and [log] were reloaded");
     ingest.setRoutes(table);
     ingest.setTrustedProxies(proxiesOf(next.server), trustsUnixPeers(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
     config.routes = next.routes;
     config.targets = next.targets;
     delivery.setConfig(config);
+    if (!constantTimeEqual(next.admin.token.reveal(), config.admin.token.reveal())) {
+      config.admin.token = next.admin.token;
+      api.setToken(config.admin.token);
+      log::info("reload: admin token replaced");
+    }
     log::info("reloaded", {{"routes", static_cast<int64_t>(table->routeCount())}});
     reloads->with({"ok"}).inc();
     notifyReady("reloaded");

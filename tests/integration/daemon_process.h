@@ -15,6 +15,7 @@ struct DaemonOptions {
   std::string extra_server;  // extra lines for [server]
   std::string shutdown_timeout = "5s";
   std::string extra_redis;  // extra lines for [redis]
+  std::string extra_admin;  // extra lines for [admin] (e.g. token_file)
   std::string delivery;     // lines for [delivery] (e.g. lease_timeout); empty: no such section
   std::string routes;       // [[routes]] tables; empty: one standard-webhooks route "demo" at /hooks/demo
   std::string targets;      // [[targets]] tables; empty: one target "orders"

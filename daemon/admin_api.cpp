@@ -1,0 +1,249 @@
+#include "daemon/admin_api.h"
+
+#include <sodium.h>
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "common/percent.h"
+#include "config/config.h"
+#include "queue/operator_json.h"
+
+namespace payhook::daemon {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::array<unsigned char, 32> digest(std::string_view s) {
+  std::array<unsigned char, 32> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(s.data()), s.size(),
+                     nullptr, 0);
+  return out;
+}
+
+http::Response json(int status, const ordered_json& j) {
+  http::Response r{status,
+                   "application/json",
+                   j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                   {},
+                   false};
+  r.body += '\n';
+  r.headers.push_back({"cache-control", "no-store"});
+  return r;
+}
+
+http::Response error(int status, const std::string& message) {
+  return json(status, ordered_json{{"error", message}});
+}
+
+http::Response methodNotAllowed(const char* allow) {
+  return error(405, "method not allowed").withHeader("allow", allow);
+}
+
+// Query parameters, percent-decoded; a malformed one makes the whole query invalid.
+bool parseQuery(std::string_view query, std::map<std::string, std::string>* out) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string name, value;
+    if (!percentDecode(pair.substr(0, eq), &name, true)) return false;
+    if (eq != std::string_view::npos && !percentDecode(pair.substr(eq + 1), &value, true)) return false;
+    (*out)[name] = value;
+  }
+  return true;
+}
+
+// Parameters of a POST: the query's, overridden by a JSON object body's string members.
+bool postParams(const http::Request& r, std::map<std::string, std::string>* out) {
+  if (!parseQuery(r.query, out)) return false;
+  if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return true;
+  ordered_json body = ordered_json::parse(r.body, nullptr, false);
+  if (!body.is_object()) return false;
+  for (const auto& [k, v] : body.items()) {
+    if (!v.is_string()) return false;
+    (*out)[k] = v.get<std::string>();
+  }
+  return true;
+}
+
+std::optional<int64_t> timeParam(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 15) return std::stoll(text);
+  // ISO 8601 UTC, "2026-11-26T10:00:00Z" or with ".mmm".
+  std::tm tm{};
+  int ms = 0;
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &z) != 8 &&
+      (ms = 0, std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7))
+    return std::nullopt;
+  if (z != 'Z' || tm.tm_mon < 1 || tm.tm_mon > 12) return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t t = timegm(&tm);
+  if (t < 0) return std::nullopt;
+  return static_cast<int64_t>(t) * 1000 + ms;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(queue::Operator& ops, const Clock& clock, const Secret& token)
+    : ops_(ops), clock_(clock), enabled_(!token.empty()), token_digest_(digest(token.reveal())) {}
+
+void AdminApi::setToken(const Secret& token) {
+  enabled_ = !token.empty();
+  token_digest_ = digest(token.reveal());
+}
+
+bool AdminApi::authorized(const http::Request& request) const {
+  const std::string* h = request.header("authorization");
+  if (!h || h->size() < 7) return false;
+  std::string_view v(*h);
+  // The scheme is case-insensitive (RFC 9110).
+  std::string scheme(v.substr(0, 7));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer ") return false;
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  const auto presented = digest(v);
+  return sodium_memcmp(presented.data(), token_digest_.data(), presented.size()) == 0;
+}
+
+void AdminApi::handle(http::Request&& request, http::Responder responder) {
+  if (!enabled_) {
+    responder.send(error(404, "not found: the /v1 API is off (no [admin] token)"));
+    return;
+  }
+  if (!authorized(request)) {
+    responder.send(error(401, "unauthorized").withHeader("www-authenticate", "Bearer realm=\"payhook\""));
+    return;
+  }
+  const std::string& path = request.path;
+  const std::string& method = request.method;
+  const bool get = method == "GET", post = method == "POST";
+  const int64_t now = clock_.nowMs();
+
+  if (path == "/v1/stats") {
+    if (!get) return responder.send(methodNotAllowed("GET"));
+    ops_.stats(now, [responder](Result<queue::QueueStats> r) {
+      responder.send(r ? json(200, queue::toJson(*r)) : error(503, r.error().message));
+    });
+    return;
+  }
+
+  if (path == "/v1/events") {
+    if (!get) return responder.send(methodNotAllowed("GET"));
+    std::map<std::string, std::string> q;
+    if (!parseQuery(request.query, &q)) return responder.send(error(400, "malformed query"));
+    queue::ListQuery lq;
+    if (q.count("state")) lq.state = q["state"];
+    lq.route = q["route"];
+    lq.cursor = q["cursor"];
+    if (!queue::isListState(lq.state)) return responder.send(error(400, "unknown state"));
+    if (!lq.route.empty() && !queue::isValidName(lq.route))
+      return responder.send(error(400, "invalid route"));
+    if (!lq.cursor.empty() && !queue::decodeCursor(lq.cursor))
+      return responder.send(error(400, "invalid cursor"));
+    if (q.count("limit")) {
+      const std::string& l = q["limit"];
+      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(l) < 1 || std::stoul(l) > queue::kListLimitMax)
+        return responder.send(error(400, "limit must be 1 to 500"));
+      lq.limit = std::stoul(l);
+    }
+    auto since = timeParam(q["since"]), until = timeParam(q["until"]);
+    if (!since || !until) return responder.send(error(400, "since and until take Unix ms or ISO 8601 UTC"));
+    lq.since_ms = *since;
+    lq.until_ms = *until;
+    ops_.list(lq, [responder](Result<queue::ListPage> r) {
+      responder.send(r ? json(200, queue::toJson(*r)) : error(503, r.error().message));
+    });
+    return;
+  }
+
+  if (path.rfind("/v1/events/", 0) == 0) {
+    std::string rest = path.substr(11);
+    std::string action;
+    if (size_t slash = rest.find('/'); slash != std::string::npos) {
+      action = rest.substr(slash + 1);
+      rest.resize(slash);
+    }
+    std::string id;
+    if (!percentDecode(rest, &id) || !queue::isValidName(id))
+      return responder.send(error(404, "no such event"));
+    if (action.empty()) {
+      if (!get) return responder.send(methodNotAllowed("GET"));
+      ops_.show(id, [responder, id](Result<std::optional<queue::EventDetail>> r) {
+        if (!r) return responder.send(error(503, r.error().message));
+        if (!r->has_value())
+          return responder.send(json(404, ordered_json{{"error", "not_found"}, {"id", id}}));
+        responder.send(json(200, queue::toJson(**r)));
+      });
+      return;
+    }
+    if (action == "retry") {
+      if (!post) return responder.send(methodNotAllowed("POST"));
+      ops_.retry({id}, now, [responder](Result<std::vector<queue::RetryResult>> r) {
+        if (!r) return responder.send(error(503, r.error().message));
+        using O = queue::RetryResult::Outcome;
+        const O o = r->empty() ? O::kNotFound : r->front().outcome;
+        responder.send(json(o == O::kRetried ? 200 : o == O::kNotFound ? 404 : 409, queue::toJson(*r)));
+      });
+      return;
+    }
+    if (action == "replay") {
+      if (!post) return responder.send(methodNotAllowed("POST"));
+      ops_.replay(id, now, [responder](Result<queue::ReplayResult> r) {
+        if (!r) return responder.send(error(503, r.error().message));
+        using O = queue::ReplayResult::Outcome;
+        responder.send(json(r->outcome == O::kReplayed   ? 200
+                            : r->outcome == O::kNotFound ? 404
+                                                         : 409,
+                            queue::toJson(*r)));
+      });
+      return;
+    }
+    return responder.send(error(404, "not found"));
+  }
+
+  if (path == "/v1/dead/retry" || path == "/v1/dead/purge") {
+    if (!post) return responder.send(methodNotAllowed("POST"));
+    std::map<std::string, std::string> p;
+    if (!postParams(request, &p))
+      return responder.send(error(400, "parameters: a query or a JSON object of strings"));
+    const std::string route = p["route"];
+    if (!route.empty() && !queue::isValidName(route)) return responder.send(error(400, "invalid route"));
+    if (path == "/v1/dead/retry") {
+      ops_.retryDead(route, now, [responder](Result<queue::BulkReport> r) {
+        responder.send(r ? json(200, queue::retryDeadJson(*r)) : error(503, r.error().message));
+      });
+      return;
+    }
+    uint64_t older = 0;
+    if (!p["older_than"].empty()) {
+      auto d = config::parseDuration(p["older_than"]);
+      if (!d) return responder.send(error(400, "older_than takes a duration such as 7d"));
+      older = *d;
+    }
+    const int64_t cutoff = now - static_cast<int64_t>(older);
+    ops_.purgeDead(route, cutoff, [responder, cutoff](Result<queue::BulkReport> r) {
+      responder.send(r ? json(200, queue::purgeJson(*r, cutoff)) : error(503, r.error().message));
+    });
+    return;
+  }
+  responder.send(error(404, "not found"));
+}
+
+}  // namespace payhook::daemon

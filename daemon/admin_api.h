@@ -1,0 +1,50 @@
+// AdminApi: the admin listener's /v1 operator API, the same operations as payhookctl over queue::Operator,
+// answering the same JSON documents as `payhookctl --json`.
+//
+//   GET  /v1/stats
+//   GET  /v1/events?state=&route=&since=&until=&limit=&cursor=   (times: Unix ms or ISO 8601 UTC)
+//   GET  /v1/events/{id}
+//   POST /v1/events/{id}/retry        200, 404 no such event, 409 nothing to retry
+//   POST /v1/events/{id}/replay       200, 404, 409 still being delivered or never delivered
+//   POST /v1/dead/retry               route= in the query or {"route": "..."} in the body: that route only
+//   POST /v1/dead/purge               older_than= ("7d") and route=, in the query or the JSON body
+//
+// Every request needs `Authorization: Bearer <admin token>`; the token is compared in constant time (of a
+// BLAKE2b digest, so not even its length leaks) and a missing or wrong one is answered 401 with
+// `WWW-Authenticate: Bearer`. Without a configured token the whole of /v1 answers 404. Bad parameters: 400;
+// Redis unreachable or failing: 503; errors are {"error": "..."}.
+//
+// Threading: on the daemon's loop, like the Operator it uses; the operator and the clock must outlive it.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/http_message.h"
+#include "common/secret.h"
+#include "daemon/http/server.h"
+#include "queue/operator.h"
+
+namespace payhook::daemon {
+
+class AdminApi {
+ public:
+  AdminApi(queue::Operator& ops, const Clock& clock, const Secret& token);
+
+  // True for the paths this API owns: "/v1" and everything under "/v1/".
+  static bool handles(std::string_view path) { return path == "/v1" || path.rfind("/v1/", 0) == 0; }
+  void handle(http::Request&& request, http::Responder responder);
+  // A new token after a reload (an empty one turns /v1 off).
+  void setToken(const Secret& token);
+
+ private:
+  bool authorized(const http::Request& request) const;
+
+  queue::Operator& ops_;
+  const Clock& clock_;
+  bool enabled_ = false;
+  std::array<unsigned char, 32> token_digest_{};
+};
+
+}  // namespace payhook::daemon

@@ -1,0 +1,134 @@
+#include "queue/operator_json.h"
+
+#include "common/time_format.h"
+
+namespace payhook::queue {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json timeOrNull(int64_t ms) {
+  return ms > 0 ? ordered_json(formatIso8601Utc(ms)) : ordered_json(nullptr);
+}
+
+}  // namespace
+
+ordered_json embedJson(const std::string& text) {
+  if (text.empty()) return nullptr;
+  ordered_json j = ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded()) return text;
+  return j;
+}
+
+ordered_json toJson(const QueueStats& s) {
+  ordered_json j;
+  j["now"] = formatIso8601Utc(s.now_ms);
+  j["events"] = s.events;
+  j["due"] = s.due;
+  j["overdue"] = s.overdue;
+  j["leased"] = s.leased;
+  j["leased_expired"] = s.leased_expired;
+  j["dead"] = s.dead;
+  j["oldest_dead"] = timeOrNull(s.oldest_dead_ms);
+  j["dead_counted"] = s.dead_counted;
+  j["targets"] = ordered_json::array();
+  for (const auto& t : s.targets)
+    j["targets"].push_back({{"name", t.name},
+                            {"due", t.due},
+                            {"overdue", t.overdue},
+                            {"oldest_due", timeOrNull(t.oldest_due_ms)},
+                            {"dead", t.dead}});
+  j["dead_by_route"] = ordered_json::object();
+  for (const auto& [route, n] : s.dead_by_route) j["dead_by_route"][route] = n;
+  return j;
+}
+
+ordered_json toJson(const TargetState& t) {
+  ordered_json j;
+  j["name"] = t.name;
+  j["status"] = t.status;
+  j["attempts"] = t.attempts;
+  if (t.status == "due") j["due_at"] = formatIso8601Utc(t.due_ms);
+  if (t.status == "leased") j["lease_until"] = formatIso8601Utc(t.lease_until_ms);
+  if (t.dead_at_ms > 0) j["dead_at"] = formatIso8601Utc(t.dead_at_ms);
+  if (t.since_ms > 0) j["since"] = formatIso8601Utc(t.since_ms);
+  if (!t.reason.empty()) j["reason"] = t.reason;
+  return j;
+}
+
+ordered_json toJson(const EventSummary& e) {
+  ordered_json j;
+  j["id"] = e.id;
+  j["state"] = e.state;
+  j["route"] = e.route;
+  j["provider"] = e.provider;
+  j["type"] = e.type;
+  j["received_at"] = formatIso8601Utc(e.received_at_ms);
+  j["verified"] = e.verified;
+  j["targets"] = ordered_json::array();
+  for (const auto& t : e.targets) j["targets"].push_back(toJson(t));
+  j["last_attempt"] = embedJson(e.last_attempt);
+  if (!e.dead_target.empty()) {
+    j["dead_target"] = e.dead_target;
+    j["dead_at"] = timeOrNull(e.dead_at_ms);
+  }
+  return j;
+}
+
+ordered_json toJson(const EventDetail& d) {
+  ordered_json j = toJson(d.summary);
+  j.erase("last_attempt");
+  j["idempotency_key"] = d.idempotency_key;
+  if (!d.decision.empty()) j["decision"] = embedJson(d.decision);
+  j["data"] = embedJson(d.data_json);
+  j["raw"] = {{"method", d.raw.method},
+              {"path", d.raw.path},
+              {"query", d.raw.query},
+              {"content_type", d.raw.content_type},
+              {"body", d.raw.body}};
+  j["attempts"] = ordered_json::array();
+  for (const auto& a : d.attempts) j["attempts"].push_back(embedJson(a));
+  return j;
+}
+
+ordered_json toJson(const ListPage& p) {
+  ordered_json j;
+  j["events"] = ordered_json::array();
+  for (const auto& e : p.events) j["events"].push_back(toJson(e));
+  j["next_cursor"] = p.next_cursor.empty() ? ordered_json(nullptr) : ordered_json(p.next_cursor);
+  j["scanned"] = p.scanned;
+  return j;
+}
+
+ordered_json toJson(const std::vector<RetryResult>& results) {
+  ordered_json j;
+  j["results"] = ordered_json::array();
+  int64_t retried = 0;
+  for (const auto& r : results) {
+    retried += r.outcome == RetryResult::Outcome::kRetried;
+    ordered_json e{{"id", r.id}, {"result", retryOutcomeName(r.outcome)}};
+    e["revived"] = r.revived;
+    e["hurried"] = r.hurried;
+    e["state"] = r.state.empty() ? ordered_json(nullptr) : ordered_json(r.state);
+    j["results"].push_back(std::move(e));
+  }
+  j["retried"] = retried;
+  return j;
+}
+
+ordered_json toJson(const ReplayResult& r) {
+  ordered_json j{{"id", r.id}, {"result", replayOutcomeName(r.outcome)}};
+  j["targets"] = r.targets;
+  j["state"] = r.state.empty() ? ordered_json(nullptr) : ordered_json(r.state);
+  return j;
+}
+
+ordered_json retryDeadJson(const BulkReport& r) {
+  return {{"retried", r.done}};
+}
+
+ordered_json purgeJson(const BulkReport& r, int64_t cutoff_ms) {
+  return {{"purged", r.done}, {"skipped", r.skipped}, {"cutoff", formatIso8601Utc(cutoff_ms)}};
+}
+
+}  // namespace payhook::queue
