@@ -391,14 +391,15 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
       !route.api_target.empty() && !isApiTarget(job.target)) {
     auto decision = handlers::integra::parseShopDecision(answer.body);
     queue::FollowUp next;
+    next.target = route.api_target;
     next.decision = handlers::integra::decisionJson(decision, answer.status, now);
-    if (decision.kind == handlers::integra::ShopDecision::Kind::kNone) {
+    next.call = decision.kind != handlers::integra::ShopDecision::Kind::kNone;
+    if (!next.call) {
       log::warn("integra: the decision target answered 2xx without a decision; no API call is made",
                 {{"route", job.event.route}, {"event_id", job.event.id}, {"reason", decision.message}});
     } else {
-      next.target = route.api_target;
       log::info(
-          "integra: decision received, API call queued",
+          "integra: decision received, API call queued (unless one was already made)",
           {{"route", job.event.route},
            {"event_id", job.event.id},
            {"method", decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment"

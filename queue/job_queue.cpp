@@ -57,7 +57,8 @@ return out
 
 // KEYS: the job's due set, leased, dead, attempts list, event hash, targets set.
 // ARGV: job, target, token, mode (complete|reschedule|bury|release), time (due, dead or release score),
-//       record JSON without its "attempt", reason, records kept, follow-up target, decision, has follow-up.
+//       record JSON without its "attempt", reason, records kept, follow-up target, decision, has follow-up,
+//       queue the follow-up job ('1') or record the decision alone ('0').
 // Returns 'ok', 'lost' or 'gone'.
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
@@ -81,19 +82,25 @@ redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
 if mode == 'complete' then
   redis.call('HSET', ev, 'status:' .. target, 'delivered')
   if ARGV[11] == '1' then
-    redis.call('HSET', ev, 'decision', ARGV[10])
     local next = ARGV[9]
     local next_job = redis.call('HGET', ev, 'id') .. '|' .. next
-    if next ~= '' and not redis.call('HGET', ev, 'status:' .. next)
-        and not redis.call('ZSCORE', KEYS[2], next_job) and not redis.call('ZSCORE', KEYS[3], next_job) then
-      local list = redis.call('HGET', ev, 'targets') or ''
-      local known = false
-      for t in string.gmatch(list, '[^,]+') do if t == next then known = true end end
-      if not known then
-        redis.call('HSET', ev, 'targets', (list == '') and next or (list .. ',' .. next))
+    -- A decision already carried out (or being carried out) stays the event's decision: a replayed
+    -- notify neither changes it nor calls the API again.
+    local settled = redis.call('HGET', ev, 'status:' .. next) or redis.call('ZSCORE', KEYS[2], next_job)
+        or redis.call('ZSCORE', KEYS[3], next_job)
+        or redis.call('ZSCORE', string.sub(KEYS[1], 1, -#target - 1) .. next, next_job)
+    if not settled then
+      redis.call('HSET', ev, 'decision', ARGV[10])
+      if ARGV[12] == '1' then
+        local list = redis.call('HGET', ev, 'targets') or ''
+        local known = false
+        for t in string.gmatch(list, '[^,]+') do if t == next then known = true end end
+        if not known then
+          redis.call('HSET', ev, 'targets', (list == '') and next or (list .. ',' .. next))
+        end
+        redis.call('ZADD', string.sub(KEYS[1], 1, -#target - 1) .. next, ARGV[5], next_job)
+        redis.call('SADD', KEYS[6], next)
       end
-      redis.call('ZADD', string.sub(KEYS[1], 1, -#target - 1) .. next, ARGV[5], next_job)
-      redis.call('SADD', KEYS[6], next)
     end
   end
   if redis.call('HGET', ev, 'state') ~= 'dead' then
@@ -374,7 +381,7 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
                     key_prefix_ + "ev:" + event_id, targets_key_},
                    {lease.job_id, target, lease.token, mode, number(when_ms), std::move(json), reason,
                     number(static_cast<int64_t>(options_.attempts_kept)), next ? next->target : std::string(),
-                    next ? next->decision : std::string(), next ? "1" : "0"},
+                    next ? next->decision : std::string(), next ? "1" : "0", next && next->call ? "1" : "0"},
                    [cb = std::move(cb)](ScriptReply r) {
                      std::string s = text(&r.value);
                      if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {

@@ -95,11 +95,13 @@ struct ClaimBatch {
   std::map<std::string, size_t> taken;
 };
 
-// A job a completion queues in the same script: `target` is due at once for the same event, and `decision`
-// is kept on the event. An empty target records the decision alone.
+// What a completion settles in the same script: `decision` is kept on the event and, with `call`, a job for
+// `target` is due at once for the same event. Once a follow-up job for `target` exists (queued, in flight,
+// finished or dead), a later completion changes neither: a decision is carried out once.
 struct FollowUp {
   std::string target;
   std::string decision;
+  bool call = true;
 };
 
 struct AttemptRecord {

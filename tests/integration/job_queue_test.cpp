@@ -690,6 +690,19 @@ TEST_F(JobQueueTest, ACompletionQueuesItsFollowUpAtomicallyAndOnlyOnce) {
   // A repair sweep does not queue it again.
   EXPECT_EQ(sweep(q, kT0 + 30).repaired, 0u);
   EXPECT_EQ(dueCount(redis), 0);
+
+  // The notify delivered again (an operator's replay) with another answer: the decision carried out stays,
+  // and Integra is not called again.
+  redis.command({"HDEL", "{ph}:ev:e", "status:orders"});
+  redis.command({"ZADD", "{ph}:due:orders", std::to_string(kT0 + 40), "e|orders"});
+  ClaimBatch again = claim(q, 10, kT0 + 40);
+  ASSERT_EQ(again.jobs.size(), 1u);
+  FollowUp changed{"@api", R"({"accept":false})"};
+  ASSERT_TRUE(await<Result<LeaseOutcome>>([&](auto cb) {
+                q.complete(again.jobs[0].lease, record(kT0 + 45, 200), changed, cb);
+              }).ok());
+  EXPECT_EQ(evHash(redis, "e")["decision"], R"({"accept":true})");
+  EXPECT_EQ(dueCount(redis), 0);
 }
 
 TEST_F(JobQueueTest, AFollowUpWithoutATargetRecordsTheDecisionAlone) {
@@ -697,7 +710,7 @@ TEST_F(JobQueueTest, AFollowUpWithoutATargetRecordsTheDecisionAlone) {
   JobQueue& q = setUpQueue(redis);
   storeEvent(makeEvent("e", kT0), {"orders"});
   ClaimBatch b = claim(q, 10, kT0);
-  FollowUp none{"", R"({"accept":null})"};
+  FollowUp none{"@api", R"({"accept":null})", false};
   auto r = await<Result<LeaseOutcome>>(
       [&](auto cb) { q.complete(b.jobs[0].lease, record(kT0 + 5, 200), none, cb); });
   ASSERT_TRUE(r.ok());
