@@ -62,6 +62,16 @@ log::Level levelOf(const config::LogConfig& l) {
   return level;
 }
 
+// Enough idle connections for every target's max_in_flight (and the decision requests), so a burst never
+// finds its connections just closed.
+http::ClientOptions clientOptionsOf(const config::Config& c) {
+  http::ClientOptions o;
+  uint64_t slots = 32;
+  for (const auto& t : c.targets) slots += t.max_in_flight;
+  o.max_idle_connections = static_cast<long>(std::min<uint64_t>(slots, 4096));
+  return o;
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -96,7 +106,7 @@ struct App::Impl {
         config(c),
         env(e),
         store(l, storeOptionsOf(c.redis)),
-        client(l),
+        client(l, clientOptionsOf(c)),
         delivery(l, store, client, clock, c),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return !stopping && store.ready(); }, [this] { return registry.render(); }),

@@ -120,6 +120,8 @@ struct Client::Impl {
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     if (options.max_host_connections > 0)
       curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+    if (options.max_idle_connections > 0)
+      curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, options.max_idle_connections);
   }
 
   ~Impl() { shutdown(); }

@@ -42,6 +42,10 @@ struct ClientResponse {
 struct ClientOptions {
   size_t max_response_body = 64 * 1024;
   long max_host_connections = 0;  // per host:port; 0: no limit (requests beyond it wait for a connection)
+  // Idle connections kept for reuse, all hosts together. libcurl's default (4 × the transfers running now)
+  // shrinks between bursts and closes connections a moment later needed again: each costs a handshake and a
+  // TIME_WAIT port. Size it to the sum of the targets' max_in_flight.
+  long max_idle_connections = 256;
   std::string user_agent;         // empty: "payhook/<version>"
   std::string ca_file;            // empty: the system's default CA bundle (verification is always on)
 };
