@@ -2,6 +2,7 @@
 // test owns, and a restart through socket activation (the test holds the listening socket and hands it to
 // one payhookd after another, as systemd does with payhookd.socket) that refuses no connection.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -9,12 +10,15 @@
 #include <sodium.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +34,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
 
 // The receiving end of $NOTIFY_SOCKET: one datagram per sd_notify() call.
 class NotifySocket {
@@ -116,6 +127,7 @@ TEST_F(SystemdTest, WatchdogPingsComeFromTheLoopAndStopWhenItStops) {
 
   // A stopped process is what a stuck loop looks like from outside: the pings stop, so systemd would
   // kill it once WatchdogSec passes.
+  ASSERT_GT(d.pid(), 0);  // kill(-1, ...) would signal every process
   ASSERT_EQ(::kill(d.pid(), SIGSTOP), 0);
   notify.count("WATCHDOG=1", 100ms);  // whatever was sent just before the stop
   EXPECT_EQ(notify.count("WATCHDOG=1", 500ms), 0);
@@ -240,6 +252,63 @@ TEST_F(SystemdTest, RestartThroughSocketActivationRefusesNoConnection) {
   EXPECT_EQ(stored.load(), sent.load());
   EXPECT_GE(sent.load(), 150);
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), static_cast<size_t>(stored.load() + queued_stored));
+}
+
+// systemd's own fd passing, through systemd-socket-activate: it listens, execs payhookd on the first
+// connection, and that connection is answered (it waits in the queue until payhookd accepts).
+TEST_F(SystemdTest, FirstConnectionThroughSystemdSocketActivateStartsAndIsAnswered) {
+  const char* tool = "/usr/bin/systemd-socket-activate";
+  if (::access(tool, X_OK) != 0) GTEST_SKIP() << tool << " is not installed (Debian package systemd)";
+  auto o = options();
+  const std::string address = "127.0.0.1:" + std::to_string(freeTcpPort());
+  o.listen = address;
+  DaemonProcess config(o);  // writes the config; its own start() is not used
+  std::string listen = address, path = payhookdPath(), file = config.configPath();
+  std::string log = config.dir() + "/activate.log";
+  char* argv[] = {const_cast<char*>(tool),
+                  const_cast<char*>("-l"),
+                  listen.data(),
+                  path.data(),
+                  const_cast<char*>("--config"),
+                  file.data(),
+                  nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(tool, argv);
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid <= 0) return;  // never kill(-1, ...): that signals every process
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
+  // The tool binds before it reports; connections before that are refused, so wait for the log line.
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline && readFile(log).find("Listening on") == std::string::npos)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(readFile(log).find("Listening on"), std::string::npos) << readFile(log);
+
+  const std::string id = "msg_activate", body = "{}", ts = std::to_string(std::time(nullptr));
+  auto headers = signedHeaders(id, ts, body);
+  headers.emplace_back("content-type", "application/json");
+  auto r = httpRequest(address, "POST", "/hooks/demo", headers, body);
+  EXPECT_EQ(r.status, 204) << readFile(log);
+  EXPECT_NE(readFile(log).find("serving the sockets passed by systemd"), std::string::npos) << readFile(log);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
+
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);  // the tool exec'd payhookd, so this is payhookd
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  reaper.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << readFile(log);
 }
 
 }  // namespace
