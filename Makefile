@@ -5,9 +5,10 @@ JOBS       ?= 2
 CONFIG     ?= config/payhook.example.toml
 CMAKE_ARGS ?=
 FUZZ_BUILD   ?= build-fuzz
+DEB_BUILD    ?= build-deb
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-unit test-integration test-asan bench fuzz format clean
+.PHONY: all deps build run test test-unit test-integration test-asan bench fuzz deb test-deb format clean
 
 all: build
 
@@ -57,8 +58,29 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# The Debian package: its own Release build installed under /usr (no tests), then CPack's DEB generator.
+# The .deb lands in $(DEB_BUILD)/; lintian checks it when installed (scripts/install-deps.sh --deb).
+# Debian's hardening flags (fortify, stack protector, relro, bindnow) as dpkg-buildflags gives them.
+DEB_FLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+$(DEB_BUILD)/CMakeCache.txt:
+	CFLAGS="$$($(DEB_FLAGS) CPPFLAGS) $$($(DEB_FLAGS) CFLAGS)" \
+	CXXFLAGS="$$($(DEB_FLAGS) CPPFLAGS) $$($(DEB_FLAGS) CXXFLAGS)" LDFLAGS="$$($(DEB_FLAGS) LDFLAGS)" \
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DPAYHOOK_BUILD_TESTS=OFF $(CMAKE_ARGS) >/dev/null
+
+deb:
+	@scripts/install-deps.sh --deb
+	@$(MAKE) --no-print-directory $(DEB_BUILD)/CMakeCache.txt
+	cmake --build $(DEB_BUILD) -j$(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	@scripts/lint-deb.sh $(DEB_BUILD)
+
+# Installs the .deb into a fresh Debian 12 root (debootstrap) and runs it there; see the script.
+test-deb: deb
+	scripts/test-deb.sh $(DEB_BUILD)
+
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)

@@ -66,9 +66,15 @@ Result<SecretFile> readSecretFile(std::string_view written, const std::string& c
   if (given.is_absolute()) return readWhole(given.string());
   if (!env.credentials_directory.empty()) {
     // systemd's LoadCredential= names credentials flat ("demo.whsec"), while a config written for a plain
-    // install names them by path ("secrets/demo.whsec"): try the path, then its file name.
-    for (const fs::path& candidate : {fs::path(env.credentials_directory) / given,
-                                      fs::path(env.credentials_directory) / given.filename()}) {
+    // install names them by path ("secrets/demo.whsec"): try the path, then its file name, then the name a
+    // whole directory gets (LoadCredential=secrets:/etc/payhook/secrets gives "secrets_demo.whsec").
+    const fs::path dir_form =
+        given.has_parent_path()
+            ? fs::path(given.parent_path().filename().string() + "_" + given.filename().string())
+            : given.filename();
+    for (const fs::path& candidate :
+         {fs::path(env.credentials_directory) / given, fs::path(env.credentials_directory) / given.filename(),
+          fs::path(env.credentials_directory) / dir_form}) {
       std::error_code ec;
       if (fs::exists(candidate, ec)) return readWhole(candidate.lexically_normal().string());
     }

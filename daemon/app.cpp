@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <utility>
+#include <vector>
 
 #include "common/cidr.h"
 #include "common/clock.h"
@@ -19,6 +21,7 @@
 #include "daemon/metrics.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/uv/handle.h"
+#include "daemon/watchdog.h"
 #include "queue/operator.h"
 #include "queue/redis_store.h"
 
@@ -95,6 +98,10 @@ struct App::Impl {
   http::Server admin_server;
   uv::Signal sigterm, sigint, sighup;
   uv::Timer shutdown_timer;
+  Watchdog watchdog;               // WATCHDOG=1 from this loop while WatchdogSec= is set
+  std::vector<int> activated_fds;  // systemd's sockets, not yet served (see serveActivated())
+  uv::Timer activation_wait;
+  static constexpr uint64_t kActivationWaitMs = 5000;
   bool stopping = false;
   bool finished = false;
   int exit_code = 0;
@@ -114,12 +121,14 @@ struct App::Impl {
         api(ops, clock, c.admin.token),
         server(l, limitsOf(c.server),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
-        admin_server(l, adminLimits(), [this](http::Request&& r, http::Responder resp) {
-          if (AdminApi::handles(r.path))
-            api.handle(std::move(r), resp);
-          else
-            admin.handle(std::move(r), resp);
-        }) {
+        admin_server(l, adminLimits(),
+                     [this](http::Request&& r, http::Responder resp) {
+                       if (AdminApi::handles(r.path))
+                         api.handle(std::move(r), resp);
+                       else
+                         admin.handle(std::move(r), resp);
+                     }),
+        watchdog(l) {
     registerMetrics();
   }
 
@@ -204,12 +213,14 @@ struct App::Impl {
     ingest.setClient(&client);
 
     // Under socket activation systemd holds the listening sockets, so a restart refuses no connection;
-    // they replace server.listen.
+    // they replace server.listen. The kernel queues connections on them meanwhile, so accepting waits
+    // for Redis (bounded): a restart then answers no callback with "try again later".
     const int activated = sd_listen_fds(1);
     if (activated > 0) {
       for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + activated; ++fd)
-        if (auto st = server.listenFd(fd); !st) return Error{"socket activation: " + st.error().message};
-      log::info("using sockets passed by systemd instead of server.listen", {{"count", activated}});
+        activated_fds.push_back(fd);
+      activation_wait = uv::Timer(loop);
+      activation_wait.start(kActivationWaitMs, [this] { serveActivated(); });
     } else {
       for (const auto& address : config.server.listen)
         if (auto st = server.listen(address); !st) return Error{"server.listen: " + st.error().message};
@@ -227,14 +238,16 @@ struct App::Impl {
     sigint.unref();
     sighup.unref();
 
-    store.onReadyChange([](bool ready) {
+    store.onReadyChange([this](bool ready) {
       notifyStatus(ready ? "ready: storing callbacks" : "waiting for redis: answering 503");
+      if (ready) serveActivated();
     });
     store.start();
     delivery.start();
 
     std::string addresses;
     for (const auto& a : server.boundAddresses()) addresses += (addresses.empty() ? "" : " ") + a;
+    if (activated > 0) addresses = "the sockets passed by systemd";
     std::string admin_addresses;
     for (const auto& a : admin_server.boundAddresses())
       admin_addresses += (admin_addresses.empty() ? "" : " ") + a;
@@ -242,8 +255,26 @@ struct App::Impl {
                                      {"admin", admin_addresses},
                                      {"routes", static_cast<int64_t>(routes.value()->routeCount())},
                                      {"redis", queue::redactRedisUrl(config.redis.url)}});
+    watchdog.start();
     notifyReady("listening on " + addresses);
     return Ok{};
+  }
+
+  // Socket activation: starts accepting on systemd's sockets, once Redis is ready or the wait is over.
+  void serveActivated() {
+    activation_wait.close();
+    if (activated_fds.empty() || stopping) return;
+    for (int fd : std::exchange(activated_fds, {})) {
+      if (auto st = server.listenFd(fd); !st) {
+        log::error("socket activation failed: stopping", {{"problem", st.error().message}});
+        exit_code = 1;
+        onStopSignal(SIGTERM);
+        return;
+      }
+    }
+    log::info(
+        "serving the sockets passed by systemd instead of server.listen",
+        {{"count", static_cast<int64_t>(server.boundAddresses().size())}, {"redis_ready", store.ready()}});
   }
 
   void onStopSignal(int signum) {
@@ -287,6 +318,8 @@ struct App::Impl {
     if (finished) return;
     finished = true;
     shutdown_timer.close();
+    activation_wait.close();
+    watchdog.stop();
     delivery.stop({});
     // After the servers: a decision still in flight fails (the check is refused), is stored if the store
     // still can, and its answer goes nowhere since its connection is closed.

@@ -16,6 +16,11 @@ fi
 if [[ "${PAYHOOK_DEPS_FUZZ:-}" == 1 || "${1:-}" == --fuzz ]]; then
   pkgs+=(clang libclang-rt-14-dev)
 fi
+# `make deb` / `make test-deb` (or --deb): lintian checks the package, debootstrap makes the clean
+# Debian 12 root it is installed into.
+if [[ "${1:-}" == --deb ]]; then
+  pkgs+=(lintian debootstrap dpkg-dev)
+fi
 
 SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO=sudo

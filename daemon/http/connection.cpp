@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -343,8 +344,17 @@ void Connection::onShutdown(uv_shutdown_t* req, int) noexcept {
 
 void Connection::drain() {
   draining_ = true;
-  if (state_ == State::kReading && decoder_.phase() == RequestDecoder::Phase::kIdle && in_pos_ == in_.size())
-    close();
+  if (state_ == State::kReading && decoder_.phase() == RequestDecoder::Phase::kIdle &&
+      in_pos_ == in_.size()) {
+    if (served_any_) {
+      close();  // between keep-alive requests: the peer knows to retry on a new connection
+      return;
+    }
+    // Accepted a moment ago, its first request most likely already on the way (or unread in the socket):
+    // closing it would fail a request that a restart must not fail. It gets a short grace to send one.
+    timer_phase_ = TimerPhase::kHeaders;
+    timer_.start(std::min<uint64_t>(limits_.header_timeout_ms, kDrainGraceMs), [this] { onTimeout(); });
+  }
   // Otherwise: a request being received, handled or answered finishes first; its answer says close.
 }
 

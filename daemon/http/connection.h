@@ -72,7 +72,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // to a request that is not the one in flight, or a second answer, is dropped.
   void send(uint64_t seq, Response response);
 
-  // Server shutdown: an idle connection closes now, a busy one after the answer to its current request.
+  // Server shutdown: an idle keep-alive connection closes now, a busy one after the answer to its current
+  // request, and a fresh one (no request yet) after the answer to its first, if it comes within
+  // kDrainGraceMs (and the header timeout).
   void drain();
   // Closes the handle at once; pending writes are cancelled. Idempotent.
   void close();
@@ -86,6 +88,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class TimerPhase { kNone, kHeaders, kIdle, kBody, kWrite };
 
   static constexpr size_t kMaxBuffered = 64 * 1024;
+  // At shutdown, how long a connection that has not sent its first request yet may still send one.
+  static constexpr uint64_t kDrainGraceMs = 1000;
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;

@@ -62,7 +62,8 @@ class Server {
   Status listenFd(int fd);
   std::vector<std::string> boundAddresses() const;
 
-  // Stops accepting. Idle connections close now; busy ones close after their current response.
+  // Stops accepting. Idle keep-alive connections close now; busy ones close after their current response;
+  // ones accepted but with no request yet may send one within a short grace (Connection::drain).
   // `done` runs once every connection is closed, always from its own loop callback (never inside this
   // call), so it may destroy the Server; it does not run if the Server is destroyed first.
   void shutdown(std::function<void()> done);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "tests/integration/http_client.h"
@@ -119,12 +120,46 @@ DaemonProcess::~DaemonProcess() {
 }
 
 bool DaemonProcess::start() {
-  int log_fd = ::open((dir_ + "/payhookd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  int log_fd = ::open((dir_ + "/payhookd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  // Everything the child needs is built before fork(): between fork and exec only async-signal-safe
+  // calls are allowed, since the test may run other threads.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    if (entry.starts_with("LISTEN_") || entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with("WATCHDOG_"))
+      continue;
+    env_strings.emplace_back(entry);
+  }
+  for (const auto& e : options_.env) env_strings.push_back(e);
+  const bool activated = options_.listen_fd >= 0;
+  if (activated) env_strings.push_back("LISTEN_FDS=1");
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  char listen_pid[32] = "LISTEN_PID=";  // its digits are written by the child, which alone knows its pid
+  if (activated) envp.push_back(listen_pid);
+  envp.push_back(nullptr);
+  std::string config = configPath();
+  char* argv[] = {const_cast<char*>(PAYHOOKD_PATH), const_cast<char*>("--config"), config.data(), nullptr};
+  const int listen_fd = options_.listen_fd;
+
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(log_fd, 2);
     ::dup2(log_fd, 1);
-    ::execl(PAYHOOKD_PATH, PAYHOOKD_PATH, "--config", configPath().c_str(), static_cast<char*>(nullptr));
+    if (activated) {
+      if (listen_fd == 3)
+        ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep close-on-exec
+      else
+        ::dup2(listen_fd, 3);
+      char digits[24];
+      int n = 0;
+      for (auto pid = static_cast<unsigned long>(::getpid()); pid > 0 || n == 0; pid /= 10)
+        digits[n++] = static_cast<char>('0' + pid % 10);
+      char* out = listen_pid + 11;
+      while (n > 0) *out++ = digits[--n];
+      *out = '\0';
+    }
+    ::execve(PAYHOOKD_PATH, argv, envp.data());
     ::_exit(127);
   }
   ::close(log_fd);

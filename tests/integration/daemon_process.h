@@ -19,6 +19,10 @@ struct DaemonOptions {
   std::string delivery;     // lines for [delivery] (e.g. lease_timeout); empty: no such section
   std::string routes;       // [[routes]] tables; empty: one standard-webhooks route "demo" at /hooks/demo
   std::string targets;      // [[targets]] tables; empty: one target "orders"
+  std::vector<std::string> env;  // extra "NAME=value" entries for payhookd's environment
+  // A listening socket handed over the way systemd does it (fd 3, LISTEN_FDS=1, LISTEN_PID): socket
+  // activation. -1: none. `listen` should then name its address, so address() does.
+  int listen_fd = -1;
 };
 
 class DaemonProcess {

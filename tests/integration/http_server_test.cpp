@@ -744,21 +744,25 @@ TEST_F(HttpServerTest, AnswerToAConnectionThatIsGoneIsDropped) {
 TEST_F(HttpServerTest, ShutdownWaitsForTheRequestInFlightThenCompletes) {
   handler_ = [this](Request&&, Responder responder) { held_.push_back(std::move(responder)); };
   start();
-  Client busy = Client::tcp(port_);
   Client idle = Client::tcp(port_);
+  ASSERT_TRUE(idle.send("GET /first HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return held_.size() == 1; }));
+  loop_.call([this] { held_[0].send(Response::text(200, "first")); });
+  ASSERT_TRUE(idle.read());  // keep-alive: now idle between requests
+  Client busy = Client::tcp(port_);
   ASSERT_TRUE(busy.send("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"));
   ASSERT_TRUE(eventually([&] { return inFlightCount() == 1; }));
   ASSERT_TRUE(eventually([&] { return connectionCount() == 2; }));
 
   std::atomic<bool> done{false};
   loop_.call([&] { server_->shutdown([&] { done = true; }); });
-  EXPECT_TRUE(idle.waitClosed());                // idle: closed at once
+  EXPECT_TRUE(idle.waitClosed(200));             // idle between requests: closed at once
   EXPECT_FALSE(Client::tcp(port_).connected());  // no longer accepting
   EXPECT_FALSE(done.load());
   EXPECT_EQ(connectionCount(), 1u);
   EXPECT_FALSE(busy.readable(20));
 
-  loop_.call([this] { held_[0].send(Response::text(200, "finally")); });
+  loop_.call([this] { held_[1].send(Response::text(200, "finally")); });
   auto r = busy.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "finally");
@@ -766,6 +770,25 @@ TEST_F(HttpServerTest, ShutdownWaitsForTheRequestInFlightThenCompletes) {
   EXPECT_TRUE(busy.waitClosed());
   EXPECT_TRUE(eventually([&] { return done.load(); }));
   EXPECT_EQ(connectionCount(), 0u);
+}
+
+// A restart must not fail a connection accepted just before it: its first request is still answered.
+TEST_F(HttpServerTest, ShutdownStillAnswersTheFirstRequestOfAFreshConnection) {
+  start();
+  Client fresh = Client::tcp(port_);
+  Client silent = Client::tcp(port_);
+  ASSERT_TRUE(eventually([&] { return connectionCount() == 2; }));
+  std::atomic<bool> done{false};
+  loop_.call([&] { server_->shutdown([&] { done = true; }); });
+  ASSERT_TRUE(fresh.send("GET /late HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = fresh.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get("connection"), "close");
+  EXPECT_TRUE(fresh.waitClosed());
+  // One that never sends is closed once the grace passes, so it cannot hold the shutdown up.
+  EXPECT_TRUE(silent.waitClosed(3000));
+  EXPECT_TRUE(eventually([&] { return done.load(); }));
 }
 
 TEST_F(HttpServerTest, ShutdownWithNoConnectionsCompletesFromTheLoop) {

@@ -1092,6 +1092,22 @@ forward = ["orders"]
                                      (dir_ / "creds").string() + " either)")));
 }
 
+TEST_F(ConfigTest, CredentialsAreFoundAsADirectoryLoadCredentialNamesThem) {
+  // LoadCredential=secrets:/etc/payhook/secrets loads every file as "secrets_<name>".
+  write("creds/secrets_hooks.whsec", kSecretContent);
+  const std::string toml = withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "secrets/hooks.whsec"
+forward = ["orders"]
+)");
+  LoadResult result = load(toml, Environment{(dir_ / "creds").string()});
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+}
+
 TEST_F(ConfigTest, CredentialsAreFoundByFileNameAsLoadCredentialNamesThem) {
   // LoadCredential=hooks.whsec:/etc/payhook/secrets/hooks.whsec, with the config naming
   // "secrets/hooks.whsec".
