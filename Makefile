@@ -45,6 +45,10 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 bench: build
 	bench/run.sh $(BUILD)
 
+# Start-up and ingest with a million events waiting in Redis (issue 6).
+bench-million: build
+	bench/million.sh $(BUILD)
+
 # libFuzzer needs clang, so the fuzzers get their own build directory (no GoogleTest there). Each target
 # runs FUZZ_SECONDS over a scratch copy of its corpus; see tests/fuzz/run.sh. Replay the committed
 # corpora alone with: ctest --test-dir $(FUZZ_BUILD) -L fuzz
