@@ -8,7 +8,7 @@ FUZZ_BUILD   ?= build-fuzz
 DEB_BUILD    ?= build-deb
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-unit test-integration test-asan bench fuzz deb test-deb format clean
+.PHONY: all deps build run test test-unit test-integration test-asan bench bench-million fuzz deb test-deb format clean
 
 all: build
 
