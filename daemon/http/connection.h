@@ -82,6 +82,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void detach() { host_ = nullptr; }
 
   bool inFlight() const { return state_ == State::kInFlight; }
+  // Waiting for a request's headers (a fresh connection, a slow or stalled one, or an idle keep-alive
+  // one): nothing is owed to the peer, so at max_connections the server may close it for a newcomer.
+  bool waitingForHeaders() const {
+    return state_ == State::kReading &&
+           (timer_phase_ == TimerPhase::kHeaders || timer_phase_ == TimerPhase::kIdle);
+  }
+  // When the current timer phase began (uv_hrtime); the oldest waiting connection is shed first.
+  uint64_t phaseSince() const { return phase_since_; }
 
  private:
   enum class State { kReading, kInFlight, kWriting, kShutdown, kClosed };
@@ -128,6 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Connection> self_;
   uv::Timer timer_;
   TimerPhase timer_phase_ = TimerPhase::kNone;
+  uint64_t phase_since_ = 0;
   RequestDecoder decoder_;
   State state_ = State::kReading;
 

@@ -116,6 +116,10 @@ struct Server::Impl final : ConnectionHost {
   RequestHandler handler;
   std::vector<Listener> listeners;
   std::unordered_set<Connection*> connections;
+  std::unordered_set<Connection*> shedding;  // closed by shedOne(), their close callback still to come
+  uint64_t shed_ = 0;                        // connections closed by shedOne()
+
+  size_t open() const { return connections.size() - shedding.size(); }
   size_t in_flight = 0;
   bool shutting_down = false;
   std::vector<std::function<void()>> shutdown_done;
@@ -135,6 +139,7 @@ struct Server::Impl final : ConnectionHost {
   }
   void connectionClosed(Connection* c) override {
     connections.erase(c);
+    shedding.erase(c);
     if (shutting_down && connections.empty()) scheduleDone();
   }
 
@@ -173,7 +178,8 @@ struct Server::Impl final : ConnectionHost {
   }
 
   void accept(uv_stream_t* server, Connection::Kind kind) {
-    if (shutting_down || connections.size() >= limits_.max_connections) {
+    if (!shutting_down && open() >= limits_.max_connections) shedOne();
+    if (shutting_down || open() >= limits_.max_connections) {
       reject(server, kind);
       return;
     }
@@ -191,6 +197,23 @@ struct Server::Impl final : ConnectionHost {
     }
     connections.insert(conn.get());
     conn->start();
+  }
+
+  // At max_connections, the connection that has waited longest for a request's headers (slow, stalled or
+  // idle: nothing is owed to its peer) is closed to make room, so connections that send nothing cannot
+  // shut providers out until header_timeout frees them. Connections with a request in flight or an answer
+  // being written are never shed. O(connections), only when the limit is reached.
+  void shedOne() {
+    Connection* oldest = nullptr;
+    for (Connection* c : connections)
+      if (c->waitingForHeaders() && (!oldest || c->phaseSince() < oldest->phaseSince())) oldest = c;
+    if (!oldest) return;
+    shedding.insert(oldest);  // counted out now; its handle finishes closing on a later loop turn
+    ++shed_;
+    if ((shed_ & (shed_ - 1)) == 0)  // 1, 2, 4, 8...: a flood is visible without one line per connection
+      log::warn("http: at max_connections, closed the connection waiting longest for its headers",
+                {{"shed_total", static_cast<int64_t>(shed_)}});
+    oldest->close();
   }
 
   // Over the limit: accept and close at once, so the peer gets a prompt end instead of a backlog wait,
