@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -94,6 +95,14 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
   const std::string* amount = field("amount");
   const std::string* user = field("user");
   if (!id || !user) return Error{"the event lacks transaction_id or user"};
+  // Checked at ingest already; the stored event is read back from Redis, so again before it goes into a URL.
+  auto urlSafe = [](const std::string& v) {
+    return !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+             c == '_' || c == '.' || c == '~';
+    });
+  };
+  if (!urlSafe(*user)) return Error{"the event's user hash is not URL-safe"};
 
   ApiCall call;
   json body = json::object();

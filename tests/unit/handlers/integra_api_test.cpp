@@ -78,6 +78,11 @@ TEST(IntegraApi, NoCallWithoutADecisionOrTheFields) {
   EXPECT_FALSE(apiCall("http://x", crypt, "", kData).ok());
   EXPECT_FALSE(apiCall("http://x", crypt, R"({"accept":true})", R"({"user":"u"})").ok());
   EXPECT_FALSE(apiCall("http://x", crypt, R"({"accept":true})", "not json").ok());
+  // Read back from Redis: a user hash that would break the URL is refused, not sent.
+  EXPECT_FALSE(apiCall("http://x", crypt, R"({"accept":true})",
+                       R"({"amount":"1","transaction_id":"t","user":"a b
+Host: evil"})")
+                   .ok());
 }
 
 TEST(IntegraApi, AnswerSuccessAndFailures) {

@@ -1,0 +1,59 @@
+// What payhook decodes from Redis: a stored event's fields become the envelope apps receive, and its
+// `decision` plus `data` become Integra's API call. Redis content is untrusted input (an operator's edit,
+// another version, corruption): nothing may crash, the envelope must always be valid JSON naming the event,
+// and an API call is built only from a real decision and the fields it needs.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/event.h"
+#include "handlers/integra_api.h"
+#include "queue/envelope.h"
+#include "tests/fuzz/fuzz_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using payhook::fuzz::splitFields;
+  auto f = splitFields(payhook::fuzz::asView(data, size), 11);
+  payhook::Event e;
+  e.id = std::string(f[0]);
+  e.type = std::string(f[1]);
+  e.route = std::string(f[2]);
+  e.provider = std::string(f[3]);
+  e.data_json = std::string(f[4]);
+  e.raw.method = std::string(f[5]);
+  e.raw.path = std::string(f[6]);
+  e.raw.query = std::string(f[7]);
+  e.raw.content_type = std::string(f[8]);
+  const std::string decision(f[9]);
+  e.raw.body = std::string(f[10]);
+  e.received_at_ms = static_cast<int64_t>(size) * 1'000'003;
+  e.verified = size % 2 == 0;
+
+  const std::string envelope = payhook::queue::envelopeJson(e, static_cast<int>(size % 9) + 1);
+  auto j = nlohmann::json::parse(envelope, nullptr, false);
+  FUZZ_CHECK(j.is_object());
+  FUZZ_CHECK(j.contains("id") && j["id"].is_string());
+  FUZZ_CHECK(j["attempt"] == static_cast<int>(size % 9) + 1);
+  FUZZ_CHECK(j.contains("raw") && j["raw"].is_object());
+  // `data` is the stored JSON when it parses as JSON, null otherwise: never text an app must parse again.
+  if (!nlohmann::json::accept(e.data_json)) FUZZ_CHECK(j["data"].is_null());
+
+  payhook::handlers::integra::Base64Crypt crypt;
+  auto call = payhook::handlers::integra::apiCall("https://api.example/", crypt, decision, e.data_json);
+  if (call) {
+    auto d = nlohmann::json::parse(decision, nullptr, false);
+    FUZZ_CHECK(d.is_object() && d["accept"].is_boolean());
+    FUZZ_CHECK(call->method == (d["accept"].get<bool>() ? "confirmPayment" : "declinePayment"));
+    FUZZ_CHECK(call->url.rfind("https://api.example/" + call->method + "?k=zaa", 0) == 0);
+    // Whatever Redis held, the URL carries no white space or control byte: the user hash is checked again
+    // and the JSON goes in base64, percent-encoded.
+    for (char c : call->url)
+      FUZZ_CHECK(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f);
+  }
+  auto shop = payhook::handlers::integra::parseShopDecision(e.raw.body);
+  (void)shop;
+  (void)payhook::handlers::integra::apiFailure(static_cast<int>(size % 600), e.raw.body);
+  return 0;
+}
