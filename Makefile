@@ -44,6 +44,7 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 bench: build
 	bench/run.sh $(BUILD)
+	bench/compare.sh $(BUILD)
 
 # Start-up and ingest with a million events waiting in Redis (issue 6).
 bench-million: build

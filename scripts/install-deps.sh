@@ -8,9 +8,9 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev libssl-dev
       libcurl4-openssl-dev libtomlplusplus-dev nlohmann-json3-dev libsystemd-dev
       libgtest-dev libgmock-dev redis-server curl wrk nginx-light systemd
-      libxmlsec1-dev xmlsec1 prometheus)
+      libxmlsec1-dev xmlsec1 prometheus webhook)
 if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
-  pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}")
+  pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}"); pkgs=("${pkgs[@]/webhook}")
 fi
 # `make fuzz` (or --fuzz): libFuzzer comes with clang; its runtime is a separate package on Debian 12.
 if [[ "${PAYHOOK_DEPS_FUZZ:-}" == 1 || "${1:-}" == --fuzz ]]; then
@@ -39,6 +39,8 @@ if ((${#missing[@]})); then
   # (prometheus is there for promtool, which checks the /metrics exposition).
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || $SUDO pkill -x prometheus || true
+  # adnanh/webhook is only the benchmark's point of comparison (bench/compare.sh).
+  $SUDO systemctl disable --now webhook >/dev/null 2>&1 || true
 fi
 
 llhttp_ok() {
