@@ -1,5 +1,7 @@
 #include "queue/job_queue.h"
 
+#include "queue/script_reply.h"
+
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,12 @@ const char* leaseOutcomeName(LeaseOutcome o) {
 }
 
 namespace {
+
+using lua::element;
+using lua::integer;
+using lua::isArray;
+using lua::number;
+using lua::text;
 
 // The event hash key of a job depends on the job, so the claim and sweep scripts build it from ARGV[1]
 // ("{prefix}:"); it carries the same hash tag as the declared keys, so the script stays on one slot.
@@ -185,34 +193,6 @@ return depth(ARGV[1], KEYS[1], KEYS[2], KEYS[3])
 )lua";
 
 constexpr size_t kAnswerHeadBytes = 1024;
-
-std::string number(int64_t v) {
-  char buf[24];
-  auto end = std::to_chars(buf, buf + sizeof(buf), v).ptr;
-  return std::string(buf, end);
-}
-
-// Redis replies are untrusted input: every accessor tolerates a value of the wrong type.
-const ScriptValue* element(const ScriptValue& v, size_t i) {
-  if (v.type != ScriptValue::Type::kArray || i >= v.elements.size()) return nullptr;
-  return &v.elements[i];
-}
-
-std::string text(const ScriptValue* v) {
-  if (!v || (v->type != ScriptValue::Type::kString && v->type != ScriptValue::Type::kStatus)) return {};
-  return v->str;
-}
-
-bool integer(const ScriptValue* v, int64_t& out) {
-  if (!v) return false;
-  if (v->type == ScriptValue::Type::kInteger) {
-    out = v->integer;
-    return true;
-  }
-  if (v->type != ScriptValue::Type::kString) return false;
-  auto [p, ec] = std::from_chars(v->str.data(), v->str.data() + v->str.size(), out);
-  return ec == std::errc() && p == v->str.data() + v->str.size();
-}
 
 Error scriptError(const char* what, const ScriptReply& r) {
   return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};

@@ -1,5 +1,7 @@
 #include "queue/operator.h"
 
+#include "queue/script_reply.h"
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -8,6 +10,12 @@
 
 namespace payhook::queue {
 namespace {
+
+using lua::element;
+using lua::integer;
+using lua::isArray;
+using lua::number;
+using lua::text;
 
 // Every script gets KEYS leased, dead, events, targets and ARGV[1] = "{prefix}:". Keys of one event or
 // target are built from the prefix, as JobQueue's scripts do: they carry the same hash tag.
@@ -242,38 +250,6 @@ local finished = 0
 if #items < 2 * batch then finished = 1 end
 return {done, skipped, last, kept, finished}
 )lua";
-
-std::string number(int64_t v) {
-  char buf[24];
-  auto end = std::to_chars(buf, buf + sizeof(buf), v).ptr;
-  return std::string(buf, end);
-}
-
-// Redis replies are untrusted input: every accessor tolerates a value of the wrong type.
-const ScriptValue* element(const ScriptValue& v, size_t i) {
-  if (v.type != ScriptValue::Type::kArray || i >= v.elements.size()) return nullptr;
-  return &v.elements[i];
-}
-
-bool isArray(const ScriptValue* v) {
-  return v && v->type == ScriptValue::Type::kArray;
-}
-
-std::string text(const ScriptValue* v) {
-  if (!v || (v->type != ScriptValue::Type::kString && v->type != ScriptValue::Type::kStatus)) return {};
-  return v->str;
-}
-
-bool integer(const ScriptValue* v, int64_t& out) {
-  if (!v) return false;
-  if (v->type == ScriptValue::Type::kInteger) {
-    out = v->integer;
-    return true;
-  }
-  if (v->type != ScriptValue::Type::kString) return false;
-  auto [p, ec] = std::from_chars(v->str.data(), v->str.data() + v->str.size(), out);
-  return ec == std::errc() && p == v->str.data() + v->str.size();
-}
 
 // A score or count that may be absent (""): 0 then.
 int64_t integerOr0(const ScriptValue* v) {
@@ -672,25 +648,16 @@ void Operator::retry(const std::vector<std::string>& ids, int64_t now_ms,
 
 void Operator::retryDead(const std::string& route, int64_t now_ms,
                          std::function<void(Result<BulkReport>)> cb) {
-  if (!route.empty() && !isValidName(route)) {
-    cb(BulkReport{});
-    return;
-  }
-  auto walk = std::make_shared<DeadWalk>();
-  walk->store = &store_;
-  walk->script = walk_dead_script_;
-  walk->keys = operatorKeys(leased_key_, dead_key_, events_key_, targets_key_);
-  walk->prefix = key_prefix_;
-  walk->mode = "retry";
-  walk->now = number(now_ms);
-  walk->route = route;
-  walk->max = number(now_ms);
-  walk->cb = std::move(cb);
-  deadStep(walk);
+  walkDead("retry", route, now_ms, std::move(cb));
 }
 
 void Operator::purgeDead(const std::string& route, int64_t cutoff_ms,
                          std::function<void(Result<BulkReport>)> cb) {
+  walkDead("purge", route, cutoff_ms, std::move(cb));
+}
+
+void Operator::walkDead(const char* mode, const std::string& route, int64_t until_ms,
+                        std::function<void(Result<BulkReport>)> cb) {
   if (!route.empty() && !isValidName(route)) {
     cb(BulkReport{});
     return;
@@ -700,10 +667,10 @@ void Operator::purgeDead(const std::string& route, int64_t cutoff_ms,
   walk->script = walk_dead_script_;
   walk->keys = operatorKeys(leased_key_, dead_key_, events_key_, targets_key_);
   walk->prefix = key_prefix_;
-  walk->mode = "purge";
-  walk->now = number(cutoff_ms);
+  walk->mode = mode;
+  walk->now = number(until_ms);
   walk->route = route;
-  walk->max = number(cutoff_ms);
+  walk->max = number(until_ms);
   walk->cb = std::move(cb);
   deadStep(walk);
 }

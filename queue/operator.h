@@ -205,6 +205,9 @@ class Operator {
   void purgeDead(const std::string& route, int64_t cutoff_ms, std::function<void(Result<BulkReport>)> cb);
 
  private:
+  // retryDead() and purgeDead(): one walk over {p}:dead up to `until_ms`, a bounded script per step.
+  void walkDead(const char* mode, const std::string& route, int64_t until_ms,
+                std::function<void(Result<BulkReport>)> cb);
   RedisStore& store_;
   std::string key_prefix_;  // "{prefix}:"
   std::string leased_key_;
