@@ -11,27 +11,19 @@ cd "$root"
 duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-32}
 out=$(mktemp -d /tmp/payhook-compare.XXXXXX)
-pids=()
-cleanup() {
-  if [[ -n "${sink_worker:-}" ]]; then kill -CONT "$sink_worker" 2>/dev/null || true; fi
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "bench: kept $out"; else rm -rf "$out"; fi
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+# A stopped nginx worker could not quit.
+# shellcheck disable=SC2016  # evaluated at exit, when sink_worker is known
+bench_on_exit 'if [[ -n "${sink_worker:-}" ]]; then kill -CONT "$sink_worker" 2>/dev/null; fi'
 command -v webhook >/dev/null || { echo "compare: adnanh/webhook missing (apt install webhook)" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-redis_port=$(free_port); http_port=$(free_port); admin_port=$(free_port); nginx_port=$(free_port)
+http_port=$(free_port); admin_port=$(free_port); nginx_port=$(free_port)
 sink_port=$(free_port); webhook_port=$(free_port)
-secret=whsec_$(head -c 32 /dev/urandom | base64 -w0)
 password='s<kY23653f,{9fcnshwq'
 hmac_secret=$(head -c 24 /dev/urandom | base64 -w0)
-
-redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync everysec --dir "$out" \
-  --save "" --logfile "$out/redis.log" &
-pids+=("$!")
+start_redis everysec
+write_secrets
 cat >"$out/nginx.conf" <<NGINX
 daemon off;
 worker_processes 1;
@@ -58,14 +50,11 @@ cat >"$out/hooks.json" <<JSON
 JSON
 webhook -hooks "$out/hooks.json" -ip 127.0.0.1 -port "$webhook_port" >"$out/webhook.log" 2>&1 &
 pids+=("$!")
-for p in "$redis_port" "$nginx_port" "$sink_port" "$webhook_port"; do wait_port "$p"; done
+for p in "$nginx_port" "$sink_port" "$webhook_port"; do wait_port "$p"; done
 sink_worker=$(pgrep -P "$sink_pid" | head -1)
 kill -STOP "$sink_worker"
 
-mkdir -p "$out/secrets"
-echo "$secret" >"$out/secrets/bench.whsec"
 printf '%s' "$password" >"$out/secrets/yoomoney.pass"
-echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
 cat >"$out/payhook.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$http_port"]
@@ -121,7 +110,7 @@ wrk_run swh "http://127.0.0.1:$http_port/hooks/bench" bench/swh.lua swh "$out/sw
 wrk_run yoomoney "http://127.0.0.1:$http_port/yoomoney/aviso" bench/form.lua yoomoney "$out/yoomoney.tsv"
 
 # Every acknowledged callback is an event: the ingest counters against Redis.
-stored=$(redis-cli -p "$redis_port" ZCARD '{payhook}:events')
+stored=$(rcli ZCARD '{payhook}:events')
 metrics=$(curl -fs "http://127.0.0.1:$admin_port/metrics")
 acked=$(awk '/^payhook_callbacks_total\{.*outcome="stored"\}/ {s += $2} END {print s + 0}' <<<"$metrics")
 forged=$(awk '/^payhook_callbacks_total\{.*outcome="forged"\}/ {s += $2} END {print s + 0}' <<<"$metrics")

@@ -13,25 +13,12 @@ connections=${BENCH_CONNECTIONS:-32}
 slow=${SLOWLORIS_CONNECTIONS:-1000}
 count=${BENCH_REQUESTS:-200000}
 out=$(mktemp -d /tmp/payhook-slowloris.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "bench: kept $out"; else rm -rf "$out"; fi
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 ulimit -n "$(ulimit -Hn)"  # payhookd and the helper each hold a thousand sockets
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-
-redis_port=$(free_port); http_port=$(free_port); admin_port=$(free_port); sink_port=$(free_port)
-secret=whsec_$(head -c 32 /dev/urandom | base64 -w0)
-
-redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync everysec --dir "$out" \
-  --save "" --logfile "$out/redis.log" &
-pids+=($!)
-wait_port "$redis_port"
+http_port=$(free_port); admin_port=$(free_port); sink_port=$(free_port)
+start_redis everysec
 
 cat >"$out/nginx.conf" <<NGINX
 daemon off;
@@ -49,9 +36,7 @@ nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
 pids+=($!)
 wait_port "$sink_port"
 
-mkdir -p "$out/secrets"
-echo "$secret" >"$out/secrets/bench.whsec"
-echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
+write_secrets
 cat >"$out/payhook.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$http_port"]

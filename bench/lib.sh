@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Shared by the bench scripts (sourced): a scratch folder, processes stopped on exit, free loopback ports,
+# and a Redis with AOF like the one payhook runs against. Each script sets `build` and `out` first.
+
+# shellcheck disable=SC2154  # out is the sourcing script's scratch folder
+pids=()
+# Runs on exit: extra clean-up a script registered (bench_on_exit), every process started, the folder.
+bench_extra_cleanup=()
+bench_on_exit() { bench_extra_cleanup+=("$1"); }
+bench_cleanup() {
+  for c in "${bench_extra_cleanup[@]}"; do eval "$c" || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "bench: kept $out"; else rm -rf "$out"; fi
+}
+trap bench_cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000))
+}
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# start_redis [FSYNC]: a redis-server on a free port (redis_port, redis_pid), AOF with everysec by default.
+start_redis() {
+  redis_port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync "${1:-everysec}" \
+    --dir "$out" --save "" --logfile "$out/redis.log" &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  wait_port "$redis_port"
+}
+rcli() { redis-cli -p "$redis_port" "$@"; }
+
+# The ingest route's secret ($secret, secrets/bench.whsec) and the target's (secrets/orders.whsec).
+write_secrets() {
+  secret=whsec_$(head -c 32 /dev/urandom | base64 -w0)
+  mkdir -p "$out/secrets"
+  echo "$secret" >"$out/secrets/bench.whsec"
+  echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
+}
