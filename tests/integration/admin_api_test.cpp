@@ -16,6 +16,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
@@ -66,15 +67,7 @@ class AdminApiTest : public ::testing::Test {
   }
 
   std::string postCallback(const std::string& msg_id) {
-    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
-    const std::string ts = std::to_string(std::time(nullptr));
-    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/demo",
-                            {{"webhook-id", msg_id},
-                             {"webhook-timestamp", ts},
-                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
-                             {"content-type", "application/json"}},
-                            body);
+    auto resp = postStandardWebhook(daemon_->address(), msg_id);
     EXPECT_EQ(resp.status, 204) << resp.body;
     return storedEvent(redis_, "demo", msg_id)["id"];
   }

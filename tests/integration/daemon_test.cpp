@@ -12,21 +12,15 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
 namespace {
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
 Headers signedHeaders(const std::string& id, const std::string& body, int64_t ts = std::time(nullptr),
                       const char* secret = DaemonProcess::kDemoSecret) {
-  auto key = handlers::swh::decodeSecret(secret).value();
-  std::string t = std::to_string(ts);
-  return {{"webhook-id", id},
-          {"webhook-timestamp", t},
-          {"webhook-signature", handlers::swh::signV1(key, id, t, body)},
-          {"content-type", "application/json"}};
+  return standardWebhookHeaders(id, body, ts, secret);
 }
 
 HttpResponse post(const DaemonProcess& d, const std::string& id, const std::string& body,

@@ -26,6 +26,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
@@ -127,16 +128,8 @@ class DeliveryEngineTest : public ::testing::Test {
     }
   }
 
-  std::string postStandardWebhook(const std::string& msg_id) {
-    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
-    const std::string ts = std::to_string(std::time(nullptr));
-    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/demo",
-                            {{"webhook-id", msg_id},
-                             {"webhook-timestamp", ts},
-                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
-                             {"content-type", "application/json"}},
-                            body);
+  std::string postSigned(const std::string& msg_id) {
+    auto resp = payhook::testing::postStandardWebhook(daemon_->address(), msg_id);
     EXPECT_EQ(resp.status, 204) << resp.body;
     return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
   }
@@ -283,7 +276,7 @@ retry = { schedule = ["100ms", "100ms", "100ms", "100ms", "100ms", "100ms", "100
   start(o);
 
   std::vector<std::string> ids;
-  for (int i = 0; i < 10; ++i) ids.push_back(postStandardWebhook("msg_breaker_" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) ids.push_back(postSigned("msg_breaker_" + std::to_string(i)));
   // The healthy target gets every event, however many of the dead one's jobs wait.
   ASSERT_TRUE(waitFor([&] { return up.count() >= 10; }, 5'000)) << daemon_->logs();
   ASSERT_TRUE(waitFor([&] { return daemon_->logs().find("circuit breaker open") != std::string::npos; }))
@@ -324,7 +317,7 @@ retry = { schedule = ["1s"], jitter = 0.0 }
 )";
   start(o);
   std::vector<std::string> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(postStandardWebhook("msg_slow_" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i) ids.push_back(postSigned("msg_slow_" + std::to_string(i)));
   ASSERT_TRUE(waitFor([&] { return fast.count() >= 20; }, 5'000)) << daemon_->logs();
   for (const auto& id : ids) EXPECT_EQ(field(id, "status:fast"), "delivered");
   // The slow app has exactly its cap in flight; the other 18 jobs wait in its due set, unclaimed.
@@ -348,7 +341,7 @@ TEST_F(DeliveryEngineTest, RedisFlushedUnderTheDaemonIsLoggedAndWorkGoesOn) {
   DaemonOptions o;
   o.targets = targetToml("orders", app.url("/events"));
   start(o);
-  const std::string first = postStandardWebhook("msg_before_flush");
+  const std::string first = postSigned("msg_before_flush");
   ASSERT_TRUE(waitFor([&] { return field(first, "state") == "delivered"; })) << daemon_->logs();
 
   redis_.command({"FLUSHALL"});
@@ -358,7 +351,7 @@ TEST_F(DeliveryEngineTest, RedisFlushedUnderTheDaemonIsLoggedAndWorkGoesOn) {
       << daemon_->logs();
   EXPECT_EQ(redis_.command({"EXISTS", "{payhook}:marker"}).integer, 1);  // set again
 
-  const std::string after = postStandardWebhook("msg_after_flush");
+  const std::string after = postSigned("msg_after_flush");
   ASSERT_FALSE(after.empty());
   ASSERT_TRUE(waitFor([&] { return field(after, "state") == "delivered"; })) << daemon_->logs();
   EXPECT_EQ(app.count(), 2u);
@@ -371,7 +364,7 @@ TEST_F(DeliveryEngineTest, RedisRestartedEmptyIsLoggedAsDataLoss) {
   DaemonOptions o;
   o.targets = targetToml("orders", app.url("/events"));
   start(o);
-  ASSERT_FALSE(postStandardWebhook("msg_before_restart").empty());
+  ASSERT_FALSE(postSigned("msg_before_restart").empty());
   // FLUSHALL goes to the AOF too, so the restarted Redis is empty; the kill makes it a restart.
   redis_.command({"FLUSHALL"});
   redis_.kill();
@@ -382,7 +375,7 @@ TEST_F(DeliveryEngineTest, RedisRestartedEmptyIsLoggedAsDataLoss) {
            logs.find("data marker disappeared") != std::string::npos;
   })) << daemon_->logs();
   ASSERT_TRUE(daemon_->waitReady(200, 10'000));
-  const std::string after = postStandardWebhook("msg_after_restart");
+  const std::string after = postSigned("msg_after_restart");
   ASSERT_TRUE(waitFor([&] { return field(after, "state") == "delivered"; })) << daemon_->logs();
 }
 
@@ -395,7 +388,7 @@ TEST_F(DeliveryEngineTest, AForcedStopHandsTheLeasesOfAttemptsInFlightBack) {
   o.targets = targetToml("orders", app.url());
   start(o);
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) ids.push_back(postStandardWebhook("msg_hang_" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) ids.push_back(postSigned("msg_hang_" + std::to_string(i)));
   ASSERT_TRUE(waitFor([&] { return app.count() == 3; })) << daemon_->logs();
   ASSERT_EQ(redis_.command({"ZCARD", "{payhook}:leased"}).integer, 3);
 

@@ -29,6 +29,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 
 namespace payhook::testing {
@@ -101,15 +102,7 @@ forward = ["orders"]
 
   // A Standard Webhooks callback signed with the demo route's secret.
   static HttpResponse postCallback(const DaemonProcess& d, const std::string& msg_id) {
-    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
-    const std::string ts = std::to_string(std::time(nullptr));
-    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-    return httpRequest(d.address(), "POST", "/hooks/demo",
-                       {{"webhook-id", msg_id},
-                        {"webhook-timestamp", ts},
-                        {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
-                        {"content-type", "application/json"}},
-                       body);
+    return postStandardWebhook(d.address(), msg_id);
   }
 
   // Posts a callback that must be stored; returns its event id (empty on failure).

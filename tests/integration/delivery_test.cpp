@@ -18,6 +18,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
@@ -68,15 +69,7 @@ retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
 
   // Posts a Standard Webhooks callback signed with the demo route's secret; returns the stored event id.
   std::string postCallback(const std::string& msg_id) {
-    const std::string body = R"({"type":"invoice.paid","data":{"amount":"10.50"}})";
-    const std::string ts = std::to_string(std::time(nullptr));
-    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/demo",
-                            {{"webhook-id", msg_id},
-                             {"webhook-timestamp", ts},
-                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
-                             {"content-type", "application/json"}},
-                            body);
+    auto resp = payhook::testing::postStandardWebhook(daemon_->address(), msg_id);
     EXPECT_EQ(resp.status, 204) << resp.body << daemon_->logs();
     return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
   }

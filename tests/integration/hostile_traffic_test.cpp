@@ -37,6 +37,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
@@ -44,7 +45,6 @@ namespace payhook::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 using nlohmann::json;
 
 constexpr const char* kYooPassword = "s<kY23653f,{9fcnshwq";     // PROTOCOLS.md's published vector
@@ -153,12 +153,7 @@ int64_t msSince(Clock::time_point t) {
 }
 
 Headers swhHeaders(const std::string& id, const std::string& body, int64_t ts = std::time(nullptr)) {
-  auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-  const std::string t = std::to_string(ts);
-  return {{"webhook-id", id},
-          {"webhook-timestamp", t},
-          {"webhook-signature", swh::signV1(key, id, t, body)},
-          {"content-type", "application/json"}};
+  return standardWebhookHeaders(id, body, ts);
 }
 
 std::string rawRequest(const std::string& method, const std::string& path, const Headers& headers,

@@ -31,6 +31,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/signed_requests.h"
 
 namespace payhook::testing {
 namespace {
@@ -289,14 +290,7 @@ retry = { schedule = ["200ms"], jitter = 0.0 }
 
   // Posts a Standard Webhooks callback to a route; returns the stored event's id.
   std::string post(const std::string& route, const std::string& msg_id, const std::string& body) {
-    const std::string ts = std::to_string(std::time(nullptr));
-    auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-    auto resp = httpRequest(daemon_->address(), "POST", "/hooks/" + route,
-                            {{"webhook-id", msg_id},
-                             {"webhook-timestamp", ts},
-                             {"webhook-signature", swh::signV1(key, msg_id, ts, body)},
-                             {"content-type", "application/json"}},
-                            body);
+    auto resp = postStandardWebhook(daemon_->address(), msg_id, body, "/hooks/" + route);
     EXPECT_EQ(resp.status, 204) << resp.body << daemon_->logs();
     return redis_.command({"GET", "{payhook}:idem:" + route + ":" + msg_id}).str;
   }
