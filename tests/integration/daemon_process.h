@@ -19,6 +19,7 @@ struct DaemonOptions {
   std::string delivery;     // lines for [delivery] (e.g. lease_timeout); empty: no such section
   std::string routes;       // [[routes]] tables; empty: one standard-webhooks route "demo" at /hooks/demo
   std::string targets;      // [[targets]] tables; empty: one target "orders"
+  std::string log_level = "debug";
 };
 
 class DaemonProcess {
