@@ -322,7 +322,12 @@ retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_inte
               << name() << ": " << fact_text << std::endl;
     if (const char* out = std::getenv("PAYHOOK_LEDGER_OUT"); out && *out) {
       std::ofstream f(out, std::ios::app);
-      f << "| " << name() << " | " << r.sent << " | " << r.acked << " | " << r.rejected << " | "
+      std::string by_status;  // " (503: 8)"
+      for (const auto& [status, n] : r.statuses)
+        if (status >= 300 || (status > 0 && status < 200))
+          by_status += (by_status.empty() ? " (" : ", ") + std::to_string(status) + ": " + std::to_string(n);
+      if (!by_status.empty()) by_status += ")";
+      f << "| " << name() << " | " << r.sent << " | " << r.acked << " | " << r.rejected << by_status << " | "
         << r.no_answer << " | " << r.delivered << " | " << r.unacked_delivered << " | **" << r.lost
         << "** | **" << r.false_acks << "** | " << r.stuck << " | " << r.duplicates << " ("
         << r.duplicates_lease << " / " << r.duplicates_answer_lost << " / " << r.duplicates_unexplained
