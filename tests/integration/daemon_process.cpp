@@ -104,7 +104,7 @@ timeout = "5s"
       << options_.extra_admin << "\n"
       << "[redis]\nurl = \"" << options_.redis_url << "\"\nstore_timeout = \"1s\"\n"
       << options_.extra_redis << "\n"
-      << "[log]\nlevel = \"debug\"\n"
+      << "[log]\nlevel = \"" << options_.log_level << "\"\n"
       << (options_.delivery.empty() ? "" : "[delivery]\n" + options_.delivery + "\n") << targets << routes;
   writeFile(configPath(), cfg.str());
 }

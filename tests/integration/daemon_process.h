@@ -23,6 +23,7 @@ struct DaemonOptions {
   // A listening socket handed over the way systemd does it (fd 3, LISTEN_FDS=1, LISTEN_PID): socket
   // activation. -1: none. `listen` should then name its address, so address() does.
   int listen_fd = -1;
+  std::string log_level = "debug";
 };
 
 class DaemonProcess {
