@@ -182,10 +182,12 @@ stored_1=$(rcli zcard '{payhook}:events')
 # (comparable with the figures from before the bench had a sink). Then the sink resumes and the backlog
 # drains with no ingest.
 kill -STOP "$nginx_worker"
+rcli config resetstat >/dev/null  # Redis' per-command figures below are for this run alone
 p2=$(cpu_ticks "$payhookd_pid"); r2=$(cpu_ticks "$redis_pid")
 run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook-paused "$out/requests-2.tsv"
 d2=$(sink_count)
 p3=$(cpu_ticks "$payhookd_pid"); r3=$(cpu_ticks "$redis_pid"); n3=$(cpu_ticks "$nginx_worker")
+evalsha_stats=$(rcli info commandstats | tr -d '\r' | awk -F'[:,=]' '$1 == "cmdstat_evalsha" {print $3, $7}')
 kill -CONT "$nginx_worker"
 measure_delivery paused "$d2" "$d2" "$out/payhook-paused.wrk"
 d4=$(sink_count)
@@ -240,6 +242,10 @@ per "CPU per callback (everysec run, the deliveries made meanwhile included)" $(
   "$(total "$out/payhook.wrk")"
 per "CPU per callback (everysec run, sink paused: ingest alone)" $((p3 - p2)) $((r3 - r2)) \
   "$(total "$out/payhook-paused.wrk")"
+read -r es_calls es_usec <<<"${evalsha_stats:-0 0}"
+echo "Redis EVALSHA during the sink-paused run: $es_calls calls, $es_usec us per call," \
+  "$(awk -v c="$es_calls" -v u="$es_usec" -v n="$(total "$out/payhook-paused.wrk")" \
+    'BEGIN {printf "%.1f us per callback (%.1f callbacks per call)", c * u / n, n / (c ? c : 1)}')"
 if ((d4 - d2 >= 1000)); then  # a backlog large enough to be measured
   per "CPU per delivery (drain after the sink resumed)" $((p4 - p3)) $((r4 - r3)) $((d4 - d2)) $((n4 - n3))
 fi
