@@ -1,0 +1,129 @@
+// CPU of the hot path's pure parts, per callback, without sockets or Redis: each provider handler's
+// parse + verify + normalise for a validly signed callback, the event id, and the envelope a delivery sends.
+// `build/bench/bench_handlers` (Google Benchmark). The end-to-end figures are bench/run.sh's.
+#include <benchmark/benchmark.h>
+#include <sodium.h>
+
+#include <ctime>
+#include <string>
+
+#include "common/http_message.h"
+#include "common/secret.h"
+#include "common/uuid.h"
+#include "common/webhook_signature.h"
+#include "config/config.h"
+#include "handlers/digest.h"
+#include "handlers/registry.h"
+#include "queue/envelope.h"
+
+namespace {
+
+using payhook::Secret;
+using payhook::config::RouteConfig;
+using payhook::http::Request;
+
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
+
+Request swhRequest() {
+  const std::string body = R"({"type":"payment.succeeded","data":{"order":"1","amount":"1250.00","currency":"RUB"}})";
+  const std::string id = "msg_bench_1";
+  const std::string ts = std::to_string(std::time(nullptr));
+  Request r;
+  r.method = "POST";
+  r.path = "/hooks/bench";
+  r.headers = {{"host", "127.0.0.1"},
+               {"content-type", "application/json"},
+               {"webhook-id", id},
+               {"webhook-timestamp", ts},
+               {"webhook-signature", payhook::swh::signV1(*payhook::swh::decodeSecret(kSecret), id, ts, body)}};
+  r.body = body;
+  return r;
+}
+
+Request avisoRequest() {
+  const std::string invoice = "1000001";
+  const std::string md5 = payhook::handlers::md5Hex(
+      "paymentAviso;1250.00;643;1001;13;" + invoice + ";8123294469;" + kPassword, payhook::handlers::HexCase::kUpper);
+  Request r;
+  r.method = "POST";
+  r.path = "/yoomoney/aviso";
+  r.headers = {{"host", "127.0.0.1"}, {"content-type", "application/x-www-form-urlencoded"}};
+  r.body = "requestDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&action=paymentAviso&md5=" + md5 +
+           "&shopId=13&shopArticleId=456&invoiceId=" + invoice +
+           "&customerNumber=8123294469&orderCreatedDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&orderSumAmount="
+           "1250.00&orderSumCurrencyPaycash=643&orderSumBankPaycash=1001&shopSumAmount=1231.25"
+           "&shopSumCurrencyPaycash=643&shopSumBankPaycash=1001&paymentPayerCode=42007148320&paymentType=AC";
+  return r;
+}
+
+void handle(benchmark::State& state, const RouteConfig& rc, size_t endpoint, const Request& request) {
+  auto handler = payhook::handlers::makeHandler(rc);
+  if (!handler) {
+    state.SkipWithError(handler.error().message.c_str());
+    return;
+  }
+  const int64_t now = static_cast<int64_t>(std::time(nullptr)) * 1000;
+  for (auto _ : state) {
+    auto verdict = (*handler)->handle(endpoint, request, now);
+    benchmark::DoNotOptimize(verdict);
+  }
+}
+
+void StandardWebhooks(benchmark::State& state) {
+  RouteConfig rc;
+  rc.name = "bench";
+  rc.provider = "standard-webhooks";
+  rc.path = "/hooks/bench";
+  rc.secret.push_back(Secret(kSecret));
+  handle(state, rc, 0, swhRequest());
+}
+BENCHMARK(StandardWebhooks);
+
+void YooMoneyAviso(benchmark::State& state) {
+  RouteConfig rc;
+  rc.name = "shop";
+  rc.provider = "yoomoney";
+  rc.path = "/yoomoney";
+  rc.shop_id = "13";
+  rc.shop_password = Secret(kPassword);
+  rc.decision = "orders";
+  handle(state, rc, 1, avisoRequest());
+}
+BENCHMARK(YooMoneyAviso);
+
+void EventId(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(payhook::uuidV7(1'790'000'000'000));
+}
+BENCHMARK(EventId);
+
+void DeliveryEnvelopeAndSignature(benchmark::State& state) {
+  payhook::Event e;
+  e.id = payhook::uuidV7(1'790'000'000'000);
+  e.type = "standard_webhooks.payment.succeeded";
+  e.route = "bench";
+  e.provider = "standard-webhooks";
+  e.received_at_ms = 1'790'000'000'000;
+  e.verified = true;
+  e.data_json = R"({"type":"payment.succeeded","data":{"order":"1","amount":"1250.00","currency":"RUB"}})";
+  e.raw.method = "POST";
+  e.raw.path = "/hooks/bench";
+  e.raw.content_type = "application/json";
+  e.raw.body = e.data_json;
+  const std::vector<Secret> secrets{Secret(kSecret)};
+  for (auto _ : state) {
+    std::string body = payhook::queue::envelopeJson(e, 1);
+    auto headers = payhook::queue::signedHeaders(e.id, 1'790'000'000, body, secrets, Secret());
+    benchmark::DoNotOptimize(headers);
+  }
+}
+BENCHMARK(DeliveryEnvelopeAndSignature);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return 1;
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}
