@@ -23,10 +23,12 @@ namespace {
 std::string aviso(const std::string& invoice, const std::string& password) {
   const std::string amount = "1250.00";
   const std::string signed_text = "paymentAviso;" + amount + ";643;1001;13;" + invoice + ";8123294469;";
-  const std::string md5 = payhook::handlers::md5Hex(signed_text + password, payhook::handlers::HexCase::kUpper);
+  const std::string md5 =
+      payhook::handlers::md5Hex(signed_text + password, payhook::handlers::HexCase::kUpper);
   return "requestDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&action=paymentAviso&md5=" + md5 +
          "&shopId=13&shopArticleId=456&invoiceId=" + invoice +
-         "&customerNumber=8123294469&orderCreatedDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&orderSumAmount=" +
+         "&customerNumber=8123294469&orderCreatedDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&"
+         "orderSumAmount=" +
          amount + "&orderSumCurrencyPaycash=643&orderSumBankPaycash=1001&shopSumAmount=1231.25" +
          "&shopSumCurrencyPaycash=643&shopSumBankPaycash=1001&paymentPayerCode=42007148320&paymentType=AC";
 }

@@ -26,34 +26,38 @@ constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
 
 Request swhRequest() {
-  const std::string body = R"({"type":"payment.succeeded","data":{"order":"1","amount":"1250.00","currency":"RUB"}})";
+  const std::string body =
+      R"({"type":"payment.succeeded","data":{"order":"1","amount":"1250.00","currency":"RUB"}})";
   const std::string id = "msg_bench_1";
   const std::string ts = std::to_string(std::time(nullptr));
   Request r;
   r.method = "POST";
   r.path = "/hooks/bench";
-  r.headers = {{"host", "127.0.0.1"},
-               {"content-type", "application/json"},
-               {"webhook-id", id},
-               {"webhook-timestamp", ts},
-               {"webhook-signature", payhook::swh::signV1(*payhook::swh::decodeSecret(kSecret), id, ts, body)}};
+  r.headers = {
+      {"host", "127.0.0.1"},
+      {"content-type", "application/json"},
+      {"webhook-id", id},
+      {"webhook-timestamp", ts},
+      {"webhook-signature", payhook::swh::signV1(*payhook::swh::decodeSecret(kSecret), id, ts, body)}};
   r.body = body;
   return r;
 }
 
 Request avisoRequest() {
   const std::string invoice = "1000001";
-  const std::string md5 = payhook::handlers::md5Hex(
-      "paymentAviso;1250.00;643;1001;13;" + invoice + ";8123294469;" + kPassword, payhook::handlers::HexCase::kUpper);
+  const std::string md5 =
+      payhook::handlers::md5Hex("paymentAviso;1250.00;643;1001;13;" + invoice + ";8123294469;" + kPassword,
+                                payhook::handlers::HexCase::kUpper);
   Request r;
   r.method = "POST";
   r.path = "/yoomoney/aviso";
   r.headers = {{"host", "127.0.0.1"}, {"content-type", "application/x-www-form-urlencoded"}};
-  r.body = "requestDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&action=paymentAviso&md5=" + md5 +
-           "&shopId=13&shopArticleId=456&invoiceId=" + invoice +
-           "&customerNumber=8123294469&orderCreatedDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&orderSumAmount="
-           "1250.00&orderSumCurrencyPaycash=643&orderSumBankPaycash=1001&shopSumAmount=1231.25"
-           "&shopSumCurrencyPaycash=643&shopSumBankPaycash=1001&paymentPayerCode=42007148320&paymentType=AC";
+  r.body =
+      "requestDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&action=paymentAviso&md5=" + md5 +
+      "&shopId=13&shopArticleId=456&invoiceId=" + invoice +
+      "&customerNumber=8123294469&orderCreatedDatetime=2026-11-26T10%3A00%3A00.000%2B03%3A00&orderSumAmount="
+      "1250.00&orderSumCurrencyPaycash=643&orderSumBankPaycash=1001&shopSumAmount=1231.25"
+      "&shopSumCurrencyPaycash=643&shopSumBankPaycash=1001&paymentPayerCode=42007148320&paymentType=AC";
   return r;
 }
 

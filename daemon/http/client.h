@@ -46,8 +46,8 @@ struct ClientOptions {
   // shrinks between bursts and closes connections a moment later needed again: each costs a handshake and a
   // TIME_WAIT port. Size it to the sum of the targets' max_in_flight.
   long max_idle_connections = 256;
-  std::string user_agent;         // empty: "payhook/<version>"
-  std::string ca_file;            // empty: the system's default CA bundle (verification is always on)
+  std::string user_agent;  // empty: "payhook/<version>"
+  std::string ca_file;     // empty: the system's default CA bundle (verification is always on)
 };
 
 class Client {

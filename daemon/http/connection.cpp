@@ -409,7 +409,8 @@ void Connection::updateTimer(bool progress) {
   }
   // The header timeout runs from the start of the request, so reads never extend it; body reads do.
   if (want == timer_phase_ && !(progress && want == TimerPhase::kBody)) return;
-  if (want != timer_phase_) phase_since_ = uv_hrtime();  // ns: connections accepted in one loop turn still differ
+  if (want != timer_phase_)
+    phase_since_ = uv_hrtime();  // ns: connections accepted in one loop turn still differ
   timer_phase_ = want;
   if (want == TimerPhase::kNone) {
     timer_.stop();
