@@ -26,6 +26,7 @@ struct Delivery::Target {
 struct Delivery::RouteInfo {
   queue::RetryPolicy policy;
   // Integra: the target whose 2xx answer is the shop's decision, and the pseudo-target that carries it out.
+  // Both set, or both empty (no other route has an asynchronous decision).
   std::string decision_target;
   std::string api_target;
   std::string api_base;
@@ -81,10 +82,6 @@ queue::JobQueueOptions queueOptionsOf(const config::Config& c) {
   return o;
 }
 
-bool isApiTarget(const std::string& name) {
-  return !name.empty() && name[0] == '@';
-}
-
 }  // namespace
 
 Delivery::Delivery(uv_loop_t* loop, queue::RedisStore& store, http::Client& client, const Clock& clock,
@@ -137,12 +134,8 @@ void Delivery::setConfig(const config::Config& config) {
     }
     t->routes[rc.name] = std::move(info);
   }
-  for (const auto& [name, target] : t->targets) state(name).breaker.setOptions(target.breaker);
+  for (const auto& [name, target] : t->targets) states_[name].breaker.setOptions(target.breaker);
   tables_ = std::move(t);
-}
-
-Delivery::TargetState& Delivery::state(const std::string& target) {
-  return states_[target];
 }
 
 void Delivery::start() {
@@ -236,7 +229,7 @@ void Delivery::poll() {
   const int64_t now = clock_.nowMs();
   std::vector<queue::ClaimWant> wants;
   for (const auto& [name, target] : tables_->targets) {
-    TargetState& st = state(name);
+    TargetState& st = states_[name];
     const auto before = st.breaker.state();
     const size_t room = target.max_in_flight > st.in_flight ? target.max_in_flight - st.in_flight : 0;
     const size_t n = std::min({room, options_.batch, st.breaker.allowance(now)});
@@ -274,7 +267,7 @@ void Delivery::onClaimed(Result<queue::ClaimBatch> result, const std::vector<que
   for (const auto& want : wants) {
     auto it = batch.taken.find(want.target);
     const bool full = it != batch.taken.end() && it->second >= want.max;
-    state(want.target).backlog = full;
+    states_[want.target].backlog = full;
     more = more || full;
   }
   for (auto& job : batch.jobs) {
@@ -325,7 +318,7 @@ void Delivery::dispatch(queue::ClaimedJob job) {
       request.headers.push_back(std::move(h));
   }
 
-  TargetState& st = state(job.target);
+  TargetState& st = states_[job.target];
   ++st.in_flight;
   st.breaker.onStart();
   ++attempts_in_flight_;
@@ -335,7 +328,7 @@ void Delivery::dispatch(queue::ClaimedJob job) {
   client_.send(std::move(request),
                [this, alive, tables, job = std::move(job), started](http::ClientResponse answer) {
                  if (alive.expired()) return;
-                 TargetState& st = state(job.target);
+                 TargetState& st = states_[job.target];
                  --st.in_flight;
                  --attempts_in_flight_;
                  if (!abandoned_) {
@@ -353,7 +346,7 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
   const RouteInfo& route = tables->routes.at(job.event.route);
   const int64_t now = clock_.nowMs();
 
-  TargetState& st = state(job.target);
+  TargetState& st = states_[job.target];
   if (st.breaker.onResult(queue::CircuitBreaker::isFailure(answer.status), now)) {
     if (st.breaker.state() == queue::CircuitBreaker::State::kOpen)
       log::warn("delivery: circuit breaker open, the target is probed one job at a time",
@@ -387,8 +380,7 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
 
   // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
   // completion, and carried out by an API job queued in the same script.
-  if (step.kind == queue::NextStep::Kind::kDelivered && job.target == route.decision_target &&
-      !route.api_target.empty() && !isApiTarget(job.target)) {
+  if (step.kind == queue::NextStep::Kind::kDelivered && job.target == route.decision_target) {
     auto decision = handlers::integra::parseShopDecision(answer.body);
     queue::FollowUp next;
     next.target = route.api_target;
@@ -413,7 +405,7 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
 
 void Delivery::countAttempt(const std::string& target, queue::NextStep::Kind kind, double latency_ms) {
   if (!metrics_) return;
-  TargetState& st = state(target);
+  TargetState& st = states_[target];
   const auto k = static_cast<size_t>(kind);
   if (!st.outcomes[k]) {
     st.outcomes[k] = &metrics_->deliveries->with({target, kindName(kind)});
@@ -525,7 +517,7 @@ void Delivery::reportDepth(const queue::QueueDepth& depth) {
   for (auto& [name, st] : states_) st.due = 0;
   for (const auto& [name, due] : depth.due_by_target) {
     if (tables_->targets.count(name)) {
-      state(name).due = due;
+      states_[name].due = due;
       continue;
     }
     if (due == 0) continue;

@@ -127,7 +127,6 @@ class Delivery {
   void countAttempt(const std::string& target, queue::NextStep::Kind kind, double latency_ms);
   void opDone();
   void schedulePoll(uint64_t delay_ms);
-  TargetState& state(const std::string& target);
 
   uv_loop_t* loop_;
   queue::RedisStore& store_;

@@ -428,23 +428,20 @@ struct RedisStore::Impl {
     // The data marker: set when absent, then read. A value other than the one this process saw last means
     // Redis lost payhook's data in between (restarted without persistence, flushed, failed over to an empty
     // replica).
-    const std::string candidate = newMarker();
-    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %b NX",
-                      marker_key_.data(), marker_key_.size(), candidate.data(), candidate.size());
-    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b",
-                      marker_key_.data(), marker_key_.size());
+    sendMarker();
   }
 
-  static std::string newMarker() {
+  // SET NX of a fresh random marker, then GET of whichever marker Redis holds; the GET's reply goes to
+  // checkMarker() through onHandshakeReply().
+  void sendMarker() {
     unsigned char bytes[12];
     randombytes_buf(bytes, sizeof(bytes));
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : bytes) {
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    }
-    return out;
+    char candidate[2 * sizeof(bytes) + 1];
+    sodium_bin2hex(candidate, sizeof(candidate), bytes, sizeof(bytes));
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %s NX",
+                      marker_key_.data(), marker_key_.size(), candidate);
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b",
+                      marker_key_.data(), marker_key_.size());
   }
 
   // The marker as the handshake or a heartbeat read it.
@@ -473,12 +470,8 @@ struct RedisStore::Impl {
                       {"data_losses", static_cast<int64_t>(data_losses_)}});
     if (!marker_.empty() && ctx_) {
       // Set it again so the loss is counted once, and other instances see the new marker.
-      const std::string candidate = newMarker();
       marker_.clear();
-      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %b NX",
-                        marker_key_.data(), marker_key_.size(), candidate.data(), candidate.size());
-      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b",
-                        marker_key_.data(), marker_key_.size());
+      sendMarker();
     }
   }
 
