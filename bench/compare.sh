@@ -24,25 +24,10 @@ password='s<kY23653f,{9fcnshwq'
 hmac_secret=$(head -c 24 /dev/urandom | base64 -w0)
 start_redis everysec
 write_secrets
-cat >"$out/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $out/nginx.pid;
-error_log $out/nginx.error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $out/nginx-body;
-  server { listen 127.0.0.1:$nginx_port; location / { return 200; } }
-}
-NGINX
-nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
-pids+=("$!")
+start_nginx nginx "$nginx_port" 200
 # The delivery sink: its own nginx, stopped once it runs, so payhookd's deliveries wait and ingest is measured.
-sed -e "s/$nginx_port/$sink_port/" -e "s#pid $out/nginx.pid#pid $out/sink.pid#" "$out/nginx.conf" >"$out/sink.conf"
-nginx -c "$out/sink.conf" -p "$out" 2>/dev/null &
-sink_pid=$!
-pids+=("$sink_pid")
+start_nginx sink "$sink_port" 204
+sink_pid=$nginx_pid
 cat >"$out/hooks.json" <<JSON
 [{"id": "bench", "execute-command": "/bin/true", "response-message": "ok",
   "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$hmac_secret",
@@ -50,7 +35,7 @@ cat >"$out/hooks.json" <<JSON
 JSON
 webhook -hooks "$out/hooks.json" -ip 127.0.0.1 -port "$webhook_port" >"$out/webhook.log" 2>&1 &
 pids+=("$!")
-for p in "$nginx_port" "$sink_port" "$webhook_port"; do wait_port "$p"; done
+wait_port "$webhook_port"
 sink_worker=$(pgrep -P "$sink_pid" | head -1)
 kill -STOP "$sink_worker"
 

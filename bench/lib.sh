@@ -39,3 +39,24 @@ write_secrets() {
   echo "$secret" >"$out/secrets/bench.whsec"
   echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
 }
+
+# start_nginx NAME PORT STATUS: one nginx worker on 127.0.0.1:PORT answering every request with STATUS
+# (config and logs $out/NAME.*); its master's pid is nginx_pid. Waits until it listens.
+start_nginx() {
+  cat >"$out/$1.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $out/$1.pid;
+error_log $out/$1.error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $out/$1-body;
+  server { listen 127.0.0.1:$2; location / { return $3; } }
+}
+NGINX
+  nginx -c "$out/$1.conf" -p "$out" 2>/dev/null &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  wait_port "$2"
+}

@@ -20,21 +20,7 @@ ulimit -n "$(ulimit -Hn)"  # payhookd and the helper each hold a thousand socket
 http_port=$(free_port); admin_port=$(free_port); sink_port=$(free_port)
 start_redis everysec
 
-cat >"$out/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $out/nginx.pid;
-error_log $out/nginx.error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $out/nginx-body;
-  server { listen 127.0.0.1:$sink_port; location / { return 204; } }
-}
-NGINX
-nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
-pids+=($!)
-wait_port "$sink_port"
+start_nginx sink "$sink_port" 204
 
 write_secrets
 cat >"$out/payhook.toml" <<TOML
