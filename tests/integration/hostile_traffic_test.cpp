@@ -40,6 +40,7 @@
 #include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
+#include "tests/integration/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {
@@ -47,7 +48,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr const char* kYooPassword = "s<kY23653f,{9fcnshwq";     // PROTOCOLS.md's published vector
+constexpr const char* kYooPassword = yoomoney::kPassword;        // PROTOCOLS.md's published vector
 constexpr const char* kRbsToken = "ooc7slpvc61k7sf7ma7p4hrefr";  // PROTOCOLS.md's published vector
 constexpr const char* kRbsQuery =
     "mdOrder=06cf5599-3f17-7c86-bdbc-bd7d00a8b38b&operation=approved&orderNumber=2003&status=1";
@@ -245,74 +246,7 @@ int statusOf(const std::string& raw) {
 
 // --- provider payloads ---------------------------------------------------------------------------
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-std::string fieldOf(const Fields& f, const std::string& name) {
-  for (const auto& [k, v] : f)
-    if (k == name) return v;
-  return {};
-}
-
-void setField(Fields* f, const std::string& name, const std::string& value) {
-  for (auto& [k, v] : *f)
-    if (k == name) {
-      v = value;
-      return;
-    }
-  f->emplace_back(name, value);
-}
-
-void yooSign(Fields* f) {
-  std::string text;
-  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
-                        "shopId", "invoiceId", "customerNumber"})
-    text += fieldOf(*f, n) + ";";
-  setField(f, "md5", handlers::md5Hex(text + kYooPassword, handlers::HexCase::kUpper));
-}
-
-Fields yooAviso(const std::string& invoice_id = "55") {
-  Fields f = {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"action", "paymentAviso"},
-              {"md5", ""},
-              {"shopId", "13"},
-              {"shopArticleId", "456"},
-              {"invoiceId", invoice_id},
-              {"customerNumber", "8123294469"},
-              {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"orderSumAmount", "87.10"},
-              {"orderSumCurrencyPaycash", "643"},
-              {"orderSumBankPaycash", "1001"},
-              {"shopSumAmount", "86.23"},
-              {"shopSumCurrencyPaycash", "643"},
-              {"shopSumBankPaycash", "1001"},
-              {"paymentPayerCode", "42007148320"},
-              {"paymentType", "AC"},
-              {"paymentDatetime", "2011-05-04T20:38:10.000+04:00"},
-              {"cps_email", "user@example.com"}};
-  yooSign(&f);
-  return f;
-}
-
-// Percent-encodes every byte but A-Za-z0-9 and "-._~".
-std::string enc(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string formOf(const Fields& f) {
-  std::string body;
-  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + enc(k) + "=" + enc(v);
-  return body;
-}
+using yoomoney::Fields;
 
 // The YooMoney answer's code attribute ("0", "1", "200", ...); empty when there is none.
 std::string yooCode(const HttpResponse& r) {
@@ -829,33 +763,33 @@ TEST_F(HostileTrafficTest, YooMoneyFormWithNulAndInvalidUtf8) {
   start();
   // Forged: NUL or a bad byte appended to signed fields, md5 unchanged.
   {
-    Fields f = yooAviso("70");
-    setField(&f, "customerNumber", fieldOf(f, "customerNumber") + '\0');
-    auto r = yooPost(formOf(f));
+    Fields f = yoomoney::request("paymentAviso", "70");
+    yoomoney::set(&f, "customerNumber", yoomoney::get(f, "customerNumber") + '\0');
+    auto r = yooPost(yoomoney::formBody(f));
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(yooCode(r), "1") << r.body;
   }
   {
-    Fields f = yooAviso("71");
-    setField(&f, "customerNumber", fieldOf(f, "customerNumber") + "\xff\xfe");
-    auto r = yooPost(formOf(f));
+    Fields f = yoomoney::request("paymentAviso", "71");
+    yoomoney::set(&f, "customerNumber", yoomoney::get(f, "customerNumber") + "\xff\xfe");
+    auto r = yooPost(yoomoney::formBody(f));
     EXPECT_EQ(yooCode(r), "1") << r.body;
   }
   {
-    Fields f = yooAviso("72");
-    setField(&f, "orderSumAmount", std::string("87.10") + '\0');  // not an amount any more
-    auto r = yooPost(formOf(f));
+    Fields f = yoomoney::request("paymentAviso", "72");
+    yoomoney::set(&f, "orderSumAmount", std::string("87.10") + '\0');  // not an amount any more
+    auto r = yooPost(yoomoney::formBody(f));
     EXPECT_EQ(yooCode(r), "200") << r.body;
   }
   {
-    Fields f = yooAviso("73");
-    setField(&f, "md5", fieldOf(f, "md5") + '\0');
-    auto r = yooPost(formOf(f));
+    Fields f = yoomoney::request("paymentAviso", "73");
+    yoomoney::set(&f, "md5", yoomoney::get(f, "md5") + '\0');
+    auto r = yooPost(yoomoney::formBody(f));
     EXPECT_EQ(yooCode(r), "1") << r.body;
   }
   {
     // A raw (unencoded) NUL and 0xFF in the body itself.
-    std::string body = formOf(yooAviso("74"));
+    std::string body = yoomoney::formBody(yoomoney::request("paymentAviso", "74"));
     body.insert(body.find("customerNumber=") + 15, std::string("\0\xff", 2));
     auto r = yooPost(body);
     EXPECT_EQ(yooCode(r), "1") << r.body;
@@ -864,11 +798,11 @@ TEST_F(HostileTrafficTest, YooMoneyFormWithNulAndInvalidUtf8) {
 
   // Validly signed with a NUL and invalid UTF-8 in a signed field and a custom one: accepted (the shop's
   // password vouches for it), stored with the raw body exact and data's bad bytes replaced by U+FFFD.
-  Fields f = yooAviso("75");
-  setField(&f, "customerNumber", kBadText);
-  setField(&f, "cps_email", kBadText);
-  yooSign(&f);
-  const std::string body = formOf(f);
+  Fields f = yoomoney::request("paymentAviso", "75");
+  yoomoney::set(&f, "customerNumber", kBadText);
+  yoomoney::set(&f, "cps_email", kBadText);
+  yoomoney::sign(&f);
+  const std::string body = yoomoney::formBody(f);
   auto r = yooPost(body);
   ASSERT_EQ(yooCode(r), "0") << r.body << daemon_->logs();
   EXPECT_NE(r.body.find("invoiceId=\"75\""), std::string::npos);
@@ -876,7 +810,7 @@ TEST_F(HostileTrafficTest, YooMoneyFormWithNulAndInvalidUtf8) {
   ASSERT_FALSE(ev.empty());
   // Byte for byte but for the md5, which the raw body keeps blank (yoomoney_test.cpp: it would expose the
   // password to guessing).
-  const std::string md5 = fieldOf(f, "md5");
+  const std::string md5 = yoomoney::get(f, "md5");
   std::string expected_raw = body;
   expected_raw.erase(expected_raw.find(md5), md5.size());
   EXPECT_EQ(ev["raw_body"], expected_raw);
@@ -968,7 +902,7 @@ TEST_F(HostileTrafficTest, DuplicatedSignedParametersAreRefusedWhicheverCopyIsSi
   start();
   // YooMoney: a second orderSumAmount, before or after the signed one; a second md5; a name spelled with
   // a percent escape. The protocol's answer for an unreadable request: HTTP 200, code 200.
-  const std::string aviso = formOf(yooAviso("80"));
+  const std::string aviso = yoomoney::formBody(yoomoney::request("paymentAviso", "80"));
   for (const std::string& body :
        {aviso + "&orderSumAmount=1.00", "orderSumAmount=1.00&" + aviso,
         aviso + "&md5=00000000000000000000000000000000", "md5=00000000000000000000000000000000&" + aviso,
@@ -1032,8 +966,9 @@ TEST_F(HostileTrafficTest, DuplicatedSignedParametersAreRefusedWhicheverCopyIsSi
       return out;
     };
     const std::string paid = b64(fixture("allpay/paid.xml")), failed = b64(fixture("allpay/failed.xml"));
-    for (const std::string& body : {"webshopResponse=" + enc(paid) + "&webshopResponse=" + enc(failed),
-                                    "webshopResponse=" + enc(failed) + "&webshopResponse=" + enc(paid)}) {
+    for (const std::string& body :
+         {"webshopResponse=" + yoomoney::encode(paid) + "&webshopResponse=" + yoomoney::encode(failed),
+          "webshopResponse=" + yoomoney::encode(failed) + "&webshopResponse=" + yoomoney::encode(paid)}) {
       auto r = httpRequest(daemon_->address(), "POST", "/allpay/notify", {{"content-type", kForm}}, body);
       EXPECT_GE(r.status, 400) << r.body;
       EXPECT_LT(r.status, 500) << r.body;
@@ -1082,8 +1017,8 @@ TEST_F(HostileTrafficTest, TenThousandParametersAreAnsweredPromptlyAndTheLoopSta
     std::function<HttpResponse()> send;
     std::function<void(const HttpResponse&)> check;
   };
-  Fields signed_many_fields = yooAviso("90");
-  std::string signed_many = formOf(signed_many_fields) + many;
+  Fields signed_many_fields = yoomoney::request("paymentAviso", "90");
+  std::string signed_many = yoomoney::formBody(signed_many_fields) + many;
   std::string pp_many = "{";
   for (int i = 0; i < 10'000; ++i) pp_many += "\"k" + std::to_string(i) + "\":0,";
   pp_many += R"("external_id":"1","status":1,"timestamp":")" + std::to_string(std::time(nullptr)) +
@@ -1091,13 +1026,13 @@ TEST_F(HostileTrafficTest, TenThousandParametersAreAnsweredPromptlyAndTheLoopSta
   const std::vector<Case> cases = {
       {"YooMoney aviso, forged md5, 10 000 extra fields",
        [&] {
-         Fields f = yooAviso("91");
-         setField(&f, "md5", "00000000000000000000000000000000");
-         return yooPost(formOf(f) + many);
+         Fields f = yoomoney::request("paymentAviso", "91");
+         yoomoney::set(&f, "md5", "00000000000000000000000000000000");
+         return yooPost(yoomoney::formBody(f) + many);
        },
        [](const HttpResponse& r) { EXPECT_EQ(yooCode(r), "1") << r.body; }},
       {"YooMoney aviso, 10 000 fields one of them a duplicate",
-       [&] { return yooPost(formOf(yooAviso("92")) + many + "&aaa"); },
+       [&] { return yooPost(yoomoney::formBody(yoomoney::request("paymentAviso", "92")) + many + "&aaa"); },
        [](const HttpResponse& r) { EXPECT_EQ(yooCode(r), "200") << r.body; }},
       {"YooMoney aviso, validly signed, 10 000 custom fields (stored)", [&] { return yooPost(signed_many); },
        [](const HttpResponse& r) { EXPECT_EQ(yooCode(r), "0") << r.body; }},

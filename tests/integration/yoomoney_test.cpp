@@ -12,12 +12,13 @@
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
+#include "tests/integration/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {
 
 // The published vector's password and shop (PROTOCOLS.md "YooMoney").
-constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
+constexpr const char* kPassword = yoomoney::kPassword;
 
 constexpr const char* kRoutes = R"(
 [[routes]]
@@ -30,74 +31,13 @@ decision = "orders"
 forward = ["orders"]
 )";
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-void set(Fields* f, const std::string& name, const std::string& value) {
-  for (auto& [k, v] : *f)
-    if (k == name) {
-      v = value;
-      return;
-    }
-  f->emplace_back(name, value);
-}
-
-std::string get(const Fields& f, const std::string& name) {
-  for (const auto& [k, v] : f)
-    if (k == name) return v;
-  return {};
-}
-
-void sign(Fields* f, const std::string& password = kPassword) {
-  std::string text;
-  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
-                        "shopId", "invoiceId", "customerNumber"})
-    text += get(*f, n) + ";";
-  set(f, "md5", handlers::md5Hex(text + password, handlers::HexCase::kUpper));
-}
-
-// A signed request as YooMoney sends it, with one custom field from the shop's payment form.
-Fields request(const std::string& action, const std::string& invoice_id = "55") {
-  Fields f = {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"action", action},
-              {"md5", ""},
-              {"shopId", "13"},
-              {"shopArticleId", "456"},
-              {"invoiceId", invoice_id},
-              {"customerNumber", "8123294469"},
-              {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"orderSumAmount", "87.10"},
-              {"orderSumCurrencyPaycash", "643"},
-              {"orderSumBankPaycash", "1001"},
-              {"shopSumAmount", "86.23"},
-              {"shopSumCurrencyPaycash", "643"},
-              {"shopSumBankPaycash", "1001"},
-              {"paymentPayerCode", "42007148320"},
-              {"paymentType", "AC"},
-              {"cps_email", "user@example.com"}};
-  if (action == "paymentAviso") f.emplace_back("paymentDatetime", "2011-05-04T20:38:10.000+04:00");
-  sign(&f);
-  return f;
-}
-
-std::string encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string formBody(const Fields& f) {
-  std::string body;
-  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + encode(k) + "=" + encode(v);
-  return body;
-}
+using yoomoney::encode;
+using yoomoney::Fields;
+using yoomoney::formBody;
+using yoomoney::get;
+using yoomoney::request;
+using yoomoney::set;
+using yoomoney::sign;
 
 HttpResponse post(const DaemonProcess& d, const std::string& endpoint, const std::string& body) {
   return httpRequest(d.address(), "POST", "/yoomoney/" + endpoint,
