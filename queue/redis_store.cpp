@@ -13,6 +13,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,17 @@
 #include "daemon/uv/handle.h"
 
 namespace payhook::queue {
+
+int redisMajorVersion(std::string_view info) {
+  constexpr std::string_view kKey = "\nredis_version:";
+  size_t at = info.substr(0, kKey.size() - 1) == kKey.substr(1) ? 0 : info.find(kKey);
+  if (at == std::string_view::npos) return -1;
+  at += info[at] == '\n' ? kKey.size() : kKey.size() - 1;
+  int major = -1;
+  const char* begin = info.data() + at;
+  auto [end, ec] = std::from_chars(begin, info.data() + info.size(), major);
+  return ec == std::errc() && end != begin && end < info.data() + info.size() && *end == '.' ? major : -1;
+}
 
 const char* outcomeName(StoreOutcome o) {
   switch (o) {
@@ -52,25 +64,29 @@ namespace {
 
 // KEYS: idem, event hash, due key prefix ("{p}:due"; a target's set is "{p}:due:<target>"), events zset,
 //       the set of target names that have a due set.
-// ARGV: ttl, id, received_at, n, n field/value pairs, then the targets.
+// ARGV: ttl, id, received_at, n, n field/value pairs, one '0'/'1' per target (whether to add it to the set
+//       of target names), then the targets.
 // Returns {1, id} when stored, {0, first id} when the key was already taken.
+// Each redis.call costs Redis a few microseconds, the larger part of an event's cost to it: one SET with
+// NX GET both claims the idempotency key and reads the first id, and a target is added to the set of names
+// once per connection (see appendTargetRegistration()), not once per event.
 constexpr std::string_view kStoreScript = R"lua(
-local first = redis.call('GET', KEYS[1])
+local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'GET', 'EX', ARGV[1])
 if first then return {0, first} end
 local id, at, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local h = {'id', id, 'received_at', at}
 for i = 5, 4 + 2 * n do h[#h + 1] = ARGV[i] end
+local register = ARGV[5 + 2 * n]
 local targets = {}
-for i = 5 + 2 * n, #ARGV do targets[#targets + 1] = ARGV[i] end
+for i = 6 + 2 * n, #ARGV do targets[#targets + 1] = ARGV[i] end
 h[#h + 1] = 'state'
 h[#h + 1] = (#targets == 0) and 'stored' or 'pending'
 h[#h + 1] = 'targets'
 h[#h + 1] = table.concat(targets, ',')
 redis.call('HSET', KEYS[2], unpack(h))
-redis.call('SET', KEYS[1], id, 'NX', 'EX', ARGV[1])
 for i = 1, #targets do
   redis.call('ZADD', KEYS[3] .. ':' .. targets[i], at, id .. '|' .. targets[i])
-  redis.call('SADD', KEYS[5], targets[i])
+  if string.byte(register, i) == 49 then redis.call('SADD', KEYS[5], targets[i]) end
 end
 redis.call('ZADD', KEYS[4], at, id)
 return {1, id}
@@ -114,7 +130,8 @@ bool isNumericIp(const std::string& host) {
   return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
 }
 
-enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kScriptLoad, kMarkSet, kMarkGet };
+enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kScriptLoad, kMarkSet, kMarkGet };
+
 
 // hiredis 0.14's libuv adapter returns early when uv_poll reports an error status, and libuv reports a
 // socket error (a refused connect, a reset from a killed Redis) as just that, after stopping the handle.
@@ -222,6 +239,8 @@ struct RedisStore::Impl {
 
   redisAsyncContext* ctx_ = nullptr;
   uint64_t conn_gen_ = 0;  // bumped per connection, so deferred work can tell connections apart
+  // Target name -> the connection on which a store added it to {p}:targets.
+  std::unordered_map<std::string, uint64_t> registered_;
   bool started_ = false;
   bool stopped_ = false;
   bool ready_ = false;
@@ -423,6 +442,7 @@ struct RedisStore::Impl {
     }
     if (a.db != 0)
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kVersion), "INFO server");
     redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad), "SCRIPT LOAD %b",
                       kStoreScript.data(), kStoreScript.size());
     // The data marker: set when absent, then read. A value other than the one this process saw last means
@@ -468,6 +488,7 @@ struct RedisStore::Impl {
                        "keeps working with what Redis holds now. Check Redis persistence "
                        "(appendonly yes)"},
                       {"data_losses", static_cast<int64_t>(data_losses_)}});
+    registered_.clear();  // the set of target names went with the data
     if (!marker_.empty() && ctx_) {
       // Set it again so the loss is counted once, and other instances see the new marker.
       marker_.clear();
@@ -503,8 +524,15 @@ struct RedisStore::Impl {
   void onHandshakeReply(HandshakeStep step, const redisReply* r) {
     // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
     if (drop_gen_ == conn_gen_) return;
-    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "SCRIPT LOAD", "SET", "GET"};
+    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "INFO", "SCRIPT LOAD", "SET", "GET"};
     const char* name = kNames[static_cast<int>(step)];
+    if (step == HandshakeStep::kVersion) {
+      // An ACL user without INFO gets an error here: the check is skipped, not the connection.
+      const int major = r->type == REDIS_REPLY_STRING ? redisMajorVersion(replyText(r)) : -1;
+      if (major >= 0 && major < 7)
+        requestDrop("Redis " + std::to_string(major) + ".x is too old: payhook needs Redis 7.0 or newer");
+      return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
       requestDrop(std::string(name) + ": " + std::string(replyText(r)));
       return;
@@ -641,7 +669,7 @@ struct RedisStore::Impl {
   void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec) {
     std::string& c = op->cmd;
     c.clear();
-    op->argc = 12 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
+    op->argc = 13 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
     c += '*';
     appendNumber(c, op->argc);
     c += "\r\n$7\r\nEVALSHA\r\n";
@@ -684,7 +712,24 @@ struct RedisStore::Impl {
     appendBulk(c, e.raw.content_type);
     appendBulk(c, "raw_body");
     appendBulk(c, e.raw.body);
+    appendTargetRegistration(c, spec.targets);
     for (const auto& t : spec.targets) appendBulk(c, t);
+  }
+
+  // The store script's flags: '1' for a target not yet added to {p}:targets on this connection. The set
+  // only grows (nothing removes a name), so one SADD per name and connection keeps it complete; a new
+  // connection, or a Redis found without our data, starts over.
+  void appendTargetRegistration(std::string& c, const std::vector<std::string>& targets) {
+    c += '$';
+    appendNumber(c, targets.size());
+    c += "\r\n";
+    for (const auto& t : targets) {
+      auto [it, added] = registered_.try_emplace(t, conn_gen_);
+      const bool send = added || it->second != conn_gen_;
+      it->second = conn_gen_;
+      c += send ? '1' : '0';
+    }
+    c += "\r\n";
   }
 
   // ---- scripts ----

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/redis_url.h"
@@ -95,6 +96,10 @@ struct ScriptReply {
   std::string error;  // otherwise: a message without secrets
   bool ok() const { return outcome == ScriptOutcome::kOk; }
 };
+
+// The major version in the text of INFO server ("redis_version:7.0.15" on a line of its own; Valkey reports
+// one too), or -1 when there is none. The store script's SET with both NX and GET needs Redis 7.0.
+int redisMajorVersion(std::string_view info);
 
 class RedisStore final : public EventStore {
  public:

@@ -9,6 +9,10 @@
 # to BUILD/fuzz-artifacts/TARGET/, logs to BUILD/fuzz-logs/TARGET.log. Exits non-zero when any target
 # crashed, leaked, tripped a sanitizer or timed out. --merge adds to the committed corpus at most MERGE_CAP
 # (default 20) inputs per target that bring coverage it lacks; keep all corpora under 200 files and 1 MB.
+#
+# FUZZ_RUNS=N stops each target after N executions (SECONDS still bounds it): the long run of
+# docs/reliability.md is FUZZ_RUNS=10000000 with SECONDS large enough. FUZZ_TIMEOUT (default 10) is the
+# per-input limit; raise it when the fuzzers share the machine with other work at a lower priority.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,12 +65,13 @@ for t in "${targets[@]}"; do
   fi
   mkdir -p "$scratch" "$build/fuzz-artifacts/$t" "$build/fuzz-logs"
   cp -n "$committed"/* "$scratch"/ 2>/dev/null || true
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  args=(-max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$build/fuzz-artifacts/$t/")
+  [[ -n "${FUZZ_RUNS:-}" ]] && args+=(-runs="$FUZZ_RUNS")
   dict=$(dict_for "$t")
   [[ -n "$dict" ]] && args+=(-dict="$dict")
   log="$build/fuzz-logs/$t.log"
-  echo "fuzz: $t for ${seconds}s"
+  echo "fuzz: $t for ${seconds}s${FUZZ_RUNS:+ or $FUZZ_RUNS executions}"
   rc=0
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$bin" "${args[@]}" "$scratch" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)

@@ -204,6 +204,40 @@ TEST_F(RedisStoreTest, NoTargetsIsStoredWithoutJobs) {
   EXPECT_EQ(redis.command({"ZSCORE", "{ph}:events", "id-no-targets"}).str, "1790000000123");
 }
 
+// The store script adds a target to {ph}:targets once per connection, not on every event (each redis.call
+// costs Redis a few microseconds). A new connection and a Redis found flushed both start over.
+TEST_F(RedisStoreTest, TargetSetIsFilledOncePerConnectionAndAgainAfterAFlush) {
+  heartbeat_ms_ = 50;
+  RedisServer redis;
+  makeStore(redis.url());
+  ASSERT_TRUE(waitReady());
+  auto targets = [&] {
+    auto t = strings(redis.command({"SMEMBERS", "{ph}:targets"}));
+    std::sort(t.begin(), t.end());
+    return t;
+  };
+  ASSERT_EQ(storeAndWait(makeEvent("e1", "k1"), spec({"orders"})).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(targets(), (std::vector<std::string>{"orders"}));
+
+  // Already added on this connection: a second event of the same target writes no SADD, a new target does.
+  redis.command({"DEL", "{ph}:targets"});
+  ASSERT_EQ(storeAndWait(makeEvent("e2", "k2"), spec({"orders", "crm"})).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(targets(), (std::vector<std::string>{"crm"}));
+
+  // Flushed under the store: the heartbeat notices, and the next event adds its targets again.
+  redis.command({"FLUSHALL"});
+  ASSERT_TRUE(runUntil([&] { return store_->dataLosses() == 1; }));
+  ASSERT_EQ(storeAndWait(makeEvent("e3", "k3"), spec({"orders"})).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(targets(), (std::vector<std::string>{"orders"}));
+
+  // A new connection starts over too.
+  redis.command({"DEL", "{ph}:targets"});
+  redis.command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  ASSERT_TRUE(runUntil([&] { return ready_changes_.size() >= 3 && store_->ready(); }));
+  ASSERT_EQ(storeAndWait(makeEvent("e4", "k4"), spec({"orders", "crm"})).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(targets(), (std::vector<std::string>{"crm", "orders"}));
+}
+
 TEST_F(RedisStoreTest, SameKeyTwiceIsDuplicateOfTheFirstAndWritesNothing) {
   RedisServer redis;
   makeStore(redis.url());
