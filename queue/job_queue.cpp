@@ -34,32 +34,49 @@ using lua::text;
 // The event hash key of a job depends on the job, so the claim and sweep scripts build it from ARGV[1]
 // ("{prefix}:"); it carries the same hash tag as the declared keys, so the script stays on one slot.
 
+// Each redis.call costs Redis a few microseconds, more than anything else a delivery costs it, so both
+// scripts below read an event's fields in one HMGET and write them in one HSET, and the claim moves its jobs
+// between sorted sets in bulk. An event hash always holds "id": a missing id is a deleted event.
+
 // KEYS: leased.  ARGV: key prefix, now, lease expiry, token, then (target, max) pairs.
 // Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, {event fields}}.
 constexpr std::string_view kClaimScript = R"lua(
 local prefix, now, expiry, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local out = {}
+-- unpack() is bounded by Lua's C stack: bulk commands go out in chunks.
+local function bulk(cmd, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+local out, leased = {}, {}
 for a = 5, #ARGV - 1, 2 do
   local target, max = ARGV[a], tonumber(ARGV[a + 1])
   if max and max > 0 then
-    local due = prefix .. 'due:' .. target
-    for _, job in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)) do
-      redis.call('ZREM', due, job)
-      local ev = prefix .. 'ev:' .. string.sub(job, 1, -#target - 2)
-      if string.sub(job, -#target - 1) ~= '|' .. target or redis.call('EXISTS', ev) == 0
-          or redis.call('HEXISTS', ev, 'status:' .. target) == 1 then
+    local due, suffix = prefix .. 'due:' .. target, '|' .. target
+    local jobs = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, max)
+    bulk('ZREM', due, jobs)
+    for _, job in ipairs(jobs) do
+      local ev, f = prefix .. 'ev:' .. string.sub(job, 1, -#suffix - 1), nil
+      if string.sub(job, -#suffix) == suffix then
+        f = redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at', 'verified', 'data',
+          'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body', 'decision', 'since:' .. target,
+          'status:' .. target, 'attempts:' .. target)
+      end
+      if not f or not f[1] or f[15] then
         out[#out + 1] = {0, job}
       else
-        local n = redis.call('HINCRBY', ev, 'attempts:' .. target, 1)
-        redis.call('HSET', ev, 'lease:' .. target, token)
-        redis.call('ZADD', KEYS[1], expiry, job)
-        out[#out + 1] = {1, job, n, redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at',
-          'verified', 'data', 'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body',
-          'decision', 'since:' .. target)}
+        local n = (tonumber(f[16]) or 0) + 1
+        redis.call('HSET', ev, 'attempts:' .. target, n, 'lease:' .. target, token)
+        leased[#leased + 1] = expiry
+        leased[#leased + 1] = job
+        f[16] = nil
+        f[15] = nil
+        out[#out + 1] = {1, job, n, f}
       end
     end
   end
 end
+bulk('ZADD', KEYS[1], leased)
 return out
 )lua";
 
@@ -70,28 +87,30 @@ return out
 // Returns 'ok', 'lost' or 'gone'.
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
-if redis.call('EXISTS', ev) == 0 then
+local f = redis.call('HMGET', ev, 'id', 'lease:' .. target, 'attempts:' .. target, 'state', 'targets')
+if not f[1] then
   redis.call('ZREM', KEYS[1], job)
   redis.call('ZREM', KEYS[2], job)
   return 'gone'
 end
-if redis.call('HGET', ev, 'lease:' .. target) ~= ARGV[3] then return 'lost' end
+if f[2] ~= ARGV[3] then return 'lost' end
+local state, list = f[4], f[5] or ''
 redis.call('HDEL', ev, 'lease:' .. target)
 redis.call('ZREM', KEYS[2], job)
 redis.call('ZREM', KEYS[1], job)
 if mode == 'release' then
-  redis.call('HINCRBY', ev, 'attempts:' .. target, -1)
+  redis.call('HSET', ev, 'attempts:' .. target, (tonumber(f[3]) or 1) - 1)
   redis.call('ZADD', KEYS[1], ARGV[5], job)
   return 'ok'
 end
-local n = redis.call('HGET', ev, 'attempts:' .. target) or '0'
-redis.call('RPUSH', KEYS[4], '{"attempt":' .. n .. ',' .. string.sub(ARGV[6], 2))
-redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
+local keep = tonumber(ARGV[8])
+if redis.call('RPUSH', KEYS[4], '{"attempt":' .. (f[3] or '0') .. ',' .. string.sub(ARGV[6], 2)) > keep then
+  redis.call('LTRIM', KEYS[4], -keep, -1)
+end
 if mode == 'complete' then
-  redis.call('HSET', ev, 'status:' .. target, 'delivered')
   if ARGV[11] == '1' then
     local next = ARGV[9]
-    local next_job = redis.call('HGET', ev, 'id') .. '|' .. next
+    local next_job = f[1] .. '|' .. next
     -- A decision already carried out (or being carried out) stays the event's decision: a replayed
     -- notify neither changes it nor calls the API again.
     local settled = redis.call('HGET', ev, 'status:' .. next) or redis.call('ZSCORE', KEYS[2], next_job)
@@ -100,30 +119,34 @@ if mode == 'complete' then
     if not settled then
       redis.call('HSET', ev, 'decision', ARGV[10])
       if ARGV[12] == '1' then
-        local list = redis.call('HGET', ev, 'targets') or ''
         local known = false
         for t in string.gmatch(list, '[^,]+') do if t == next then known = true end end
         if not known then
-          redis.call('HSET', ev, 'targets', (list == '') and next or (list .. ',' .. next))
+          list = (list == '') and next or (list .. ',' .. next)
+          redis.call('HSET', ev, 'targets', list)
         end
         redis.call('ZADD', string.sub(KEYS[1], 1, -#target - 1) .. next, ARGV[5], next_job)
         redis.call('SADD', KEYS[6], next)
       end
     end
   end
-  if redis.call('HGET', ev, 'state') ~= 'dead' then
-    local all = true
-    for t in string.gmatch(redis.call('HGET', ev, 'targets') or '', '[^,]+') do
-      if redis.call('HGET', ev, 'status:' .. t) ~= 'delivered' then
+  local all = state ~= 'dead'
+  if all then
+    for t in string.gmatch(list, '[^,]+') do
+      if t ~= target and redis.call('HGET', ev, 'status:' .. t) ~= 'delivered' then
         all = false
         break
       end
     end
-    if all then redis.call('HSET', ev, 'state', 'delivered') end
+  end
+  if all then
+    redis.call('HSET', ev, 'status:' .. target, 'delivered', 'state', 'delivered')
+  else
+    redis.call('HSET', ev, 'status:' .. target, 'delivered')
   end
 elseif mode == 'reschedule' then
   redis.call('ZADD', KEYS[1], ARGV[5], job)
-  if redis.call('HGET', ev, 'state') ~= 'dead' then redis.call('HSET', ev, 'state', 'retrying') end
+  if state ~= 'dead' and state ~= 'retrying' then redis.call('HSET', ev, 'state', 'retrying') end
 else
   redis.call('ZADD', KEYS[3], ARGV[5], job)
   redis.call('HSET', ev, 'status:' .. target, 'dead', 'reason:' .. target, ARGV[7], 'state', 'dead')

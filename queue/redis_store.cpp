@@ -132,7 +132,6 @@ bool isNumericIp(const std::string& host) {
 
 enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kScriptLoad, kMarkSet, kMarkGet };
 
-
 // hiredis 0.14's libuv adapter returns early when uv_poll reports an error status, and libuv reports a
 // socket error (a refused connect, a reset from a killed Redis) as just that, after stopping the handle.
 // hiredis then never hears of it: a refused connect waits for connect_timeout and a reset connection
@@ -141,7 +140,8 @@ enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kScriptLoad
 // adapter's four interest hooks right after redisLibuvAttach(). The adapter still owns the handle memory.
 void onRedisPoll(uv_poll_t* handle, int status, int events) noexcept {
   auto* p = static_cast<redisLibuvEvents*>(handle->data);
-  int ev = status != 0 ? p->events : events;
+  // On an error libuv has stopped the handle: record that, so interest hiredis asks for again restarts it.
+  int ev = status != 0 ? std::exchange(p->events, 0) : events;
   if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
   if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
 }
@@ -153,28 +153,29 @@ void updateRedisPoll(redisLibuvEvents* p) {
     uv_poll_stop(&p->handle);
 }
 
-void redisPollAddRead(void* data) noexcept {
+// hiredis asks for write interest on every command it queues. uv_poll_start() re-registers the socket with
+// epoll even when nothing changed (two epoll_ctl calls, one failing): only a change is passed on.
+void setRedisPollEvents(void* data, int events) {
   auto* p = static_cast<redisLibuvEvents*>(data);
-  p->events |= UV_READABLE;
+  if (p->events == events) return;
+  p->events = events;
   updateRedisPoll(p);
+}
+
+void redisPollAddRead(void* data) noexcept {
+  setRedisPollEvents(data, static_cast<redisLibuvEvents*>(data)->events | UV_READABLE);
 }
 
 void redisPollDelRead(void* data) noexcept {
-  auto* p = static_cast<redisLibuvEvents*>(data);
-  p->events &= ~UV_READABLE;
-  updateRedisPoll(p);
+  setRedisPollEvents(data, static_cast<redisLibuvEvents*>(data)->events & ~UV_READABLE);
 }
 
 void redisPollAddWrite(void* data) noexcept {
-  auto* p = static_cast<redisLibuvEvents*>(data);
-  p->events |= UV_WRITABLE;
-  updateRedisPoll(p);
+  setRedisPollEvents(data, static_cast<redisLibuvEvents*>(data)->events | UV_WRITABLE);
 }
 
 void redisPollDelWrite(void* data) noexcept {
-  auto* p = static_cast<redisLibuvEvents*>(data);
-  p->events &= ~UV_WRITABLE;
-  updateRedisPoll(p);
+  setRedisPollEvents(data, static_cast<redisLibuvEvents*>(data)->events & ~UV_WRITABLE);
 }
 
 int attachToLoop(redisAsyncContext* c, uv_loop_t* loop) {

@@ -266,8 +266,33 @@ void Connection::writeResponse(Response&& response, bool close_after) {
   state_ = State::kWriting;
   uv_buf_t bufs[2] = {uv_buf_init(out_head_.data(), static_cast<unsigned>(out_head_.size())),
                       uv_buf_init(out_body_.data(), static_cast<unsigned>(out_body_.size()))};
+  unsigned nbufs = out_body_.empty() ? 1 : 2;
+  // Most answers fit the socket buffer: writing them here spares libuv's write request, its deferred
+  // callback and the epoll_ctl that re-arms the socket after it. Only with no request input buffered, so
+  // finishing the answer here never parses (and answers) the next request from inside this call.
+  if (in_pos_ == in_.size()) {
+    const int n = uv_try_write(&h_.stream, bufs, nbufs);
+    if (n == static_cast<int>(bufs[0].len + (nbufs == 2 ? bufs[1].len : 0))) {
+      onResponseWritten();
+      return;
+    }
+    if (n > 0) {
+      size_t done = static_cast<size_t>(n);
+      if (done >= bufs[0].len) {  // the head went out whole: the rest of the body is the one buffer left
+        done -= bufs[0].len;
+        bufs[0] = uv_buf_init(bufs[1].base + done, static_cast<unsigned>(bufs[1].len - done));
+        nbufs = 1;
+      } else {
+        bufs[0] = uv_buf_init(bufs[0].base + done, static_cast<unsigned>(bufs[0].len - done));
+      }
+    } else if (n != UV_EAGAIN) {
+      log::debug("http write failed", {{"error", uv_strerror(n)}});
+      close();
+      return;
+    }
+  }
   write_req_.data = this;
-  int rc = uv_write(&write_req_, &h_.stream, bufs, out_body_.empty() ? 1 : 2, &Connection::onWritten);
+  int rc = uv_write(&write_req_, &h_.stream, bufs, nbufs, &Connection::onWritten);
   if (rc != 0) {
     log::debug("http write failed", {{"error", uv_strerror(rc)}});
     close();
