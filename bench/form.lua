@@ -1,4 +1,4 @@
--- wrk script for bench/compare.sh: cycles through pre-built requests, one per line of the file that
+-- wrk script for bench/run.sh: cycles through pre-built requests, one per line of the file that
 -- bench/gen_requests writes. PAYHOOK_BENCH_MODE=yoomoney: "invoiceId TAB form body" (POST, form);
 -- hmac: "signature TAB JSON body" (POST, JSON, the signature in X-Signature).
 local path = os.getenv("PAYHOOK_BENCH_PATH")

@@ -40,9 +40,13 @@ write_secrets() {
   echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
 }
 
-# start_nginx NAME PORT STATUS: one nginx worker on 127.0.0.1:PORT answering every request with STATUS
-# (config and logs $out/NAME.*); its master's pid is nginx_pid. Waits until it listens.
+# start_nginx NAME PORT STATUS [log]: one nginx worker on 127.0.0.1:PORT answering every request with STATUS
+# (config and logs $out/NAME.*); its master's pid is nginx_pid, its worker's nginx_worker. Waits until it
+# listens. With `log`, it writes one line per answer to $out/NAME.log, "$msec $status $connection",
+# unbuffered, so a count read at any moment is exact ($connection tells how many connections a client used).
 start_nginx() {
+  local log="access_log off;"
+  if [[ "${4:-}" == log ]]; then log="access_log $out/$1.log answers;"; fi
   cat >"$out/$1.conf" <<NGINX
 daemon off;
 worker_processes 1;
@@ -52,11 +56,19 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path $out/$1-body;
-  server { listen 127.0.0.1:$2; location / { return $3; } }
+  log_format answers '\$msec \$status \$connection';
+  server { listen 127.0.0.1:$2; $log location / { return $3; } }
 }
 NGINX
   nginx -c "$out/$1.conf" -p "$out" 2>/dev/null &
   nginx_pid=$!
   pids+=("$nginx_pid")
   wait_port "$2"
+  nginx_worker=
+  for _ in $(seq 100); do  # the master forks its worker after it listens
+    nginx_worker=$(pgrep -P "$nginx_pid" | head -1) || true
+    [[ -z "$nginx_worker" ]] || return 0
+    sleep 0.05
+  done
+  return 1
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# `make bench`: accepted/s, latency and RSS of payhookd for validly signed Standard Webhooks callbacks, each
-# stored in Redis before its 204, next to nginx `return 200` measured in the same run as the HTTP floor; and
-# delivered/s: payhookd forwards every event to a sink (nginx `return 204` on a second port). Deliveries are
-# counted while wrk runs and while the backlog it left drains afterwards, until every stored event is
-# delivered; one run holds the sink paused, so it measures ingest alone and leaves a large backlog to drain.
-# Loopback only, bounded in time. Usage: bench/run.sh [BUILD_DIR]
+# `make bench`: issue 6 point 4's table, every figure from this one run on loopback. accepted/s and p50/p99
+# latency of payhookd for validly signed Standard Webhooks callbacks and YooMoney paymentAvisos, each stored
+# in Redis (AOF) before its answer, with the ratios to nginx `return 200` (one worker, the HTTP floor) and to
+# adnanh/webhook (Debian's `webhook`, a hook with a payload-hmac-sha256 trigger rule running /bin/true), both
+# measured first; payhookd's peak RSS and CPU per callback; and delivered/s: payhookd forwards every event to
+# a sink (a second nginx answering `return 204`). Deliveries are counted while wrk runs and while the backlog
+# it left drains afterwards, until every stored event is delivered; two runs (Standard Webhooks, YooMoney)
+# hold the sink paused, so they measure ingest alone and leave a large backlog to drain. Every run sends new
+# ids; the script fails if a 2xx answer has no stored event behind it, or if a stored event did not end
+# delivered (a drain longer than BENCH_DRAIN_TIMEOUT is reported instead). Bounded in time.
+# Usage: bench/run.sh [BUILD_DIR]
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,57 +18,38 @@ duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-32}
 count=${BENCH_REQUESTS:-300000}
 drain_timeout=${BENCH_DRAIN_TIMEOUT:-60}  # seconds the backlog of a run may take to be delivered
+command -v webhook >/dev/null || { echo "bench: adnanh/webhook missing (apt install webhook)" >&2; exit 2; }
 out=$(mktemp -d /tmp/payhook-bench.XXXXXX)
-pids=()
-cleanup() {
-  # A stopped nginx worker could not quit.
-  if [[ -n "${nginx_worker:-}" ]]; then kill -CONT "$nginx_worker" 2>/dev/null || true; fi
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -n "${BENCH_KEEP:-}" ]]; then echo "bench: kept $out"; else rm -rf "$out"; fi
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+# A stopped nginx worker could not quit.
+# shellcheck disable=SC2016  # evaluated at exit, when sink_worker is known
+bench_on_exit 'if [[ -n "${sink_worker:-}" ]]; then kill -CONT "$sink_worker" 2>/dev/null; fi'
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-  echo $((20000 + RANDOM % 20000)); }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+http_port=$(free_port); admin_port=$(free_port); nginx_port=$(free_port)
+sink_port=$(free_port); webhook_port=$(free_port)
+password='s<kY23653f,{9fcnshwq'  # the YooMoney shop's
+hmac_secret=$(head -c 24 /dev/urandom | base64 -w0)
+start_redis everysec
+write_secrets
+printf '%s' "$password" >"$out/secrets/yoomoney.pass"
 
-redis_port=$(free_port); http_port=$(free_port); admin_port=$(free_port); nginx_port=$(free_port)
-sink_port=$(free_port)
-secret=whsec_$(head -c 32 /dev/urandom | base64 -w0)
+# The HTTP floor, and the delivery sink: its own nginx worker, which logs one line per delivery it answered
+# ($out/sink.log), and is stopped (SIGSTOP) during the sink-paused runs.
+start_nginx nginx "$nginx_port" 200
+start_nginx sink "$sink_port" 204 log
+sink_worker=$nginx_worker
 
-redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync everysec --dir "$out" \
-  --save "" --logfile "$out/redis.log" &
-redis_pid=$!
-pids+=("$redis_pid")
-wait_port "$redis_port"
+# adnanh/webhook answers a callback whose HMAC does not match with a 500, so it would show as non-2xx.
+cat >"$out/hooks.json" <<JSON
+[{"id": "bench", "execute-command": "/bin/true", "response-message": "ok",
+  "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$hmac_secret",
+                             "parameter": {"source": "header", "name": "X-Signature"}}}}]
+JSON
+webhook -hooks "$out/hooks.json" -ip 127.0.0.1 -port "$webhook_port" >"$out/webhook.log" 2>&1 &
+pids+=("$!")
+wait_port "$webhook_port"
 
-# nginx, one worker: the HTTP floor on one port, and the delivery sink on another, which logs one line per
-# delivery it answered (unbuffered, so a count read at any moment is exact; $connection tells how many
-# connections payhookd opened).
-cat >"$out/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $out/nginx.pid;
-error_log $out/nginx.error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $out/nginx-body;
-  log_format sink '\$msec \$status \$connection';
-  server { listen 127.0.0.1:$nginx_port; location / { return 200; } }
-  server { listen 127.0.0.1:$sink_port; access_log $out/sink.log sink; location / { return 204; } }
-}
-NGINX
-nginx -c "$out/nginx.conf" -p "$out" 2>/dev/null &
-nginx_pid=$!
-pids+=("$nginx_pid")
-wait_port "$nginx_port"
-wait_port "$sink_port"
-
-mkdir -p "$out/secrets"
-echo "$secret" >"$out/secrets/bench.whsec"
-echo "whsec_$(head -c 32 /dev/urandom | base64 -w0)" >"$out/secrets/orders.whsec"
 cat >"$out/payhook.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$http_port"]
@@ -80,11 +66,20 @@ name = "orders"
 url = "http://127.0.0.1:$sink_port/payhook"
 secret_file = "secrets/orders.whsec"
 timeout = "60s"  # outlasts a run with the sink paused, so no attempt fails and is retried 5 s later
+breaker_failures = 0  # and should one time out anyway, the backlog is not held back by an open breaker
 [[routes]]
 name = "bench"
 provider = "standard-webhooks"
 path = "/hooks/bench"
 secret_file = "secrets/bench.whsec"
+forward = ["orders"]
+[[routes]]
+name = "shop"
+provider = "yoomoney"
+path = "/yoomoney"
+shop_id = "13"
+shop_password_file = "secrets/yoomoney.pass"
+decision = "orders"  # asked by checkOrder only; avisos are stored and forwarded
 forward = ["orders"]
 TOML
 "$build/payhookd" --config "$out/payhook.toml" 2>"$out/payhookd.log" &
@@ -93,23 +88,27 @@ pids+=("$payhookd_pid")
 wait_port "$http_port"
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null && break; sleep 0.05; done
 
-# Each payhookd run gets its own ids, so every request is a new event, never the cheaper duplicate path.
-for run in 1 2 3; do "$build/bench/bench_gen_requests" "$count" "$secret" "$out/requests-$run.tsv"; done
+# Each payhookd run gets its own file, and each file its own ids (bench_gen_requests draws a run number), so
+# every request is a new event, never the cheaper duplicate path. adnanh/webhook stores nothing: its requests
+# may repeat.
+for run in live paused always; do "$build/bench/bench_gen_requests" "$count" "$secret" "$out/$run.tsv"; done
+"$build/bench/bench_gen_requests" --format yoomoney "$count" "$password" "$out/yoomoney.tsv"
+"$build/bench/bench_gen_requests" --format hmac 20000 "$hmac_secret" "$out/webhook.tsv"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-run_wrk() {  # url label requests
-  PAYHOOK_BENCH_REQUESTS="$3" wrk -t1 -c"$connections" -d"$duration" --latency \
-    -s bench/swh.lua "$1" >"$out/$2.wrk" 2>&1
+wrk_run() {  # label port path script [mode]: sends $out/label.tsv (nginx: live.tsv), output $out/label.wrk
+  local requests="$out/$1.tsv"
+  [[ "$1" != nginx ]] || requests="$out/live.tsv"
+  PAYHOOK_BENCH_REQUESTS="$requests" PAYHOOK_BENCH_PATH="$3" PAYHOOK_BENCH_MODE="${5:-}" \
+    wrk -t1 -c"$connections" -d"$duration" --latency -s "bench/$4" "http://127.0.0.1:$2$3" >"$out/$1.wrk" 2>&1
 }
-field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
-rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
-non2xx() { awk '/Non-2xx or 3xx responses:/ {print $NF}' "$1"; }
-total() { awk '/requests in/ {print $1}' "$1"; }
-seconds() { awk '/requests in/ {gsub(/[^0-9.]/, "", $4); print $4}' "$1"; }  # wrk's measured window
+field() { awk -v k="$1" '$1 == k {print $2}' "$out/$2.wrk"; }
+rps() { awk '/^Requests\/sec:/ {print $2}' "$out/$1.wrk"; }
+non2xx() { awk '/Non-2xx or 3xx responses:/ {n = $NF} END {print n + 0}' "$out/$1.wrk"; }
+total() { awk '/requests in/ {print $1}' "$out/$1.wrk"; }
+seconds() { awk '/requests in/ {gsub(/[^0-9.]/, "", $4); print $4}' "$out/$1.wrk"; }  # wrk's measured window
 
-rcli() { redis-cli -p "$redis_port" "$@"; }
 sink_count() { wc -l <"$out/sink.log"; }  # deliveries the sink answered (204), retries included
-nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 # Events are ranked by receipt time in {payhook}:events. From rank ARGV[1] on, skips (at most ARGV[2]) events
 # whose hash says state == delivered and returns the rank of the first one that is not (or the end): every
 # event before that rank is delivered. The drain calls it again from there, so each event is read ~once.
@@ -136,12 +135,15 @@ return {#ids, d, dead, other}'
 
 cursor=0  # every event ranked below it is delivered
 timed_out=()
-declare -A load_rate drain_rate drain_note
+# Per payhookd run: delivered/s and drain/s (table), the drain's note, the events stored once it drained,
+# CPU ticks of payhookd / redis-server during wrk, and for the sink-paused runs Redis' EVALSHA figures during
+# wrk and the drain's CPU ticks (payhookd, redis-server, sink) and deliveries.
+declare -A load_rate drain_rate drain_note stored_after cpu_p cpu_r evalsha drain_p drain_r drain_s drain_n
 # The delivery figures of one wrk run; call it right after wrk. delivered/s: the sink's answers during wrk's
 # window. Then waits (at most $drain_timeout s) until every stored event is delivered: drain/s.
-measure_delivery() {  # label sink_count_before_wrk sink_count_after_wrk wrk_file
+measure_delivery() {  # label sink_count_before_wrk sink_count_after_wrk
   local label=$1 start=$EPOCHREALTIME s0=$3 t stored dead=0 drained=0 n
-  load_rate[$label]=$(awk -v n=$(($3 - $2)) -v s="$(seconds "$4")" 'BEGIN {printf "%.0f", n / s}')
+  load_rate[$label]=$(awk -v n=$(($3 - $2)) -v s="$(seconds "$label")" 'BEGIN {printf "%.0f", n / s}')
   stored=$(rcli zcard '{payhook}:events')
   while :; do
     cursor=$(rcli eval "$delivered_upto" 1 '{payhook}:events' "$cursor" 20000 '{payhook}:ev:')
@@ -166,70 +168,85 @@ measure_delivery() {  # label sink_count_before_wrk sink_count_after_wrk wrk_fil
     drain_note[$label]="NOT drained: $n delivered in $t s; of $stored events, $((stored - cursor)) or fewer"
     drain_note[$label]+=" not yet delivered, $dead dead"
   fi
+  stored_after[$label]=$(rcli zcard '{payhook}:events')
+}
+# A run with delivery live, as in production.
+live_run() {  # label port path script [mode]
+  local d0 d1 p0 r0
+  p0=$(cpu_ticks "$payhookd_pid"); r0=$(cpu_ticks "$redis_pid"); d0=$(sink_count)
+  wrk_run "$@"
+  d1=$(sink_count)
+  cpu_p[$1]=$(($(cpu_ticks "$payhookd_pid") - p0)) cpu_r[$1]=$(($(cpu_ticks "$redis_pid") - r0))
+  measure_delivery "$1" "$d0" "$d1"
+}
+# A run with the sink's worker stopped, so its max_in_flight attempts hang and the rest stays due: ingest
+# alone (comparable with the figures from before the bench had a sink). Then the sink resumes and the backlog
+# drains with no ingest.
+paused_run() {  # label port path script [mode]
+  local d p0 r0 p1 r1 n1
+  kill -STOP "$sink_worker"
+  rcli config resetstat >/dev/null  # Redis' per-command figures are for this run alone
+  p0=$(cpu_ticks "$payhookd_pid"); r0=$(cpu_ticks "$redis_pid")
+  wrk_run "$@"
+  d=$(sink_count)
+  p1=$(cpu_ticks "$payhookd_pid"); r1=$(cpu_ticks "$redis_pid"); n1=$(cpu_ticks "$sink_worker")
+  cpu_p[$1]=$((p1 - p0)) cpu_r[$1]=$((r1 - r0))
+  evalsha[$1]=$(rcli info commandstats | tr -d '\r' | awk -F'[:,=]' '$1 == "cmdstat_evalsha" {print $3, $7}')
+  kill -CONT "$sink_worker"
+  measure_delivery "$1" "$d" "$d"
+  load_rate[$1]=paused
+  drain_n[$1]=$(($(sink_count) - d))
+  drain_p[$1]=$(($(cpu_ticks "$payhookd_pid") - p1)) drain_r[$1]=$(($(cpu_ticks "$redis_pid") - r1))
+  drain_s[$1]=$(($(cpu_ticks "$sink_worker") - n1))
 }
 
 echo "payhook bench: $duration per run, $connections connections, 1 wrk thread, loopback; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-run_wrk "http://127.0.0.1:$nginx_port/hooks/bench" nginx "$out/requests-1.tsv"
-
-# Run 1: ingest with delivery to the sink going on, as in production.
-p0=$(cpu_ticks "$payhookd_pid"); r0=$(cpu_ticks "$redis_pid"); d0=$(sink_count)
-run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook "$out/requests-1.tsv"
-d1=$(sink_count); p1=$(cpu_ticks "$payhookd_pid"); r1=$(cpu_ticks "$redis_pid")
-measure_delivery live "$d0" "$d1" "$out/payhook.wrk"
-stored_1=$(rcli zcard '{payhook}:events')
-
-# Run 2: the sink's worker stopped, so its max_in_flight attempts hang and the rest stays due: ingest alone
-# (comparable with the figures from before the bench had a sink). Then the sink resumes and the backlog
-# drains with no ingest.
-kill -STOP "$nginx_worker"
-rcli config resetstat >/dev/null  # Redis' per-command figures below are for this run alone
-p2=$(cpu_ticks "$payhookd_pid"); r2=$(cpu_ticks "$redis_pid")
-run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook-paused "$out/requests-2.tsv"
-d2=$(sink_count)
-p3=$(cpu_ticks "$payhookd_pid"); r3=$(cpu_ticks "$redis_pid"); n3=$(cpu_ticks "$nginx_worker")
-evalsha_stats=$(rcli info commandstats | tr -d '\r' | awk -F'[:,=]' '$1 == "cmdstat_evalsha" {print $3, $7}')
-kill -CONT "$nginx_worker"
-measure_delivery paused "$d2" "$d2" "$out/payhook-paused.wrk"
-d4=$(sink_count)
-p4=$(cpu_ticks "$payhookd_pid"); r4=$(cpu_ticks "$redis_pid"); n4=$(cpu_ticks "$nginx_worker")
-load_rate[paused]=paused
-stored_2=$(rcli zcard '{payhook}:events')
-
-# Run 3: the same as run 1 with every Redis write on disk before its answer (and so before payhook's 204).
+# The two points of comparison first, while payhookd is idle and holds no event.
+wrk_run nginx "$nginx_port" /hooks/bench swh.lua
+wrk_run webhook "$webhook_port" /hooks/bench form.lua hmac
+# Then payhookd: the runs in the order of the table, each drained before the next.
+live_run live "$http_port" /hooks/bench swh.lua
+paused_run paused "$http_port" /hooks/bench swh.lua
+paused_run yoomoney "$http_port" /yoomoney/aviso form.lua yoomoney
+# The same as the first with every Redis write on disk before its answer (and so before payhook's 204).
 rcli config set appendfsync always >/dev/null
-d0=$(sink_count)
-run_wrk "http://127.0.0.1:$http_port/hooks/bench" payhook-fsync "$out/requests-3.tsv"
-d1=$(sink_count)
-measure_delivery always "$d0" "$d1" "$out/payhook-fsync.wrk"
+live_run always "$http_port" /hooks/bench swh.lua
 
+runs=(live paused yoomoney always)  # payhookd's, in order
 stored=$(rcli zcard '{payhook}:events')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$payhookd_pid/status")
-n_rps=$(rps "$out/nginx.wrk")
-ok=()
-row() {  # label file [delivery label: this run's 2xx answers are compared with Redis]
-  local r bad total delivered=- drain=-
-  r=$(rps "$2"); bad=$(non2xx "$2"); bad=${bad:-0}; total=$(total "$2")
-  if [[ -n "${3:-}" ]]; then
-    ok+=($((total - bad)))
-    delivered=${load_rate[$3]} drain=${drain_rate[$3]}
+metrics=$(curl -fs "http://127.0.0.1:$admin_port/metrics")
+n_rps=$(rps nginx) w_rps=$(rps webhook)
+declare -A ok  # per payhookd run: its 2xx answers, compared with Redis below
+row() {  # run label
+  local r bad delivered=- drain=-
+  r=$(rps "$1"); bad=$(non2xx "$1")
+  if [[ -n "${load_rate[$1]:-}" ]]; then
+    ok[$1]=$(($(total "$1") - bad))
+    delivered=${load_rate[$1]} drain=${drain_rate[$1]}
   fi
-  printf '%-40s %9s %9s %9s %8s %7s %11s %9s\n' "$1" "$r" "$(field 50% "$2")" "$(field 99% "$2")" \
-    "$(awk -v a="$r" -v b="$n_rps" 'BEGIN {printf "%.2f", a / b}')" "$bad" "$delivered" "$drain"
+  printf '%-59s %9s %9s %9s %8s %10s %7s %11s %9s\n' "$2" "$r" "$(field 50% "$1")" "$(field 99% "$1")" \
+    "$(awk -v a="$r" -v b="$n_rps" 'BEGIN {printf "%.2f", a / b}')" \
+    "$(awk -v a="$r" -v b="$w_rps" 'BEGIN {printf "%.1f", a / b}')" "$bad" "$delivered" "$drain"
 }
 
-printf '\n%-40s %9s %9s %9s %8s %7s %11s %9s\n' "target" "req/s" "p50" "p99" "vs nginx" "non-2xx" \
-  "delivered/s" "drain/s"
-row "nginx return 200 (1 worker)" "$out/nginx.wrk"
-row "payhookd 204, AOF fsync everysec" "$out/payhook.wrk" live
-row "payhookd 204, everysec, sink paused" "$out/payhook-paused.wrk" paused
-row "payhookd 204, AOF fsync always" "$out/payhook-fsync.wrk" always
-echo "delivered/s: the sink's 2xx answers during wrk's window / the window. drain/s: once wrk stopped, the"
-echo "  events not yet delivered / the time until every stored event was (polled every 0.1 s, at most" \
-  "${drain_timeout} s)."
+printf '\n%-59s %9s %9s %9s %8s %10s %7s %11s %9s\n' "target" "req/s" "p50" "p99" "vs nginx" "vs webhook" \
+  "non-2xx" "delivered/s" "drain/s"
+row nginx "nginx return 200 (1 worker)"
+row webhook "adnanh/webhook, HMAC rule, /bin/true"
+row live "payhookd Standard Webhooks, AOF everysec, delivery live"
+row paused "payhookd Standard Webhooks, everysec, sink paused"
+row yoomoney "payhookd YooMoney paymentAviso, everysec, sink paused"
+row always "payhookd Standard Webhooks, AOF fsync always, delivery live"
+echo "payhookd answers 204 (Standard Webhooks) or 200 (YooMoney) once the event is stored in Redis; a run with"
+echo "  the sink paused is ingest alone. delivered/s: the sink's 2xx answers during wrk's window / the window."
+echo "  drain/s: once wrk stopped, the events not yet delivered / the time until every stored event was (polled"
+echo "  every 0.1 s, at most ${drain_timeout} s)."
 echo
-echo "drain after the everysec run:               ${drain_note[live]}"
-echo "drain after the everysec run, sink resumed: ${drain_note[paused]}"
-echo "drain after the always run:                 ${drain_note[always]}"
+echo "drain after the everysec run:                        ${drain_note[live]}"
+echo "drain after the everysec run, sink resumed:          ${drain_note[paused]}"
+echo "drain after the YooMoney everysec run, sink resumed: ${drain_note[yoomoney]}"
+echo "drain after the always run:                          ${drain_note[always]}"
 echo "payhookd peak RSS: $((rss_kib / 1024)) MiB"
 hz=$(getconf CLK_TCK)
 per() {  # label payhookd_ticks redis_ticks count [sink_ticks]
@@ -238,30 +255,45 @@ per() {  # label payhookd_ticks redis_ticks count [sink_ticks]
     if (s != "") printf ", sink %.1f us", s / hz / n * 1e6
     printf "\n" }'
 }
-per "CPU per callback (everysec run, the deliveries made meanwhile included)" $((p1 - p0)) $((r1 - r0)) \
-  "$(total "$out/payhook.wrk")"
-per "CPU per callback (everysec run, sink paused: ingest alone)" $((p3 - p2)) $((r3 - r2)) \
-  "$(total "$out/payhook-paused.wrk")"
-read -r es_calls es_usec <<<"${evalsha_stats:-0 0}"
-echo "Redis EVALSHA during the sink-paused run: $es_calls calls, $es_usec us per call," \
-  "$(awk -v c="$es_calls" -v u="$es_usec" -v n="$(total "$out/payhook-paused.wrk")" \
-    'BEGIN {printf "%.1f us per callback (%.1f callbacks per call)", c * u / n, n / (c ? c : 1)}')"
-if ((d4 - d2 >= 1000)); then  # a backlog large enough to be measured
-  per "CPU per delivery (drain after the sink resumed)" $((p4 - p3)) $((r4 - r3)) $((d4 - d2)) $((n4 - n3))
-fi
+per "CPU per callback (everysec run, the deliveries made meanwhile included)" "${cpu_p[live]}" "${cpu_r[live]}" \
+  "$(total live)"
+for run in paused yoomoney; do
+  case $run in
+    paused) what="everysec run" ;;
+    yoomoney) what="YooMoney everysec run" ;;
+  esac
+  per "CPU per callback ($what, sink paused: ingest alone)" "${cpu_p[$run]}" "${cpu_r[$run]}" "$(total "$run")"
+  read -r es_calls es_usec <<<"${evalsha[$run]:-0 0}"
+  echo "Redis EVALSHA during the $what, sink paused: $es_calls calls, $es_usec us per call," \
+    "$(awk -v c="$es_calls" -v u="$es_usec" -v n="$(total "$run")" \
+      'BEGIN {printf "%.1f us per callback (%.1f callbacks per call)", c * u / n, n / (c ? c : 1)}')"
+  if ((drain_n[$run] >= 1000)); then  # a backlog large enough to be measured
+    per "CPU per delivery (drain after the $what, sink resumed)" "${drain_p[$run]}" "${drain_r[$run]}" \
+      "${drain_n[$run]}" "${drain_s[$run]}"
+  fi
+done
 sink_conns=$(awk '{print $3}' "$out/sink.log" | sort -u | wc -l)
 echo "sink: $(sink_count) answers on $sink_conns connections from payhookd"
-new_events=("$stored_1" $((stored_2 - stored_1)) $((stored - stored_2)))
-echo "payhookd 2xx answers per run: ${ok[*]}; new events in Redis per run: ${new_events[*]}"
+outcomes=$(awk '/^payhook_callbacks_total\{/ {
+    match($0, /outcome="[^"]*"/); n[substr($0, RSTART + 9, RLENGTH - 10)] += $NF }
+  END {for (o in n) {printf "%s%s %d", sep, o, n[o]; sep = ", "}}' <<<"$metrics")
+echo "payhookd /metrics, callbacks by outcome: ${outcomes:-none}"
+new_events=() answers=() prev=0
+for run in "${runs[@]}"; do
+  new_events+=("$((stored_after[$run] - prev))") answers+=("${ok[$run]}")
+  prev=${stored_after[$run]}
+done
+echo "payhookd 2xx answers per run: ${answers[*]}; new events in Redis per run: ${new_events[*]}"
 # Every 2xx is a stored event. Past $count requests a run's ids repeat, and repeats are rightly answered
-# 204 without a new event, so only the first $count answers of a run must each be a new event.
-for i in 0 1 2; do
-  expected=$((ok[i] < count ? ok[i] : count))
+# with a 2xx without a new event, so only the first $count answers of a run must each be a new event.
+for i in "${!runs[@]}"; do
+  expected=$((answers[i] < count ? answers[i] : count))
   if ((new_events[i] < expected)); then
-    echo "error: run $((i + 1)): $expected answers that must be new events, only ${new_events[i]} stored" >&2
+    echo "error: run ${runs[i]}: $expected answers that must be new events, only ${new_events[i]} stored" >&2
     exit 1
   fi
 done
+echo "every 2xx answer is a stored event (the first $count of each run each a new one)"
 # And every stored event ended delivered: the state of each event hash, read in chunks.
 events=0 delivered=0 dead=0 other=0
 while ((events < stored)); do
@@ -279,4 +311,4 @@ elif ((delivered != events)); then
     "(BENCH_DRAIN_TIMEOUT): ${timed_out[*]}"
   exit 0
 fi
-echo "every 2xx answer of the three runs ended delivered (0 dead)"
+echo "every 2xx answer of the ${#runs[@]} payhookd runs ended delivered (0 dead)"

@@ -81,11 +81,11 @@ for _ in $(seq 200); do grep -q '^held' "$out/slowloris.out" && break; sleep 0.0
 grep -q '^held' "$out/slowloris.out" || { echo "error: slowloris helper did not open its connections" >&2;
   cat "$out/slowloris.out" >&2; exit 1; }
 sleep 0.5  # let the daemon accept them all
-conns_before=$(ls "/proc/$payhookd_pid/fd" | wc -l)
+conns_before=$(find "/proc/$payhookd_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
 c2=$(cpu_ticks "$payhookd_pid"); h2=$(cpu_ticks "$slow_pid")
 run_wrk slowloris
 c3=$(cpu_ticks "$payhookd_pid"); h3=$(cpu_ticks "$slow_pid")
-conns_after=$(ls "/proc/$payhookd_pid/fd" | wc -l)
+conns_after=$(find "/proc/$payhookd_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
 rss_slow=$(awk '/VmRSS/ {print $2}' "/proc/$payhookd_pid/status")
 kill -TERM "$slow_pid"
 wait "$slow_pid" || true

@@ -39,7 +39,7 @@ if ((${#missing[@]})); then
   # (prometheus is there for promtool, which checks the /metrics exposition).
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || $SUDO pkill -x prometheus || true
-  # adnanh/webhook is only the benchmark's point of comparison (bench/compare.sh).
+  # adnanh/webhook is only the benchmark's point of comparison (bench/run.sh).
   $SUDO systemctl disable --now webhook >/dev/null 2>&1 || true
 fi
 
