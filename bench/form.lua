@@ -18,7 +18,19 @@ end
 local n = #requests
 local i = 0
 
+-- wrk's own CPU while it sends (loading the requests above is left out): the process' CPU clock at the first
+-- request and at the end, printed for bench/run.sh, since the load generator shares the cores.
+local started = false
+
 function request()
+  if not started then
+    started = true
+    io.write(string.format("wrk cpu at first request: %.6f\n", os.clock()))
+  end
   i = i + 1
   return requests[(i % n) + 1]
+end
+
+function done()
+  io.write(string.format("wrk cpu at end: %.6f\n", os.clock()))
 end

@@ -37,6 +37,7 @@ printf '%s' "$password" >"$out/secrets/yoomoney.pass"
 # The HTTP floor, and the delivery sink: its own nginx worker, which logs one line per delivery it answered
 # ($out/sink.log), and is stopped (SIGSTOP) during the sink-paused runs.
 start_nginx nginx "$nginx_port" 200
+floor_worker=$nginx_worker
 start_nginx sink "$sink_port" 204 log
 sink_worker=$nginx_worker
 
@@ -101,6 +102,12 @@ wrk_run() {  # label port path script [mode]: sends $out/label.tsv (nginx: live.
   [[ "$1" != nginx ]] || requests="$out/live.tsv"
   PAYHOOK_BENCH_REQUESTS="$requests" PAYHOOK_BENCH_PATH="$3" PAYHOOK_BENCH_MODE="${5:-}" \
     wrk -t1 -c"$connections" -d"$duration" --latency -s "bench/$4" "http://127.0.0.1:$2$3" >"$out/$1.wrk" 2>&1
+}
+# wrk's CPU per request while it sent (its scripts print the process' CPU clock at the first request and at
+# the end; loading the pre-signed requests before is left out).
+wrk_us() {
+  awk -v n="$(total "$1")" '/^wrk cpu at first request:/ {a = $NF} /^wrk cpu at end:/ {b = $NF}
+    END {printf "%.1f", (b - a) / n * 1e6}' "$out/$1.wrk"
 }
 field() { awk -v k="$1" '$1 == k {print $2}' "$out/$2.wrk"; }
 rps() { awk '/^Requests\/sec:/ {print $2}' "$out/$1.wrk"; }
@@ -202,7 +209,9 @@ paused_run() {  # label port path script [mode]
 
 echo "payhook bench: $duration per run, $connections connections, 1 wrk thread, loopback; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # The two points of comparison first, while payhookd is idle and holds no event.
+f0=$(cpu_ticks "$floor_worker")
 wrk_run nginx "$nginx_port" /hooks/bench swh.lua
+floor_ticks=$(($(cpu_ticks "$floor_worker") - f0))
 wrk_run webhook "$webhook_port" /hooks/bench form.lua hmac
 # Then payhookd: the runs in the order of the table, each drained before the next.
 live_run live "$http_port" /hooks/bench swh.lua
@@ -271,6 +280,20 @@ for run in paused yoomoney; do
     per "CPU per delivery (drain after the $what, sink resumed)" "${drain_p[$run]}" "${drain_r[$run]}" \
       "${drain_n[$run]}" "${drain_s[$run]}"
   fi
+done
+# Where the two cores go: every process of a run, per request. Their sum bounds req/s from above (cores /
+# sum), whatever the scheduling; payhookd's ingest cannot reach half of nginx's figure unless the sum of its
+# run is at most twice the floor's.
+echo "CPU per request, every process of the run (wrk included; ceiling = $(nproc) cores / sum):"
+awk -v w="$(wrk_us nginx)" -v x="$floor_ticks" -v n="$(total nginx)" -v hz="$hz" -v c="$(nproc)" 'BEGIN {
+  s = w + x / hz / n * 1e6
+  printf "  nginx return 200:              wrk %.1f + nginx %.1f = %.1f us, ceiling %.0f req/s\n", w, x / hz / n * 1e6, s, c / s * 1e6 }'
+for run in paused yoomoney; do
+  awk -v l="$run" -v w="$(wrk_us "$run")" -v p="${cpu_p[$run]}" -v r="${cpu_r[$run]}" -v n="$(total "$run")" \
+    -v hz="$hz" -v c="$(nproc)" 'BEGIN {
+    pu = p / hz / n * 1e6; ru = r / hz / n * 1e6; s = w + pu + ru
+    printf "  payhookd %-21s wrk %.1f + payhookd %.1f + redis-server %.1f = %.1f us, ceiling %.0f req/s\n",
+      (l == "paused" ? "Standard Webhooks:" : "YooMoney:"), w, pu, ru, s, c / s * 1e6 }'
 done
 sink_conns=$(awk '{print $3}' "$out/sink.log" | sort -u | wc -l)
 echo "sink: $(sink_count) answers on $sink_conns connections from payhookd"
