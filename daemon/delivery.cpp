@@ -493,7 +493,10 @@ void Delivery::sweep() {
   sweeping_ = true;
   ++ops_;
   std::weak_ptr<bool> alive = alive_;
-  queue_.sweep(clock_.nowMs(), options_.sweep_max, [this, alive](Result<queue::SweepReport> r) {
+  std::vector<std::string> targets;
+  targets.reserve(states_.size());
+  for (const auto& [name, state] : states_) targets.push_back(name);
+  queue_.sweep(clock_.nowMs(), options_.sweep_max, targets, [this, alive](Result<queue::SweepReport> r) {
     if (alive.expired()) return;
     sweeping_ = false;
     if (!r) {

@@ -167,7 +167,8 @@ local function depth(prefix, leased, dead, targets)
 end
 )lua";
 
-// KEYS: leased, dead, events, targets.  ARGV: key prefix, now, max, window start, cursor score, cursor skip.
+// KEYS: leased, dead, events, targets.  ARGV: key prefix, now, max, window start, cursor score, cursor skip,
+//       then the configured target names.
 // Returns {expired, scanned, repaired, next cursor score, next cursor skip, wrapped, depth...}.
 // The repair walks {p}:events by receipt time; a (score, skip) cursor resumes exactly, even inside a run
 // of events received in the same millisecond.
@@ -206,6 +207,9 @@ for i = 1, #evs, 2 do
 end
 local wrapped = 0
 if #evs < 2 * max then last, last_skip, wrapped = '', 0, 1 end
+-- The configured targets: the store adds a target to the set once per connection, so a set flushed under
+-- steady load would otherwise stay short until the flush is noticed.
+if #ARGV > 6 then redis.call('SADD', KEYS[4], unpack(ARGV, 7)) end
 local d = depth(prefix, KEYS[1], KEYS[2], KEYS[4])
 return {#expired, #evs / 2, repaired, last, last_skip, wrapped, d[1], d[2], d[3]}
 )lua";
@@ -397,12 +401,14 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
                    });
 }
 
-void JobQueue::sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb) {
+void JobQueue::sweep(int64_t now_ms, size_t max, const std::vector<std::string>& targets,
+                     std::function<void(Result<SweepReport>)> cb) {
   if (max == 0) max = 1;
   int64_t window_start = now_ms - static_cast<int64_t>(options_.repair_window_ms);
-  store_.runScript(sweep_script_, {leased_key_, dead_key_, events_key_, targets_key_},
-                   {key_prefix_, number(now_ms), number(static_cast<int64_t>(max)), number(window_start),
-                    cursor_->score, number(cursor_->skip)},
+  std::vector<std::string> args = {key_prefix_,          number(now_ms), number(static_cast<int64_t>(max)),
+                                   number(window_start), cursor_->score, number(cursor_->skip)};
+  args.insert(args.end(), targets.begin(), targets.end());
+  store_.runScript(sweep_script_, {leased_key_, dead_key_, events_key_, targets_key_}, std::move(args),
                    [cursor = cursor_, cb = std::move(cb)](ScriptReply r) {
                      int64_t expired = 0, scanned = 0, repaired = 0, skip = 0, wrapped = 0;
                      if (!r.ok() || r.value.elements.size() != 9 || !integer(element(r.value, 0), expired) ||

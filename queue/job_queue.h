@@ -167,7 +167,9 @@ class JobQueue {
   // events of the repair window (see JobQueueOptions) from where the last sweep stopped and re-creates,
   // due at now_ms, any job of an unfinished event that is in none of due, leased or dead and not
   // finished. The cursor lives in this object; sweeps by several instances only repeat harmless work.
-  void sweep(int64_t now_ms, size_t max, std::function<void(Result<SweepReport>)> cb);
+  // `targets` (the configured ones) are added to {p}:targets, the set depth() and operators read.
+  void sweep(int64_t now_ms, size_t max, const std::vector<std::string>& targets,
+             std::function<void(Result<SweepReport>)> cb);
 
   // Jobs waiting in each due set (the targets of {p}:targets), leased and dead.
   void depth(std::function<void(Result<QueueDepth>)> cb);

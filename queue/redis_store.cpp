@@ -209,6 +209,8 @@ struct RedisStore::Impl {
     // runScript() ops and the SCRIPT LOAD of a runScript() script; null for the store's own script.
     std::shared_ptr<Script::State> script;
     ScriptDone script_done;
+    // Targets this store asks the script to add to {p}:targets; they count as added once it stored.
+    std::vector<std::string> registering;
   };
 
   // An answer or a readiness change, delivered from the drain timer so user code never runs inside
@@ -713,21 +715,24 @@ struct RedisStore::Impl {
     appendBulk(c, e.raw.content_type);
     appendBulk(c, "raw_body");
     appendBulk(c, e.raw.body);
-    appendTargetRegistration(c, spec.targets);
+    appendTargetRegistration(op, spec.targets);
     for (const auto& t : spec.targets) appendBulk(c, t);
   }
 
   // The store script's flags: '1' for a target not yet added to {p}:targets on this connection. The set
-  // only grows (nothing removes a name), so one SADD per name and connection keeps it complete; a new
-  // connection, or a Redis found without our data, starts over.
-  void appendTargetRegistration(std::string& c, const std::vector<std::string>& targets) {
+  // only grows (nothing removes a name), so one SADD per name and connection keeps it complete; a target
+  // counts as added once a store that carried its flag stored (a duplicate returns before the SADD), and a
+  // new connection, or a Redis found without our data, starts over. The delivery sweep adds every
+  // configured target too, which repairs the set after a flush the heartbeat has not noticed yet.
+  void appendTargetRegistration(Op* op, const std::vector<std::string>& targets) {
+    std::string& c = op->cmd;
     c += '$';
     appendNumber(c, targets.size());
     c += "\r\n";
     for (const auto& t : targets) {
-      auto [it, added] = registered_.try_emplace(t, conn_gen_);
-      const bool send = added || it->second != conn_gen_;
-      it->second = conn_gen_;
+      auto it = registered_.find(t);
+      const bool send = it == registered_.end() || it->second != conn_gen_;
+      if (send) op->registering.push_back(t);
       c += send ? '1' : '0';
     }
     c += "\r\n";
@@ -899,8 +904,10 @@ struct RedisStore::Impl {
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
         r->element[1]->type == REDIS_REPLY_STRING) {
-      finishOp(op, r->element[0]->integer == 1 ? StoreOutcome::kStored : StoreOutcome::kDuplicate, {},
-               replyText(r->element[1]));
+      const bool stored = r->element[0]->integer == 1;
+      if (stored && ac == ctx_)
+        for (auto& t : op->registering) registered_[std::move(t)] = conn_gen_;
+      finishOp(op, stored ? StoreOutcome::kStored : StoreOutcome::kDuplicate, {}, replyText(r->element[1]));
     } else {
       finishOp(op, StoreOutcome::kError, "unexpected reply from the store script");
     }
@@ -966,6 +973,7 @@ struct RedisStore::Impl {
     op->kind = kind;
     op->finished = false;
     op->retried = false;
+    op->registering.clear();
     return op;
   }
 

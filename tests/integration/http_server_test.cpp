@@ -338,6 +338,29 @@ TEST_F(HttpServerTest, KeepAliveCarriesTwoRequestsOnOneConnection) {
   EXPECT_EQ(handled_.load(), 2);
 }
 
+// An answer larger than the socket can take at once: the first part goes out with uv_try_write, the rest
+// through a libuv write request; the bytes arrive whole and in order, and the connection serves on.
+TEST_F(HttpServerTest, AnAnswerLargerThanTheSocketBufferArrivesWholeAndTheConnectionServesOn) {
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+  handler_ = [&big](Request&& r, Responder responder) {
+    responder.send(r.path == "/big" ? Response::text(200, big) : Response::text(200, "small"));
+  };
+  start();
+  Client c = Client::tcp(port_);
+  ASSERT_TRUE(c.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the server fill the socket first
+  auto r1 = c.read();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200);
+  ASSERT_EQ(r1->body.size(), big.size());
+  EXPECT_TRUE(r1->body == big);
+  ASSERT_TRUE(c.send("GET /small HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r2 = c.read();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "small");
+}
+
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderWhenAnsweredAsynchronously) {
   // The first request takes longest: had the server handed all three over at once, the answers would
   // come back 3, 2, 1.

@@ -156,7 +156,7 @@ class JobQueueTest : public ::testing::Test {
   }
 
   SweepReport sweep(JobQueue& q, int64_t now, size_t max = 100) {
-    auto r = await<Result<SweepReport>>([&](auto cb) { q.sweep(now, max, cb); });
+    auto r = await<Result<SweepReport>>([&](auto cb) { q.sweep(now, max, {}, cb); });
     if (!r) throw std::runtime_error("sweep: " + r.error().message);
     return *r;
   }
@@ -349,6 +349,49 @@ TEST_F(JobQueueTest, MissingEventHashIsDroppedNotDelivered) {
   redis.command({"DEL", "{ph}:ev:here"});
   EXPECT_EQ(complete(q, b.jobs[0], kT0 + 20), LeaseOutcome::kEventGone);
   EXPECT_EQ(redis.command({"ZCARD", "{ph}:leased"}).integer, 0);
+}
+
+TEST_F(JobQueueTest, ADueJobAlreadyFinishedIsDroppedBetweenClaimedOnes) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  for (const char* id : {"e1", "e2", "e3"}) storeEvent(makeEvent(id, kT0), {"t"});
+  redis.command({"HSET", "{ph}:ev:e2", "status:t", "delivered"});
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 2u);
+  EXPECT_EQ(b.dropped, std::vector<std::string>{"e2|t"});
+  for (const auto& j : b.jobs) {
+    EXPECT_EQ(j.attempt, 1);
+    EXPECT_EQ(j.event.type, "yoomoney.payment_aviso");
+    EXPECT_EQ(j.event.received_at_ms, kT0);
+  }
+  EXPECT_EQ(b.jobs[1].event.id, "e3");
+  EXPECT_EQ(redis.command({"ZCARD", "{ph}:leased"}).integer, 2);
+}
+
+// The claim moves its jobs between sorted sets in bulk commands of at most 1000 arguments.
+TEST_F(JobQueueTest, AClaimOfMoreJobsThanOneBulkCommandTakesThemAll) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  for (int i = 0; i < 1'200; ++i) storeEvent(makeEvent("e" + std::to_string(i), kT0 + i), {"t"});
+  ClaimBatch b = claim(q, 1'200, kT0 + 10'000);
+  EXPECT_EQ(b.jobs.size(), 1'200u);
+  EXPECT_EQ(dueCount(redis), 0);
+  EXPECT_EQ(redis.command({"ZCARD", "{ph}:leased"}).integer, 1'200);
+  EXPECT_EQ(b.jobs.back().lease.job_id, "e1199|t");
+}
+
+TEST_F(JobQueueTest, SweepAddsTheConfiguredTargetsToTheTargetSet) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  storeEvent(makeEvent("e1", kT0), {"orders"});
+  redis.command({"DEL", "{ph}:targets"});  // flushed under a busy store, say
+  auto r = await<Result<SweepReport>>([&](auto cb) { q.sweep(kT0 + 10, 100, {"orders", "crm"}, cb); });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(redis.command({"SCARD", "{ph}:targets"}).integer, 2);
+  EXPECT_EQ(redis.command({"SISMEMBER", "{ph}:targets", "crm"}).integer, 1);
+  // The depth it reports already counts the target's jobs.
+  EXPECT_EQ(r->depth.due_by_target.size(), 2u);
+  EXPECT_EQ(r->depth.due, 1);
 }
 
 // ---- leases ----

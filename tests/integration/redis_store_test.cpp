@@ -238,6 +238,19 @@ TEST_F(RedisStoreTest, TargetSetIsFilledOncePerConnectionAndAgainAfterAFlush) {
   EXPECT_EQ(targets(), (std::vector<std::string>{"crm", "orders"}));
 }
 
+// A store that returns as a duplicate writes nothing, so it does not count as having added its targets.
+TEST_F(RedisStoreTest, ATargetFirstSeenOnADuplicateIsAddedByTheNextStore) {
+  RedisServer redis;
+  makeStore(redis.url());
+  ASSERT_TRUE(waitReady());
+  ASSERT_EQ(storeAndWait(makeEvent("e1", "k1"), spec({"orders"})).outcome, StoreOutcome::kStored);
+  // A reload added "crm" to the route; the provider's retry of the stored callback comes first.
+  ASSERT_EQ(storeAndWait(makeEvent("e2", "k1"), spec({"orders", "crm"})).outcome, StoreOutcome::kDuplicate);
+  EXPECT_EQ(redis.command({"SISMEMBER", "{ph}:targets", "crm"}).integer, 0);
+  ASSERT_EQ(storeAndWait(makeEvent("e3", "k3"), spec({"orders", "crm"})).outcome, StoreOutcome::kStored);
+  EXPECT_EQ(redis.command({"SISMEMBER", "{ph}:targets", "crm"}).integer, 1);
+}
+
 TEST_F(RedisStoreTest, SameKeyTwiceIsDuplicateOfTheFirstAndWritesNothing) {
   RedisServer redis;
   makeStore(redis.url());
