@@ -5,19 +5,17 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/base64.h"
+
 namespace payhook::swh {
 namespace {
 
 constexpr size_t kMaxSignatureEntries = 8;
 
 Result<std::string> base64Decode(std::string_view text) {
-  std::string out(text.size() * 3 / 4 + 3, '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return Error{"not valid base64"};
-  out.resize(len);
-  return out;
+  auto out = decodeBase64(text);
+  if (!out) return Error{"not valid base64"};
+  return std::move(*out);
 }
 
 std::string base64Encode(const unsigned char* data, size_t len) {
@@ -77,14 +75,20 @@ Result<Secret> decodeSigningKey(std::string_view text) {
   auto bytes = base64Decode(stripPrefix(text, "whsk_"));
   if (!bytes) return Error{"whsk_ key is " + bytes.error().message};
   Secret raw(std::move(bytes.value()));
-  if (raw.size() == crypto_sign_SECRETKEYBYTES) return raw;
-  if (raw.size() != crypto_sign_SEEDBYTES)
+  if (raw.size() != crypto_sign_SEEDBYTES && raw.size() != crypto_sign_SECRETKEYBYTES)
     return Error{"whsk_ key must decode to a 32-byte seed or 64-byte key"};
   unsigned char pk[crypto_sign_PUBLICKEYBYTES];
   std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
   crypto_sign_seed_keypair(pk, reinterpret_cast<unsigned char*>(sk.data()),
                            reinterpret_cast<const unsigned char*>(raw.reveal().data()));
   Secret out(std::move(sk));
+  // A 64-byte key is the seed followed by its public key, which ed25519 signing hashes in: with another
+  // second half every signature would be invalid under every key, the published one included.
+  if (raw.size() == crypto_sign_SECRETKEYBYTES &&
+      sodium_memcmp(pk, raw.reveal().data() + crypto_sign_SEEDBYTES, sizeof pk) != 0)
+    return Error{
+        "whsk_ key's second half is not the public key of its first (a 64-byte key is the seed "
+        "followed by its public key)"};
   return out;
 }
 

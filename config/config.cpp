@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/webhook_signature.h"
 #include "config/address.h"
 #include "config/loader.h"
 #include "config/secret_files.h"
@@ -271,10 +272,12 @@ void Loader::readTarget(TableReader& t, TargetConfig& target) {
     // A 32-byte ed25519 seed or a 64-byte libsodium secret key.
     if (auto key = readSecretLines(t, "signing_key", "whsk_", 32, 64)) {
       const auto& first = key->front();
+      const char* name = t.has("signing_key") ? "signing_key" : "signing_key_file";
       if (!isPrefixedBase64Key(first.reveal(), "whsk_", 32, 32) &&
           !isPrefixedBase64Key(first.reveal(), "whsk_", 64, 64)) {
-        t.error(t.has("signing_key") ? "signing_key" : "signing_key_file",
-                "must be a 32-byte seed or a 64-byte key");
+        t.error(name, "must be a 32-byte seed or a 64-byte key");
+      } else if (auto decoded = swh::decodeSigningKey(first.reveal()); !decoded) {
+        t.error(name, decoded.error().message);
       } else {
         target.signing_key = std::move(key->front());
       }

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/base64.h"
+
 namespace payhook::config {
 namespace {
 
@@ -92,15 +94,10 @@ bool isPrefixedBase64Key(std::string_view value, std::string_view prefix, size_t
   if (!value.starts_with(prefix)) return false;
   const std::string_view encoded = value.substr(prefix.size());
   if (encoded.empty()) return false;
-  std::string decoded(encoded.size(), '\0');
-  size_t decoded_len = 0;
-  const char* end = nullptr;
-  const int rc =
-      sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(), encoded.data(),
-                        encoded.size(), nullptr, &decoded_len, &end, sodium_base64_VARIANT_ORIGINAL);
-  const bool ok = rc == 0 && end == encoded.data() + encoded.size() && decoded_len >= min_bytes &&
-                  decoded_len <= max_bytes;
-  sodium_memzero(decoded.data(), decoded.size());
+  auto decoded = decodeBase64(encoded);
+  if (!decoded) return false;
+  const bool ok = decoded->size() >= min_bytes && decoded->size() <= max_bytes;
+  sodium_memzero(decoded->data(), decoded->size());
   return ok;
 }
 

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 
+#include "common/base64.h"
 #include "handlers/form.h"
 
 namespace payhook::handlers {
@@ -103,27 +104,17 @@ bool isFormBody(const http::Request& request) {
   return media == "application/x-www-form-urlencoded";
 }
 
-// Base64 as allpay's Java encoder writes it: the standard alphabet with padding, in lines of 76.
-std::optional<std::string> decodeBase64(std::string_view text) {
-  std::string out(text.size() / 4 * 3 + 3, '\0');
-  size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        " \t\r\n", &length, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  out.resize(length);
-  return out;
-}
-
 // The decoded document: the raw body's base64, or else a form's single webshopResponse field.
 Result<std::string> decodedDocument(const http::Request& request) {
   if (request.body.empty()) return Error{"the body is empty"};
-  if (auto xml = decodeBase64(request.body)) return std::move(*xml);
+  // Base64 as allpay's Java encoder writes it: the standard alphabet with padding, in lines of 76.
+  if (auto xml = decodeBase64(request.body, " \t\r\n")) return std::move(*xml);
   if (!isFormBody(request)) return Error{"the body is not base64"};
   auto form = Form::parse(request.body);
   if (!form) return Error{"form: " + form.error().message};
   const std::string* field = form->get(kFormField);
   if (!field) return Error{"the body is neither base64 nor a form with a webshopResponse field"};
-  if (auto xml = decodeBase64(*field)) return std::move(*xml);
+  if (auto xml = decodeBase64(*field, " \t\r\n")) return std::move(*xml);
   return Error{"the webshopResponse field is not base64"};
 }
 

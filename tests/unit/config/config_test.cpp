@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -15,6 +16,7 @@ namespace payhook::config {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -913,6 +915,27 @@ forward = ["orders"]
           at(17, "routes[0].forward[0]: \"orders\" is not a defined target")));
   // A 32-byte whsk_ key is accepted, a 32-byte key under the whsec_ prefix is not a whsk_ key.
   EXPECT_THAT(result.errors, Not(::testing::Contains(HasSubstr("signing_key_file"))));
+}
+
+// A 64-byte whsk_ key is the seed followed by its public key; halves that do not belong together would sign
+// nothing any app could verify, so start-up refuses the key and names where it is.
+TEST_F(ConfigTest, ASixtyFourByteSigningKeyWithAForeignPublicHalfIsRefused) {
+  std::string key(64, '\0');
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>(i * 3 + 1);
+  char b64[128];
+  sodium_bin2base64(b64, sizeof b64, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  write("mixed.whsk", std::string("whsk_") + b64 + "\n");
+  const LoadResult result = load(R"([[targets]]
+name = "orders"
+url = "http://127.0.0.1:9/"
+secret_file = "orders.whsec"
+signing_key_file = "mixed.whsk"
+)");
+  EXPECT_THAT(result.errors, Contains(at(5,
+                                         "targets[0].signing_key_file: whsk_ key's second half is not the "
+                                         "public key of its first (a 64-byte key is the seed followed "
+                                         "by its public key)")));
 }
 
 TEST_F(ConfigTest, RetryPolicyRules) {

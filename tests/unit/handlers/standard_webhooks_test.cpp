@@ -109,6 +109,42 @@ TEST(StandardWebhooks, BadKeysAreRefused) {
   EXPECT_FALSE(swh::decodeSigningKey("whsk_AAAA").ok());
 }
 
+// A 64-byte key is the seed and its public key: the full form of a seed's key is accepted and signs as the
+// seed does; a 64-byte key whose halves do not belong together is refused (found by the fuzzer: every
+// signature made with it would be invalid under every key).
+TEST(StandardWebhooks, SixtyFourByteSigningKeyMustHoldItsOwnPublicKey) {
+  unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+  for (size_t i = 0; i < sizeof seed; ++i) seed[i] = static_cast<unsigned char>(i * 5 + 3);
+  crypto_sign_seed_keypair(pk, sk, seed);
+  auto encode = [](const unsigned char* bytes, size_t n) {
+    char b64[128];
+    sodium_bin2base64(b64, sizeof b64, bytes, n, sodium_base64_VARIANT_ORIGINAL);
+    return std::string("whsk_") + b64;
+  };
+  auto full = swh::decodeSigningKey(encode(sk, sizeof sk));
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  auto from_seed = swh::decodeSigningKey(encode(seed, sizeof seed));
+  ASSERT_TRUE(from_seed.ok());
+  EXPECT_EQ(swh::signV1a(*full, kId, kTs, kBody), swh::signV1a(*from_seed, kId, kTs, kBody));
+
+  sk[40] ^= 1;  // the public half no longer matches the seed
+  auto bad = swh::decodeSigningKey(encode(sk, sizeof sk));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("second half is not the public key"), std::string::npos);
+}
+
+// libsodium 1.0.18 decodes bytes from 0x80 up as base64 digits; keys and signatures holding them are refused.
+TEST(StandardWebhooks, NonAsciiBytesAreNotBase64) {
+  const std::string garbage = std::string(84, '\xff') + "hw==";  // the fuzzer's input
+  EXPECT_FALSE(swh::decodeSecret(garbage).ok());
+  EXPECT_FALSE(swh::decodeSigningKey(garbage).ok());
+  EXPECT_FALSE(swh::decodePublicKey("whpk_" + std::string(43, '\x80') + "=").ok());
+  // A signature whose base64 carries such a byte is no signature, even where libsodium would decode it.
+  std::string sig(kSig);
+  sig[5] = '\xc3';
+  EXPECT_EQ(swh::verify(hmacKeys({kSecret}), kId, kTs, sig, kBody, kNowMs), swh::VerifyResult::kBadSignature);
+}
+
 TEST(StandardWebhooksHandler, AcceptsSignedAndDescribesTheEvent) {
   StandardWebhooksHandler h("demo", hmacKeys({kSecret}));
   auto v = h.handle(0, signedRequest(kSig), kNowMs);
