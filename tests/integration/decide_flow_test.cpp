@@ -30,13 +30,14 @@
 #include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
+#include "tests/integration/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";  // PROTOCOLS.md's published vector
+using yoomoney::kPassword;  // PROTOCOLS.md's published vector
 constexpr const char* kTargetSecret = "whsec_ZGVjaXNpb24tdGFyZ2V0LXNlY3JldC0wMTIzNDU=";
 
 // The shop's decision app. Answers every request with `answer` (JSON body), or holds it unanswered when
@@ -91,49 +92,9 @@ class DecisionSink {
   std::vector<http::Responder> held_;
 };
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-std::string encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 // A signed checkOrder as YooMoney sends it.
 std::string checkOrder(const std::string& invoice_id = "55") {
-  Fields f = {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"action", "checkOrder"},
-              {"shopId", "13"},
-              {"shopArticleId", "456"},
-              {"invoiceId", invoice_id},
-              {"customerNumber", "8123294469"},
-              {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"orderSumAmount", "87.10"},
-              {"orderSumCurrencyPaycash", "643"},
-              {"orderSumBankPaycash", "1001"},
-              {"shopSumAmount", "86.23"},
-              {"shopSumCurrencyPaycash", "643"},
-              {"shopSumBankPaycash", "1001"},
-              {"paymentPayerCode", "42007148320"},
-              {"paymentType", "AC"}};
-  std::string text;
-  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
-                        "shopId", "invoiceId", "customerNumber"}) {
-    for (const auto& [k, v] : f)
-      if (k == n) text += v + ";";
-  }
-  f.emplace_back("md5", handlers::md5Hex(text + kPassword, handlers::HexCase::kUpper));
-  std::string body;
-  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + encode(k) + "=" + encode(v);
-  return body;
+  return yoomoney::formBody(yoomoney::request("checkOrder", invoice_id));
 }
 
 // The answer with its performedDatetime replaced by "T", so the rest compares byte for byte.
