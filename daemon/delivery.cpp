@@ -281,6 +281,10 @@ void Delivery::onClaimed(Result<queue::ClaimBatch> result, const std::vector<que
       release(job, "target left the config");
       continue;
     }
+    if (job.unreadable) {
+      bury(job, "the stored event could not be read (its packed field \"e\" is damaged)");
+      continue;
+    }
     if (tables.routes.find(job.event.route) == tables.routes.end()) {
       bury(job, "no route named \"" + job.event.route + "\" in the config");
       continue;

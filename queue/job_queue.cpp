@@ -1,5 +1,6 @@
 #include "queue/job_queue.h"
 
+#include "queue/event_record.h"
 #include "queue/script_reply.h"
 
 #include <charconv>
@@ -36,10 +37,12 @@ using lua::text;
 
 // Each redis.call costs Redis a few microseconds, more than anything else a delivery costs it, so both
 // scripts below read an event's fields in one HMGET and write them in one HSET, and the claim moves its jobs
-// between sorted sets in bulk. An event hash always holds "id": a missing id is a deleted event.
+// between sorted sets in bulk. An event hash always holds its packed parts "e", or "id" in the older layout
+// (event_record.h): a hash with neither is a deleted event.
 
 // KEYS: leased.  ARGV: key prefix, now, lease expiry, token, then (target, max) pairs.
-// Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, {event fields}}.
+// Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, parts, decision,
+// since}, parts being the packed field or, for an event of the older layout, its twelve fields.
 constexpr std::string_view kClaimScript = R"lua(
 local prefix, now, expiry, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 -- unpack() is bounded by Lua's C stack: bulk commands go out in chunks.
@@ -58,20 +61,23 @@ for a = 5, #ARGV - 1, 2 do
     for _, job in ipairs(jobs) do
       local ev, f = prefix .. 'ev:' .. string.sub(job, 1, -#suffix - 1), nil
       if string.sub(job, -#suffix) == suffix then
-        f = redis.call('HMGET', ev, 'id', 'type', 'route', 'provider', 'received_at', 'verified', 'data',
-          'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body', 'decision', 'since:' .. target,
-          'status:' .. target, 'attempts:' .. target)
+        f = redis.call('HMGET', ev, 'e', 'decision', 'since:' .. target, 'status:' .. target,
+          'attempts:' .. target, 'id')
       end
-      if not f or not f[1] or f[15] then
+      if not f or not (f[1] or f[6]) or f[4] then
         out[#out + 1] = {0, job}
       else
-        local n = (tonumber(f[16]) or 0) + 1
+        local n = (tonumber(f[5]) or 0) + 1
         redis.call('HSET', ev, 'attempts:' .. target, n, 'lease:' .. target, token)
         leased[#leased + 1] = expiry
         leased[#leased + 1] = job
-        f[16] = nil
-        f[15] = nil
-        out[#out + 1] = {1, job, n, f}
+        local parts = f[1]
+        -- An event stored before the packed layout: one field per part (event_record.h).
+        if not parts then
+          parts = redis.call('HMGET', ev, 'received_at', 'type', 'route', 'provider', 'verified', 'data', 'idem',
+            'raw_method', 'raw_path', 'raw_query', 'raw_content_type', 'raw_body')
+        end
+        out[#out + 1] = {1, job, n, parts, f[2], f[3]}
       end
     end
   end
@@ -87,8 +93,8 @@ return out
 // Returns 'ok', 'lost' or 'gone'.
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
-local f = redis.call('HMGET', ev, 'id', 'lease:' .. target, 'attempts:' .. target, 'state', 'targets')
-if not f[1] then
+local f = redis.call('HMGET', ev, 'e', 'lease:' .. target, 'attempts:' .. target, 'state', 'targets', 'id')
+if not (f[1] or f[6]) then
   redis.call('ZREM', KEYS[1], job)
   redis.call('ZREM', KEYS[2], job)
   return 'gone'
@@ -110,7 +116,7 @@ end
 if mode == 'complete' then
   if ARGV[11] == '1' then
     local next = ARGV[9]
-    local next_job = f[1] .. '|' .. next
+    local next_job = string.sub(job, 1, -#target - 2) .. '|' .. next
     -- A decision already carried out (or being carried out) stays the event's decision: a replayed
     -- notify neither changes it nor calls the API again.
     local settled = redis.call('HGET', ev, 'status:' .. next) or redis.call('ZSCORE', KEYS[2], next_job)
@@ -245,29 +251,26 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     }
     int64_t attempt = 0;
     const ScriptValue* f = element(entry, 3);
-    if (!integer(element(entry, 2), attempt) || !f || f->type != ScriptValue::Type::kArray ||
-        f->elements.size() != 14)
-      return scriptError("claim", {});
+    if (!integer(element(entry, 2), attempt) || !f) return scriptError("claim", {});
     ClaimedJob j;
-    j.target = splitJob(job).second;
+    auto [id, target] = splitJob(job);
+    j.target = std::move(target);
     j.attempt = static_cast<int>(attempt);
-    Event& e = j.event;
-    e.id = text(element(*f, 0));
-    e.type = text(element(*f, 1));
-    e.route = text(element(*f, 2));
-    e.provider = text(element(*f, 3));
-    int64_t at = 0;
-    if (integer(element(*f, 4), at)) e.received_at_ms = at;
-    e.verified = text(element(*f, 5)) == "1";
-    e.data_json = text(element(*f, 6));
-    e.raw.method = text(element(*f, 7));
-    e.raw.path = text(element(*f, 8));
-    e.raw.query = text(element(*f, 9));
-    e.raw.content_type = text(element(*f, 10));
-    e.raw.body = text(element(*f, 11));
-    j.decision = text(element(*f, 12));
+    j.event.id = std::move(id);
+    if (f->type == ScriptValue::Type::kArray && f->elements.size() == record::kParts.size()) {
+      record::Parts parts;
+      for (size_t i = 0; i < parts.size(); ++i)
+        if (f->elements[i].type == ScriptValue::Type::kString) parts[i] = f->elements[i].str;
+      record::fill(parts, j.event);
+    } else if (auto parts = f->type == ScriptValue::Type::kString ? record::unpack(f->str) : std::nullopt) {
+      record::fill(*parts, j.event);
+    } else {
+      j.unreadable = true;
+    }
+    j.event.idempotency_key.clear();
+    j.decision = text(element(entry, 4));
     int64_t since = 0;
-    if (integer(element(*f, 13), since)) j.since_ms = since;
+    if (integer(element(entry, 5), since)) j.since_ms = since;
     j.lease.job_id = std::move(job);
     batch.jobs.push_back(std::move(j));
   }

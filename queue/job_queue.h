@@ -81,8 +81,9 @@ struct ClaimedJob {
   // id, type, route, provider, received_at_ms, verified, data_json and raw, as store() wrote them
   // (idempotency_key is left empty): what envelopeJson() needs.
   Event event;
-  std::string decision;  // the event's `decision` field: what a follow-up job carries out
-  int64_t since_ms = 0;  // since:<target>, 0 when never retried by an operator
+  bool unreadable = false;  // the stored parts could not be decoded: event holds only its id
+  std::string decision;     // the event's `decision` field: what a follow-up job carries out
+  int64_t since_ms = 0;     // since:<target>, 0 when never retried by an operator
 };
 
 struct ClaimBatch {

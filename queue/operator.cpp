@@ -1,5 +1,6 @@
 #include "queue/operator.h"
 
+#include "queue/event_record.h"
 #include "queue/script_reply.h"
 
 #include <algorithm>
@@ -26,6 +27,31 @@ local function split(list)
   for t in string.gmatch(list or '', '[^,]+') do out[#out + 1] = t end
   return out
 end
+local PARTS = {'received_at', 'type', 'route', 'provider', 'verified', 'data', 'idem', 'raw_method', 'raw_path',
+  'raw_query', 'raw_content_type', 'raw_body'}
+-- An event's stored parts by name, whichever layout holds them (event_record.h); nil when it is gone.
+local function parts(ev)
+  local f = redis.call('HMGET', ev, 'e', 'id')
+  local out = {}
+  if f[1] then
+    local s, pos = f[1], 1
+    for i = 1, #PARTS do
+      local colon = string.find(s, ':', pos, true)
+      local n = colon and tonumber(string.sub(s, pos, colon - 1))
+      if not n then break end
+      out[PARTS[i]] = string.sub(s, colon + 1, colon + n)
+      pos = colon + n + 1
+    end
+    return out
+  end
+  if not f[2] then return nil end
+  local old = redis.call('HMGET', ev, unpack(PARTS))
+  for i = 1, #PARTS do out[PARTS[i]] = old[i] or nil end
+  return out
+end
+local function routeOf(ev)
+  return (parts(ev) or {}).route
+end
 local function targetInfo(ev, id, t)
   local job = id .. '|' .. t
   local f = redis.call('HMGET', ev, 'status:' .. t, 'attempts:' .. t, 'reason:' .. t, 'since:' .. t)
@@ -35,11 +61,12 @@ local function targetInfo(ev, id, t)
 end
 local function summary(id)
   local ev = P .. 'ev:' .. id
-  local f = redis.call('HMGET', ev, 'state', 'route', 'provider', 'type', 'received_at', 'verified', 'targets')
+  local f = redis.call('HMGET', ev, 'state', 'targets')
   if not f[1] then return nil end
+  local p = parts(ev) or {}
   local ts = {}
-  for _, t in ipairs(split(f[7])) do ts[#ts + 1] = targetInfo(ev, id, t) end
-  return {id, f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '0', f[6] or '0',
+  for _, t in ipairs(split(f[2])) do ts[#ts + 1] = targetInfo(ev, id, t) end
+  return {id, f[1], p.route or '', p.provider or '', p.type or '', p.received_at or '0', p.verified or '0',
     redis.call('LINDEX', P .. 'attempts:' .. id, -1) or '', ts}
 end
 local function recompute(ev)
@@ -84,7 +111,7 @@ for _, job in ipairs(redis.call('ZRANGE', DEAD, 0, scan - 1)) do
   if bar then
     local t = string.sub(job, bar + 1)
     by_target[t] = (by_target[t] or 0) + 1
-    local r = redis.call('HGET', P .. 'ev:' .. string.sub(job, 1, bar - 1), 'route') or ''
+    local r = routeOf(P .. 'ev:' .. string.sub(job, 1, bar - 1)) or ''
     by_route[r] = (by_route[r] or 0) + 1
   end
 end
@@ -116,8 +143,9 @@ for i = 1, #items, 2 do
     if bar then id, target = string.sub(member, 1, bar - 1), string.sub(member, bar + 1) else id = nil end
   end
   if id then
-    local f = redis.call('HMGET', P .. 'ev:' .. id, 'state', 'route')
-    if f[1] and (route == '' or f[2] == route) and (mode == 'dead' or state == 'all' or f[1] == state) then
+    local ev = P .. 'ev:' .. id
+    local s = redis.call('HGET', ev, 'state')
+    if s and (mode == 'dead' or state == 'all' or s == state) and (route == '' or routeOf(ev) == route) then
       local row = summary(id)
       if mode == 'dead' then row[10] = target; row[11] = score end
       out[#out + 1] = row
@@ -221,7 +249,7 @@ for i = 1, #items, 2 do
   local ev = id and (P .. 'ev:' .. id)
   if not ev or redis.call('EXISTS', ev) == 0 then
     redis.call('ZREM', DEAD, job)
-  elseif route ~= '' and redis.call('HGET', ev, 'route') ~= route then
+  elseif route ~= '' and routeOf(ev) ~= route then
     kept = kept + 1
   elseif mode == 'retry' then
     requeue(ev, id, string.sub(job, bar + 1), now)
@@ -589,6 +617,12 @@ void Operator::show(const std::string& id, std::function<void(Result<std::option
         std::map<std::string, std::string> f;
         for (size_t i = 0; i + 1 < hash->elements.size(); i += 2)
           f[text(&hash->elements[i])] = text(&hash->elements[i + 1]);
+        if (auto packed = f.find(std::string(record::kPackedField)); packed != f.end()) {
+          // Copied out first: the views point into the map's value, which the loop may overwrite.
+          const std::string blob = packed->second;
+          if (auto parts = record::unpack(blob))
+            for (size_t i = 0; i < parts->size(); ++i) f[std::string(record::kParts[i])] = (*parts)[i];
+        }
         d.idempotency_key = f["idem"];
         d.decision = f["decision"];
         d.data_json = f["data"];

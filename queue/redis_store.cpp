@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "daemon/uv/handle.h"
+#include "queue/event_record.h"
 
 namespace payhook::queue {
 
@@ -73,17 +74,11 @@ namespace {
 constexpr std::string_view kStoreScript = R"lua(
 local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'GET', 'EX', ARGV[1])
 if first then return {0, first} end
-local id, at, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local h = {'id', id, 'received_at', at}
-for i = 5, 4 + 2 * n do h[#h + 1] = ARGV[i] end
-local register = ARGV[5 + 2 * n]
+local id, at, register = ARGV[2], ARGV[3], ARGV[5]
 local targets = {}
-for i = 6 + 2 * n, #ARGV do targets[#targets + 1] = ARGV[i] end
-h[#h + 1] = 'state'
-h[#h + 1] = (#targets == 0) and 'stored' or 'pending'
-h[#h + 1] = 'targets'
-h[#h + 1] = table.concat(targets, ',')
-redis.call('HSET', KEYS[2], unpack(h))
+for i = 6, #ARGV do targets[#targets + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], 'e', ARGV[4], 'state', (#targets == 0) and 'stored' or 'pending',
+  'targets', table.concat(targets, ','))
 for i = 1, #targets do
   redis.call('ZADD', KEYS[3] .. ':' .. targets[i], at, id .. '|' .. targets[i])
   if string.byte(register, i) == 49 then redis.call('SADD', KEYS[5], targets[i]) end
@@ -91,8 +86,6 @@ end
 redis.call('ZADD', KEYS[4], at, id)
 return {1, id}
 )lua";
-
-constexpr int kFieldPairs = 11;  // the hash fields sent by store() besides id and received_at
 
 // Pooled commands keep their buffer; one that held a huge body gives it back rather than pin it.
 constexpr size_t kMaxPooledCommandBytes = 16 * 1024;
@@ -236,7 +229,8 @@ struct RedisStore::Impl {
   std::string events_key_;
   std::string targets_key_;
   std::string marker_key_;
-  std::string marker_;  // the data marker last read; empty before the first handshake
+  std::string received_at_;  // scratch for the store command, kept to reuse its buffer
+  std::string marker_;       // the data marker last read; empty before the first handshake
   uint64_t data_losses_ = 0;
   std::string script_sha_;
 
@@ -672,7 +666,7 @@ struct RedisStore::Impl {
   void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec) {
     std::string& c = op->cmd;
     c.clear();
-    op->argc = 13 + 2 * kFieldPairs + static_cast<uint32_t>(spec.targets.size());
+    op->argc = 13 + static_cast<uint32_t>(spec.targets.size());
     c += '*';
     appendNumber(c, op->argc);
     c += "\r\n$7\r\nEVALSHA\r\n";
@@ -689,32 +683,13 @@ struct RedisStore::Impl {
     auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
     appendBulk(c, std::string_view(num, ttl_end - num));
     appendBulk(c, e.id);
-    auto at_end = std::to_chars(num, num + sizeof(num), e.received_at_ms).ptr;
-    appendBulk(c, std::string_view(num, at_end - num));
-    appendBulk(c, "11");
-    static_assert(kFieldPairs == 11);
-    appendBulk(c, "type");
-    appendBulk(c, e.type);
-    appendBulk(c, "route");
-    appendBulk(c, e.route);
-    appendBulk(c, "provider");
-    appendBulk(c, e.provider);
-    appendBulk(c, "verified");
-    appendBulk(c, e.verified ? "1" : "0");
-    appendBulk(c, "data");
-    appendBulk(c, e.data_json);
-    appendBulk(c, "idem");
-    appendBulk(c, e.idempotency_key);
-    appendBulk(c, "raw_method");
-    appendBulk(c, e.raw.method);
-    appendBulk(c, "raw_path");
-    appendBulk(c, e.raw.path);
-    appendBulk(c, "raw_query");
-    appendBulk(c, e.raw.query);
-    appendBulk(c, "raw_content_type");
-    appendBulk(c, e.raw.content_type);
-    appendBulk(c, "raw_body");
-    appendBulk(c, e.raw.body);
+    const record::Parts parts = record::partsOf(e, received_at_);
+    appendBulk(c, received_at_);
+    c += '$';
+    appendNumber(c, record::packedSize(parts));
+    c += "\r\n";
+    record::appendPacked(c, parts);
+    c += "\r\n";
     appendTargetRegistration(op, spec.targets);
     for (const auto& t : spec.targets) appendBulk(c, t);
   }

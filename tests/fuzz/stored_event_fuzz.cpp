@@ -1,7 +1,8 @@
-// What payhook decodes from Redis: a stored event's fields become the envelope apps receive, and its
-// `decision` plus `data` become Integra's API call. Redis content is untrusted input (an operator's edit,
-// another version, corruption): nothing may crash, the envelope must always be valid JSON naming the event,
-// and an API call is built only from a real decision and the fields it needs.
+// What payhook decodes from Redis: a stored event's packed parts (queue/event_record.h) and fields become
+// the envelope apps receive, and its `decision` plus `data` become Integra's API call. Redis content is
+// untrusted input (an operator's edit, another version, corruption): nothing may crash, a packed field
+// decodes only when it is the one spelling of its parts, the envelope must always be valid JSON naming the
+// event, and an API call is built only from a real decision and the fields it needs.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "common/event.h"
 #include "handlers/integra_api.h"
 #include "queue/envelope.h"
+#include "queue/event_record.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -30,6 +32,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   e.raw.body = std::string(f[10]);
   e.received_at_ms = static_cast<int64_t>(size) * 1'000'003;
   e.verified = size % 2 == 0;
+
+  // The whole input as a packed field: what decodes packs back to the same bytes.
+  namespace record = payhook::queue::record;
+  if (auto parts = record::unpack(payhook::fuzz::asView(data, size))) {
+    std::string again;
+    record::appendPacked(again, *parts);
+    FUZZ_CHECK(again == payhook::fuzz::asView(data, size));
+    FUZZ_CHECK(record::packedSize(*parts) == size);
+    payhook::Event decoded;
+    record::fill(*parts, decoded);
+  }
+  // And the event built from it, packed: decodes to the same parts.
+  std::string at, packed;
+  const record::Parts mine = record::partsOf(e, at);
+  record::appendPacked(packed, mine);
+  auto back = record::unpack(packed);
+  FUZZ_CHECK(back.has_value() && *back == mine);
 
   const std::string envelope = payhook::queue::envelopeJson(e, static_cast<int>(size % 9) + 1);
   auto j = nlohmann::json::parse(envelope, nullptr, false);

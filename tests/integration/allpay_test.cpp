@@ -93,7 +93,7 @@ TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
 
   auto id = redis_.command({"GET", "{payhook}:idem:allpay:10:INV-100500:7:7730412:0"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "allpay.payment_result");
   EXPECT_EQ(ev["route"], "allpay");
   EXPECT_EQ(ev["provider"], "allpay");
@@ -116,7 +116,7 @@ TEST_F(AllpayTest, V2RouteAnswersWebShopCustomerResponse) {
   EXPECT_EQ(resp.body, kV2Answer);
   auto id = redis_.command({"GET", "{payhook}:idem:allpay-v2:7:INV-300:7:7730499:ERROR_NOT_ENOUGH_MONEY"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto data = nlohmann::json::parse(hash(redis_, "{payhook}:ev:" + id.str)["data"]);
+  auto data = nlohmann::json::parse(eventHash(redis_, "{payhook}:ev:" + id.str)["data"]);
   EXPECT_EQ(data["paid"], false);
 }
 

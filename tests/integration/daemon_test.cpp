@@ -72,7 +72,7 @@ TEST_F(DaemonTest, SignedCallbackIsStoredThenAnswered204) {
 
   auto id = redis_.command({"GET", "{payhook}:idem:demo:msg_signed_1"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["route"], "demo");
   EXPECT_EQ(ev["provider"], "standard-webhooks");
   EXPECT_EQ(ev["type"], "standard_webhooks.invoice.paid");

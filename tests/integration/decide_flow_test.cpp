@@ -173,10 +173,7 @@ forward = ["orders"]
     for (const auto& key : keys.elements) {
       auto id = redis_.command({"GET", key.str});
       if (id.type != RedisReply::kString) continue;
-      auto fields = redis_.command({"HGETALL", "{payhook}:ev:" + id.str});
-      std::map<std::string, std::string> ev;
-      for (size_t i = 0; i + 1 < fields.elements.size(); i += 2)
-        ev[fields.elements[i].str] = fields.elements[i + 1].str;
+      auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
       EXPECT_EQ(ev["type"], "yoomoney.check_order");
       EXPECT_EQ(ev["route"], "shop");
       EXPECT_EQ(ev["raw_path"], "/yoomoney/check");

@@ -171,7 +171,7 @@ TEST_F(DeliveryTest, GoneIsDeadAfterOneAttempt) {
   EXPECT_EQ(a.value("result", ""), "dead") << a.dump();
   EXPECT_EQ(a.value("reason", ""), "gone (410)") << a.dump();
   EXPECT_FALSE(a.contains("next_due")) << a.dump();
-  auto ev = hash(redis_, "{payhook}:ev:" + id);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id);
   EXPECT_EQ(ev["status:orders"], "dead");
   EXPECT_EQ(ev["attempts:orders"], "1");
   EXPECT_EQ(redis_.command({"ZRANGE", "{payhook}:dead", "0", "-1"}).elements.at(0).str, id + "|orders");

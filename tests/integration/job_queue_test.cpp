@@ -18,6 +18,7 @@
 #include "common/event.h"
 #include "daemon/uv/handle.h"
 #include "queue/job_queue.h"
+#include "queue/operator.h"
 #include "queue/redis_store.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
@@ -191,7 +192,7 @@ long long dueCount(RedisServer& redis) {
 }
 
 std::map<std::string, std::string> evHash(RedisServer& redis, const std::string& id) {
-  return payhook::testing::hash(redis, "{ph}:ev:" + id);
+  return payhook::testing::eventHash(redis, "{ph}:ev:" + id);
 }
 
 std::vector<nlohmann::json> attempts(RedisServer& redis, const std::string& id) {
@@ -366,6 +367,128 @@ TEST_F(JobQueueTest, ADueJobAlreadyFinishedIsDroppedBetweenClaimedOnes) {
   }
   EXPECT_EQ(b.jobs[1].event.id, "e3");
   EXPECT_EQ(redis.command({"ZCARD", "{ph}:leased"}).integer, 2);
+}
+
+// Events stored before the packed layout (event_record.h) hold one hash field per part and "id": a Redis
+// upgraded under a waiting queue still delivers them, follow-ups included, and the operator still reads them.
+void storeOlderLayout(RedisServer& redis, const Event& e, const std::string& target) {
+  redis.command({"HSET",
+                 "{ph}:ev:" + e.id,
+                 "id",
+                 e.id,
+                 "received_at",
+                 std::to_string(e.received_at_ms),
+                 "type",
+                 e.type,
+                 "route",
+                 e.route,
+                 "provider",
+                 e.provider,
+                 "verified",
+                 e.verified ? "1" : "0",
+                 "data",
+                 e.data_json,
+                 "idem",
+                 e.idempotency_key,
+                 "raw_method",
+                 e.raw.method,
+                 "raw_path",
+                 e.raw.path,
+                 "raw_query",
+                 e.raw.query,
+                 "raw_content_type",
+                 e.raw.content_type,
+                 "raw_body",
+                 e.raw.body,
+                 "state",
+                 "pending",
+                 "targets",
+                 target});
+  redis.command({"ZADD", "{ph}:due:" + target, std::to_string(e.received_at_ms), e.id + "|" + target});
+  redis.command({"ZADD", "{ph}:events", std::to_string(e.received_at_ms), e.id});
+  redis.command({"SADD", "{ph}:targets", target});
+}
+
+TEST_F(JobQueueTest, AnEventOfTheOlderLayoutIsClaimedAndFollowedUpAlike) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  const Event old = makeEvent("old", kT0);
+  storeOlderLayout(redis, old, "orders");
+  storeEvent(makeEvent("new", kT0 + 1), {"orders"});
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 2u);
+  for (const ClaimedJob& j : b.jobs) {
+    const Event want = makeEvent(j.event.id, j.event.id == "old" ? kT0 : kT0 + 1);
+    EXPECT_FALSE(j.unreadable);
+    EXPECT_EQ(j.event.type, want.type);
+    EXPECT_EQ(j.event.route, want.route);
+    EXPECT_EQ(j.event.provider, want.provider);
+    EXPECT_EQ(j.event.received_at_ms, want.received_at_ms);
+    EXPECT_TRUE(j.event.verified);
+    EXPECT_EQ(j.event.data_json, want.data_json);
+    EXPECT_EQ(j.event.raw.query, "a=1");
+    EXPECT_EQ(j.event.raw.body, want.raw.body);
+  }
+  ASSERT_EQ(b.jobs[0].event.id, "old");
+  FollowUp next{"@api", R"({"accept":true})"};
+  auto r = await<Result<LeaseOutcome>>(
+      [&](auto cb) { q.complete(b.jobs[0].lease, record(kT0 + 15, 200), next, cb); });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, LeaseOutcome::kApplied);
+  EXPECT_EQ(redis.command({"ZSCORE", "{ph}:due:@api", "old|@api"}).str, std::to_string(kT0 + 15));
+  auto c = await<Result<ClaimBatch>>([&](auto cb) { q.claim({{"@api", 4}}, kT0 + 20, kLease, cb); });
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->jobs.size(), 1u);
+  EXPECT_EQ(c->jobs[0].decision, R"({"accept":true})");
+  EXPECT_EQ(c->jobs[0].event.route, "shop");
+  EXPECT_EQ(complete(q, c->jobs[0], kT0 + 25), LeaseOutcome::kApplied);
+  EXPECT_EQ(evHash(redis, "old")["state"], "delivered");
+  EXPECT_EQ(complete(q, b.jobs[1], kT0 + 25), LeaseOutcome::kApplied);
+  EXPECT_EQ(evHash(redis, "new")["state"], "delivered");
+
+  // The operator lists both by route and shows either's parts.
+  Operator op(*stores_.front(), OperatorOptions{"ph"});
+  ListQuery query;
+  query.route = "shop";
+  auto page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), 2u);
+  for (const EventSummary& s : page->events) {
+    EXPECT_EQ(s.route, "shop");
+    EXPECT_EQ(s.provider, "yoomoney");
+    EXPECT_EQ(s.type, "yoomoney.payment_aviso");
+    EXPECT_EQ(s.received_at_ms, s.id == "old" ? kT0 : kT0 + 1);
+    EXPECT_TRUE(s.verified);
+  }
+  query.route = "other";
+  page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->events.empty());
+  for (const char* id : {"old", "new"}) {
+    auto d = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show(id, cb); });
+    ASSERT_TRUE(d.ok() && d->has_value()) << id;
+    EXPECT_EQ((*d)->idempotency_key, std::string("key-") + id);
+    EXPECT_EQ((*d)->raw.body, old.raw.body);
+    EXPECT_EQ((*d)->decision, id == std::string("old") ? R"({"accept":true})" : "");
+    EXPECT_EQ((*d)->summary.route, "shop");
+  }
+}
+
+// A packed field that does not decode (an operator's edit, corruption) neither stops the claim of the
+// others nor crashes: its job comes back marked unreadable, for the engine to bury with a reason.
+TEST_F(JobQueueTest, ADamagedPackedFieldIsClaimedAsUnreadable) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  storeEvent(makeEvent("bad", kT0), {"t"});
+  storeEvent(makeEvent("good", kT0 + 1), {"t"});
+  redis.command({"HSET", "{ph}:ev:bad", "e", "12:not twelve parts"});
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 2u);
+  EXPECT_EQ(b.jobs[0].event.id, "bad");
+  EXPECT_TRUE(b.jobs[0].unreadable);
+  EXPECT_TRUE(b.jobs[0].event.route.empty());
+  EXPECT_FALSE(b.jobs[1].unreadable);
+  EXPECT_EQ(b.jobs[1].event.route, "shop");
 }
 
 // The claim moves its jobs between sorted sets in bulk commands of at most 1000 arguments.

@@ -189,7 +189,9 @@ class PayhookctlTest : public ::testing::Test {
     return r;
   }
 
-  std::map<std::string, std::string> ev(const std::string& id) { return hash(*redis_, "{payhook}:ev:" + id); }
+  std::map<std::string, std::string> ev(const std::string& id) {
+    return eventHash(*redis_, "{payhook}:ev:" + id);
+  }
   std::optional<int64_t> score(const std::string& key, const std::string& member) {
     auto r = redis_->command({"ZSCORE", key, member});
     if (r.type != RedisReply::kString) return std::nullopt;

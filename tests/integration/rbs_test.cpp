@@ -114,7 +114,7 @@ TEST_F(RbsTest, GetCallbackIsStoredThenAnsweredOK) {
 
   auto id = redis_.command({"GET", kHmacIdem});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "rbs.approved");
   EXPECT_EQ(ev["route"], "bank");
   EXPECT_EQ(ev["provider"], "rbs");
@@ -140,7 +140,7 @@ TEST_F(RbsTest, PostCallbackIsStoredThenAnsweredOK) {
 
   auto id = redis_.command({"GET", "{payhook}:idem:bank:3ff6962a-7dcc-4283-ab50-a6d7dd3386fe:deposited:1"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "rbs.deposited");
   EXPECT_EQ(ev["raw_method"], "POST");
   EXPECT_EQ(ev["raw_body"], body);
@@ -201,7 +201,7 @@ TEST_F(RbsTest, PublishedRsaCallbackThroughTheDaemon) {
   auto id =
       redis_.command({"GET", "{payhook}:idem:bank-rsa:12b59da8-f68f-7c8d-12b5-9da8000826ea:deposited:1"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "rbs.deposited");
   EXPECT_EQ(ev["route"], "bank-rsa");
   EXPECT_EQ(ev["verified"], "1");
@@ -217,7 +217,7 @@ TEST_F(RbsTest, ChecksumNoneIsTrustedByAddressOnly) {
   auto id =
       redis_.command({"GET", "{payhook}:idem:bank-open:06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1"});
   ASSERT_EQ(id.type, RedisReply::kString);
-  EXPECT_EQ(hash(redis_, "{payhook}:ev:" + id.str)["verified"], "0");
+  EXPECT_EQ(eventHash(redis_, "{payhook}:ev:" + id.str)["verified"], "0");
   // A checksum on a "none" route means the config and the bank disagree.
   EXPECT_EQ(get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum, "/rbs-open/callback").status, 403);
   // Not from the bank's addresses: refused by the daemon before the handler.

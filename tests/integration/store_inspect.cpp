@@ -1,5 +1,9 @@
 #include "tests/integration/store_inspect.h"
 
+#include <gtest/gtest.h>
+
+#include "queue/event_record.h"
+
 namespace payhook::testing {
 
 size_t countKeys(RedisServer& redis, const std::string& pattern) {
@@ -13,11 +17,28 @@ std::map<std::string, std::string> hash(RedisServer& redis, const std::string& k
   return out;
 }
 
+std::map<std::string, std::string> eventHash(RedisServer& redis, const std::string& key) {
+  auto out = hash(redis, key);
+  auto packed = out.find(std::string(queue::record::kPackedField));
+  if (packed == out.end()) return out;
+  const size_t ev = key.rfind(":ev:");
+  if (ev != std::string::npos) out["id"] = key.substr(ev + 4);
+  const std::string blob = packed->second;
+  out.erase(packed);
+  auto parts = queue::record::unpack(blob);
+  if (!parts) {
+    ADD_FAILURE() << key << ": the packed field does not decode: " << blob;
+    return out;
+  }
+  for (size_t i = 0; i < parts->size(); ++i) out[std::string(queue::record::kParts[i])] = (*parts)[i];
+  return out;
+}
+
 std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::string& route,
                                                const std::string& key) {
   auto id = redis.command({"GET", "{payhook}:idem:" + route + ":" + key});
   if (id.type != RedisReply::kString) return {};
-  return hash(redis, "{payhook}:ev:" + id.str);
+  return eventHash(redis, "{payhook}:ev:" + id.str);
 }
 
 RedisReply queuedJobs(RedisServer& redis) {

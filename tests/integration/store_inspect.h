@@ -14,6 +14,10 @@ namespace payhook::testing {
 size_t countKeys(RedisServer& redis, const std::string& pattern);
 // A hash's fields; empty when the key is absent.
 std::map<std::string, std::string> hash(RedisServer& redis, const std::string& key);
+// An event hash's fields with its packed parts ("e") shown as the named fields they pack, so tests read
+// either layout (queue/event_record.h) alike; "e" itself is left out, and "id" (a field of the older
+// layout) is taken from the key.
+std::map<std::string, std::string> eventHash(RedisServer& redis, const std::string& key);
 // The event stored under a route's idempotency key, or an empty map.
 std::map<std::string, std::string> storedEvent(RedisServer& redis, const std::string& route,
                                                const std::string& key);

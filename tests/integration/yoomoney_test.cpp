@@ -94,7 +94,7 @@ TEST_F(YooMoneyTest, AvisoIsStoredThenAnsweredCode0) {
 
   auto id = redis_.command({"GET", "{payhook}:idem:shop:paymentAviso:55"});
   ASSERT_EQ(id.type, RedisReply::kString) << daemon_->logs();
-  auto ev = hash(redis_, "{payhook}:ev:" + id.str);
+  auto ev = eventHash(redis_, "{payhook}:ev:" + id.str);
   EXPECT_EQ(ev["type"], "yoomoney.payment_aviso");
   EXPECT_EQ(ev["route"], "shop");
   EXPECT_EQ(ev["provider"], "yoomoney");
