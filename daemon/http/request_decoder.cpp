@@ -58,6 +58,7 @@ struct RequestDecoder::Impl {
   bool head = false;
   bool te_unsupported = false;
   int te_lines = 0;
+  int host_lines = 0;
   bool expect_continue = false;
 
   int error_status = 0;
@@ -94,6 +95,7 @@ struct RequestDecoder::Impl {
     d->trailer_bytes = 0;
     d->te_unsupported = false;
     d->te_lines = 0;
+    d->host_lines = 0;
     d->expect_continue = false;
     d->continue_wanted = false;
     return 0;
@@ -175,6 +177,8 @@ struct RequestDecoder::Impl {
       if (++d->te_lines > 1 || !equalsNoCase(h.value, "chunked")) d->te_unsupported = true;
     } else if (h.name == "expect") {
       d->expect_continue = equalsNoCase(h.value, "100-continue");
+    } else if (h.name == "host") {
+      ++d->host_lines;
     }
     return 0;
   }
@@ -183,6 +187,11 @@ struct RequestDecoder::Impl {
     auto* d = of(p);
     d->header_phase = false;
     if (d->te_unsupported) return d->fail(501, "unsupported transfer-encoding");
+    // RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any request with two, is refused; a proxy
+    // in front and payhook could otherwise disagree on which host (and which route) was meant.
+    if (d->host_lines > 1) return d->fail(400, "more than one Host header");
+    if (d->host_lines == 0 && llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) >= 1)
+      return d->fail(400, "HTTP/1.1 request without a Host header");
     const bool has_length = (p->flags & F_CONTENT_LENGTH) != 0;
     const bool chunked = (p->flags & F_CHUNKED) != 0;
     if (has_length && p->content_length > d->limits.max_body)

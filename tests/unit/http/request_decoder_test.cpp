@@ -116,7 +116,7 @@ TEST(RequestDecoderTest, ParsesMethodPathQueryHeadersAndBody) {
 }
 
 TEST(RequestDecoderTest, PathWithoutQueryAndEmptyQuery) {
-  auto d = decode("GET /a HTTP/1.1\r\n\r\nGET /b? HTTP/1.1\r\n\r\n");
+  auto d = decode("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b? HTTP/1.1\r\nHost: h\r\n\r\n");
   ASSERT_EQ(d.requests.size(), 2u);
   EXPECT_EQ(d.requests[0].path, "/a");
   EXPECT_EQ(d.requests[0].query, "");
@@ -126,7 +126,7 @@ TEST(RequestDecoderTest, PathWithoutQueryAndEmptyQuery) {
 }
 
 TEST(RequestDecoderTest, SplitAtEveryByteBoundaryParsesIdentically) {
-  const std::string stream = kPost + kChunked + "GET /x?y=z HTTP/1.1\r\nConnection: close\r\n\r\n";
+  const std::string stream = kPost + kChunked + "GET /x?y=z HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
   const auto whole = decode(stream);
   ASSERT_EQ(whole.error, 0);
   ASSERT_EQ(whole.requests.size(), 3u);
@@ -152,8 +152,8 @@ TEST(RequestDecoderTest, OneByteAtATimeParsesIdentically) {
 
 TEST(RequestDecoderTest, PipelinedRequestsComeOutOneByOneInOrder) {
   const std::string a = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
-  const std::string b = "POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
-  const std::string c = "GET /3 HTTP/1.1\r\n\r\n";
+  const std::string b = "POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+  const std::string c = "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
   const std::string all = a + b + c;
   RequestDecoder d({});
   size_t pos = 0;
@@ -169,7 +169,9 @@ TEST(RequestDecoderTest, PipelinedRequestsComeOutOneByOneInOrder) {
   auto r2 = d.takeRequest();
   EXPECT_EQ(r2.path, "/2");
   EXPECT_EQ(r2.body, "abc");
-  EXPECT_EQ(r2.header("host"), nullptr);  // nothing leaks from the previous request
+  ASSERT_NE(r2.header("host"), nullptr);
+  EXPECT_EQ(*r2.header("host"), "h");             // its own, not the previous request's
+  EXPECT_EQ(r2.header("content-type"), nullptr);  // nothing leaks from the previous request
   pos += p.consumed;
   p = d.feed(all.data() + pos, all.size() - pos);
   ASSERT_EQ(p.state, State::kRequestReady);
@@ -194,7 +196,7 @@ TEST(RequestDecoderTest, ChunkedBodyWithExtensionsAndTrailers) {
 TEST(RequestDecoderTest, PhasesFollowTheRequest) {
   RequestDecoder d({});
   EXPECT_EQ(d.phase(), RequestDecoder::Phase::kIdle);
-  std::string head = "POST / HTTP/1.1\r\nContent-Length: 2\r\n";
+  std::string head = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n";
   EXPECT_EQ(d.feed(head.data(), head.size()).state, State::kNeedMore);
   EXPECT_EQ(d.phase(), RequestDecoder::Phase::kHeaders);
   std::string end = "\r\nx";
@@ -211,7 +213,7 @@ TEST(RequestDecoderTest, ContentLengthOverLimitIs413BeforeAnyBodyByte) {
   limits.max_body = 10;
   RequestDecoder d(limits);
   // Only the header section: the answer must not wait for a single body byte.
-  std::string head = "POST /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n";
+  std::string head = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n";
   auto p = d.feed(head.data(), head.size());
   EXPECT_EQ(p.state, State::kError);
   EXPECT_EQ(d.errorStatus(), 413);
@@ -220,36 +222,57 @@ TEST(RequestDecoderTest, ContentLengthOverLimitIs413BeforeAnyBodyByte) {
   EXPECT_EQ(d.feed("0123456789a", 11).state, State::kError);
   EXPECT_EQ(d.errorStatus(), 413);
 
-  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", limits).error, 0);
-  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n", limits).error, 413);
+  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", limits).error, 0);
+  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999\r\n\r\n", limits).error,
+            413);
 }
 
 TEST(RequestDecoderTest, ChunkedBodyOverLimitIs413AtTheCrossingChunk) {
   ServerLimits limits;
   limits.max_body = 10;
   RequestDecoder d(limits);
-  std::string first = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n";
+  std::string first = "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n";
   EXPECT_EQ(d.feed(first.data(), first.size()).state, State::kNeedMore);
   // The chunk header announcing 3 more bytes crosses 10: refused before its data arrives.
   std::string crossing = "3\r\n";
   EXPECT_EQ(d.feed(crossing.data(), crossing.size()).state, State::kError);
   EXPECT_EQ(d.errorStatus(), 413);
 
+  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n8\r\n12345678\r\n2\r\nab\r\n0\r\n\r\n",
+                   limits)
+                .error,
+            0);
   EXPECT_EQ(
-      decode("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n2\r\nab\r\n0\r\n\r\n",
-             limits)
+      decode("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\n", limits)
           .error,
-      0);
-  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFF\r\n", limits).error,
-            413);
+      413);
+}
+
+// RFC 9112 section 3.2: Host is required in HTTP/1.1 and never allowed twice; otherwise a proxy in front
+// and payhook could each read another host.
+TEST(RequestDecoderTest, HostIsRequiredOnceInHttp11) {
+  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n").error, 400);
+  EXPECT_EQ(decode("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n").error, 400);
+  EXPECT_EQ(decode("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n").error, 400);
+  auto http10 = decode("GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(http10.error, 0);
+  EXPECT_EQ(http10.requests.size(), 1u);
+  auto empty = decode("GET / HTTP/1.1\r\nHost:\r\n\r\n");  // an empty Host is allowed (no authority)
+  EXPECT_EQ(empty.error, 0);
+  // Checked per request: the second request of a connection is refused on its own.
+  auto d = decode("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(d.error, 400);
+  ASSERT_EQ(d.requests.size(), 1u);
+  EXPECT_EQ(d.requests[0].path, "/a");
 }
 
 TEST(RequestDecoderTest, TooManyHeaderLinesIs431) {
   ServerLimits limits;
   limits.max_headers = 3;
-  EXPECT_EQ(decode("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits).error, 0);
+  EXPECT_EQ(decode("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", limits).error, 0);
   // Decided at the fourth name, before the header section ends.
-  EXPECT_EQ(decode("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD", limits).error, 431);
+  EXPECT_EQ(decode("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC", limits).error, 431);
 }
 
 TEST(RequestDecoderTest, TooLargeHeaderSectionIs431) {
@@ -261,22 +284,22 @@ TEST(RequestDecoderTest, TooLargeHeaderSectionIs431) {
   limits.max_header_bytes = 64;
   EXPECT_EQ(decode(request, limits).error, 431);
   // Detected while the header section is still open, byte by byte as well.
-  const std::string open = "GET / HTTP/1.1\r\nX: " + std::string(200, 'v');
+  const std::string open = "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(200, 'v');
   EXPECT_EQ(decode(open, limits).error, 431);
   std::vector<std::string_view> bytes;
   for (size_t i = 0; i < open.size(); ++i) bytes.push_back(std::string_view(open).substr(i, 1));
   EXPECT_EQ(decode(limits, bytes).error, 431);
   // A long target counts as well.
-  EXPECT_EQ(decode("GET /" + std::string(100, 'p') + " HTTP/1.1\r\n\r\n", limits).error, 431);
+  EXPECT_EQ(decode("GET /" + std::string(100, 'p') + " HTTP/1.1\r\nHost: h\r\n\r\n", limits).error, 431);
   // Whitespace that produces no header bytes of its own still counts.
-  EXPECT_EQ(decode("GET / HTTP/1.1\r\nX:" + std::string(200, ' '), limits).error, 431);
+  EXPECT_EQ(decode("GET / HTTP/1.1\r\nHost: h\r\nX:" + std::string(200, ' '), limits).error, 431);
 }
 
 TEST(RequestDecoderTest, HeaderLimitsApplyPerRequestNotPerConnection) {
   ServerLimits limits;
   limits.max_header_bytes = 64;
-  limits.max_headers = 2;
-  std::string one = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n";
+  limits.max_headers = 3;
+  std::string one = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
   std::string stream;
   for (int i = 0; i < 20; ++i) stream += one;
   auto d = decode(stream, limits);
@@ -288,13 +311,15 @@ TEST(RequestDecoderTest, TrailersShareTheHeaderLimits) {
   ServerLimits limits;
   limits.max_headers = 2;
   EXPECT_EQ(
-      decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits)
+      decode(
+          "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+          limits)
           .error,
       431);
 }
 
 TEST(RequestDecoderTest, ExpectContinueIsReportedAfterTheHeaderSection) {
-  const std::string head = "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+  const std::string head = "POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
   RequestDecoder d({});
   const std::string all = head + "hello";
   auto p = d.feed(all.data(), all.size());
@@ -305,12 +330,15 @@ TEST(RequestDecoderTest, ExpectContinueIsReportedAfterTheHeaderSection) {
   ASSERT_EQ(p.state, State::kRequestReady);
   EXPECT_EQ(d.takeRequest().body, "hello");
 
-  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n0\r\n\r\n")
                 .continues,
             1);
   // Nothing to wait for: no interim answer.
-  EXPECT_EQ(decode("POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n").continues, 0);
-  EXPECT_EQ(decode("GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").continues, 0);
+  EXPECT_EQ(
+      decode("POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n").continues,
+      0);
+  EXPECT_EQ(decode("GET /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").continues, 0);
   // Too large: 413 instead of inviting the body.
   ServerLimits small;
   small.max_body = 4;
@@ -322,34 +350,37 @@ TEST(RequestDecoderTest, ExpectContinueIsReportedAfterTheHeaderSection) {
 TEST(RequestDecoderTest, MalformedRequestsAre400) {
   EXPECT_EQ(decode("GARBAGE\r\n\r\n").error, 400);
   EXPECT_EQ(decode("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03").error, 400);  // a TLS hello
-  EXPECT_EQ(decode("GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").error, 400);
+  EXPECT_EQ(decode("GET / HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n").error, 400);
   EXPECT_EQ(decode("GET / HTTP/9.9\r\n\r\n").error, 400);
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n").error, 400);
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd").error, 400);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n").error, 400);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd").error,
+            400);
   // Both framings at once is the classic smuggling vector.
   EXPECT_EQ(
-      decode("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").error,
+      decode("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+          .error,
       400);
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").error, 400);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").error, 400);
   EXPECT_EQ(decode("GET / HTTP/1.1\nHost: x\n\n").error, 400);  // bare LF
 }
 
 TEST(RequestDecoderTest, UnsupportedTransferEncodingIs501) {
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").error, 501);
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").error, 501);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").error,
+            501);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n").error, 501);
   // Chunked applied twice is a framing error that llhttp reports itself.
-  EXPECT_EQ(
-      decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-          .error,
-      400);
-  EXPECT_EQ(decode("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n").error, 0);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n0\r\n\r\n")
+                .error,
+            400);
+  EXPECT_EQ(decode("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n").error, 0);
 }
 
 TEST(RequestDecoderTest, KeepAliveFollowsHttp11AndHttp10Rules) {
   auto d = decode(
-      "GET /a HTTP/1.1\r\n\r\n"
-      "GET /b HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"
-      "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n");
+      "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"
+      "GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(d.keep_alive, (std::vector<bool>{true, true, false}));
 
   RequestDecoder h10({});
@@ -364,20 +395,20 @@ TEST(RequestDecoderTest, KeepAliveFollowsHttp11AndHttp10Rules) {
   EXPECT_TRUE(ka.keepAlive());
   EXPECT_TRUE(ka.http10());
   ka.takeRequest();
-  std::string next = "GET / HTTP/1.1\r\n\r\n";
+  std::string next = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
   ASSERT_EQ(ka.feed(next.data(), next.size()).state, State::kRequestReady);
   EXPECT_FALSE(ka.http10());
 }
 
 TEST(RequestDecoderTest, HeadIsFlaggedAndUpgradeEndsTheConnection) {
   RequestDecoder d({});
-  std::string head = "HEAD /x HTTP/1.1\r\n\r\n";
+  std::string head = "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n";
   ASSERT_EQ(d.feed(head.data(), head.size()).state, State::kRequestReady);
   EXPECT_TRUE(d.isHead());
   EXPECT_EQ(d.takeRequest().method, "HEAD");
 
   RequestDecoder u({});
-  std::string up = "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nrest";
+  std::string up = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nrest";
   auto p = u.feed(up.data(), up.size());
   ASSERT_EQ(p.state, State::kRequestReady);
   EXPECT_FALSE(u.keepAlive());  // answered as a plain request, then the connection closes
@@ -385,7 +416,8 @@ TEST(RequestDecoderTest, HeadIsFlaggedAndUpgradeEndsTheConnection) {
 }
 
 TEST(RequestDecoderTest, LeadingEmptyLinesBetweenRequestsAreTolerated) {
-  auto d = decode("POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx\r\nGET /n HTTP/1.1\r\n\r\n");
+  auto d = decode(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx\r\nGET /n HTTP/1.1\r\nHost: h\r\n\r\n");
   ASSERT_EQ(d.error, 0);
   ASSERT_EQ(d.requests.size(), 2u);
   EXPECT_EQ(d.requests[1].path, "/n");
