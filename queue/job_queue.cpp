@@ -37,8 +37,8 @@ using lua::text;
 
 // Each redis.call costs Redis a few microseconds, more than anything else a delivery costs it, so both
 // scripts below read an event's fields in one HMGET and write them in one HSET, and the claim moves its jobs
-// between sorted sets in bulk. An event hash always holds its packed parts "e", or "id" in the older layout
-// (event_record.h): a hash with neither is a deleted event.
+// between sorted sets in bulk. Every layout of an event hash (event_record.h) holds "state" from the store
+// on, and nothing writes to a hash without it: a hash without "state" is a deleted event.
 
 // KEYS: leased.  ARGV: key prefix, now, lease expiry, token, then (target, max) pairs.
 // Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, parts, decision,
@@ -62,9 +62,9 @@ for a = 5, #ARGV - 1, 2 do
       local ev, f = prefix .. 'ev:' .. string.sub(job, 1, -#suffix - 1), nil
       if string.sub(job, -#suffix) == suffix then
         f = redis.call('HMGET', ev, 'e', 'decision', 'since:' .. target, 'status:' .. target,
-          'attempts:' .. target, 'id')
+          'attempts:' .. target, 'state')
       end
-      if not f or not (f[1] or f[6]) or f[4] then
+      if not f or not f[6] or f[4] then
         out[#out + 1] = {0, job}
       else
         local n = (tonumber(f[5]) or 0) + 1
@@ -93,14 +93,14 @@ return out
 // Returns 'ok', 'lost' or 'gone'.
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
-local f = redis.call('HMGET', ev, 'e', 'lease:' .. target, 'attempts:' .. target, 'state', 'targets', 'id')
-if not (f[1] or f[6]) then
+local f = redis.call('HMGET', ev, 'state', 'lease:' .. target, 'attempts:' .. target, 'targets')
+if not f[1] then
   redis.call('ZREM', KEYS[1], job)
   redis.call('ZREM', KEYS[2], job)
   return 'gone'
 end
 if f[2] ~= ARGV[3] then return 'lost' end
-local state, list = f[4], f[5] or ''
+local state, list = f[1], f[4] or ''
 redis.call('HDEL', ev, 'lease:' .. target)
 redis.call('ZREM', KEYS[2], job)
 redis.call('ZREM', KEYS[1], job)
