@@ -30,7 +30,7 @@
 #include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
-#include "tests/integration/yoomoney_form.h"
+#include "tests/common/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

@@ -40,7 +40,7 @@
 #include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
-#include "tests/integration/yoomoney_form.h"
+#include "tests/common/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
-#include "tests/integration/yoomoney_form.h"
+#include "tests/common/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

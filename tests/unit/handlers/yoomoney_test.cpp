@@ -5,18 +5,24 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/digest.h"
+#include "tests/common/yoomoney_form.h"
 
 namespace payhook::handlers {
 namespace {
 
 // The published vector (PROTOCOLS.md "YooMoney").
-constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
 constexpr const char* kVectorMd5 = "1B35ABE38AA54F2931B0C58646FD1321";
 // 2011-05-04T20:38:01+04:00, the instant of the protocol's sample answer.
 constexpr int64_t kNowMs = 1304527081000;
 constexpr const char* kXmlHead = R"(<?xml version="1.0" encoding="UTF-8"?>)";
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
+// The form helpers sign with md5Hex (checked against the published vectors in form_digest_test.cpp).
+using testing::yoomoney::Fields;
+using testing::yoomoney::formBody;
+using testing::yoomoney::get;
+using testing::yoomoney::kPassword;
+using testing::yoomoney::set;
+using testing::yoomoney::sign;
 
 // The vector's request, with the unsigned fields a real checkOrder carries.
 Fields vectorFields(const std::string& action = "checkOrder", const std::string& md5 = kVectorMd5) {
@@ -38,52 +44,8 @@ Fields vectorFields(const std::string& action = "checkOrder", const std::string&
           {"paymentType", "AC"}};
 }
 
-std::string get(const Fields& f, const std::string& name) {
-  for (const auto& [k, v] : f)
-    if (k == name) return v;
-  return {};
-}
-
-void set(Fields* f, const std::string& name, const std::string& value) {
-  for (auto& [k, v] : *f)
-    if (k == name) {
-      v = value;
-      return;
-    }
-  f->emplace_back(name, value);
-}
-
 void erase(Fields* f, const std::string& name) {
   std::erase_if(*f, [&](const auto& p) { return p.first == name; });
-}
-
-// Signs with md5Hex (checked against the published vectors in form_digest_test.cpp).
-void sign(Fields* f, const std::string& password = kPassword) {
-  std::string text;
-  for (const char* n : {"action", "orderSumAmount", "orderSumCurrencyPaycash", "orderSumBankPaycash",
-                        "shopId", "invoiceId", "customerNumber"})
-    text += get(*f, n) + ";";
-  set(f, "md5", md5Hex(text + password, HexCase::kUpper));
-}
-
-std::string encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string formBody(const Fields& f) {
-  std::string body;
-  for (const auto& [k, v] : f) body += (body.empty() ? "" : "&") + encode(k) + "=" + encode(v);
-  return body;
 }
 
 http::Request post(std::string body, const std::string& path = "/yoomoney/check") {

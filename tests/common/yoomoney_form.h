@@ -1,4 +1,4 @@
-// YooMoney's HTTP protocol for integration tests: a checkOrder or paymentAviso form as YooMoney sends it,
+// YooMoney's HTTP protocol for tests: a checkOrder or paymentAviso form as YooMoney sends it,
 // signed with the published test vector's shop password (PROTOCOLS.md), and its urlencoded body.
 #pragma once
 
