@@ -14,8 +14,7 @@ namespace payhook::daemon {
 
 struct Delivery::Target {
   std::string url;  // empty for an Integra API pseudo-target: the URL comes from each job's decision
-  std::vector<Secret> secrets;
-  Secret signing_key;
+  queue::SigningKeys keys;
   uint64_t timeout_ms = 10'000;
   size_t max_in_flight = 64;
   std::vector<http::Header> headers;
@@ -108,8 +107,7 @@ void Delivery::setConfig(const config::Config& config) {
   for (const auto& tc : config.targets) {
     Target target;
     target.url = tc.url;
-    target.secrets = tc.secrets;
-    target.signing_key = tc.signing_key;
+    target.keys = queue::decodeSigningKeys(tc.secrets, tc.signing_key);
     target.timeout_ms = tc.timeout_ms;
     target.max_in_flight = std::max<uint64_t>(tc.max_in_flight, 1);
     for (const auto& [name, value] : tc.headers) target.headers.push_back({name, value});
@@ -317,8 +315,7 @@ void Delivery::dispatch(queue::ClaimedJob job) {
     request.headers = target.headers;
     // webhook-id is the event id, the same on every attempt, so the app can deduplicate; the timestamp is
     // this attempt's, so a retry hours later is not refused as a replay.
-    for (auto& h :
-         queue::signedHeaders(job.event.id, started / 1000, request.body, target.secrets, target.signing_key))
+    for (auto& h : queue::signedHeaders(job.event.id, started / 1000, request.body, target.keys))
       request.headers.push_back(std::move(h));
   }
 

@@ -142,8 +142,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config
         DecisionTarget d;
         d.name = t->name;
         d.url = t->url;
-        d.secrets = t->secrets;
-        d.signing_key = t->signing_key;
+        d.keys = queue::decodeSigningKeys(t->secrets, t->signing_key);
         for (const auto& [name, value] : t->headers) d.headers.push_back({name, value});
         d.timeout_ms = rc.decision_timeout_ms;
         entry->decision = std::move(d);
@@ -335,8 +334,7 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
   request.timeout_ms = target.timeout_ms;
   request.body = queue::envelopeJson(*event, 1);
   request.headers = target.headers;
-  for (auto& h : queue::signedHeaders(event->id, event->received_at_ms / 1000, request.body, target.secrets,
-                                      target.signing_key))
+  for (auto& h : queue::signedHeaders(event->id, event->received_at_ms / 1000, request.body, target.keys))
     request.headers.push_back(std::move(h));
 
   // The store is the App's and outlives the client's last callback (the client is shut down first).

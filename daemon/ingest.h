@@ -17,6 +17,7 @@
 #include "daemon/http/server.h"
 #include "daemon/metrics.h"
 #include "handlers/handler.h"
+#include "queue/envelope.h"
 #include "queue/event_store.h"
 
 namespace payhook::http {
@@ -30,8 +31,7 @@ namespace payhook::daemon {
 struct DecisionTarget {
   std::string name;
   std::string url;
-  std::vector<Secret> secrets;  // whsec_ lines
-  Secret signing_key;           // whsk_; empty: no v1a signature
+  queue::SigningKeys keys;
   std::vector<http::Header> headers;
   uint64_t timeout_ms = 5'000;  // the route's decision_timeout
 };

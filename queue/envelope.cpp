@@ -54,22 +54,25 @@ std::string envelopeJson(const Event& event, int attempt) {
   return out;
 }
 
+SigningKeys decodeSigningKeys(const std::vector<Secret>& secrets, const Secret& signing_key) {
+  SigningKeys keys;
+  for (const auto& text : secrets)
+    if (auto key = swh::decodeSecret(text.reveal())) keys.hmac.push_back(std::move(key).value());
+  if (!signing_key.empty())
+    if (auto key = swh::decodeSigningKey(signing_key.reveal())) keys.ed25519 = std::move(key).value();
+  return keys;
+}
+
 std::vector<http::Header> signedHeaders(std::string_view event_id, int64_t timestamp_s, std::string_view body,
-                                        const std::vector<Secret>& secrets, const Secret& signing_key) {
+                                        const SigningKeys& keys) {
   const std::string ts = std::to_string(timestamp_s);
   std::string signature;
   auto add = [&](const std::string& entry) {
     if (!signature.empty()) signature += ' ';
     signature += entry;
   };
-  for (const auto& text : secrets) {
-    auto key = swh::decodeSecret(text.reveal());
-    if (key) add(swh::signV1(key.value(), event_id, ts, body));
-  }
-  if (!signing_key.empty()) {
-    auto key = swh::decodeSigningKey(signing_key.reveal());
-    if (key) add(swh::signV1a(key.value(), event_id, ts, body));
-  }
+  for (const auto& key : keys.hmac) add(swh::signV1(key, event_id, ts, body));
+  if (!keys.ed25519.empty()) add(swh::signV1a(keys.ed25519, event_id, ts, body));
   return {{"content-type", "application/json"},
           {"webhook-id", std::string(event_id)},
           {"webhook-timestamp", ts},

@@ -67,7 +67,7 @@ TEST(Envelope, ABodyThatIsNotUtf8StillGivesValidJson) {
 TEST(SignedHeaders, VerifyWithTheTargetsSecret) {
   const std::string body = envelopeJson(sampleEvent(), 1);
   const int64_t ts = 1795687200;
-  auto headers = signedHeaders("evt_1", ts, body, {Secret(kSecretA)}, Secret());
+  auto headers = signedHeaders("evt_1", ts, body, decodeSigningKeys({Secret(kSecretA)}, Secret()));
   ASSERT_EQ(headers.size(), 4u);
   EXPECT_EQ(*find(headers, "content-type"), "application/json");
   EXPECT_EQ(*find(headers, "webhook-id"), "evt_1");
@@ -93,7 +93,8 @@ TEST(SignedHeaders, VerifyWithTheTargetsSecret) {
 
 TEST(SignedHeaders, RotationGivesOneV1EntryPerSecretEachVerifying) {
   const std::string body = R"({"x":1})";
-  auto headers = signedHeaders("evt_1", 1700000000, body, {Secret(kSecretA), Secret(kSecretB)}, Secret());
+  auto headers = signedHeaders("evt_1", 1700000000, body,
+                               decodeSigningKeys({Secret(kSecretA), Secret(kSecretB)}, Secret()));
   const std::string& sig = *find(headers, "webhook-signature");
   const size_t space = sig.find(' ');
   ASSERT_NE(space, std::string::npos);
@@ -111,7 +112,8 @@ TEST(SignedHeaders, RotationGivesOneV1EntryPerSecretEachVerifying) {
 
 TEST(SignedHeaders, ASigningKeyAddsAV1aEntry) {
   const std::string body = R"({"x":1})";
-  auto headers = signedHeaders("evt_1", 1700000000, body, {Secret(kSecretA)}, Secret(kSigningKey));
+  auto headers =
+      signedHeaders("evt_1", 1700000000, body, decodeSigningKeys({Secret(kSecretA)}, Secret(kSigningKey)));
   const std::string& sig = *find(headers, "webhook-signature");
   const size_t space = sig.find(' ');
   ASSERT_NE(space, std::string::npos);
@@ -120,6 +122,15 @@ TEST(SignedHeaders, ASigningKeyAddsAV1aEntry) {
   swh::VerifyKeys keys;
   keys.ed25519.push_back(swh::publicKeyOf(signing));
   EXPECT_EQ(swh::verify(keys, "evt_1", "1700000000", sig, body, 1700000000000), swh::VerifyResult::kOk);
+}
+
+// Text that does not decode is left out rather than signed with garbage (the config loader refuses it first).
+TEST(SignedHeaders, KeysThatDoNotDecodeAreLeftOut) {
+  SigningKeys keys = decodeSigningKeys({Secret("whsec_not base64!"), Secret(kSecretA)}, Secret("whsk_%%"));
+  EXPECT_EQ(keys.hmac.size(), 1u);
+  EXPECT_TRUE(keys.ed25519.empty());
+  auto headers = signedHeaders("evt_1", 1700000000, "{}", keys);
+  EXPECT_EQ(find(headers, "webhook-signature")->find(' '), std::string::npos);
 }
 
 }  // namespace
