@@ -277,6 +277,7 @@ int showCommand(const std::vector<std::string>& args, const std::string& config_
       const auto& s = d.summary;
       Table head({"FIELD", "VALUE"});
       head.add({"id", s.id});
+      if (d.damaged) head.add({"damaged", "the stored callback does not decode; its fields below are empty"});
       head.add({"type", s.type});
       head.add({"route", s.route + " (" + s.provider + ")"});
       head.add({"state", s.state});

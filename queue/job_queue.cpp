@@ -37,8 +37,9 @@ using lua::text;
 
 // Each redis.call costs Redis a few microseconds, more than anything else a delivery costs it, so both
 // scripts below read an event's fields in one HMGET and write them in one HSET, and the claim moves its jobs
-// between sorted sets in bulk. Every layout of an event hash (event_record.h) holds "state" from the store
-// on, and nothing writes to a hash without it: a hash without "state" is a deleted event.
+// between sorted sets in bulk. An event hash holds "state" and its packed parts "e" (or "id", in the older
+// layout, event_record.h) from the store on: a hash with none of them is a deleted event. The completion
+// tests "state" first, so it never copies the packed parts out.
 
 // KEYS: leased.  ARGV: key prefix, now, lease expiry, token, then (target, max) pairs.
 // Returns one entry per job taken off a due set: {0, job} dropped, or {1, job, attempt, parts, decision,
@@ -62,9 +63,9 @@ for a = 5, #ARGV - 1, 2 do
       local ev, f = prefix .. 'ev:' .. string.sub(job, 1, -#suffix - 1), nil
       if string.sub(job, -#suffix) == suffix then
         f = redis.call('HMGET', ev, 'e', 'decision', 'since:' .. target, 'status:' .. target,
-          'attempts:' .. target, 'state')
+          'attempts:' .. target, 'state', 'id')
       end
-      if not f or not f[6] or f[4] then
+      if not f or not (f[6] or f[1] or f[7]) or f[4] then
         out[#out + 1] = {0, job}
       else
         local n = (tonumber(f[5]) or 0) + 1
@@ -94,7 +95,7 @@ return out
 constexpr std::string_view kFinishScript = R"lua(
 local job, target, mode, ev = ARGV[1], ARGV[2], ARGV[4], KEYS[5]
 local f = redis.call('HMGET', ev, 'state', 'lease:' .. target, 'attempts:' .. target, 'targets')
-if not f[1] then
+if not f[1] and redis.call('HEXISTS', ev, 'e') == 0 and redis.call('HEXISTS', ev, 'id') == 0 then
   redis.call('ZREM', KEYS[1], job)
   redis.call('ZREM', KEYS[2], job)
   return 'gone'
@@ -258,10 +259,16 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     j.attempt = static_cast<int>(attempt);
     j.event.id = std::move(id);
     if (f->type == ScriptValue::Type::kArray && f->elements.size() == record::kParts.size()) {
+      // The older layout's fields; none at all is a hash that lost its parts, not an event to deliver.
       record::Parts parts;
+      size_t present = 0;
       for (size_t i = 0; i < parts.size(); ++i)
-        if (f->elements[i].type == ScriptValue::Type::kString) parts[i] = f->elements[i].str;
+        if (f->elements[i].type == ScriptValue::Type::kString) {
+          parts[i] = f->elements[i].str;
+          ++present;
+        }
       record::fill(parts, j.event);
+      j.unreadable = present == 0;
     } else if (auto parts = f->type == ScriptValue::Type::kString ? record::unpack(f->str) : std::nullopt) {
       record::fill(*parts, j.event);
     } else {

@@ -29,28 +29,35 @@ local function split(list)
 end
 local PARTS = {'received_at', 'type', 'route', 'provider', 'verified', 'data', 'idem', 'raw_method', 'raw_path',
   'raw_query', 'raw_content_type', 'raw_body'}
--- An event's stored parts by name, whichever layout holds them (event_record.h); nil when it is gone.
-local function parts(ev)
+-- An event's stored parts by name, whichever layout holds them (event_record.h), copied up to part number
+-- `upto` (every part when nil). {damaged = true} when the hash holds neither layout's parts or its packed
+-- field does not decode exactly as event_record.cpp decodes it (every length is checked, even past `upto`).
+local function parts(ev, upto)
   local f = redis.call('HMGET', ev, 'e', 'id')
   local out = {}
   if f[1] then
-    local s, pos = f[1], 1
+    local s, pos, last = f[1], 1, upto or #PARTS
     for i = 1, #PARTS do
-      local colon = string.find(s, ':', pos, true)
-      local n = colon and tonumber(string.sub(s, pos, colon - 1))
-      if not n then break end
-      out[PARTS[i]] = string.sub(s, colon + 1, colon + n)
-      pos = colon + n + 1
+      local digits = string.match(s, '^%d+', pos)
+      if not digits or #digits > 20 or (#digits > 1 and string.byte(digits, 1) == 48)
+          or string.byte(s, pos + #digits) ~= 58 then
+        return {damaged = true}
+      end
+      local from = pos + #digits + 1
+      pos = from + tonumber(digits)
+      if pos > #s + 1 then return {damaged = true} end
+      if i <= last then out[PARTS[i]] = string.sub(s, from, pos - 1) end
     end
+    if pos ~= #s + 1 then return {damaged = true} end
     return out
   end
-  if not f[2] then return nil end
-  local old = redis.call('HMGET', ev, unpack(PARTS))
-  for i = 1, #PARTS do out[PARTS[i]] = old[i] or nil end
+  if not f[2] then return {damaged = true} end
+  local old = redis.call('HMGET', ev, unpack(PARTS, 1, upto or #PARTS))
+  for i = 1, #old do out[PARTS[i]] = old[i] or nil end
   return out
 end
 local function routeOf(ev)
-  return (parts(ev) or {}).route
+  return parts(ev, 3).route
 end
 local function targetInfo(ev, id, t)
   local job = id .. '|' .. t
@@ -59,11 +66,11 @@ local function targetInfo(ev, id, t)
     redis.call('ZSCORE', P .. 'due:' .. t, job) or '', redis.call('ZSCORE', LEASED, job) or '',
     redis.call('ZSCORE', DEAD, job) or ''}
 end
-local function summary(id)
+local function summary(id, p)
   local ev = P .. 'ev:' .. id
   local f = redis.call('HMGET', ev, 'state', 'targets')
   if not f[1] then return nil end
-  local p = parts(ev) or {}
+  p = p or parts(ev, 5)
   local ts = {}
   for _, t in ipairs(split(f[2])) do ts[#ts + 1] = targetInfo(ev, id, t) end
   return {id, f[1], p.route or '', p.provider or '', p.type or '', p.received_at or '0', p.verified or '0',
@@ -145,8 +152,9 @@ for i = 1, #items, 2 do
   if id then
     local ev = P .. 'ev:' .. id
     local s = redis.call('HGET', ev, 'state')
-    if s and (mode == 'dead' or state == 'all' or s == state) and (route == '' or routeOf(ev) == route) then
-      local row = summary(id)
+    local p = s and (mode == 'dead' or state == 'all' or s == state) and parts(ev, 5)
+    if p and (route == '' or p.route == route) then
+      local row = summary(id, p)
       if mode == 'dead' then row[10] = target; row[11] = score end
       out[#out + 1] = row
       if #out >= limit then break end
@@ -620,8 +628,13 @@ void Operator::show(const std::string& id, std::function<void(Result<std::option
         if (auto packed = f.find(std::string(record::kPackedField)); packed != f.end()) {
           // Copied out first: the views point into the map's value, which the loop may overwrite.
           const std::string blob = packed->second;
-          if (auto parts = record::unpack(blob))
+          if (auto parts = record::unpack(blob)) {
             for (size_t i = 0; i < parts->size(); ++i) f[std::string(record::kParts[i])] = (*parts)[i];
+          } else {
+            d.damaged = true;
+          }
+        } else if (f.find("id") == f.end()) {
+          d.damaged = true;  // neither layout's parts
         }
         d.idempotency_key = f["idem"];
         d.decision = f["decision"];

@@ -127,6 +127,7 @@ struct EventDetail {
   std::string data_json;
   RawRequest raw;
   std::vector<std::string> attempts;  // attempt records, oldest first, JSON objects as stored
+  bool damaged = false;  // the stored parts do not decode: the fields above that come from them are empty
 };
 
 struct ListQuery {

@@ -88,6 +88,7 @@ ordered_json toJson(const EventDetail& d) {
               {"body", d.raw.body}};
   j["attempts"] = ordered_json::array();
   for (const auto& a : d.attempts) j["attempts"].push_back(embedJson(a));
+  if (d.damaged) j["damaged"] = true;
   return j;
 }
 

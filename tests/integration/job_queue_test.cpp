@@ -475,20 +475,54 @@ TEST_F(JobQueueTest, AnEventOfTheOlderLayoutIsClaimedAndFollowedUpAlike) {
 }
 
 // A packed field that does not decode (an operator's edit, corruption) neither stops the claim of the
-// others nor crashes: its job comes back marked unreadable, for the engine to bury with a reason.
-TEST_F(JobQueueTest, ADamagedPackedFieldIsClaimedAsUnreadable) {
+// others nor crashes: its job comes back marked unreadable, for the engine to bury with a reason. So does a
+// hash that lost its parts altogether; a hash that lost only "state" is still an event.
+TEST_F(JobQueueTest, ADamagedEventHashIsClaimedAsUnreadableAndShownAsDamaged) {
   RedisServer redis;
   JobQueue& q = setUpQueue(redis);
-  storeEvent(makeEvent("bad", kT0), {"t"});
-  storeEvent(makeEvent("good", kT0 + 1), {"t"});
-  redis.command({"HSET", "{ph}:ev:bad", "e", "12:not twelve parts"});
+  storeEvent(makeEvent("cut", kT0), {"t"});
+  storeEvent(makeEvent("bare", kT0 + 1), {"t"});
+  storeEvent(makeEvent("stateless", kT0 + 2), {"t"});
+  storeEvent(makeEvent("good", kT0 + 3), {"t"});
+  const std::string packed = redis.command({"HGET", "{ph}:ev:cut", "e"}).str;
+  redis.command({"HSET", "{ph}:ev:cut", "e", packed.substr(0, packed.size() - 3)});
+  redis.command({"HDEL", "{ph}:ev:bare", "e"});
+  redis.command({"HDEL", "{ph}:ev:stateless", "state"});
   ClaimBatch b = claim(q, 10, kT0 + 10);
-  ASSERT_EQ(b.jobs.size(), 2u);
-  EXPECT_EQ(b.jobs[0].event.id, "bad");
+  ASSERT_EQ(b.jobs.size(), 4u);
+  EXPECT_TRUE(b.dropped.empty());
+  EXPECT_EQ(b.jobs[0].event.id, "cut");
   EXPECT_TRUE(b.jobs[0].unreadable);
   EXPECT_TRUE(b.jobs[0].event.route.empty());
-  EXPECT_FALSE(b.jobs[1].unreadable);
-  EXPECT_EQ(b.jobs[1].event.route, "shop");
+  EXPECT_EQ(b.jobs[1].event.id, "bare");
+  EXPECT_TRUE(b.jobs[1].unreadable);
+  for (size_t i : {2u, 3u}) {
+    EXPECT_FALSE(b.jobs[i].unreadable) << b.jobs[i].event.id;
+    EXPECT_EQ(b.jobs[i].event.route, "shop");
+  }
+  // The completion of an event that lost "state" is applied, not answered "gone".
+  EXPECT_EQ(complete(q, b.jobs[2], kT0 + 20), LeaseOutcome::kApplied);
+  EXPECT_EQ(evHash(redis, "stateless")["status:t"], "delivered");
+
+  // The operator's view: a route filter does not match what does not decode, and show says it is damaged.
+  Operator op(*stores_.front(), OperatorOptions{"ph"});
+  ListQuery query;
+  query.route = "shop";
+  auto page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  std::set<std::string> listed;
+  for (const auto& e : page->events) listed.insert(e.id);
+  EXPECT_EQ(listed, (std::set<std::string>{"good", "stateless"}));
+  for (const char* id : {"cut", "bare"}) {
+    auto d = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show(id, cb); });
+    ASSERT_TRUE(d.ok() && d->has_value()) << id;
+    EXPECT_TRUE((*d)->damaged) << id;
+    EXPECT_TRUE((*d)->raw.body.empty()) << id;
+  }
+  auto good = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show("good", cb); });
+  ASSERT_TRUE(good.ok() && good->has_value());
+  EXPECT_FALSE((*good)->damaged);
+  EXPECT_EQ((*good)->raw.body, makeEvent("good", kT0).raw.body);
 }
 
 // The claim moves its jobs between sorted sets in bulk commands of at most 1000 arguments.
