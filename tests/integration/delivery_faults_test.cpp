@@ -206,6 +206,27 @@ std::vector<int64_t> expectRetryRecords(const std::vector<json>& recs, const std
   return delays;
 }
 
+// An event whose stored parts do not decode (queue/event_record.h) is buried with that reason at its first
+// claim: never sent with empty fields, never retried, and the events around it are delivered.
+TEST_F(DeliveryFaultsTest, AnEventThatCannotBeReadIsBuriedWithTheReason) {
+  const std::string now = std::to_string(std::time(nullptr) * 1000LL);
+  redis_.command(
+      {"HSET", "{payhook}:ev:damaged", "e", "12:cut short", "state", "pending", "targets", "orders"});
+  redis_.command({"ZADD", "{payhook}:due:orders", now, "damaged|orders"});
+  redis_.command({"ZADD", "{payhook}:events", now, "damaged"});
+  Sink sink({200});
+  auto* d = launch(options(sink.url(), R"(retry = { schedule = ["100ms"] })"));
+  ASSERT_NE(d, nullptr);
+  const std::string id = postStored(*d, "msg_faults_after_damaged");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(waitFor([&] { return state("damaged") == "dead" && state(id) == "delivered"; }, 10'000))
+      << state("damaged") << " " << state(id) << logs();
+  EXPECT_NE(field("damaged", "reason:orders").find("could not be read"), std::string::npos)
+      << field("damaged", "reason:orders");
+  EXPECT_EQ(field("damaged", "attempts:orders"), "1");
+  ASSERT_EQ(sink.hits().size(), 1u);  // only the readable event reached the app
+}
+
 TEST_F(DeliveryFaultsTest, ScheduledDelaysGrowBetweenFailedAttempts) {
   Sink sink({500, 503, 502, 200});
   auto* d =
