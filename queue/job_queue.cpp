@@ -274,7 +274,6 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     } else {
       j.unreadable = true;
     }
-    j.event.idempotency_key.clear();
     j.decision = text(element(entry, 4));
     int64_t since = 0;
     if (integer(element(entry, 5), since)) j.since_ms = since;

@@ -78,8 +78,7 @@ struct ClaimedJob {
   JobLease lease;
   std::string target;
   int attempt = 0;  // 1 for the first delivery
-  // id, type, route, provider, received_at_ms, verified, data_json and raw, as store() wrote them
-  // (idempotency_key is left empty): what envelopeJson() needs.
+  // The event as store() wrote it: what envelopeJson() needs.
   Event event;
   bool unreadable = false;  // the stored parts could not be decoded: event holds only its id
   std::string decision;     // the event's `decision` field: what a follow-up job carries out

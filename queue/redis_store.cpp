@@ -229,8 +229,7 @@ struct RedisStore::Impl {
   std::string events_key_;
   std::string targets_key_;
   std::string marker_key_;
-  std::string received_at_;  // scratch for the store command, kept to reuse its buffer
-  std::string marker_;       // the data marker last read; empty before the first handshake
+  std::string marker_;  // the data marker last read; empty before the first handshake
   uint64_t data_losses_ = 0;
   std::string script_sha_;
 
@@ -683,8 +682,9 @@ struct RedisStore::Impl {
     auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
     appendBulk(c, std::string_view(num, ttl_end - num));
     appendBulk(c, e.id);
-    const record::Parts parts = record::partsOf(e, received_at_);
-    appendBulk(c, received_at_);
+    std::string received_at;  // a dozen digits: no allocation
+    const record::Parts parts = record::partsOf(e, received_at);
+    appendBulk(c, received_at);
     c += '$';
     appendNumber(c, record::packedSize(parts));
     c += "\r\n";
