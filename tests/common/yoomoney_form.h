@@ -40,25 +40,30 @@ inline void sign(Fields* f, const std::string& password = kPassword) {
   set(f, "md5", handlers::md5Hex(text + password, handlers::HexCase::kUpper));
 }
 
-// A signed request (shopId 13), with one custom field from the shop's payment form.
+// The published vector's fields (shopId 13, invoice 55 by default), md5 left empty.
+inline Fields vectorForm(const std::string& action, const std::string& invoice_id = "55") {
+  return {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
+          {"action", action},
+          {"md5", ""},
+          {"shopId", "13"},
+          {"shopArticleId", "456"},
+          {"invoiceId", invoice_id},
+          {"customerNumber", "8123294469"},
+          {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
+          {"orderSumAmount", "87.10"},
+          {"orderSumCurrencyPaycash", "643"},
+          {"orderSumBankPaycash", "1001"},
+          {"shopSumAmount", "86.23"},
+          {"shopSumCurrencyPaycash", "643"},
+          {"shopSumBankPaycash", "1001"},
+          {"paymentPayerCode", "42007148320"},
+          {"paymentType", "AC"}};
+}
+
+// A signed request, with one custom field from the shop's payment form.
 inline Fields request(const std::string& action, const std::string& invoice_id = "55") {
-  Fields f = {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"action", action},
-              {"md5", ""},
-              {"shopId", "13"},
-              {"shopArticleId", "456"},
-              {"invoiceId", invoice_id},
-              {"customerNumber", "8123294469"},
-              {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
-              {"orderSumAmount", "87.10"},
-              {"orderSumCurrencyPaycash", "643"},
-              {"orderSumBankPaycash", "1001"},
-              {"shopSumAmount", "86.23"},
-              {"shopSumCurrencyPaycash", "643"},
-              {"shopSumBankPaycash", "1001"},
-              {"paymentPayerCode", "42007148320"},
-              {"paymentType", "AC"},
-              {"cps_email", "user@example.com"}};
+  Fields f = vectorForm(action, invoice_id);
+  f.emplace_back("cps_email", "user@example.com");
   if (action == "paymentAviso") f.emplace_back("paymentDatetime", "2011-05-04T20:38:10.000+04:00");
   sign(&f);
   return f;

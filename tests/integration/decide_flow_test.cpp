@@ -25,12 +25,12 @@
 #include "common/webhook_signature.h"
 #include "daemon/http/server.h"
 #include "handlers/digest.h"
+#include "tests/common/yoomoney_form.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/loop_thread.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
-#include "tests/common/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

@@ -34,13 +34,13 @@
 #include "handlers/form.h"
 #include "handlers/payinpayout.h"
 #include "handlers/rbs.h"
+#include "tests/common/yoomoney_form.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
-#include "tests/common/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

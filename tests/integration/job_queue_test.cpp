@@ -162,6 +162,22 @@ class JobQueueTest : public ::testing::Test {
     return *r;
   }
 
+  // The operator's listing of one route's events, and its view of one event, over the first store.
+  ListPage listRoute(const std::string& route) {
+    Operator op(*stores_.front(), OperatorOptions{"ph"});
+    ListQuery query;
+    query.route = route;
+    auto page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
+    if (!page) throw std::runtime_error("list: " + page.error().message);
+    return std::move(page).value();
+  }
+  std::optional<EventDetail> show(const std::string& id) {
+    Operator op(*stores_.front(), OperatorOptions{"ph"});
+    auto d = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show(id, cb); });
+    if (!d) throw std::runtime_error("show: " + d.error().message);
+    return std::move(d).value();
+  }
+
   void finish() {
     if (finished_) return;
     finished_ = true;
@@ -447,30 +463,23 @@ TEST_F(JobQueueTest, AnEventOfTheOlderLayoutIsClaimedAndFollowedUpAlike) {
   EXPECT_EQ(evHash(redis, "new")["state"], "delivered");
 
   // The operator lists both by route and shows either's parts.
-  Operator op(*stores_.front(), OperatorOptions{"ph"});
-  ListQuery query;
-  query.route = "shop";
-  auto page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
-  ASSERT_TRUE(page.ok()) << page.error().message;
-  ASSERT_EQ(page->events.size(), 2u);
-  for (const EventSummary& s : page->events) {
+  ListPage page = listRoute("shop");
+  ASSERT_EQ(page.events.size(), 2u);
+  for (const EventSummary& s : page.events) {
     EXPECT_EQ(s.route, "shop");
     EXPECT_EQ(s.provider, "yoomoney");
     EXPECT_EQ(s.type, "yoomoney.payment_aviso");
     EXPECT_EQ(s.received_at_ms, s.id == "old" ? kT0 : kT0 + 1);
     EXPECT_TRUE(s.verified);
   }
-  query.route = "other";
-  page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
-  ASSERT_TRUE(page.ok());
-  EXPECT_TRUE(page->events.empty());
+  EXPECT_TRUE(listRoute("other").events.empty());
   for (const char* id : {"old", "new"}) {
-    auto d = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show(id, cb); });
-    ASSERT_TRUE(d.ok() && d->has_value()) << id;
-    EXPECT_EQ((*d)->idempotency_key, std::string("key-") + id);
-    EXPECT_EQ((*d)->raw.body, old.raw.body);
-    EXPECT_EQ((*d)->decision, id == std::string("old") ? R"({"accept":true})" : "");
-    EXPECT_EQ((*d)->summary.route, "shop");
+    auto d = show(id);
+    ASSERT_TRUE(d.has_value()) << id;
+    EXPECT_EQ(d->idempotency_key, std::string("key-") + id);
+    EXPECT_EQ(d->raw.body, old.raw.body);
+    EXPECT_EQ(d->decision, id == std::string("old") ? R"({"accept":true})" : "");
+    EXPECT_EQ(d->summary.route, "shop");
   }
 }
 
@@ -505,24 +514,19 @@ TEST_F(JobQueueTest, ADamagedEventHashIsClaimedAsUnreadableAndShownAsDamaged) {
   EXPECT_EQ(evHash(redis, "stateless")["status:t"], "delivered");
 
   // The operator's view: a route filter does not match what does not decode, and show says it is damaged.
-  Operator op(*stores_.front(), OperatorOptions{"ph"});
-  ListQuery query;
-  query.route = "shop";
-  auto page = await<Result<ListPage>>([&](auto cb) { op.list(query, cb); });
-  ASSERT_TRUE(page.ok()) << page.error().message;
   std::set<std::string> listed;
-  for (const auto& e : page->events) listed.insert(e.id);
+  for (const auto& e : listRoute("shop").events) listed.insert(e.id);
   EXPECT_EQ(listed, (std::set<std::string>{"good", "stateless"}));
   for (const char* id : {"cut", "bare"}) {
-    auto d = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show(id, cb); });
-    ASSERT_TRUE(d.ok() && d->has_value()) << id;
-    EXPECT_TRUE((*d)->damaged) << id;
-    EXPECT_TRUE((*d)->raw.body.empty()) << id;
+    auto d = show(id);
+    ASSERT_TRUE(d.has_value()) << id;
+    EXPECT_TRUE(d->damaged) << id;
+    EXPECT_TRUE(d->raw.body.empty()) << id;
   }
-  auto good = await<Result<std::optional<EventDetail>>>([&](auto cb) { op.show("good", cb); });
-  ASSERT_TRUE(good.ok() && good->has_value());
-  EXPECT_FALSE((*good)->damaged);
-  EXPECT_EQ((*good)->raw.body, makeEvent("good", kT0).raw.body);
+  auto good = show("good");
+  ASSERT_TRUE(good.has_value());
+  EXPECT_FALSE(good->damaged);
+  EXPECT_EQ(good->raw.body, makeEvent("good", kT0).raw.body);
 }
 
 // The claim moves its jobs between sorted sets in bulk commands of at most 1000 arguments.

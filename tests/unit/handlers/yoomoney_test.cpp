@@ -26,22 +26,9 @@ using testing::yoomoney::sign;
 
 // The vector's request, with the unsigned fields a real checkOrder carries.
 Fields vectorFields(const std::string& action = "checkOrder", const std::string& md5 = kVectorMd5) {
-  return {{"requestDatetime", "2011-05-04T20:38:00.000+04:00"},
-          {"action", action},
-          {"md5", md5},
-          {"shopId", "13"},
-          {"shopArticleId", "456"},
-          {"invoiceId", "55"},
-          {"customerNumber", "8123294469"},
-          {"orderCreatedDatetime", "2011-05-04T20:38:00.000+04:00"},
-          {"orderSumAmount", "87.10"},
-          {"orderSumCurrencyPaycash", "643"},
-          {"orderSumBankPaycash", "1001"},
-          {"shopSumAmount", "86.23"},
-          {"shopSumCurrencyPaycash", "643"},
-          {"shopSumBankPaycash", "1001"},
-          {"paymentPayerCode", "42007148320"},
-          {"paymentType", "AC"}};
+  Fields f = testing::yoomoney::vectorForm(action);
+  set(&f, "md5", md5);
+  return f;
 }
 
 void erase(Fields* f, const std::string& name) {
