@@ -267,13 +267,7 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   auto verdict = route.handler->handle(mount.endpoint, request, now);
 
   if (auto* reject = std::get_if<handlers::Reject>(&verdict)) {
-    log::warn("callback refused", {{"route", route.name},
-                                   {"outcome", reject->outcome},
-                                   {"reason", reject->reason},
-                                   {"status", reject->reply.status},
-                                   {"latency_ms", elapsedMs(start)}});
-    count(route, reject->outcome, start);
-    responder.send(std::move(reject->reply));
+    refuse(route, std::move(*reject), responder, start);
     return;
   }
   if (auto* decide = std::get_if<handlers::Decide>(&verdict)) {
@@ -286,10 +280,50 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   auto& accept = std::get<handlers::Accept>(verdict);
   Event& event = accept.event;
   stamp(event, request, now, *route.handler);
+  if (accept.unless_stored) {
+    ackIfStored(mount.route, std::move(accept), std::move(responder), start);
+    return;
+  }
+  std::string note_key = route.handler->noteKey(event);
+  if (note_key.empty()) {
+    storeAndAck(event, mount.route, std::move(accept.ack), std::move(responder), start);
+    return;
+  }
+  // The note first (one more round trip, for the few events that read one), so the event is stored with it.
+  auto held = std::make_shared<handlers::Accept>(std::move(accept));
+  store_.getNote(route.name, note_key,
+                 [this, held, route_ref = mount.route, responder, start](queue::LookupResult note) mutable {
+                   const RouteEntry& r = *route_ref;
+                   if (!note.ok) {
+                     refuseUnstored(
+                         "callback not stored (its note could not be read), asked the provider to retry", r,
+                         queue::StoreResult{queue::StoreOutcome::kUnavailable, {}, note.error},
+                         routeMetrics(r), start, responder);
+                     return;
+                   }
+                   if (note.value) r.handler->annotate(held->event, *note.value);
+                   storeAndAck(held->event, route_ref, std::move(held->ack), std::move(responder), start);
+                 });
+}
+
+void Ingest::refuse(const RouteEntry& route, handlers::Reject reject, const http::Responder& responder,
+                    uint64_t start) const {
+  log::warn("callback refused", {{"route", route.name},
+                                 {"outcome", reject.outcome},
+                                 {"reason", reject.reason},
+                                 {"status", reject.reply.status},
+                                 {"latency_ms", elapsedMs(start)}});
+  count(route, reject.outcome, start);
+  responder.send(std::move(reject.reply));
+}
+
+void Ingest::storeAndAck(const Event& event, const std::shared_ptr<const RouteEntry>& route,
+                         http::Response ack, http::Responder responder, uint64_t start) {
+  const RouteEntry& r = *route;
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
-  store_.store(event, route.spec,
-               [responder, route_ref = mount.route, ack = std::move(accept.ack), start, type = event.type,
-                m = routeMetrics(route)](queue::StoreResult result) mutable {
+  store_.store(event, r.spec,
+               [responder, route_ref = route, ack = std::move(ack), start, type = event.type,
+                m = routeMetrics(r)](queue::StoreResult result) mutable {
                  const RouteEntry& r = *route_ref;
                  if (result.stored()) {
                    const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
@@ -306,6 +340,31 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
                  refuseUnstored("callback not stored, asked the provider to retry", r, result, m, start,
                                 responder);
                });
+}
+
+void Ingest::ackIfStored(const std::shared_ptr<const RouteEntry>& route, handlers::Accept accept,
+                         http::Responder responder, uint64_t start) {
+  const Event& event = accept.event;
+  std::string key = event.idempotency_key.empty() ? event.id : event.idempotency_key;
+  store_.findStored(
+      route->name, std::move(key),
+      [this, route, accept = std::move(accept), responder, start](queue::LookupResult found) mutable {
+        const RouteEntry& r = *route;
+        if (!found.ok) {
+          refuseUnstored("callback not checked against the store, asked the provider to retry", r,
+                         queue::StoreResult{queue::StoreOutcome::kUnavailable, {}, found.error},
+                         routeMetrics(r), start, responder);
+          return;
+        }
+        if (found.value) {
+          countOn(routeMetrics(r), &RouteMetrics::duplicate, start);
+          log::info("callback outside its replay window repeats a stored event, acknowledged again",
+                    {{"route", r.name}, {"event_id", *found.value}, {"latency_ms", elapsedMs(start)}});
+          responder.send(std::move(accept.ack));
+          return;
+        }
+        refuse(r, std::move(*accept.unless_stored), responder, start);
+      });
 }
 
 void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
@@ -356,14 +415,25 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
     // Stored for audit only: the app has already answered, so no delivery job is queued. Each check gets its
     // own record: a provider's repeated check is answered from the shop's new decision, and the audit must
     // show the decision the provider acted on.
+    std::string note_key = r.handler->noteKey(*event);
     event->idempotency_key += ":" + event->id;
     queue::StoreSpec spec;
     spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
     store.store(
         *event, spec,
-        [event, route, responder, start, m, decision = std::move(decision)](queue::StoreResult result) {
+        [&store, event, route, responder, start, m, decision = std::move(decision),
+         note_key = std::move(note_key)](queue::StoreResult result) {
           const RouteEntry& r = *route;
           if (result.stored()) {
+            // Put on the same connection before the answer goes out, so it is in Redis before anything the
+            // answer provokes (YooMoney's aviso) can ask for it. Losing it loses only the warning.
+            if (!note_key.empty())
+              store.putNote(
+                  r.name, note_key, std::string(kindName(decision.kind)) + " " + result.event_id,
+                  r.spec.idempotency_ttl_s, [route, note_key](queue::LookupResult put) {
+                    if (!put.ok)
+                      log::warn("decision note not kept", {{"route", route->name}, {"error", put.error}});
+                  });
             const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
             countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
             log::info(dup ? "decision answered, the check was already stored" : "decision stored",

@@ -121,6 +121,16 @@ class Ingest {
   // One callback of `route` answered: counted under `outcome`, timed from `start` (uv_hrtime).
   void count(const RouteEntry& route, std::string_view outcome, uint64_t start) const;
 
+  // Logs, counts and sends a handler's refusal.
+  void refuse(const RouteEntry& route, handlers::Reject reject, const http::Responder& responder,
+              uint64_t start) const;
+  // Stores an accepted event and answers `ack` once it is stored, or the handler's unavailable() otherwise.
+  void storeAndAck(const Event& event, const std::shared_ptr<const RouteEntry>& route, http::Response ack,
+                   http::Responder responder, uint64_t start);
+  // An Accept with unless_stored: acknowledged only when the route already holds its idempotency key.
+  void ackIfStored(const std::shared_ptr<const RouteEntry>& route, handlers::Accept accept,
+                   http::Responder responder, uint64_t start);
+
   // Decide flow: ask the route's decision target, store the event with the decision for audit (and no
   // delivery), then answer with handler.decided(); a store failure answers unavailable().
   void decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -25,6 +26,10 @@ struct Reject {
 struct Accept {
   Event event;
   http::Response ack;
+  // Set when the callback may be acknowledged only as a repeat of an event already stored (a signed
+  // callback whose timestamp is outside the replay window, which guards new events only): the daemon
+  // stores nothing, acks when the route holds the idempotency key, and sends this refusal when it does not.
+  std::optional<Reject> unless_stored = std::nullopt;
 };
 
 // The provider waits for the shop's decision (YooMoney checkOrder): the daemon asks the route's decision
@@ -72,6 +77,14 @@ class Handler {
   // blanks its md5 here: MD5 over public fields and the shop password would let anyone who reads events
   // test password guesses offline.
   virtual std::string storedBody(std::string&& body) const { return std::move(body); }
+
+  // A Decide flow's answer is kept as a note under noteKey() of its event, for the idempotency TTL; an
+  // Accept whose noteKey() finds a note is shown it through annotate() before it is stored (YooMoney: the
+  // aviso of an invoice the shop refused at checkOrder says so). Empty: no note is kept or read.
+  virtual std::string noteKey(const Event& /*event*/) const { return {}; }
+  // `note` is "<decision> <event id>": the decision ("accept", "refuse" or "failed") and the id of the event
+  // that recorded it.
+  virtual void annotate(Event& /*event*/, std::string_view /*note*/) const {}
 
   // True when the route's `decision` target decides after the provider was answered (Integra): it then
   // receives every event as a delivery job, and its answer is carried out by the delivery engine.

@@ -19,19 +19,30 @@ namespace payinpayout {
 
 using handlers::phpUrlencode;  // handlers/form.h
 
-// The signed message of a JSON body, as Payin-payout's PHP builds it: every top-level field except `hash`
-// and `tracker`, keys sorted case-insensitively, `key=value` joined with "&", keys and values passed
-// through phpUrlencode(). Strings as they are, integers in decimal, true/false as 1/0, null omitted.
-// An error (the body is malformed, answered 400) when the body is not a JSON object, a key appears twice
-// (or twice ignoring case, where PHP's order would be undefined), or a field is a float, an object or an
-// array (PHP would print a float in a form we cannot reproduce exactly).
-Result<std::string> signedMessage(std::string_view body);
+// The field order of a signed message. Payin-payout's callback page signs the fields in the order they
+// appear in the request; some of its integrations sort them first (keys compared as PHP's ksort with
+// SORT_STRING | SORT_FLAG_CASE does). Both verify.
+enum class Order { kAsSent, kSorted };
+
+// How a JSON float is written into the message: as the body spells it, the shortest text that reads back
+// as the same double (PHP 7.1+'s string conversion), or printf's "%.14G" (PHP's older `precision`).
+enum class FloatForm { kAsSent, kShortest, kPrecision14 };
+
+// The signed message of a body, as Payin-payout's PHP builds it: every top-level field except `hash` and
+// `tracker`, `key=value` joined with "&", keys and values passed through phpUrlencode(). Strings as they
+// are, integers in decimal, true/false as 1/0, null omitted, floats per `floats`. The body is a flat JSON
+// object or an application/x-www-form-urlencoded form (every value a string). An error (answered 400) when
+// it is neither, a key appears twice (or twice ignoring case, where PHP's sorted order is undefined), or a
+// field is an object or an array.
+Result<std::string> signedMessage(std::string_view body, Order order, FloatForm floats = FloatForm::kAsSent);
 
 }  // namespace payinpayout
 
 // POST {path}/callback (invoice result) and POST {path}/topup. Answers 200 {"result": true} once stored,
-// 403 {"result": false} on a bad hash or a timestamp outside the tolerance, 400 {"result": false} on a
-// malformed body. Idempotent on "invoice:<external_id>:<status>" and "topup:<payment_in_id>".
+// 403 {"result": false} on a bad hash, 400 {"result": false} on a malformed body. A timestamp outside the
+// tolerance guards new events only: such a callback is an Accept that the daemon acknowledges only as a
+// repeat of an event already stored (Accept::unless_stored), and answers 403 otherwise. Idempotent on
+// "invoice:<external_id>:<status>" and "topup:<payment_in_id>".
 class PayinPayoutHandler final : public Handler {
  public:
   PayinPayoutHandler(std::string route, Secret key, uint64_t timestamp_tolerance_ms);

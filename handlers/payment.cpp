@@ -88,7 +88,8 @@ std::optional<int> minorDigits(std::string_view alpha) {
 std::optional<int64_t> toMinor(std::string_view decimal, int digits) {
   const size_t point = decimal.find_first_of(".,");
   std::string_view whole = decimal.substr(0, point);
-  std::string_view fraction = point == std::string_view::npos ? std::string_view() : decimal.substr(point + 1);
+  std::string_view fraction =
+      point == std::string_view::npos ? std::string_view() : decimal.substr(point + 1);
   if (!isDecimal(decimal)) return std::nullopt;
   // Fraction digits beyond the currency's must be zeros, or the amount is not exact in minor units.
   if (static_cast<int>(fraction.size()) > digits) {

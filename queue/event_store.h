@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ struct StoreResult {
   bool stored() const { return outcome == StoreOutcome::kStored || outcome == StoreOutcome::kDuplicate; }
 };
 
+// A key read back: `ok` false when Redis could not answer (then `error` says why, without secrets).
+struct LookupResult {
+  bool ok = false;
+  std::optional<std::string> value;  // absent: no such key (or it expired)
+  std::string error;
+};
+
 struct StoreSpec {
   std::vector<std::string> targets;  // one delivery job per target, due at once
   uint64_t idempotency_ttl_s = 30ull * 24 * 3600;
@@ -44,6 +52,19 @@ class EventStore {
 
   // True while connected and able to store.
   virtual bool ready() const = 0;
+
+  using LookupDone = std::function<void(LookupResult)>;
+  // The id of the event `route` stored under idempotency key `key`, while the key is kept. `done` runs
+  // exactly once, on the loop, never before the call returns.
+  virtual void findStored(const std::string& route, const std::string& key, LookupDone done) = 0;
+
+  // A note is a short value a route keeps about one of the provider's keys for `ttl_s`, for a later
+  // callback of the same payment to read (a Decide flow's answer, read when the payment's notice comes).
+  // Sent on the connection that stores events, so a note put before an answer reaches Redis before any
+  // callback that answer provokes. `done` runs exactly once, as above.
+  virtual void putNote(const std::string& route, const std::string& key, const std::string& value,
+                       uint64_t ttl_s, LookupDone done) = 0;
+  virtual void getNote(const std::string& route, const std::string& key, LookupDone done) = 0;
 };
 
 }  // namespace payhook::queue

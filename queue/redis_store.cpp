@@ -1072,6 +1072,37 @@ bool RedisStore::ready() const {
   return impl_->ready_;
 }
 
+namespace {
+
+// A GET's or SET's reply as a LookupResult.
+RedisStore::ScriptDone asLookup(EventStore::LookupDone done) {
+  return [done = std::move(done)](ScriptReply reply) {
+    LookupResult result;
+    result.ok = reply.ok();
+    if (!result.ok)
+      result.error = reply.error;
+    else if (reply.value.type == ScriptValue::Type::kString || reply.value.type == ScriptValue::Type::kStatus)
+      result.value = std::move(reply.value.str);
+    done(std::move(result));
+  };
+}
+
+}  // namespace
+
+void RedisStore::findStored(const std::string& route, const std::string& key, LookupDone done) {
+  runScript(get_script_, {impl_->key_prefix_ + "idem:" + route + ":" + key}, {}, asLookup(std::move(done)));
+}
+
+void RedisStore::getNote(const std::string& route, const std::string& key, LookupDone done) {
+  runScript(get_script_, {impl_->key_prefix_ + "note:" + route + ":" + key}, {}, asLookup(std::move(done)));
+}
+
+void RedisStore::putNote(const std::string& route, const std::string& key, const std::string& value,
+                         uint64_t ttl_s, LookupDone done) {
+  runScript(put_script_, {impl_->key_prefix_ + "note:" + route + ":" + key},
+            {value, std::to_string(std::max<uint64_t>(ttl_s, 1))}, asLookup(std::move(done)));
+}
+
 uint64_t RedisStore::dataLosses() const {
   return impl_->data_losses_;
 }

@@ -11,6 +11,7 @@
 //   {p}:targets             set of the target names that have a due set
 //   {p}:events              sorted set of event ids by receipt time (Unix ms)
 //   {p}:marker              random text set once: when it changes or vanishes, Redis lost our data
+//   {p}:note:<route>:<key>  string: a route's note about one of the provider's keys; expires after its TTL
 //
 // Hash values: received_at is decimal Unix ms; verified is "1" or "0"; data is the normalised JSON object;
 // state is "pending" (jobs queued) or "stored" (no targets); targets is the comma-joined target list.
@@ -123,6 +124,11 @@ class RedisStore final : public EventStore {
   // (Redis went away) or kTimeout (we dropped it): either way it may have been written.
   void store(const Event& event, const StoreSpec& spec, Done done) override;
   bool ready() const override;
+  // One GET or SET each, with store()'s guarantees (see runScript()).
+  void findStored(const std::string& route, const std::string& key, LookupDone done) override;
+  void putNote(const std::string& route, const std::string& key, const std::string& value, uint64_t ttl_s,
+               LookupDone done) override;
+  void getNote(const std::string& route, const std::string& key, LookupDone done) override;
 
   using ScriptDone = std::function<void(ScriptReply)>;
   // Runs `script` with its KEYS and ARGV on the store's connection, with store()'s guarantees: kUnavailable
@@ -143,6 +149,8 @@ class RedisStore final : public EventStore {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  Script get_script_{"return redis.call('GET', KEYS[1])"};
+  Script put_script_{"return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"};
 };
 
 }  // namespace payhook::queue

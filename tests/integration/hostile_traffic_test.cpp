@@ -270,7 +270,7 @@ std::string integraQuery() {
 // Signs `body` (a JSON object without a hash) and appends the hash (payinpayout_test.cpp does the same;
 // signedMessage itself is checked against the published vectors in the unit tests).
 std::string ppSign(const std::string& body) {
-  auto message = handlers::payinpayout::signedMessage(body);
+  auto message = handlers::payinpayout::signedMessage(body, handlers::payinpayout::Order::kAsSent);
   EXPECT_TRUE(message.ok()) << body;
   const std::string mac = handlers::hmacMd5Hex(Secret(std::string(kPpKey)), message.ok() ? *message : "",
                                                handlers::HexCase::kLower);

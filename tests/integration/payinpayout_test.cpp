@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "handlers/digest.h"
 #include "handlers/payinpayout.h"
@@ -29,11 +31,19 @@ path = "/payinpayout"
 secret_file = "secrets/pp.secret"
 forward = ["orders"]
 
+[[routes]]
+name = "pp-tight"
+provider = "payinpayout"
+path = "/pp-tight"
+secret_file = "secrets/pp.secret"
+timestamp_tolerance = "1s"
+forward = ["orders"]
+
 )";
 
 // Signs `body` (a JSON object without a hash) the way Payin-payout does and appends the hash.
 std::string ppSign(const std::string& body, const char* key = kPpKey) {
-  auto message = handlers::payinpayout::signedMessage(body);
+  auto message = handlers::payinpayout::signedMessage(body, handlers::payinpayout::Order::kAsSent);
   EXPECT_TRUE(message.ok()) << body;
   const std::string mac =
       handlers::hmacMd5Hex(Secret(std::string(key)), message.ok() ? *message : "", handlers::HexCase::kLower);
@@ -101,11 +111,15 @@ TEST_F(PayinPayoutTest, InvoiceIsStoredThenAnsweredTrue) {
   EXPECT_EQ(ev["raw_path"], "/payinpayout/callback");
   EXPECT_EQ(ev["raw_content_type"], "application/json");
   EXPECT_EQ(ev["raw_body"], body);
-  EXPECT_EQ(nlohmann::json::parse(ev["data"]),
-            nlohmann::json::parse(R"({"external_id":"123457","service_id":"111","status":"1",)"
-                                  R"("tracker":" gid_5ce3b1d8","payment_in_id":"011111-000082",)"
-                                  R"("payment_out_id":"022222-001244","timestamp":")" +
-                                  std::to_string(ts) + R"("})"));
+  auto data = nlohmann::json::parse(ev["data"]);
+  EXPECT_EQ(data["payment"]["outcome"], "succeeded");
+  EXPECT_EQ(data["payment"]["order_id"], "123457");
+  EXPECT_EQ(data["payment"]["provider_payment_id"], "011111-000082");
+  data.erase("payment");
+  EXPECT_EQ(data, nlohmann::json::parse(R"({"external_id":"123457","service_id":"111","status":"1",)"
+                                        R"("tracker":" gid_5ce3b1d8","payment_in_id":"011111-000082",)"
+                                        R"("payment_out_id":"022222-001244","timestamp":")" +
+                                        std::to_string(ts) + R"("})"));
   EXPECT_EQ(queuedJobCount(redis_), 1);
 }
 
@@ -116,10 +130,12 @@ TEST_F(PayinPayoutTest, TopupIsStoredUnderItsOwnKey) {
   ASSERT_FALSE(ev.empty()) << daemon_->logs();
   EXPECT_EQ(ev["type"], "payinpayout.topup");
   EXPECT_EQ(ev["raw_path"], "/payinpayout/topup");
-  EXPECT_EQ(
-      nlohmann::json::parse(ev["data"]),
-      nlohmann::json::parse(R"({"payment_in_id":"64522147743974","payment_in_status":"1","timestamp":")" +
-                            std::to_string(ts) + R"(","tracker":" gid_5d385b05"})"));
+  auto data = nlohmann::json::parse(ev["data"]);
+  EXPECT_EQ(data["payment"]["outcome"], "succeeded");
+  data.erase("payment");
+  EXPECT_EQ(data, nlohmann::json::parse(
+                      R"({"payment_in_id":"64522147743974","payment_in_status":"1","timestamp":")" +
+                      std::to_string(ts) + R"(","tracker":" gid_5d385b05"})"));
 }
 
 TEST_F(PayinPayoutTest, DuplicatesAreOneEvent) {
@@ -158,6 +174,33 @@ TEST_F(PayinPayoutTest, ForgedStaleAndMalformedStoreNothing) {
   auto get = httpRequest(daemon_->address(), "GET", "/payinpayout/callback");
   EXPECT_EQ(get.status, 405);
   EXPECT_EQ(get.header("allow"), "POST");
+}
+
+// The window guards new events only: Payin-payout may re-send a callback it never saw answered with its
+// original timestamp, long after, and that repeat must get the same positive answer.
+TEST_F(PayinPayoutTest, AStoredCallbackRepeatedLaterWithItsOwnTimestampIsAckedAgain) {
+  auto tight = [&](const std::string& body) {
+    return httpRequest(daemon_->address(), "POST", "/pp-tight/callback",
+                       {{"content-type", "application/json"}}, body);
+  };
+  const int64_t ts = std::time(nullptr);
+  const std::string paid =
+      ppSign(R"({"external_id":"900","status":1,"timestamp":)" + std::to_string(ts) + "}");
+  const std::string failed =
+      ppSign(R"({"external_id":"901","status":4,"timestamp":)" + std::to_string(ts) + "}");
+  expectPpAnswer(tight(paid), 200, R"({"result": true})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2'200));  // past the route's 1 s window
+  expectPpAnswer(tight(paid), 200, R"({"result": true})");
+  // Never stored: an old callback is still a replay.
+  expectPpAnswer(tight(failed), 403, R"({"result": false})");
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
+  EXPECT_EQ(queuedJobCount(redis_), 1);
+  // A repeat of one route's event is not a repeat for another route.
+  expectPpAnswer(pp("callback", ppSign(R"({"external_id":"900","status":1,"timestamp":)" +
+                                       std::to_string(ts - 3600) + "}")),
+                 403, R"({"result": false})");
+  const std::string logs = daemon_->logs();
+  EXPECT_NE(logs.find("repeats a stored event"), std::string::npos) << logs;
 }
 
 TEST_F(PayinPayoutTest, RedisDownIs503ThenTheRetryIsStoredOnce) {

@@ -9,6 +9,9 @@ class NullStore final : public queue::EventStore {
  public:
   void store(const Event&, const queue::StoreSpec&, Done) override {}
   bool ready() const override { return true; }
+  void findStored(const std::string&, const std::string&, LookupDone) override {}
+  void putNote(const std::string&, const std::string&, const std::string&, uint64_t, LookupDone) override {}
+  void getNote(const std::string&, const std::string&, LookupDone) override {}
 };
 
 http::Request from(std::string peer, std::vector<std::string> xff) {

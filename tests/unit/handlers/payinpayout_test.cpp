@@ -9,8 +9,17 @@
 namespace payhook::handlers {
 namespace {
 
+using payinpayout::FloatForm;
+using payinpayout::Order;
 using payinpayout::phpUrlencode;
-using payinpayout::signedMessage;
+
+// The message with the fields sorted, and as they appear in the body.
+Result<std::string> sorted(std::string_view body, FloatForm floats = FloatForm::kAsSent) {
+  return payinpayout::signedMessage(body, Order::kSorted, floats);
+}
+Result<std::string> asSent(std::string_view body, FloatForm floats = FloatForm::kAsSent) {
+  return payinpayout::signedMessage(body, Order::kAsSent, floats);
+}
 
 // The published computed vectors of PROTOCOLS.md (key "secret_key"). The tracker values start with a space.
 constexpr const char* kKey = "secret_key";
@@ -45,12 +54,25 @@ http::Request post(std::string body, const std::string& path = "/payinpayout/cal
 
 // `body` without a hash, signed the way Payin-payout signs it: the hash goes in before the closing brace.
 std::string signBody(const std::string& body) {
-  auto message = signedMessage(body);
+  auto message = asSent(body);
   EXPECT_TRUE(message.ok()) << body;
   std::string hash = hmacMd5Hex(Secret(std::string(kKey)), message.ok() ? *message : "", HexCase::kLower);
   std::string out = body.substr(0, body.rfind('}'));
   if (out.find(':') != std::string::npos) out += ',';
   return out + R"("hash":")" + hash + R"("})";
+}
+
+// The event's data without the normalised payment, which the tests below check on their own.
+nlohmann::json providerFields(const Event& e) {
+  auto data = nlohmann::json::parse(e.data_json);
+  data.erase("payment");
+  return data;
+}
+
+nlohmann::json paymentOf(const Verdict& v) {
+  EXPECT_TRUE(std::holds_alternative<Accept>(v));
+  if (!std::holds_alternative<Accept>(v)) return {};
+  return nlohmann::json::parse(std::get<Accept>(v).event.data_json)["payment"];
 }
 
 // Copies, so that a verdict returned by value may be inspected in one expression.
@@ -76,7 +98,7 @@ void expectRefused(const Verdict& v, int status, const char* outcome) {
 // --- the signed message ---
 
 TEST(PayinPayoutMessage, PublishedInvoiceVector) {
-  auto message = signedMessage(kInvoice);
+  auto message = sorted(kInvoice);
   ASSERT_TRUE(message.ok()) << message.error().message;
   EXPECT_EQ(*message, kInvoiceMessage);
   EXPECT_EQ(hmacMd5Hex(Secret(std::string(kKey)), *message, HexCase::kLower),
@@ -84,7 +106,7 @@ TEST(PayinPayoutMessage, PublishedInvoiceVector) {
 }
 
 TEST(PayinPayoutMessage, PublishedTopupVector) {
-  auto message = signedMessage(kTopup);
+  auto message = sorted(kTopup);
   ASSERT_TRUE(message.ok()) << message.error().message;
   EXPECT_EQ(*message, "payment_in_id=64522147743974&payment_in_status=1&timestamp=1563956853");
   EXPECT_EQ(hmacMd5Hex(Secret(std::string(kKey)), *message, HexCase::kLower),
@@ -107,51 +129,74 @@ TEST(PayinPayoutMessage, PhpUrlencode) {
 }
 
 TEST(PayinPayoutMessage, KeysAndValuesAreEncoded) {
-  EXPECT_EQ(*signedMessage(R"({"a b":"c d","k~":"1+1=2%","u":"\u043f"})"),
-            "a+b=c+d&k%7E=1%2B1%3D2%25&u=%D0%BF");
+  EXPECT_EQ(*sorted(R"({"a b":"c d","k~":"1+1=2%","u":"\u043f"})"), "a+b=c+d&k%7E=1%2B1%3D2%25&u=%D0%BF");
 }
 
 TEST(PayinPayoutMessage, KeysSortIgnoringAsciiCase) {
   // Binary order would put "Z" before "a" and "B" before "_"; PHP's SORT_FLAG_CASE compares lower-cased.
-  EXPECT_EQ(*signedMessage(R"({"Z":"1","a":"2"})"), "a=2&Z=1");
-  EXPECT_EQ(*signedMessage(R"({"B":"1","_":"2"})"), "_=2&B=1");
+  EXPECT_EQ(*sorted(R"({"Z":"1","a":"2"})"), "a=2&Z=1");
+  EXPECT_EQ(*sorted(R"({"B":"1","_":"2"})"), "_=2&B=1");
   // A prefix sorts first; "_" (0x5f) sorts before every lower-case letter.
-  EXPECT_EQ(*signedMessage(R"({"a_":"3","b":"1","A":"2"})"), "A=2&a_=3&b=1");
-  EXPECT_EQ(*signedMessage(R"({"_x":"1","a":"2"})"), "_x=1&a=2");
+  EXPECT_EQ(*sorted(R"({"a_":"3","b":"1","A":"2"})"), "A=2&a_=3&b=1");
+  EXPECT_EQ(*sorted(R"({"_x":"1","a":"2"})"), "_x=1&a=2");
 }
 
 TEST(PayinPayoutMessage, CaseTwinsAndRepeatedKeysAreRefused) {
-  EXPECT_FALSE(signedMessage(R"({"a":"1","A":"2"})").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":"1","a":"2"})").ok());
-  EXPECT_FALSE(signedMessage(R"({"hash":"1","HASH":"2"})").ok());
-  EXPECT_FALSE(signedMessage(R"({"Tracker":"1","tracker":"2"})").ok());
-  EXPECT_EQ(*signedMessage(R"({"ab":"1","aB_":"2"})"), "ab=1&aB_=2");
+  EXPECT_FALSE(sorted(R"({"a":"1","A":"2"})").ok());
+  EXPECT_FALSE(sorted(R"({"a":"1","a":"2"})").ok());
+  EXPECT_FALSE(sorted(R"({"hash":"1","HASH":"2"})").ok());
+  EXPECT_FALSE(sorted(R"({"Tracker":"1","tracker":"2"})").ok());
+  EXPECT_EQ(*sorted(R"({"ab":"1","aB_":"2"})"), "ab=1&aB_=2");
 }
 
 TEST(PayinPayoutMessage, ScalarsPrintLikePhp) {
-  EXPECT_EQ(*signedMessage(R"({"t":true,"f":false,"n":null,"s":""})"), "f=0&s=&t=1");
-  EXPECT_EQ(*signedMessage(R"({"neg":-5,"zero":0,"big":18446744073709551615})"),
+  EXPECT_EQ(*sorted(R"({"t":true,"f":false,"n":null,"s":""})"), "f=0&s=&t=1");
+  EXPECT_EQ(*sorted(R"({"neg":-5,"zero":0,"big":18446744073709551615})"),
             "big=18446744073709551615&neg=-5&zero=0");
-  EXPECT_EQ(*signedMessage(R"({"hash":"x","tracker":"y","a":"1"})"), "a=1");
+  EXPECT_EQ(*sorted(R"({"hash":"x","tracker":"y","a":"1"})"), "a=1");
 }
 
-TEST(PayinPayoutMessage, NestedFloatsAndNonObjectsAreRefused) {
-  EXPECT_FALSE(signedMessage(R"({"a":{"b":1}})").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":[1]})").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":[]})").ok());
-  EXPECT_FALSE(signedMessage(R"({"tracker":{"nested":true},"a":"1"})").ok());  // unsigned, still refused
-  EXPECT_FALSE(signedMessage(R"({"a":1.5})").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":1e2})").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":18446744073709551616})").ok());  // beyond 64 bits: a float
-  EXPECT_FALSE(signedMessage(R"([{"a":1}])").ok());
-  EXPECT_FALSE(signedMessage(R"("a")").ok());
-  EXPECT_FALSE(signedMessage("").ok());
-  EXPECT_FALSE(signedMessage("{").ok());
-  EXPECT_FALSE(signedMessage(R"({"a":1} x)").ok());
+TEST(PayinPayoutMessage, NestedValuesAndNonObjectsAreRefused) {
+  EXPECT_FALSE(sorted(R"({"a":{"b":1}})").ok());
+  EXPECT_FALSE(sorted(R"({"a":[1]})").ok());
+  EXPECT_FALSE(sorted(R"({"a":[]})").ok());
+  EXPECT_FALSE(sorted(R"({"tracker":{"nested":true},"a":"1"})").ok());  // unsigned, still refused
+  EXPECT_FALSE(sorted(R"([{"a":1}])").ok());
+  EXPECT_FALSE(sorted(R"("a")").ok());
+  EXPECT_FALSE(sorted("").ok());
+  EXPECT_FALSE(sorted("{").ok());
+  EXPECT_FALSE(sorted("a=1&a=2").ok());
+  EXPECT_FALSE(sorted("a=%zz").ok());
+  EXPECT_FALSE(sorted(R"({"a":1} x)").ok());
   std::string deep(100'000, '[');
-  EXPECT_FALSE(signedMessage(R"({"a":)" + deep).ok());
-  EXPECT_FALSE(signedMessage(R"({"a":)" + deep + std::string(100'000, ']') + "}").ok());
-  EXPECT_EQ(*signedMessage("{}"), "");
+  EXPECT_FALSE(sorted(R"({"a":)" + deep).ok());
+  EXPECT_FALSE(sorted(R"({"a":)" + deep + std::string(100'000, ']') + "}").ok());
+  EXPECT_EQ(*sorted("{}"), "");
+}
+
+TEST(PayinPayoutMessage, RequestOrderIsTheDocumentedOrder) {
+  auto message = asSent(kInvoice);
+  ASSERT_TRUE(message.ok()) << message.error().message;
+  EXPECT_EQ(*message,
+            "external_id=123457&service_id=111&status=1&payment_in_id=011111-000082&"
+            "payment_out_id=022222-001244&timestamp=1558429736");
+  EXPECT_EQ(hmacMd5Hex(Secret(std::string(kKey)), *message, HexCase::kLower),
+            "eed21e4ab83ab2d97b98a0f43cc8f585");
+  EXPECT_EQ(*asSent(R"({"Z":"1","a":"2","hash":"h","tracker":"t","b":null})"), "Z=1&a=2");
+}
+
+TEST(PayinPayoutMessage, FloatsAreSignedAsWrittenOrAsPhpPrintsThem) {
+  EXPECT_EQ(*asSent(R"({"amount":100.50,"status":1.0})"), "amount=100.50&status=1.0");
+  EXPECT_EQ(*asSent(R"({"amount":100.50,"status":1.0})", FloatForm::kShortest), "amount=100.5&status=1");
+  EXPECT_EQ(*asSent(R"({"amount":0.30000000000000004})", FloatForm::kShortest), "amount=0.30000000000000004");
+  EXPECT_EQ(*asSent(R"({"amount":0.30000000000000004})", FloatForm::kPrecision14), "amount=0.3");
+  EXPECT_EQ(*asSent(R"({"a":1e2})"), "a=1e2");
+  EXPECT_EQ(*asSent(R"({"a":18446744073709551616})"), "a=18446744073709551616");  // beyond 64 bits
+}
+
+TEST(PayinPayoutMessage, FormBodiesSignTheirDecodedValues) {
+  EXPECT_EQ(*asSent("external_id=12+3&status=1&note=%D0%BF&hash=x"), "external_id=12+3&status=1&note=%D0%BF");
+  EXPECT_EQ(*sorted("status=1&external_id=123&hash=x"), "external_id=123&status=1");
 }
 
 // --- the handler ---
@@ -168,7 +213,7 @@ TEST(PayinPayoutHandler, PublishedInvoiceIsAcceptedAndNormalised) {
   EXPECT_EQ(a.event.idempotency_key, "invoice:123457:1");
   EXPECT_TRUE(a.event.id.empty());
   EXPECT_TRUE(a.event.raw.body.empty());
-  EXPECT_EQ(nlohmann::json::parse(a.event.data_json), nlohmann::json::parse(R"({
+  EXPECT_EQ(providerFields(a.event), nlohmann::json::parse(R"({
     "external_id":"123457","service_id":"111","status":"1","tracker":" gid_...",
     "payment_in_id":"011111-000082","payment_out_id":"022222-001244","timestamp":"1558429736"})"));
 }
@@ -180,7 +225,7 @@ TEST(PayinPayoutHandler, PublishedTopupIsAcceptedAndNormalised) {
   expectAnswer(a.ack, 200, R"({"result": true})");
   EXPECT_EQ(a.event.type, "payinpayout.topup");
   EXPECT_EQ(a.event.idempotency_key, "topup:64522147743974");
-  EXPECT_EQ(nlohmann::json::parse(a.event.data_json), nlohmann::json::parse(R"({
+  EXPECT_EQ(providerFields(a.event), nlohmann::json::parse(R"({
     "payment_in_id":"64522147743974","payment_in_status":"1","timestamp":"1563956853","tracker":" gid_..."})"));
 }
 
@@ -225,20 +270,40 @@ TEST(PayinPayoutHandler, UpperCaseHashIsAccepted) {
   EXPECT_TRUE(std::holds_alternative<Accept>(handler().handle(kCallback, post(invoice), kInvoiceNowMs)));
 }
 
+// Outside the window a callback is acknowledged only as a repeat of one already stored; the daemon looks
+// it up and otherwise sends the refusal carried in unless_stored.
+void expectOnlyIfStored(const Verdict& v) {
+  ASSERT_TRUE(std::holds_alternative<Accept>(v)) << rejected(v).reason;
+  const auto& a = std::get<Accept>(v);
+  ASSERT_TRUE(a.unless_stored.has_value());
+  expectAnswer(a.unless_stored->reply, 403, R"({"result": false})");
+  EXPECT_EQ(a.unless_stored->outcome, "forged");
+  expectAnswer(a.ack, 200, R"({"result": true})");
+}
+
+void expectFresh(const Verdict& v) {
+  ASSERT_TRUE(std::holds_alternative<Accept>(v)) << rejected(v).reason;
+  EXPECT_FALSE(std::get<Accept>(v).unless_stored.has_value());
+}
+
 TEST(PayinPayoutHandler, TimestampToleranceBothWaysInclusive) {
   auto h = handler();
   auto at = [&](int64_t now) { return h.handle(kCallback, post(kInvoice), now); };
-  EXPECT_TRUE(std::holds_alternative<Accept>(at(kInvoiceNowMs + 600'000)));
-  EXPECT_TRUE(std::holds_alternative<Accept>(at(kInvoiceNowMs - 600'000)));
-  expectRefused(at(kInvoiceNowMs + 600'001), 403, "forged");
-  expectRefused(at(kInvoiceNowMs - 600'001), 403, "forged");
-  expectRefused(at(0), 403, "forged");
+  expectFresh(at(kInvoiceNowMs + 600'000));
+  expectFresh(at(kInvoiceNowMs - 600'000));
+  expectOnlyIfStored(at(kInvoiceNowMs + 600'001));
+  expectOnlyIfStored(at(kInvoiceNowMs - 600'001));
+  expectOnlyIfStored(at(0));
   // The route's tolerance applies.
   PayinPayoutHandler tight("pp", Secret(std::string(kKey)), 1'000);
-  EXPECT_TRUE(std::holds_alternative<Accept>(tight.handle(kCallback, post(kInvoice), kInvoiceNowMs + 1'000)));
-  expectRefused(tight.handle(kCallback, post(kInvoice), kInvoiceNowMs + 1'001), 403, "forged");
+  expectFresh(tight.handle(kCallback, post(kInvoice), kInvoiceNowMs + 1'000));
+  expectOnlyIfStored(tight.handle(kCallback, post(kInvoice), kInvoiceNowMs + 1'001));
   // Integer timestamps (the top-up) count the same way.
-  expectRefused(h.handle(kTopupEndpoint, post(kTopup), kTopupNowMs + 600'001), 403, "forged");
+  expectOnlyIfStored(h.handle(kTopupEndpoint, post(kTopup), kTopupNowMs + 600'001));
+  // The hash is checked first: a forged stale callback is refused outright.
+  std::string forged = kInvoice;
+  forged.replace(forged.find("123457"), 6, "123458");
+  expectRefused(h.handle(kCallback, post(forged), kInvoiceNowMs + 600'001), 403, "forged");
 }
 
 TEST(PayinPayoutHandler, SignedButMalformedTimestampIs400) {
@@ -258,8 +323,7 @@ TEST(PayinPayoutHandler, SignedButMalformedTimestampIs400) {
 TEST(PayinPayoutHandler, MalformedBodiesAre400) {
   auto h = handler();
   for (const char* body : {"", "not json", "[]", R"({"hash":1})", R"({"external_id":"1"})",
-                           R"({"a":{"b":1},"hash":"d79d53d02f3447b33fd6323ef83c4932"})",
-                           R"({"a":1.0,"hash":"d79d53d02f3447b33fd6323ef83c4932"})"}) {
+                           R"({"a":{"b":1},"hash":"d79d53d02f3447b33fd6323ef83c4932"})", "a=1&hash=x&a=2"}) {
     SCOPED_TRACE(body);
     expectRefused(h.handle(kCallback, post(body), kInvoiceNowMs), 400, "malformed");
   }
@@ -303,7 +367,7 @@ TEST(PayinPayoutHandler, UnknownFieldsBoolsAndNullsAreKept) {
   ASSERT_TRUE(std::holds_alternative<Accept>(v)) << rejected(v).reason;
   EXPECT_EQ(std::get<Accept>(v).event.idempotency_key, "invoice:7:1");
   EXPECT_EQ(
-      nlohmann::json::parse(std::get<Accept>(v).event.data_json),
+      providerFields(std::get<Accept>(v).event),
       nlohmann::json::parse(
           R"({"external_id":"7","status":"1","timestamp":"1558429736","note":"a b","ok":true,"gone":null})"));
 }
@@ -359,6 +423,81 @@ TEST(PayinPayoutEndpointShape, BodiesOnlyCountAtTheirOwnEndpoint) {
   auto topup_at_callback = h.handle(0, r, then);
   ASSERT_TRUE(std::holds_alternative<Reject>(topup_at_callback));
   EXPECT_EQ(std::get<Reject>(topup_at_callback).reply.status, 400);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+// Payin-payout signs the fields in request order; its published vector was computed sorted. Both verify.
+TEST(PayinPayoutHandler, RequestOrderAndSortedOrderBothVerify) {
+  std::string as_sent = kInvoice;
+  as_sent.replace(as_sent.find("d79d53d02f3447b33fd6323ef83c4932"), 32, "eed21e4ab83ab2d97b98a0f43cc8f585");
+  expectFresh(handler().handle(kCallback, post(as_sent), kInvoiceNowMs));
+  expectFresh(handler().handle(kCallback, post(kInvoice), kInvoiceNowMs));
+}
+
+TEST(PayinPayoutHandler, FloatsVerifyInEachSpellingAndStayAsWritten) {
+  const std::string body = R"({"external_id":"9","status":1.0,"amount":100.50,"timestamp":1558429736})";
+  for (FloatForm form : {FloatForm::kAsSent, FloatForm::kShortest, FloatForm::kPrecision14}) {
+    auto message = asSent(body, form);
+    ASSERT_TRUE(message.ok());
+    const std::string hash = hmacMd5Hex(Secret(std::string(kKey)), *message, HexCase::kLower);
+    const std::string signed_body = body.substr(0, body.size() - 1) + R"(,"hash":")" + hash + R"("})";
+    auto v = handler().handle(kCallback, post(signed_body), kInvoiceNowMs);
+    ASSERT_TRUE(std::holds_alternative<Accept>(v)) << rejected(v).reason;
+    const auto& a = std::get<Accept>(v);
+    EXPECT_EQ(a.event.idempotency_key, "invoice:9:1");  // status 1.0 is status 1
+    auto data = nlohmann::json::parse(a.event.data_json);
+    EXPECT_EQ(data["amount"], "100.50");
+    EXPECT_EQ(data["payment"]["outcome"], "succeeded");
+    EXPECT_EQ(data["payment"]["amount"], "100.50");
+  }
+}
+
+TEST(PayinPayoutHandler, AFormBodyIsAcceptedLikeJson) {
+  const std::string fields = "external_id=77&status=3&payment_in_id=011111-000082&timestamp=1558429736";
+  const std::string hash = hmacMd5Hex(Secret(std::string(kKey)), fields, HexCase::kLower);
+  http::Request r = post(fields + "&tracker=+gid&hash=" + hash);
+  r.headers = {{"content-type", "application/x-www-form-urlencoded"}};
+  auto v = handler().handle(kCallback, r, kInvoiceNowMs);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v)) << rejected(v).reason;
+  EXPECT_EQ(std::get<Accept>(v).event.idempotency_key, "invoice:77:3");
+  EXPECT_EQ(providerFields(std::get<Accept>(v).event),
+            nlohmann::json::parse(R"({"external_id":"77","status":"3","payment_in_id":"011111-000082",)"
+                                  R"("timestamp":"1558429736","tracker":" gid"})"));
+}
+
+TEST(PayinPayoutHandler, EachInvoiceStatusHasItsOwnOutcome) {
+  auto outcome = [](const char* status) {
+    const std::string body = std::string(R"({"external_id":"5","status":)") + status +
+                             R"(,"payment_in_id":"011111-000082","timestamp":1558429736})";
+    return paymentOf(handler().handle(kCallback, post(signBody(body)), kInvoiceNowMs));
+  };
+  EXPECT_EQ(outcome("1")["outcome"], "succeeded");
+  EXPECT_EQ(outcome("3")["outcome"], "failed");
+  EXPECT_EQ(outcome("4")["outcome"], "failed");
+  EXPECT_EQ(outcome("\"4\"")["outcome"], "failed");
+  EXPECT_EQ(outcome("2")["outcome"], "pending");
+  EXPECT_EQ(outcome("1"), nlohmann::json::parse(R"({"outcome":"succeeded","amount":null,"amount_minor":null,)"
+                                                R"("currency":null,"order_id":"5",)"
+                                                R"("provider_payment_id":"011111-000082","test":false,)"
+                                                R"("warnings":[]})"));
+}
+
+TEST(PayinPayoutHandler, ATopupIsSucceededOnlyOnStatusOne) {
+  EXPECT_EQ(paymentOf(handler().handle(kTopupEndpoint, post(kTopup), kTopupNowMs))["outcome"], "succeeded");
+  EXPECT_EQ(paymentOf(handler().handle(kTopupEndpoint, post(kTopup), kTopupNowMs))["provider_payment_id"],
+            "64522147743974");
+  const std::string other = signBody(
+      R"({"payment_in_id":1,"payment_in_status":2,"timestamp":1563956853,"amount":"5","currency":"643"})");
+  auto p = paymentOf(handler().handle(kTopupEndpoint, post(other), kTopupNowMs));
+  EXPECT_EQ(p["outcome"], "pending");
+  EXPECT_EQ(p["amount"], "5");
+  EXPECT_EQ(p["amount_minor"], 500);
+  EXPECT_EQ(p["currency"], "RUB");
 }
 
 }  // namespace
