@@ -291,19 +291,21 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   }
   // The note first (one more round trip, for the few events that read one), so the event is stored with it.
   auto held = std::make_shared<handlers::Accept>(std::move(accept));
-  store_.getNote(route.name, note_key,
-                 [this, held, route_ref = mount.route, responder, start](queue::LookupResult note) mutable {
-                   const RouteEntry& r = *route_ref;
-                   if (!note.ok) {
-                     refuseUnstored(
-                         "callback not stored (its note could not be read), asked the provider to retry", r,
+  store_.getNote(
+      route.name, note_key,
+      [this, held, route_ref = mount.route, responder, start](queue::LookupResult note) mutable {
+        const RouteEntry& r = *route_ref;
+        if (!note.ok) {
+          refuseUnstored("callback not stored (its note could not be read), asked the provider to retry", r,
                          queue::StoreResult{queue::StoreOutcome::kUnavailable, {}, note.error},
                          routeMetrics(r), start, responder);
-                     return;
-                   }
-                   if (note.value) r.handler->annotate(held->event, *note.value);
-                   storeAndAck(held->event, route_ref, std::move(held->ack), std::move(responder), start);
-                 });
+          return;
+        }
+        if (note.value)
+          if (std::string warning = r.handler->annotate(held->event, *note.value); !warning.empty())
+            log::warn(warning, {{"route", r.name}, {"event_id", held->event.id}, {"type", held->event.type}});
+        storeAndAck(held->event, route_ref, std::move(held->ack), std::move(responder), start);
+      });
 }
 
 void Ingest::refuse(const RouteEntry& route, handlers::Reject reject, const http::Responder& responder,

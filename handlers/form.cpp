@@ -4,7 +4,7 @@
 
 namespace payhook::handlers {
 
-Result<Form> Form::parse(std::string_view text) {
+Result<Form> Form::parse(std::string_view text, Repeats repeats) {
   Form form;
   while (!text.empty()) {
     size_t amp = text.find('&');
@@ -24,10 +24,19 @@ Result<Form> Form::parse(std::string_view text) {
   names.reserve(form.pairs_.size());
   for (const auto& p : form.pairs_) names.push_back(&p.first);
   std::sort(names.begin(), names.end(), [](const auto* a, const auto* b) { return *a < *b; });
-  auto dup =
-      std::adjacent_find(names.begin(), names.end(), [](const auto* a, const auto* b) { return *a == *b; });
-  if (dup != names.end()) return Error{"parameter " + **dup + " is given more than once"};
+  auto same = [](const auto* a, const auto* b) { return *a == *b; };
+  for (auto dup = std::adjacent_find(names.begin(), names.end(), same); dup != names.end();
+       dup = std::adjacent_find(dup, names.end(), same)) {
+    if (repeats == Repeats::kRefuse) return Error{"parameter " + **dup + " is given more than once"};
+    form.repeated_.push_back(**dup);
+    dup = std::find_if(dup, names.end(), [&](const auto* n) { return *n != **dup; });
+  }
   return form;
+}
+
+size_t Form::count(std::string_view name) const {
+  return static_cast<size_t>(
+      std::count_if(pairs_.begin(), pairs_.end(), [&](const auto& p) { return p.first == name; }));
 }
 
 const std::string* Form::get(std::string_view name) const {

@@ -15,17 +15,26 @@ namespace payhook::handlers {
 // otherwise (signatures are computed over them).
 class Form {
  public:
-  // Refuses malformed percent escapes, and any name given twice: a signed parameter repeated would let
-  // an attacker choose which copy is checked and which is used.
-  static Result<Form> parse(std::string_view text);
+  enum class Repeats {
+    kRefuse,  // any name given twice is an error: a repeated signed parameter would let an attacker choose
+              // which copy is checked and which is used
+    kKeep,    // repeats are kept, in order; the protocol decides which names may repeat (repeated())
+  };
+  // Refuses malformed percent escapes, and repeated names unless asked to keep them.
+  static Result<Form> parse(std::string_view text, Repeats repeats = Repeats::kRefuse);
 
-  // Null when absent.
+  // The first value given for `name`; null when absent.
   const std::string* get(std::string_view name) const;
+  // How many times `name` was given.
+  size_t count(std::string_view name) const;
+  // The names given more than once, each once, in byte order.
+  const std::vector<std::string>& repeated() const { return repeated_; }
   bool has(std::string_view name) const { return get(name) != nullptr; }
   const std::vector<std::pair<std::string, std::string>>& pairs() const { return pairs_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> pairs_;
+  std::vector<std::string> repeated_;
 };
 
 // PHP's urlencode(): A-Za-z0-9 and "-_." stay, a space becomes "+", every other byte (including "~" and

@@ -83,8 +83,8 @@ class Handler {
   // aviso of an invoice the shop refused at checkOrder says so). Empty: no note is kept or read.
   virtual std::string noteKey(const Event& /*event*/) const { return {}; }
   // `note` is "<decision> <event id>": the decision ("accept", "refuse" or "failed") and the id of the event
-  // that recorded it.
-  virtual void annotate(Event& /*event*/, std::string_view /*note*/) const {}
+  // that recorded it. Returns what the operator must be told (logged as a warning), or nothing.
+  virtual std::string annotate(Event& /*event*/, std::string_view /*note*/) const { return {}; }
 
   // True when the route's `decision` target decides after the provider was answered (Integra): it then
   // receives every event as a delivery job, and its answer is carried out by the delivery engine.

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "handlers/charset.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 namespace {
@@ -89,6 +91,25 @@ bool wellFormed(Kind kind, std::string_view value) {
       return true;
   }
   return false;
+}
+
+// "013" is shop 13 and "0092" invoice 92: ids compare and key as numbers.
+std::string_view canonicalInteger(std::string_view digits) {
+  const size_t first = digits.find_first_not_of('0');
+  return first == std::string_view::npos ? digits.substr(0, digits.empty() ? 0 : 1) : digits.substr(first);
+}
+
+bool isSignedField(std::string_view name) {
+  if (name == kMd5Field) return true;
+  return std::any_of(std::begin(kFields), std::end(kFields),
+                     [&](const Field& f) { return f.signed_field && f.name == name; });
+}
+
+// The demo currency of YooMoney's test mode: roubles that are not money.
+constexpr std::string_view kDemoCurrency = "10643";
+
+bool isZero(std::string_view amount) {
+  return std::all_of(amount.begin(), amount.end(), [](char c) { return c == '0' || c == '.'; });
 }
 
 http::Response xmlReply(std::string body) {
@@ -268,12 +289,17 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
   };
 
   // The body is parsed whatever its content-type says: YooMoney always sends a form, and anything that
-  // is not one fails below on its missing fields with the protocol's own code 200.
-  auto form = Form::parse(request.body);
+  // is not one fails below on its missing fields with the protocol's own code 200. A repeated field is
+  // kept (a shop's form may repeat its own fields); a repeated signed one is refused below.
+  auto form = Form::parse(request.body, Form::Repeats::kKeep);
   if (!form)
     return refuse(200, {}, {}, "body: " + form.error().message, "malformed", "the body is not a form");
   const std::string_view invoice_id = echoedId(*form, "invoiceId");
   const std::string_view shop_id = echoedId(*form, "shopId");
+  // Which copy of a repeated signed field would the md5 cover, and which would the shop act on?
+  for (const auto& name : form->repeated())
+    if (isSignedField(name))
+      return refuse(200, invoice_id, shop_id, "repeated " + name, "malformed", "repeated field " + name);
 
   for (const Field& f : kFields) {
     if (!f.signed_field) continue;
@@ -311,12 +337,31 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
   if (!hexEqualsIgnoreCase(expected, *md5))
     return refuse(1, invoice_id, shop_id, "md5 mismatch", "forged", "md5 does not match");
   // The md5 covers shopId, but a password shared by two shops would let one shop's request pass here.
-  if (*form->get("shopId") != shop_id_)
+  if (canonicalInteger(*form->get("shopId")) != canonicalInteger(shop_id_))
     return refuse(1, invoice_id, shop_id, "shopId is not the route's shop_id", "forged",
                   "shopId does not match this route");
 
+  // A form from a windows-1251 page posts windows-1251 bytes: said in the content-type, or told by bytes that
+  // are not UTF-8. The md5 above covered the bytes as sent; data carries the same characters in UTF-8, and
+  // raw.body keeps the bytes.
+  const std::string* content_type = request.header("content-type");
+  const bool cp1251 = (content_type && namesCp1251(*content_type)) ||
+                      std::any_of(form->pairs().begin(), form->pairs().end(),
+                                  [](const auto& p) { return !isUtf8(p.first) || !isUtf8(p.second); });
+  auto utf8 = [&](const std::string& v) { return cp1251 ? cp1251ToUtf8(v) : v; };
+
   nlohmann::json data = nlohmann::json::object();
   nlohmann::json custom = nlohmann::json::object();
+  // A repeated field keeps every value, in order, as an array.
+  auto put = [](nlohmann::json& into, const std::string& key, std::string value) {
+    auto it = into.find(key);
+    if (it == into.end()) {
+      into[key] = std::move(value);
+      return;
+    }
+    if (!it->is_array()) *it = nlohmann::json::array({std::move(*it)});
+    it->push_back(std::move(value));
+  };
   // Not a structured binding: clang before 16 refuses to capture one in the lambda.
   for (const auto& pair : form->pairs()) {
     const std::string& name = pair.first;
@@ -324,19 +369,35 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
     auto known =
         std::find_if(std::begin(kFields), std::end(kFields), [&](const Field& f) { return f.name == name; });
     if (known != std::end(kFields))
-      data[std::string(known->snake)] = pair.second;
+      put(data, std::string(known->snake), utf8(pair.second));
     else
-      custom[name] = pair.second;
+      put(custom, utf8(name), utf8(pair.second));
   }
   data["custom"] = std::move(custom);
+
+  const std::string& currency = *form->get("orderSumCurrencyPaycash");
+  Payment payment;
+  payment.test = currency == kDemoCurrency;
+  payment.currency = payment.test ? std::optional<std::string>("RUB") : money::currencyAlpha(currency);
+  payment.setMajorAmount(*form->get("orderSumAmount"));
+  if (form->count("orderNumber") == 1) payment.order_id = utf8(*form->get("orderNumber"));
+  payment.provider_payment_id = std::string(canonicalInteger(invoice_id));
+  if (endpoint == kAviso) {
+    payment.outcome = Outcome::kSucceeded;
+    if (isZero(*form->get("orderSumAmount"))) {
+      payment.outcome = Outcome::kFailed;
+      payment.warnings.push_back("zero_amount");
+    }
+  }
+  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = spec.type;
   ev.route = route_;
   ev.provider = "yoomoney";
   ev.verified = true;
-  ev.idempotency_key = std::string(spec.action) + ":" + std::string(invoice_id);
-  // Values are stored as received; bytes that are not UTF-8 become U+FFFD here and stay exact in raw.body.
+  ev.idempotency_key = std::string(spec.action) + ":" + std::string(canonicalInteger(invoice_id));
+  // Bytes that are still not UTF-8 become U+FFFD here and stay exact in raw.body.
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
   if (endpoint == kAviso)
@@ -374,6 +435,33 @@ http::Response YooMoneyHandler::decided(const Event& event, const Decision& deci
   }
   return xmlReply(yoomoney::answerXml(spec.element, at, 100, invoice_id, shop_id,
                                       "the shop did not confirm the order in time"));
+}
+
+std::string YooMoneyHandler::noteKey(const Event& event) const {
+  // "checkOrder:92" and "paymentAviso:92" share the invoice's note.
+  const size_t colon = event.idempotency_key.find(':');
+  if (colon == std::string::npos) return {};
+  const std::string_view rest = std::string_view(event.idempotency_key).substr(colon + 1);
+  return "invoice:" + std::string(rest.substr(0, rest.find(':')));
+}
+
+std::string YooMoneyHandler::annotate(Event& event, std::string_view note) const {
+  if (event.type != kSpecs[kAviso].type) return {};
+  const size_t space = note.find(' ');
+  const std::string decision(note.substr(0, space));
+  const std::string check_id(space == std::string_view::npos ? std::string_view() : note.substr(space + 1));
+  auto data = nlohmann::json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_object()) return {};
+  data["check_order"] = {{"decision", decision}, {"event_id", check_id}};
+  std::string warning;
+  if (decision != "accept") {
+    // YooMoney took the money although the shop said no (or said nothing in time) at checkOrder.
+    if (auto p = data.find("payment"); p != data.end() && p->is_object())
+      (*p)["warnings"].push_back("check_refused");
+    warning = "aviso for an invoice the shop refused at checkOrder: the payer was charged";
+  }
+  event.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return warning;
 }
 
 Result<std::unique_ptr<Handler>> makeYooMoneyHandler(const config::RouteConfig& route) {

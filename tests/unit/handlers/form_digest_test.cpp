@@ -76,3 +76,22 @@ TEST(Digest, HexHelpers) {
 
 }  // namespace
 }  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+TEST(FormRepeats, KeptInOrderWhenAskedAndNamedOnce) {
+  auto form = Form::parse("a=1&b=2&a=3&c=4&b=5&a=6", Form::Repeats::kKeep);
+  ASSERT_TRUE(form.ok());
+  EXPECT_EQ(form->pairs().size(), 6u);
+  EXPECT_EQ(*form->get("a"), "1");
+  EXPECT_EQ(form->count("a"), 3u);
+  EXPECT_EQ(form->count("c"), 1u);
+  EXPECT_EQ(form->count("z"), 0u);
+  EXPECT_EQ(form->repeated(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(Form::parse("a=1&b=2&a=3").ok());  // refused by default
+  EXPECT_TRUE(Form::parse("a=1&b=2", Form::Repeats::kKeep)->repeated().empty());
+}
+
+}  // namespace
+}  // namespace payhook::handlers

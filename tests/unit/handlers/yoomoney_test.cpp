@@ -91,6 +91,10 @@ TEST(YooMoney, PublishedVectorThroughHandleIsADecide) {
   EXPECT_TRUE(d->event.id.empty());
   EXPECT_TRUE(d->event.raw.body.empty());
   auto data = nlohmann::json::parse(d->event.data_json);
+  EXPECT_EQ(data["payment"], nlohmann::json::parse(R"({"outcome": "pending", "amount": "87.10",
+    "amount_minor": 8710, "currency": "RUB", "order_id": null, "provider_payment_id": "55", "test": false,
+    "warnings": []})"));
+  data.erase("payment");
   EXPECT_EQ(data, nlohmann::json::parse(R"({
     "request_datetime": "2011-05-04T20:38:00.000+04:00", "action": "checkOrder", "shop_id": "13",
     "shop_article_id": "456", "invoice_id": "55", "customer_number": "8123294469",
@@ -232,7 +236,7 @@ TEST(YooMoney, UnsignedFieldsAreOptional) {
   auto v = handler().handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs);
   ASSERT_TRUE(std::holds_alternative<Decide>(v));
   auto data = nlohmann::json::parse(std::get<Decide>(v).event.data_json);
-  EXPECT_EQ(data.size(), 8u);  // the seven signed fields and "custom"
+  EXPECT_EQ(data.size(), 9u);  // the seven signed fields, "custom" and "payment"
 }
 
 TEST(YooMoney, BadNumbersAreCode200) {
@@ -276,7 +280,7 @@ TEST(YooMoney, NumbersOfOtherShapesAreAccepted) {
 }
 
 TEST(YooMoney, ABodyThatIsNotAFormIsCode200WithoutIds) {
-  for (const char* body : {"invoiceId=55&shopId=13&x=%zz", "invoiceId=55&invoiceId=56&shopId=13"}) {
+  for (const char* body : {"invoiceId=55&shopId=13&x=%zz", "invoiceId=55&shopId=13&x=%4"}) {
     const auto& r = expectReject(handler().handle(YooMoneyHandler::kCheck, post(body), kNowMs));
     EXPECT_EQ(r.outcome, "malformed");
     expectXml(r.reply, answer("checkOrderResponse", 200, R"( techMessage="the body is not a form")"));
@@ -470,6 +474,152 @@ TEST(YooMoneyStoredBody, Md5IsBlankedAndNothingElseChanges) {
             "action=paymentAviso&md5=&shopId=13");
   EXPECT_EQ((*h)->storedBody("md5=ABC"), "md5=");
   EXPECT_EQ((*h)->storedBody("xmd5=keep&md5x=keep"), "xmd5=keep&md5x=keep");
+}
+
+}  // namespace
+}  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+Fields aviso(const std::string& invoice_id = "55") {
+  Fields f = vectorFields();
+  set(&f, "action", "paymentAviso");
+  set(&f, "invoiceId", invoice_id);
+  return f;
+}
+
+nlohmann::json dataOf(const Verdict& v) {
+  if (const auto* a = std::get_if<Accept>(&v)) return nlohmann::json::parse(a->event.data_json);
+  if (const auto* d = std::get_if<Decide>(&v)) return nlohmann::json::parse(d->event.data_json);
+  ADD_FAILURE() << "refused: " << std::get<Reject>(v).reason;
+  return {};
+}
+
+Verdict sendAviso(Fields f, const std::string& content_type = "application/x-www-form-urlencoded") {
+  sign(&f);
+  http::Request r = post(formBody(f), "/yoomoney/aviso");
+  r.headers = {{"content-type", content_type}};
+  return handler().handle(YooMoneyHandler::kAviso, r, kNowMs);
+}
+
+TEST(YooMoneyPayment, AnAvisoIsAPaymentThatSucceeded) {
+  auto f = aviso();
+  f.emplace_back("orderNumber", "2003");
+  auto p = dataOf(sendAviso(f))["payment"];
+  EXPECT_EQ(p, nlohmann::json::parse(R"({"outcome": "succeeded", "amount": "87.10", "amount_minor": 8710,
+    "currency": "RUB", "order_id": "2003", "provider_payment_id": "55", "test": false, "warnings": []})"));
+}
+
+TEST(YooMoneyPayment, TheDemoCurrencyIsATestPayment) {
+  auto f = aviso();
+  set(&f, "orderSumCurrencyPaycash", "10643");
+  auto p = dataOf(sendAviso(f))["payment"];
+  EXPECT_EQ(p["test"], true);
+  EXPECT_EQ(p["currency"], "RUB");
+  EXPECT_EQ(p["outcome"], "succeeded");
+}
+
+TEST(YooMoneyPayment, AZeroAvisoIsNotAPayment) {
+  for (const char* zero : {"0.00", "0", "0.0"}) {
+    auto f = aviso();
+    set(&f, "orderSumAmount", zero);
+    auto p = dataOf(sendAviso(f))["payment"];
+    EXPECT_EQ(p["outcome"], "failed") << zero;
+    EXPECT_EQ(p["warnings"], nlohmann::json::array({"zero_amount"})) << zero;
+  }
+}
+
+TEST(YooMoneyRepeats, ARepeatedUnsignedFieldIsKeptAndARepeatedSignedOneRefused) {
+  auto f = aviso();
+  f.emplace_back("cps_phone", "1");
+  f.emplace_back("cps_phone", "2");
+  f.emplace_back("orderNumber", "A");
+  f.emplace_back("orderNumber", "B");
+  auto data = dataOf(sendAviso(f));
+  EXPECT_EQ(data["custom"]["cps_phone"], nlohmann::json::array({"1", "2"}));
+  EXPECT_EQ(data["order_number"], nlohmann::json::array({"A", "B"}));
+  EXPECT_EQ(data["payment"]["order_id"], nullptr);  // two order numbers: neither is the order
+
+  for (const char* name : {"invoiceId", "orderSumAmount", "shopId", "md5"}) {
+    auto g = aviso();
+    sign(&g);
+    g.emplace_back(name, get(g, name));
+    http::Request r = post(formBody(g), "/yoomoney/aviso");
+    const auto& reject = expectReject(handler().handle(YooMoneyHandler::kAviso, r, kNowMs));
+    EXPECT_EQ(reject.outcome, "malformed") << name;
+    EXPECT_NE(reject.reply.body.find("code=\"200\""), std::string::npos) << name;
+    EXPECT_NE(reject.reply.body.find(std::string("repeated field ") + name), std::string::npos) << name;
+  }
+}
+
+TEST(YooMoneyIds, ShopAndInvoiceIdsCompareAsNumbers) {
+  auto f = aviso("0092");
+  set(&f, "shopId", "013");
+  auto v = sendAviso(f);
+  ASSERT_TRUE(std::holds_alternative<Accept>(v)) << std::get<Reject>(v).reason;
+  const auto& a = std::get<Accept>(v);
+  EXPECT_EQ(a.event.idempotency_key, "paymentAviso:92");  // one invoice with "92"
+  EXPECT_EQ(nlohmann::json::parse(a.event.data_json)["payment"]["provider_payment_id"], "92");
+  // The answer repeats the request's own spelling.
+  EXPECT_NE(a.ack.body.find(R"(invoiceId="0092" shopId="013")"), std::string::npos) << a.ack.body;
+  auto plain = sendAviso(aviso("92"));
+  ASSERT_TRUE(std::holds_alternative<Accept>(plain));
+  EXPECT_EQ(std::get<Accept>(plain).event.idempotency_key, "paymentAviso:92");
+}
+
+TEST(YooMoneyCharset, Cp1251ValuesReachDataAsUtf8AndTheMd5CoversTheBytesSent) {
+  auto f = aviso();
+  set(&f, "customerNumber", "\xC8\xE2\xE0\xED");           // "Иван" in windows-1251
+  f.emplace_back("cps_name", "\xCF\xE5\xF2\xF0\xEE\xE2");  // "Петров"
+  auto data = dataOf(sendAviso(f));
+  EXPECT_EQ(data["customer_number"], "Иван");
+  EXPECT_EQ(data["custom"]["cps_name"], "Петров");
+  // Said by the content-type, even where the bytes would also read as UTF-8 ("Рђ" is D0 A0 in cp1251).
+  auto g = aviso();
+  g.emplace_back("cps_name", "\xD0\xA0");
+  EXPECT_EQ(
+      dataOf(sendAviso(g, "application/x-www-form-urlencoded; charset=windows-1251"))["custom"]["cps_name"],
+      "Р\u00A0");
+  EXPECT_EQ(dataOf(sendAviso(g))["custom"]["cps_name"], "Р");  // UTF-8 by default
+}
+
+Event storedAviso(const std::string& invoice_id = "55") {
+  auto v = sendAviso(aviso(invoice_id));
+  EXPECT_TRUE(std::holds_alternative<Accept>(v));
+  return std::holds_alternative<Accept>(v) ? std::get<Accept>(v).event : Event{};
+}
+
+TEST(YooMoneyNotes, ChecksAndAvisosOfOneInvoiceShareANote) {
+  auto h = handler();
+  Event check;
+  check.idempotency_key = "checkOrder:92";
+  Event ev;
+  ev.idempotency_key = "paymentAviso:92";
+  EXPECT_EQ(h.noteKey(check), "invoice:92");
+  EXPECT_EQ(h.noteKey(ev), "invoice:92");
+}
+
+TEST(YooMoneyNotes, AnAvisoAfterARefusedCheckSaysSo) {
+  Event ev = storedAviso();
+  EXPECT_FALSE(handler().annotate(ev, "refuse 0190aaaa-0000-7000-8000-000000000001").empty());
+  auto data = nlohmann::json::parse(ev.data_json);
+  EXPECT_EQ(
+      data["check_order"],
+      nlohmann::json::parse(R"({"decision":"refuse","event_id":"0190aaaa-0000-7000-8000-000000000001"})"));
+  EXPECT_EQ(data["payment"]["outcome"], "succeeded");  // the payer was charged all the same
+  EXPECT_EQ(data["payment"]["warnings"], nlohmann::json::array({"check_refused"}));
+
+  Event timed_out = storedAviso();
+  EXPECT_FALSE(handler().annotate(timed_out, "failed 0190aaaa-0000-7000-8000-000000000002").empty());
+  EXPECT_EQ(nlohmann::json::parse(timed_out.data_json)["payment"]["warnings"],
+            nlohmann::json::array({"check_refused"}));
+
+  Event accepted = storedAviso();
+  EXPECT_TRUE(handler().annotate(accepted, "accept 0190aaaa-0000-7000-8000-000000000003").empty());
+  auto ok = nlohmann::json::parse(accepted.data_json);
+  EXPECT_EQ(ok["check_order"]["decision"], "accept");
+  EXPECT_EQ(ok["payment"]["warnings"], nlohmann::json::array());
 }
 
 }  // namespace
