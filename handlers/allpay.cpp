@@ -24,6 +24,7 @@
 
 #include "common/base64.h"
 #include "handlers/form.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 
@@ -220,8 +221,10 @@ struct Notification {
 // Reads the fields from the document element only (never from anywhere else in the tree), so what is
 // read is what the signature over the whole document covers. Each known field must appear exactly once.
 Result<Notification> readNotification(const xmlNode* root) {
-  static const std::set<std::string> kKnownKeys = {"invoice_number",     "transaction_id", "status",
-                                                   "status_description", "paid",           "transaction"};
+  // With the keys payhook itself writes into data: the normalised "payment" and a Decide flow's "decision".
+  static const std::set<std::string> kKnownKeys = {
+      "invoice_number", "transaction_id", "status",  "status_description",
+      "paid",           "transaction",    "payment", "decision"};
   Notification n;
   const xmlNode* invoice = nullptr;
   const xmlNode* transaction = nullptr;
@@ -398,7 +401,14 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   data["status"] = n.status;
   if (n.status_description) data["status_description"] = *n.status_description;
   // Status is opaque apart from these two (PROTOCOLS.md): every other value is a failure.
-  data["paid"] = n.status == "0" || n.status == "SUCCESS";
+  const bool paid = n.status == "0" || n.status == "SUCCESS";
+  data["paid"] = paid;
+  // The notification carries no amount and no currency (README "The normalised payment").
+  Payment payment;
+  payment.outcome = paid ? Outcome::kSucceeded : Outcome::kFailed;
+  payment.order_id = n.invoice_number;
+  payment.provider_payment_id = n.transaction_id;
+  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "allpay.payment_result";

@@ -29,7 +29,8 @@ struct AllpayKey;
 // POST {path}/notify. Stored, then answered 200: `OK` (protocol v1) or a WebShopCustomerResponse with
 // Status `DONE` / `0` (v2). 403 when the signature does not verify; 400 when the body is not base64 of a
 // WebShopResponse (no DOCTYPE allowed) with InvoiceNumber, TransactionId and Status.
-// Idempotent on InvoiceNumber:TransactionId:Status. Event type `allpay.payment_result`.
+// Idempotent on InvoiceNumber:TransactionId:Status. Event type `allpay.payment_result`; data carries the
+// normalised `payment` (Status 0 or SUCCESS: succeeded, any other: failed; no amount or currency).
 class AllpayHandler final : public Handler {
  public:
   enum class Answer { kV1, kV2 };

@@ -101,7 +101,9 @@ TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
   EXPECT_EQ(ev["raw_path"], "/allpay/notify");
   auto data = nlohmann::json::parse(ev["data"]);
   EXPECT_EQ(data, nlohmann::json::parse(R"({"invoice_number":"INV-100500","transaction_id":"7730412",
-      "status":"0","status_description":"buyer@example.kz","paid":true})"));
+      "status":"0","status_description":"buyer@example.kz","paid":true,
+      "payment":{"outcome":"succeeded","amount":null,"amount_minor":null,"currency":null,
+                 "order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[]}})"));
   auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);
   EXPECT_EQ(due.elements[0].str, id.str + "|orders");
@@ -118,6 +120,7 @@ TEST_F(AllpayTest, V2RouteAnswersWebShopCustomerResponse) {
   ASSERT_EQ(id.type, RedisReply::kString);
   auto data = nlohmann::json::parse(eventHash(redis_, "{payhook}:ev:" + id.str)["data"]);
   EXPECT_EQ(data["paid"], false);
+  EXPECT_EQ(data["payment"]["outcome"], "failed");
 }
 
 TEST_F(AllpayTest, RepeatedNotificationIsOneEventAndTheSameAnswer) {

@@ -109,8 +109,33 @@ TEST(AllpayHandler, SignedPaidNotificationIsAcceptedWithItsFields) {
   EXPECT_TRUE(a.event.verified);
   EXPECT_EQ(a.event.idempotency_key, "10:INV-100500:7:7730412:0");
   EXPECT_TRUE(a.event.raw.body.empty());  // the daemon moves the request in
-  EXPECT_EQ(a.event.data_json, R"({"invoice_number":"INV-100500","paid":true,"status":"0",)"
-                               R"("status_description":"buyer@example.kz","transaction_id":"7730412"})");
+  EXPECT_EQ(a.event.data_json,
+            R"({"invoice_number":"INV-100500","paid":true,)"
+            R"("payment":{"amount":null,"amount_minor":null,"currency":null,"order_id":"INV-100500",)"
+            R"("outcome":"succeeded","provider_payment_id":"7730412","test":false,"warnings":[]},)"
+            R"("status":"0","status_description":"buyer@example.kz","transaction_id":"7730412"})");
+}
+
+// data.payment (README "The normalised payment"): Status 0 or SUCCESS is succeeded, any other failed; the
+// notification carries no amount or currency.
+TEST(AllpayHandler, NormalisedPaymentFollowsStatus) {
+  auto h = handler();
+  ASSERT_TRUE(h);
+  const auto payment = [&](const std::string& xml) {
+    const auto v = handleXml(*h, xml);
+    return nlohmann::json::parse(accepted(v).event.data_json).value("payment", nlohmann::json());
+  };
+  const auto paid = payment(fixture("paid.xml"));
+  EXPECT_EQ(paid, nlohmann::json::parse(R"({"outcome":"succeeded","amount":null,"amount_minor":null,
+      "currency":null,"order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[]})"));
+  const auto success = payment(fixture("success-extra.xml"));
+  EXPECT_EQ(success.value("outcome", ""), "succeeded");
+  EXPECT_EQ(success.value("order_id", ""), "INV-200");
+  EXPECT_EQ(success.value("provider_payment_id", ""), "991");
+  EXPECT_TRUE(success["amount"].is_null());  // PaidAmount is an unknown element: kept in data, not read here
+  const auto failed = payment(fixture("failed.xml"));
+  EXPECT_EQ(failed, nlohmann::json::parse(R"({"outcome":"failed","amount":null,"amount_minor":null,
+      "currency":null,"order_id":"INV-300","provider_payment_id":"7730499","test":false,"warnings":[]})"));
 }
 
 TEST(AllpayHandler, ExclusiveC14nSuccessAndUnknownElementsAreKept) {
@@ -347,6 +372,14 @@ TEST(AllpayHandler, MalformedBodiesAre400) {
                                                   "<WSResp:Status>0</WSResp:Status><WSResp:Transaction>"))),
             400);
   EXPECT_EQ(refusedWith(handleXml(*h, replaceOnce(xml, "<WSResp:Status>0</WSResp:Status>", ""))), 400);
+  // The keys payhook writes itself ("payment", and "decision" in a Decide flow) are not an element's to take.
+  for (const std::string element : {"Payment", "Decision"}) {
+    const std::string extra = "<WSResp:" + element + ">x</WSResp:" + element + ">";
+    EXPECT_EQ(
+        refusedWith(handleXml(*h, replaceOnce(xml, "<WSResp:Transaction>", extra + "<WSResp:Transaction>"))),
+        400)
+        << element;
+  }
   const auto v = h->handle(0, notify("%%%"), 0);
   if (const auto* r = std::get_if<Reject>(&v)) {
     EXPECT_EQ(r->outcome, "malformed");
@@ -398,7 +431,7 @@ TEST(AllpayHandler, SnakeCaseNamesForUnknownElements) {
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_TRUE(data.contains("paid_amount"));
   EXPECT_TRUE(data.contains("shop_name"));
-  EXPECT_EQ(data.size(), 6u);  // invoice_number transaction_id status paid paid_amount shop_name
+  EXPECT_EQ(data.size(), 7u);  // invoice_number transaction_id status paid payment paid_amount shop_name
 }
 
 }  // namespace
