@@ -42,8 +42,9 @@ void stamp(Event& event, http::Request& request, int64_t now, const handlers::Ha
   event.raw.body = handler.storedBody(std::move(request.body));
 }
 
-const char* kindName(handlers::Decision::Kind k) {
-  switch (k) {
+const char* kindName(const handlers::Decision& d) {
+  if (d.pending) return "pending";
+  switch (d.kind) {
     case handlers::Decision::Kind::kAccept:
       return "accept";
     case handlers::Decision::Kind::kRefuse:
@@ -63,8 +64,9 @@ handlers::Decision failed(std::string reason) {
   return d;
 }
 
-// The app's answer: a 2xx with {"accept": true} or {"accept": false, "code": N, "message": "..."}. Anything
-// else is a failure, which the handler answers as a refusal.
+// The app's answer: a 2xx with {"accept": true}, {"accept": false, "code": N, "message": "..."} or
+// {"pending": true, "message": "..."} (checked first: an answer that says both is not an acceptance).
+// Anything else is a failure, which the handler answers as a refusal (or, where it has one, as pending).
 handlers::Decision interpret(const http::ClientResponse& r) {
   using nlohmann::json;
   if (r.status == 0) return failed("no answer: " + r.error);
@@ -72,15 +74,19 @@ handlers::Decision interpret(const http::ClientResponse& r) {
   if (r.truncated) return failed("answer too large");
   const json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return failed("answer is not a JSON object");
-  auto accept = body.find("accept");
-  if (accept == body.end() || !accept->is_boolean()) return failed("answer has no boolean \"accept\"");
   handlers::Decision d;
-  if (accept->get<bool>()) {
+  auto pending = body.find("pending");
+  const bool is_pending = pending != body.end() && pending->is_boolean() && pending->get<bool>();
+  auto accept = body.find("accept");
+  if (!is_pending && (accept == body.end() || !accept->is_boolean()))
+    return failed("answer has no boolean \"accept\"");
+  if (!is_pending && accept->get<bool>()) {
     d.kind = handlers::Decision::Kind::kAccept;
     return d;
   }
   d.kind = handlers::Decision::Kind::kRefuse;
-  if (auto code = body.find("code"); code != body.end() && code->is_number_integer()) {
+  d.pending = is_pending;
+  if (auto code = body.find("code"); !is_pending && code != body.end() && code->is_number_integer()) {
     const auto v = code->get<int64_t>();
     if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
   }
@@ -97,12 +103,12 @@ void recordDecision(Event& event, const handlers::Decision& d, const std::string
   using nlohmann::json;
   json data = json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
   if (!data.is_object()) data = json::object();
-  json decision = {{"outcome", kindName(d.kind)},
+  json decision = {{"outcome", kindName(d)},
                    {"accept", d.kind == handlers::Decision::Kind::kAccept},
                    {"target", target},
                    {"status", status},
                    {"latency_ms", latency_ms}};
-  if (d.kind == handlers::Decision::Kind::kRefuse) decision["code"] = d.code;
+  if (d.kind == handlers::Decision::Kind::kRefuse && !d.pending) decision["code"] = d.code;
   if (!d.message.empty()) decision["message"] = d.message;
   data["decision"] = std::move(decision);
   event.data_json = data.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -273,7 +279,7 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   if (auto* decide = std::get_if<handlers::Decide>(&verdict)) {
     auto event = std::make_shared<Event>(std::move(decide->event));
     stamp(*event, request, now, *route.handler);
-    this->decide(std::move(event), mount.route, std::move(responder), start);
+    this->decide(std::move(event), mount.route, std::move(responder), start, decide->deliver);
     return;
   }
 
@@ -370,7 +376,7 @@ void Ingest::ackIfStored(const std::shared_ptr<const RouteEntry>& route, handler
 }
 
 void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
-                    http::Responder responder, uint64_t start) {
+                    http::Responder responder, uint64_t start, bool deliver) {
   const RouteEntry& r = *route;
   if (!client_ || !r.decision) {
     // Refusing with "try later" acknowledges nothing.
@@ -401,26 +407,39 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
   // The store is the App's and outlives the client's last callback (the client is shut down first).
   queue::EventStore& store = store_;
   const RouteMetrics* m = routeMetrics(r);
-  client_->send(std::move(request), [&store, event, route, responder, start, m](http::ClientResponse answer) {
+  client_->send(std::move(request), [&store, event, route, responder, start, m,
+                                     deliver](http::ClientResponse answer) {
     const RouteEntry& r = *route;
     handlers::Decision decision = interpret(answer);
     const DecisionTarget& target = *r.decision;
     log::info("decision", {{"route", r.name},
                            {"event_id", event->id},
                            {"target", target.name},
-                           {"outcome", kindName(decision.kind)},
+                           {"outcome", kindName(decision)},
                            {"status", answer.status},
                            {"reason", decision.kind == handlers::Decision::Kind::kFailed ? decision.message
                                                                                          : std::string()},
                            {"latency_ms", answer.latency_ms}});
     recordDecision(*event, decision, target.name, answer.status, answer.latency_ms);
-    // Stored for audit only: the app has already answered, so no delivery job is queued. Each check gets its
-    // own record: a provider's repeated check is answered from the shop's new decision, and the audit must
-    // show the decision the provider acted on.
+    r.handler->settle(*event, decision);
     std::string note_key = r.handler->noteKey(*event);
-    event->idempotency_key += ":" + event->id;
     queue::StoreSpec spec;
-    spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
+    if (deliver) {
+      // A payment that happened (allpay v2): stored like an accepted callback, under the provider's own key
+      // with the decision, and queued for the route's targets. A repeated callback is answered from the
+      // decision just asked: allpay repeats a callback answered PENDING until the shop says DONE or FAIL.
+      spec = r.spec;
+      // Each distinct answer is news for the app: a callback answered PENDING and later DONE is two events
+      // (pending, then succeeded), while a repeat answered as before is the first one's duplicate.
+      event->idempotency_key += ":";
+      event->idempotency_key += kindName(decision);
+    } else {
+      // Stored for audit only: the app has already answered, so no delivery job is queued. Each check gets
+      // its own record: a provider's repeated check is answered from the shop's new decision, and the audit
+      // must show the decision the provider acted on.
+      event->idempotency_key += ":" + event->id;
+      spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
+    }
     store.store(
         *event, spec,
         [&store, event, route, responder, start, m, decision = std::move(decision),
@@ -431,18 +450,18 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
             // answer provokes (YooMoney's aviso) can ask for it. Losing it loses only the warning.
             if (!note_key.empty())
               store.putNote(
-                  r.name, note_key, std::string(kindName(decision.kind)) + " " + result.event_id,
+                  r.name, note_key, std::string(kindName(decision)) + " " + result.event_id,
                   r.spec.idempotency_ttl_s, [route, note_key](queue::LookupResult put) {
                     if (!put.ok)
                       log::warn("decision note not kept", {{"route", route->name}, {"error", put.error}});
                   });
             const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
             countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
-            log::info(dup ? "decision answered, the check was already stored" : "decision stored",
+            log::info(dup ? "decision answered, the callback was already stored" : "decision stored",
                       {{"route", r.name},
                        {"event_id", result.event_id},
                        {"type", event->type},
-                       {"outcome", kindName(decision.kind)},
+                       {"outcome", kindName(decision)},
                        {"latency_ms", elapsedMs(start)}});
             responder.send(r.handler->decided(*event, decision));
             return;

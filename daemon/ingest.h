@@ -131,10 +131,11 @@ class Ingest {
   void ackIfStored(const std::shared_ptr<const RouteEntry>& route, handlers::Accept accept,
                    http::Responder responder, uint64_t start);
 
-  // Decide flow: ask the route's decision target, store the event with the decision for audit (and no
-  // delivery), then answer with handler.decided(); a store failure answers unavailable().
+  // Decide flow: ask the route's decision target, store the event with the decision (for audit only, or,
+  // with `deliver` (handlers::Decide), like an accepted callback with its delivery jobs), then answer with
+  // handler.decided(); a store failure answers unavailable().
   void decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
-              http::Responder responder, uint64_t start);
+              http::Responder responder, uint64_t start, bool deliver);
 };
 
 }  // namespace payhook::daemon

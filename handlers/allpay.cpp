@@ -16,6 +16,7 @@
 #include <xmlsec/transforms.h>
 #include <xmlsec/xmldsig.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 
 #include "common/base64.h"
 #include "handlers/form.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 
@@ -220,8 +222,10 @@ struct Notification {
 // Reads the fields from the document element only (never from anywhere else in the tree), so what is
 // read is what the signature over the whole document covers. Each known field must appear exactly once.
 Result<Notification> readNotification(const xmlNode* root) {
-  static const std::set<std::string> kKnownKeys = {"invoice_number",     "transaction_id", "status",
-                                                   "status_description", "paid",           "transaction"};
+  // With the keys payhook itself writes into data: the normalised "payment" and a Decide flow's "decision".
+  static const std::set<std::string> kKnownKeys = {
+      "invoice_number", "transaction_id", "status",  "status_description",
+      "paid",           "transaction",    "payment", "decision"};
   Notification n;
   const xmlNode* invoice = nullptr;
   const xmlNode* transaction = nullptr;
@@ -332,11 +336,121 @@ Status verifySignature(const AllpayKey& key, xmlDoc* doc) {
   return Ok{};
 }
 
+void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// The code point of the UTF-8 sequence at `*i`, advancing past it; U+FFFD, advancing one byte, when the bytes
+// there are not valid UTF-8 (truncated, overlong, a surrogate, beyond U+10FFFF).
+uint32_t nextCodePoint(std::string_view s, size_t* i) {
+  constexpr uint32_t kReplacement = 0xFFFD;
+  const auto c = static_cast<unsigned char>(s[*i]);
+  size_t len = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) {
+    ++*i;
+    return c;
+  }
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    ++*i;
+    return kReplacement;
+  }
+  if (*i + len > s.size()) {
+    ++*i;
+    return kReplacement;
+  }
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[*i + k]);
+    if ((b & 0xC0) != 0x80) {
+      ++*i;
+      return kReplacement;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++*i;
+    return kReplacement;
+  }
+  *i += len;
+  return cp;
+}
+
+// `text` as XML character data: at most `max_chars` characters (code points, never a split UTF-8 sequence),
+// invalid UTF-8 and characters XML 1.0 forbids replaced by U+FFFD, & < > escaped, and a carriage return
+// written as a reference so that line-end normalisation cannot drop it.
+std::string xmlText(std::string_view text, size_t max_chars) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_chars * 4));
+  size_t i = 0;
+  for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
+    uint32_t cp = nextCodePoint(text, &i);
+    const bool xml_char = cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+                          (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+    if (!xml_char) cp = 0xFFFD;
+    switch (cp) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        appendUtf8(out, cp);
+    }
+  }
+  return out;
+}
+
+// allpay's WebShopCustomerResponse.xsd: Status, then Reason (required by the schema; empty for DONE).
+http::Response customerResponse(std::string_view status, std::string_view reason) {
+  std::string body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>") +
+                     "<WSCResp:WebShopCustomerResponse xmlns:WSCResp=\"" + kCustomerResponseNs + "\">" +
+                     "<WSCResp:Status>" + std::string(status) + "</WSCResp:Status><WSCResp:Reason>" +
+                     xmlText(reason, AllpayHandler::kMaxReason) +
+                     "</WSCResp:Reason></WSCResp:WebShopCustomerResponse>";
+  return http::Response{200, "application/xml; charset=utf-8", std::move(body), {}, false};
+}
+
+// Reasons sent when the shop gave none. What failed (a timeout, a refused connection) stays in the stored
+// decision and the log: it is the shop's business, not allpay's.
+constexpr std::string_view kRefusedReason = "the shop refused the payment";
+constexpr std::string_view kUndecidedReason = "the shop has not confirmed the payment yet";
+
 }  // namespace
 
 Result<std::unique_ptr<AllpayHandler>> AllpayHandler::create(std::string route,
                                                              std::string_view public_key_pem, Answer answer,
-                                                             StatusForm status_form) {
+                                                             StatusForm status_form, bool decide) {
   if (!xmlsecReady()) return Error{"xmlsec1 could not be initialised"};
   if (public_key_pem.empty()) return Error{"allpay's PEM public key is empty"};
   const auto* data = reinterpret_cast<const xmlSecByte*>(public_key_pem.data());
@@ -355,12 +469,16 @@ Result<std::unique_ptr<AllpayHandler>> AllpayHandler::create(std::string route,
   if (xmlSecKeyDataGetType(value) & xmlSecKeyDataTypePrivate)
     return Error{"holds a private key; give allpay's public key only"};
   return std::unique_ptr<AllpayHandler>(
-      new AllpayHandler(std::move(route), std::move(key), answer, status_form));
+      new AllpayHandler(std::move(route), std::move(key), answer, status_form, decide));
 }
 
 AllpayHandler::AllpayHandler(std::string route, std::unique_ptr<AllpayKey> key, Answer answer,
-                             StatusForm status_form)
-    : route_(std::move(route)), key_(std::move(key)), answer_(answer), status_form_(status_form) {}
+                             StatusForm status_form, bool decide)
+    : route_(std::move(route)),
+      key_(std::move(key)),
+      answer_(answer),
+      status_form_(status_form),
+      decide_(decide) {}
 
 AllpayHandler::~AllpayHandler() = default;
 
@@ -370,12 +488,40 @@ std::vector<Endpoint> AllpayHandler::endpoints() const {
 
 http::Response AllpayHandler::ack() const {
   if (answer_ == Answer::kV1) return http::Response::text(200, "OK");
-  // allpay's WebShopCustomerResponse.xsd: Status, then Reason (required by the schema, empty for DONE).
-  std::string body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>") +
-                     "<WSCResp:WebShopCustomerResponse xmlns:WSCResp=\"" + kCustomerResponseNs + "\">" +
-                     "<WSCResp:Status>" + (status_form_ == StatusForm::kName ? "DONE" : "0") +
-                     "</WSCResp:Status><WSCResp:Reason></WSCResp:Reason></WSCResp:WebShopCustomerResponse>";
-  return http::Response{200, "application/xml; charset=utf-8", std::move(body), {}, false};
+  return customerResponse(status_form_ == StatusForm::kName ? "DONE" : "0", {});
+}
+
+void AllpayHandler::settle(Event& event, const Decision& decision) const {
+  if (decision.kind == Decision::Kind::kAccept && !decision.pending) return;
+  auto data = nlohmann::json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_object() || !data.contains("payment") || !data["payment"].is_object()) return;
+  nlohmann::json& payment = data["payment"];
+  // A Status that failed stays failed: no answer of the shop makes it money.
+  if (payment.value("outcome", "") != outcomeName(Outcome::kSucceeded)) return;
+  if (decision.kind == Decision::Kind::kRefuse && !decision.pending) {
+    payment["outcome"] = outcomeName(Outcome::kFailed);
+    payment["warnings"].push_back("refused_by_shop");
+  } else {
+    payment["outcome"] = outcomeName(Outcome::kPending);
+  }
+  event.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+http::Response AllpayHandler::decided(const Event& /*event*/, const Decision& decision) const {
+  // allpay's schema: DONE completes the payment, FAIL fails it (a Reason is required), PENDING makes allpay
+  // send the notification again until it gets DONE or FAIL. No usable answer is PENDING: the shop is asked
+  // again on allpay's next attempt instead of failing a payment on a timeout.
+  if (decision.pending) return customerResponse("PENDING", decision.message);
+  switch (decision.kind) {
+    case Decision::Kind::kAccept:
+      return ack();
+    case Decision::Kind::kRefuse:
+      return customerResponse("FAIL",
+                              decision.message.empty() ? kRefusedReason : std::string_view(decision.message));
+    case Decision::Kind::kFailed:
+      break;
+  }
+  return customerResponse("PENDING", kUndecidedReason);
 }
 
 Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request, int64_t /*now_ms*/) const {
@@ -398,7 +544,14 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   data["status"] = n.status;
   if (n.status_description) data["status_description"] = *n.status_description;
   // Status is opaque apart from these two (PROTOCOLS.md): every other value is a failure.
-  data["paid"] = n.status == "0" || n.status == "SUCCESS";
+  const bool paid = n.status == "0" || n.status == "SUCCESS";
+  data["paid"] = paid;
+  // The notification carries no amount and no currency (README "The normalised payment").
+  Payment payment;
+  payment.outcome = paid ? Outcome::kSucceeded : Outcome::kFailed;
+  payment.order_id = n.invoice_number;
+  payment.provider_payment_id = n.transaction_id;
+  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "allpay.payment_result";
@@ -410,6 +563,7 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   ev.idempotency_key = std::to_string(n.invoice_number.size()) + ":" + n.invoice_number + ":" +
                        std::to_string(n.transaction_id.size()) + ":" + n.transaction_id + ":" + n.status;
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (answer_ == Answer::kV2 && decide_) return Decide{std::move(ev), /*deliver=*/true};
   return Accept{std::move(ev), ack()};
 }
 
@@ -417,7 +571,8 @@ Result<std::unique_ptr<Handler>> makeAllpayHandler(const config::RouteConfig& ro
   auto handler = AllpayHandler::create(
       route.name, route.public_key,
       route.answer == "v2" ? AllpayHandler::Answer::kV2 : AllpayHandler::Answer::kV1,
-      route.status_form == "digit" ? AllpayHandler::StatusForm::kDigit : AllpayHandler::StatusForm::kName);
+      route.status_form == "digit" ? AllpayHandler::StatusForm::kDigit : AllpayHandler::StatusForm::kName,
+      /*decide=*/!route.decision.empty());
   if (!handler) return Error{"public_key_file: " + handler.error().message};
   return std::unique_ptr<Handler>(std::move(*handler));
 }

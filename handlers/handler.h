@@ -32,22 +32,32 @@ struct Accept {
   std::optional<Reject> unless_stored = std::nullopt;
 };
 
-// The provider waits for the shop's decision (YooMoney checkOrder): the daemon asks the route's decision
-// target, stores the event with the decision for audit, then sends handler.decided(...).
+// The provider waits for the shop's decision (YooMoney checkOrder, allpay v2): the daemon asks the route's
+// decision target, stores the event with the decision, then sends handler.decided(...).
 struct Decide {
   Event event;
+  // false (YooMoney's check, before any payment): stored for audit only, every check its own record, and
+  // not forwarded. true (allpay v2, a payment that happened): stored like an Accept's event, under its own
+  // idempotency key and queued for the route's `forward` targets; a repeated callback is the duplicate of
+  // the first, and is answered from the decision asked anew.
+  bool deliver = false;
 };
 
 // The shop's answer to a decision request (DESIGN.md "Decide flows").
 struct Decision {
   enum class Kind {
     kAccept,  // {"accept": true}
-    kRefuse,  // {"accept": false, "code": N, "message": "..."}
+    kRefuse,  // {"accept": false, "code": N, "message": "..."}, or {"pending": true, ...} with `pending` set
     kFailed,  // no usable answer in time (timeout, network error, non-2xx, not JSON): a refusal
   };
   Kind kind = Kind::kFailed;
+  // {"pending": true, "message": "..."}: the shop cannot decide yet. A provider that has such an answer
+  // (allpay v2's PENDING, after which allpay sends the callback again) gives it; for any other the kind,
+  // kRefuse, holds: not accepted. A flag rather than a Kind of its own, so a provider's switch over the
+  // three kinds stays complete.
+  bool pending = false;
   int code = 0;         // the app's refusal code, when it gave one
-  std::string message;  // the app's refusal message, or what failed (never secret material)
+  std::string message;  // the app's refusal or pending message, or what failed (never secret material)
 };
 
 using Verdict = std::variant<Reject, Accept, Decide>;
@@ -90,6 +100,10 @@ class Handler {
   // receives every event as a delivery job, and its answer is carried out by the delivery engine.
   virtual bool decidesLater() const { return false; }
 
+  // For a Decide verdict, once the decision is recorded in the event and before it is stored: what the
+  // decision does to the money (allpay: the shop's FAIL fails a payment its Status called a success).
+  virtual void settle(Event& /*event*/, const Decision& /*decision*/) const {}
+
   // For a Decide verdict: the provider's answer once the decision is known and the event with its
   // decision is stored.
   virtual http::Response decided(const Event& /*event*/, const Decision& /*decision*/) const {
@@ -97,7 +111,7 @@ class Handler {
   }
 
   // The answer when the event could not be stored: the provider must try again later, and nothing was
-  // acknowledged. Every provider retries on an HTTP 503.
+  // acknowledged. Not every provider retries an HTTP 503 (README "Providers" says what it costs for each).
   virtual http::Response unavailable() const {
     return http::Response::text(503, "temporarily unavailable, retry later\n").withHeader("retry-after", "5");
   }

@@ -109,8 +109,33 @@ TEST(AllpayHandler, SignedPaidNotificationIsAcceptedWithItsFields) {
   EXPECT_TRUE(a.event.verified);
   EXPECT_EQ(a.event.idempotency_key, "10:INV-100500:7:7730412:0");
   EXPECT_TRUE(a.event.raw.body.empty());  // the daemon moves the request in
-  EXPECT_EQ(a.event.data_json, R"({"invoice_number":"INV-100500","paid":true,"status":"0",)"
-                               R"("status_description":"buyer@example.kz","transaction_id":"7730412"})");
+  EXPECT_EQ(a.event.data_json,
+            R"({"invoice_number":"INV-100500","paid":true,)"
+            R"("payment":{"amount":null,"amount_minor":null,"currency":null,"order_id":"INV-100500",)"
+            R"("outcome":"succeeded","provider_payment_id":"7730412","test":false,"warnings":[]},)"
+            R"("status":"0","status_description":"buyer@example.kz","transaction_id":"7730412"})");
+}
+
+// data.payment (README "The normalised payment"): Status 0 or SUCCESS is succeeded, any other failed; the
+// notification carries no amount or currency.
+TEST(AllpayHandler, NormalisedPaymentFollowsStatus) {
+  auto h = handler();
+  ASSERT_TRUE(h);
+  const auto payment = [&](const std::string& xml) {
+    const auto v = handleXml(*h, xml);
+    return nlohmann::json::parse(accepted(v).event.data_json).value("payment", nlohmann::json());
+  };
+  const auto paid = payment(fixture("paid.xml"));
+  EXPECT_EQ(paid, nlohmann::json::parse(R"({"outcome":"succeeded","amount":null,"amount_minor":null,
+      "currency":null,"order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[]})"));
+  const auto success = payment(fixture("success-extra.xml"));
+  EXPECT_EQ(success.value("outcome", ""), "succeeded");
+  EXPECT_EQ(success.value("order_id", ""), "INV-200");
+  EXPECT_EQ(success.value("provider_payment_id", ""), "991");
+  EXPECT_TRUE(success["amount"].is_null());  // PaidAmount is an unknown element: kept in data, not read here
+  const auto failed = payment(fixture("failed.xml"));
+  EXPECT_EQ(failed, nlohmann::json::parse(R"({"outcome":"failed","amount":null,"amount_minor":null,
+      "currency":null,"order_id":"INV-300","provider_payment_id":"7730499","test":false,"warnings":[]})"));
 }
 
 TEST(AllpayHandler, ExclusiveC14nSuccessAndUnknownElementsAreKept) {
@@ -347,6 +372,14 @@ TEST(AllpayHandler, MalformedBodiesAre400) {
                                                   "<WSResp:Status>0</WSResp:Status><WSResp:Transaction>"))),
             400);
   EXPECT_EQ(refusedWith(handleXml(*h, replaceOnce(xml, "<WSResp:Status>0</WSResp:Status>", ""))), 400);
+  // The keys payhook writes itself ("payment", and "decision" in a Decide flow) are not an element's to take.
+  for (const std::string element : {"Payment", "Decision"}) {
+    const std::string extra = "<WSResp:" + element + ">x</WSResp:" + element + ">";
+    EXPECT_EQ(
+        refusedWith(handleXml(*h, replaceOnce(xml, "<WSResp:Transaction>", extra + "<WSResp:Transaction>"))),
+        400)
+        << element;
+  }
   const auto v = h->handle(0, notify("%%%"), 0);
   if (const auto* r = std::get_if<Reject>(&v)) {
     EXPECT_EQ(r->outcome, "malformed");
@@ -398,7 +431,109 @@ TEST(AllpayHandler, SnakeCaseNamesForUnknownElements) {
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_TRUE(data.contains("paid_amount"));
   EXPECT_TRUE(data.contains("shop_name"));
-  EXPECT_EQ(data.size(), 6u);  // invoice_number transaction_id status paid paid_amount shop_name
+  EXPECT_EQ(data.size(), 7u);  // invoice_number transaction_id status paid payment paid_amount shop_name
+}
+
+// v2 with a decision target: the verified notification waits for the shop, and is delivered as well.
+TEST(AllpayHandler, V2WithADecisionTargetDecidesAndDelivers) {
+  using A = AllpayHandler;
+  auto decide = A::create("shop", fixture("test-allpay.pub.pem"), A::Answer::kV2, A::StatusForm::kName, true);
+  ASSERT_TRUE(decide.ok());
+  const auto v = handleXml(**decide, fixture("paid.xml"));
+  const auto* d = std::get_if<Decide>(&v);
+  ASSERT_NE(d, nullptr) << "not a Decide verdict";
+  EXPECT_TRUE(d->deliver);
+  EXPECT_EQ(d->event.type, "allpay.payment_result");
+  EXPECT_EQ(d->event.idempotency_key, "10:INV-100500:7:7730412:0");  // the usual key: a repeat is a duplicate
+  const auto data = nlohmann::json::parse(d->event.data_json);
+  EXPECT_EQ(data["paid"], true);
+  EXPECT_EQ(data["payment"]["outcome"], "succeeded");
+  // Verification comes first: a forged document is refused, not asked about.
+  EXPECT_EQ(refusedWith(handleXml(**decide, fixture("wrong-key.xml"))), 403);
+
+  // v1 has no answer to carry a decision: the target is ignored and the route acknowledges as before. And
+  // v2 without a target answers DONE as before.
+  auto v1 = A::create("shop", fixture("test-allpay.pub.pem"), A::Answer::kV1, A::StatusForm::kName, true);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(accepted(handleXml(**v1, fixture("paid.xml"))).ack.body, "OK");
+  auto v2 = handler(A::Answer::kV2);
+  ASSERT_TRUE(v2);
+  EXPECT_TRUE(std::holds_alternative<Accept>(handleXml(*v2, fixture("paid.xml"))));
+}
+
+std::string customerResponse(const std::string& status, const std::string& reason) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><WSCResp:WebShopCustomerResponse "
+         "xmlns:WSCResp=\"http://allpay.kz/xsd/1.0.0/WebShopCustomerResponse.xsd\"><WSCResp:Status>" +
+         status + "</WSCResp:Status><WSCResp:Reason>" + reason +
+         "</WSCResp:Reason></WSCResp:WebShopCustomerResponse>";
+}
+
+Decision decision(Decision::Kind kind, std::string message = {}, bool pending = false) {
+  Decision d;
+  d.kind = kind;
+  d.message = std::move(message);
+  d.pending = pending;
+  return d;
+}
+
+TEST(AllpayHandler, DecidedAnswersDoneFailOrPendingInBothStatusForms) {
+  using A = AllpayHandler;
+  using K = Decision::Kind;
+  const Event ev;
+  for (auto form : {A::StatusForm::kName, A::StatusForm::kDigit}) {
+    auto h = A::create("shop", fixture("test-allpay.pub.pem"), A::Answer::kV2, form, true);
+    ASSERT_TRUE(h.ok());
+    const std::string done = form == A::StatusForm::kName ? "DONE" : "0";
+    SCOPED_TRACE(done);
+    const auto accepted_answer = (*h)->decided(ev, decision(K::kAccept));
+    EXPECT_EQ(accepted_answer.status, 200);
+    EXPECT_EQ(accepted_answer.content_type, "application/xml; charset=utf-8");
+    EXPECT_EQ(accepted_answer.body, customerResponse(done, ""));
+    EXPECT_EQ(accepted_answer.body, (*h)->ack().body);
+    // allpay defines no digit form for FAIL and PENDING: they are written by name in both forms.
+    EXPECT_EQ((*h)->decided(ev, decision(K::kRefuse, "out of stock")).body,
+              customerResponse("FAIL", "out of stock"));
+    EXPECT_EQ((*h)->decided(ev, decision(K::kRefuse)).body,
+              customerResponse("FAIL", "the shop refused the payment"));
+    EXPECT_EQ((*h)->decided(ev, decision(K::kRefuse, "stock is being checked", true)).body,
+              customerResponse("PENDING", "stock is being checked"));
+    EXPECT_EQ((*h)->decided(ev, decision(K::kRefuse, "", true)).body, customerResponse("PENDING", ""));
+    // No usable answer: what failed stays in the stored decision; allpay gets PENDING and a fixed reason.
+    const auto timeout = (*h)->decided(ev, decision(K::kFailed, "no answer: timed out"));
+    EXPECT_EQ(timeout.status, 200);
+    EXPECT_EQ(timeout.body, customerResponse("PENDING", "the shop has not confirmed the payment yet"));
+  }
+}
+
+TEST(AllpayHandler, DecidedReasonIsEscapedAndBounded) {
+  using A = AllpayHandler;
+  using K = Decision::Kind;
+  auto h = A::create("shop", fixture("test-allpay.pub.pem"), A::Answer::kV2, A::StatusForm::kName, true);
+  ASSERT_TRUE(h.ok());
+  const Event ev;
+  auto reason = [&](const std::string& message, bool pending = false) {
+    const std::string body = (*h)->decided(ev, decision(K::kRefuse, message, pending)).body;
+    return between(body, "<WSCResp:Reason>", "</WSCResp:Reason>");
+  };
+  auto wrapped = [](const std::string& text) { return "<WSCResp:Reason>" + text + "</WSCResp:Reason>"; };
+  EXPECT_EQ(reason("</WSCResp:Reason><WSCResp:Status>DONE</WSCResp:Status> & \"'"),
+            wrapped("&lt;/WSCResp:Reason&gt;&lt;WSCResp:Status&gt;DONE&lt;/WSCResp:Status&gt; &amp; \"'"));
+  EXPECT_EQ(reason("<b>pending</b>", true), wrapped("&lt;b&gt;pending&lt;/b&gt;"));
+  // Characters XML forbids and bytes that are not UTF-8 become U+FFFD; a carriage return stays one.
+  EXPECT_EQ(reason(std::string("a\x01"
+                               "b\xFF"
+                               "c\xC0\xBC"
+                               "d\r\n\te")),
+            wrapped("a\xEF\xBF\xBD"
+                    "b\xEF\xBF\xBD"
+                    "c\xEF\xBF\xBD\xEF\xBF\xBD"
+                    "d&#13;\n\te"));
+  // At most 255 characters, counted in code points: a multi-byte character is never split.
+  std::string cyrillic;
+  for (int i = 0; i < 300; ++i) cyrillic += "\xD0\x96";  // Ж
+  const std::string bounded = reason(cyrillic);
+  EXPECT_EQ(bounded.size(), wrapped("").size() + 255 * 2);
+  EXPECT_EQ(reason(std::string(300, 'x')), wrapped(std::string(255, 'x')));
 }
 
 }  // namespace
