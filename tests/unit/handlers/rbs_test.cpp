@@ -821,6 +821,11 @@ TEST(RbsAccepts, ParameterNamesOfAnyCharacterAreSignedLikeAnyOther) {
   std::string forged = signedQuery(q);
   forged.replace(forged.find("items%5B0%5D"), 12, "items%5B1%5D");
   EXPECT_EQ(statusOf(h.handle(0, get(forged), kNowMs)), 403);
+  // Bytes that are not UTF-8, or a NUL, in a name: still signed, still JSON.
+  auto odd = dataOf(
+      h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&n%FFme=1&na%00me=2")), kNowMs));
+  EXPECT_EQ(odd["payment"]["outcome"], "succeeded");
+  EXPECT_EQ(odd[std::string("na\0me", 5)], "2");
   // The collision checks stay.
   EXPECT_EQ(
       statusOf(h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&a+B=1&a+b=2")), kNowMs)),
