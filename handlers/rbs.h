@@ -87,8 +87,9 @@ class RsaPublicKeys {
 // letters only, status letters or digits), for the ';' rules, a repeated or empty name, a query or body that
 // does not parse, a body of another content type, two names with one snake_case name, or a name that would
 // be stored as checksum, sign_alias, payment or shop_params. 403 on a bad checksum, or when a checksum is
-// present or absent against the route's `checksum` mode. Idempotent on "mdOrder:operation:status" (operation
-// and status never contain ':', so the key reads back unambiguously from the right). Event type
+// present or absent against the route's `checksum` mode. Idempotent on "mdOrder:operation:status", plus
+// ":<refundedAmount>" or ":<depositedAmount>" for a refund or deposit, with ':' escaped in it (operation and
+// status never contain ':', so the key reads back unambiguously from the right). Event type
 // "rbs.<operation>"; data: every signed pair under its snake_case name, `payment` (the normalised payment,
 // README), and `shop_params` when the shop's URL carried any.
 class RbsHandler final : public Handler {
@@ -99,7 +100,7 @@ class RbsHandler final : public Handler {
     std::vector<Secret> tokens;   // kHmacSha256: the merchant's tokens, any one verifies (rotation)
     rbs::RsaPublicKeys rsa_keys;  // kRsa
     rbs::RsaHash rsa_hash = rbs::RsaHash::kSha512;
-    std::vector<std::string> own_params;  // GET: the shop's own parameters, left out of the signed string
+    std::vector<std::string> own_params;  // no body: the shop's own query parameters, never signed
     std::string currency = "RUB";         // data.payment's currency when the callback carries none
   };
 
