@@ -2,6 +2,7 @@
 // Nothing here knows sockets or Redis; secrets are already read from their files.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -102,7 +103,9 @@ struct RouteConfig {
   Secret shop_password;             // yoomoney: shop_password_file
   std::string checksum;             // rbs: "hmac-sha256", "rsa", "none"
   std::string rsa_hash = "sha512";  // rbs
-  Secret url_token;                 // integra: url_token_file
+  std::vector<std::string> own_params;  // rbs: parameters the shop put in its callback URL (never signed)
+  std::string currency = "RUB";         // rbs: ISO 4217 letters, when the callback carries no `currency`
+  Secret url_token;                     // integra: url_token_file
   std::string id_param = "transaction_id";
   std::string amount_param = "amount";
   std::string user_param = "user";
@@ -116,6 +119,17 @@ struct RouteConfig {
   // Which keys were present in the file, with their lines, for handler-level validation messages.
   std::map<std::string, int> key_lines;
 };
+
+// The parameters the RBS gateway documents for its callbacks, all signed, then the two that carry the
+// checksum. A route's `own_params` may not name any of them; handlers/rbs refuses a ';' in the values of the
+// signed ones (the first kRbsSignedParamCount).
+inline constexpr std::string_view kRbsBankParams[] = {
+    "mdOrder",         "orderNumber",    "operation",    "status",     "amount",
+    "currency",        "approvalCode",   "bindingId",    "clientId",   "maskedPan",
+    "depositedAmount", "refundedAmount", "paymentState", "actionCode", "callbackCreationDate",
+    "checksum",        "sign_alias"};
+inline constexpr size_t kRbsSignedParamCount = 15;
+static_assert(kRbsBankParams[kRbsSignedParamCount] == "checksum");
 
 struct Config {
   std::string file;  // path as given

@@ -18,7 +18,9 @@ struct Provider {
 // Each `*_file` key may also be given inline without the suffix; both spellings are listed.
 const std::vector<Provider> kProviders{
     {"yoomoney", {"shop_id", "shop_password_file", "shop_password"}},
-    {"rbs", {"checksum", "secret_file", "secret", "public_key_file", "public_key", "rsa_hash"}},
+    {"rbs",
+     {"checksum", "secret_file", "secret", "public_key_file", "public_key", "rsa_hash", "own_params",
+      "currency"}},
     {"integra",
      {"url_token_file", "url_token", "id_param", "amount_param", "user_param", "known_users", "api_base",
       "crypt_key_file", "crypt_key"}},
@@ -254,6 +256,26 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
     if (auto secret = readSecretLines(t, "secret")) route.secret = std::move(*secret);
     if (auto key = readPublicKey(t, route)) route.public_key = std::move(*key);
     if (auto hash = t.choice("rsa_hash", {"sha512", "sha256"})) route.rsa_hash = *hash;
+    std::set<std::string, std::less<>> own;
+    auto check_own = [&](std::string_view name) -> std::string {
+      if (name.empty()) return "must not be empty";
+      if (std::find(std::begin(kRbsBankParams), std::end(kRbsBankParams), name) != std::end(kRbsBankParams))
+        return quote(name) + " is a parameter the bank sends";
+      if (!own.emplace(name).second) return quote(name) + " is listed twice";
+      return {};
+    };
+    if (auto names = t.stringArray("own_params", check_own)) route.own_params = std::move(*names);
+    if (auto currency = t.string("currency", /*allow_empty=*/true)) {
+      std::string letters = *currency;
+      for (char& c : letters)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (letters.size() == 3 &&
+          std::all_of(letters.begin(), letters.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+        route.currency = std::move(letters);
+      } else {
+        t.error("currency", quote(*currency) + " is not an ISO 4217 letter code such as \"RUB\"");
+      }
+    }
     if (checksum) {
       route.checksum = *checksum;
       const bool has_secret = t.has("secret_file") || t.has("secret");

@@ -7,10 +7,13 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "handlers/digest.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 namespace rbs {
@@ -120,9 +123,13 @@ bool RsaPublicKeys::verify(std::string_view message, std::string_view signature,
 }
 
 std::string signedString(const Form& form) {
+  return signedString(form.pairs());
+}
+
+std::string signedString(const Pairs& all) {
   std::vector<const std::pair<std::string, std::string>*> pairs;
-  pairs.reserve(form.pairs().size());
-  for (const auto& p : form.pairs())
+  pairs.reserve(all.size());
+  for (const auto& p : all)
     if (p.first != "checksum" && p.first != "sign_alias") pairs.push_back(&p);
   // std::string's operator< compares bytes as unsigned char (char_traits<char>::lt): byte order.
   std::sort(pairs.begin(), pairs.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
@@ -134,6 +141,40 @@ std::string signedString(const Form& form) {
     out += ';';
   }
   return out;
+}
+
+std::string semicolonProblem(const Pairs& pairs) {
+  const std::span<const std::string_view> documented(config::kRbsBankParams, config::kRbsSignedParamCount);
+  auto isDocumented = [&](std::string_view name) {
+    return std::find(documented.begin(), documented.end(), name) != documented.end();
+  };
+  auto isSigned = [](std::string_view name) { return name != "checksum" && name != "sign_alias"; };
+  bool any = false;
+  for (const auto& [name, value] : pairs) {
+    if (!isSigned(name)) continue;
+    if (name.find(';') != std::string::npos) return "a parameter name holds ';'";
+    if (value.find(';') == std::string::npos) continue;
+    if (isDocumented(name)) return name + " holds ';'";
+    any = true;
+  }
+  // Without a ';' in any value the signed string cuts one way only.
+  if (!any) return {};
+  static const std::vector<std::string> cuts = [&] {
+    std::vector<std::string> out;
+    for (std::string_view d : documented) out.push_back(";" + std::string(d) + ";");
+    return out;
+  }();
+  std::string framed;
+  for (const auto& [name, value] : pairs) {
+    if (!isSigned(name)) continue;
+    // The value as it stands in the signed string, between the ';' that end its name and itself.
+    framed.assign(1, ';');
+    framed += value;
+    framed += ';';
+    for (const std::string& cut : cuts)
+      if (framed.find(cut) != std::string::npos) return "a value would cut the signed string at " + cut;
+  }
+  return {};
 }
 
 std::string snakeCase(std::string_view name) {
@@ -200,6 +241,65 @@ std::string mediaType(std::string_view value) {
   return out;
 }
 
+// `text` with '%' and ':' percent-encoded, for a segment of the idempotency key.
+std::string keySegment(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '%')
+      out += "%25";
+    else if (c == ':')
+      out += "%3A";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+// The value of `name` among `pairs`, null when absent.
+const std::string* valueOf(const rbs::Pairs& pairs, std::string_view name) {
+  for (const auto& [k, v] : pairs)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+// data.payment (README, "The normalised payment"), from the bank's pairs only.
+Payment paymentOf(const rbs::Pairs& bank, const std::string& md_order, const std::string& operation,
+                  const std::string& status, const std::string& route_currency) {
+  Payment p;
+  // Any status but "1" (the operation succeeded) or "0" (it failed) settles nothing.
+  const bool done = status == "1";
+  if (done || status == "0") {
+    if (operation == "approved") {
+      p.outcome = done ? Outcome::kHeld : Outcome::kFailed;
+    } else if (operation == "deposited") {
+      p.outcome = done ? Outcome::kSucceeded : Outcome::kFailed;
+    } else if (operation == "reversed" || operation == "refunded") {
+      // A failed reversal or refund changed nothing: the money is where it was.
+      p.outcome = !done                     ? Outcome::kPending
+                  : operation == "reversed" ? Outcome::kReversed
+                                            : Outcome::kRefunded;
+      if (!done) p.warnings.emplace_back("operation_failed");
+    } else if (operation == "declinedByTimeout" || operation == "declinedCardPresent") {
+      p.outcome = done ? Outcome::kFailed : Outcome::kPending;
+    }
+  }
+  // The currency first: it decides whether the minor units can be written in major ones.
+  if (const std::string* currency = valueOf(bank, "currency"))
+    p.currency = money::currencyAlpha(*currency);  // unreadable: null, never the route's
+  else
+    p.currency = route_currency;
+  if (const std::string* amount = valueOf(bank, "amount"); amount && money::isUnsignedInteger(*amount)) {
+    int64_t minor = 0;
+    std::from_chars(amount->data(), amount->data() + amount->size(), minor);  // at most 18 digits: fits
+    p.setMinorAmount(minor);
+  }
+  if (const std::string* order = valueOf(bank, "orderNumber"); order && !order->empty()) p.order_id = *order;
+  p.provider_payment_id = md_order;
+  p.test = false;
+  return p;
+}
+
 }  // namespace
 
 RbsHandler::RbsHandler(Options options) : options_(std::move(options)) {}
@@ -227,23 +327,33 @@ bool RbsHandler::checksumValid(const std::string& checksum, const std::string& s
 }
 
 Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, int64_t /*now_ms*/) const {
-  // The bank sends the pairs either in the query (GET) or as a form body (POST). A request carrying both
-  // is refused: only one half would be covered by the checksum, and the other could smuggle fields in.
-  if (!request.query.empty() && !request.body.empty())
-    return malformed("parameters must come in the query string or the body, not both\n", "query and body");
-  std::string_view text = request.query;
+  // Whose pairs are whose (the header's comment): a form body is the bank's and the query the shop's;
+  // without a body the query is the bank's but for the route's own_params.
+  rbs::Pairs bank;
+  rbs::Pairs own;
   if (!request.body.empty()) {
     if (const std::string* ct = request.header("content-type");
         ct && mediaType(*ct) != "application/x-www-form-urlencoded")
       return malformed("the body must be application/x-www-form-urlencoded\n", "content-type " + clip(*ct));
-    text = request.body;
+    auto body = Form::parse(request.body);
+    if (!body) return malformed("malformed parameters\n", clip(body.error().message));
+    auto query = Form::parse(request.query);
+    if (!query) return malformed("malformed parameters in the query string\n", clip(query.error().message));
+    bank = body->pairs();
+    own = query->pairs();
+  } else {
+    auto form = Form::parse(request.query);
+    if (!form) return malformed("malformed parameters\n", clip(form.error().message));
+    for (const auto& pair : form->pairs()) {
+      const bool is_own = std::find(options_.own_params.begin(), options_.own_params.end(), pair.first) !=
+                          options_.own_params.end();
+      (is_own ? own : bank).push_back(pair);
+    }
   }
-  auto form = Form::parse(text);
-  if (!form) return malformed("malformed parameters\n", clip(form.error().message));
 
-  const std::string* md_order = form->get("mdOrder");
-  const std::string* operation = form->get("operation");
-  const std::string* status = form->get("status");
+  const std::string* md_order = valueOf(bank, "mdOrder");
+  const std::string* operation = valueOf(bank, "operation");
+  const std::string* status = valueOf(bank, "status");
   if (!md_order || !operation || !status || md_order->empty() || operation->empty() || status->empty())
     return malformed("mdOrder, operation and status are required\n", "missing mdOrder, operation or status");
   if (operation->size() > kMaxOperation || !allOf(*operation, isAlpha))
@@ -251,39 +361,33 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   if (!allOf(*status, isAlnum))
     return malformed("status must be letters or digits\n", "bad status " + clip(*status));
 
-  // The signed string is "name;value;..." over decoded text, so a ';' inside a name or value could move the
-  // field boundaries without changing the checksum. Names are plain identifiers; the amounts and codes
-  // that decide what a shop does with the money must be digits.
-  for (const auto& [name, value] : form->pairs()) {
-    if (name.empty() || !allOf(name, [](char c) { return isAlnum(c) || c == '_' || c == '-' || c == '.'; }))
-      return malformed("parameter names are letters, digits, '_', '-' and '.'\n", "bad name " + clip(name));
-  }
-  for (const char* numeric : {"amount", "depositedAmount", "refundedAmount", "currency"}) {
-    if (const std::string* v = form->get(numeric);
-        v && !allOf(*v, [](char c) { return c >= '0' && c <= '9'; }))
-      return malformed(std::string(numeric) + " must be digits\n", std::string("bad ") + numeric);
-  }
+  // Any name is signed like any other, but an empty one is no parameter; and a ';' must never move the
+  // boundaries of the signed string (the header's comment).
+  for (const auto& pair : bank)
+    if (pair.first.empty()) return malformed("a parameter has no name\n", "empty parameter name");
+  if (std::string problem = rbs::semicolonProblem(bank); !problem.empty())
+    return malformed("a ';' would move the fields of the signed string\n", problem);
 
-  const std::string* checksum = form->get("checksum");
+  const std::string* checksum = valueOf(bank, "checksum");
   if (options_.checksum == rbs::Checksum::kNone) {
     // The route says the bank sends none; one arriving means the cabinet and the config disagree, and an
     // unchecked checksum would look verified to whoever reads the event.
     if (checksum) return forged("checksum sent to a route with checksum = \"none\"");
   } else {
     if (!checksum) return forged("missing checksum");
-    if (!checksumValid(*checksum, rbs::signedString(*form))) return forged("bad checksum");
+    if (!checksumValid(*checksum, rbs::signedString(bank))) return forged("bad checksum");
   }
 
   // Everything the checksum covers, under snake_case names. checksum and sign_alias are not covered (the
   // raw request keeps them). Two names that meet in one snake_case name would lose a field: refused.
   nlohmann::json data = nlohmann::json::object();
   std::map<std::string, const std::string*> seen;  // snake_case → the name as received
-  for (const auto& [name, value] : form->pairs()) {
+  for (const auto& [name, value] : bank) {
     if (name == "checksum" || name == "sign_alias") continue;
     std::string key = rbs::snakeCase(name);
     // "Checksum" or "sign_Alias" are signed like any other field, but stored as "checksum" they would read
-    // as the unsigned ones that data promises never to hold.
-    if (key == "checksum" || key == "sign_alias")
+    // as the unsigned ones that data promises never to hold; "payment" and "shop_params" are payhook's.
+    if (key == "checksum" || key == "sign_alias" || key == "payment" || key == "shop_params")
       return malformed("a parameter name is reserved\n",
                        "parameter " + clip(name) + " would be stored as " + key);
     auto [it, inserted] = seen.emplace(key, &name);
@@ -291,6 +395,13 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
       return malformed("two parameters have the same snake_case name\n",
                        "parameters " + clip(*it->second) + " and " + clip(name) + " collide as " + clip(key));
     data[key] = value;
+  }
+  data["payment"] = paymentOf(bank, *md_order, *operation, *status, options_.currency).toJson();
+  // The shop's own parameters, as sent and apart: never signed, so never beside the signed fields.
+  if (!own.empty()) {
+    nlohmann::json shop = nlohmann::json::object();
+    for (const auto& [name, value] : own) shop[name] = value;
+    data["shop_params"] = std::move(shop);
   }
 
   Event ev;
@@ -302,12 +413,13 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   // Deviation from PROTOCOLS.md (mdOrder + operation + status): a second partial refund or deposit of one
   // order has the same three, and would be dropped as a duplicate of the first. The cumulative amount the
   // bank reports tells them apart, and is the same in the bank's retries of one callback.
+  // The bank's amounts are digits; in one that is not, ':' is escaped so that the key still reads back.
   ev.idempotency_key = *md_order + ":" + *operation + ":" + *status;
-  if (const std::string* refunded = form->get("refundedAmount"); refunded && *operation == "refunded")
-    ev.idempotency_key += ":" + *refunded;
-  else if (const std::string* deposited = form->get("depositedAmount");
+  if (const std::string* refunded = valueOf(bank, "refundedAmount"); refunded && *operation == "refunded")
+    ev.idempotency_key += ":" + keySegment(*refunded);
+  else if (const std::string* deposited = valueOf(bank, "depositedAmount");
            deposited && *operation == "deposited")
-    ev.idempotency_key += ":" + *deposited;
+    ev.idempotency_key += ":" + keySegment(*deposited);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return Accept{std::move(ev), http::Response::text(200, "OK")};
 }
@@ -336,6 +448,8 @@ Result<std::unique_ptr<Handler>> makeRbsHandler(const config::RouteConfig& route
   } else {
     return Error{"checksum: must be \"hmac-sha256\", \"rsa\" or \"none\""};
   }
+  options.own_params = route.own_params;
+  options.currency = route.currency;
   return std::unique_ptr<Handler>(std::make_unique<RbsHandler>(std::move(options)));
 }
 

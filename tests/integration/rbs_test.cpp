@@ -8,12 +8,14 @@
 #include <sstream>
 
 #include "common/secret.h"
+#include "common/webhook_signature.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
 #include "handlers/rbs.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
+#include "tests/integration/sink.h"
 #include "tests/integration/store_inspect.h"
 
 namespace payhook::testing {
@@ -32,6 +34,13 @@ std::string fixture(const std::string& name) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The stored data without the normalised payment: the bank's fields, as they always were.
+std::string withoutPayment(const std::string& data_json) {
+  auto data = nlohmann::json::parse(data_json);
+  data.erase("payment");
+  return data.dump();
 }
 
 std::string signedPairs(const std::string& pairs) {
@@ -119,8 +128,10 @@ TEST_F(RbsTest, GetCallbackIsStoredThenAnsweredOK) {
   EXPECT_EQ(ev["route"], "bank");
   EXPECT_EQ(ev["provider"], "rbs");
   EXPECT_EQ(ev["verified"], "1");
-  EXPECT_EQ(ev["data"], R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b","operation":"approved",)"
-                        R"("order_number":"2003","status":"1"})");
+  EXPECT_EQ(withoutPayment(ev["data"]),
+            R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b","operation":"approved",)"
+            R"("order_number":"2003","status":"1"})");
+  EXPECT_EQ(nlohmann::json::parse(ev["data"])["payment"]["outcome"], "held");
   EXPECT_EQ(ev["raw_method"], "GET");
   EXPECT_EQ(ev["raw_path"], "/rbs/callback");
   EXPECT_EQ(ev["raw_query"], query);
@@ -205,8 +216,10 @@ TEST_F(RbsTest, PublishedRsaCallbackThroughTheDaemon) {
   EXPECT_EQ(ev["type"], "rbs.deposited");
   EXPECT_EQ(ev["route"], "bank-rsa");
   EXPECT_EQ(ev["verified"], "1");
-  EXPECT_EQ(ev["data"], R"({"amount":"35000099","md_order":"12b59da8-f68f-7c8d-12b5-9da8000826ea",)"
-                        R"("operation":"deposited","status":"1"})");
+  EXPECT_EQ(withoutPayment(ev["data"]),
+            R"({"amount":"35000099","md_order":"12b59da8-f68f-7c8d-12b5-9da8000826ea",)"
+            R"("operation":"deposited","status":"1"})");
+  EXPECT_EQ(nlohmann::json::parse(ev["data"])["payment"]["amount"], "350000.99");
   EXPECT_EQ(post(query, "/rbs-rsa/callback").status, 200);
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
 }
@@ -246,6 +259,68 @@ TEST_F(RbsTest, RedisKilledMeans503AndNothingAckedThenTheRetryIsStored) {
   // The bank retries in 30 s; that retry is the first stored copy.
   EXPECT_EQ(get(query).status, 200);
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
+}
+
+TEST(RbsDelivery, AFailedDepositFromAUrlWithTheShopsParameterReachesTheAppAsFailed) {
+  RedisServer redis;
+  Sink sink({200});
+  DaemonOptions o;
+  o.redis_url = redis.url();
+  o.targets = R"(
+[[targets]]
+name = "orders"
+url = ")" + sink.url() +
+              R"("
+secret_file = "secrets/orders.whsec"
+timeout = "5s"
+)";
+  o.routes = R"(
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "secrets/rbs.token"
+forward = ["orders"]
+)";
+  DaemonProcess daemon(o);
+  writeFile(daemon.dir() + "/secrets/rbs.token", std::string(kToken) + "\n");
+  ASSERT_TRUE(daemon.start()) << daemon.logs();
+  ASSERT_TRUE(daemon.waitReady(200, 10'000)) << daemon.logs();
+
+  // The shop's callback URL carries its own "shop=42"; the bank POSTs its signed pairs as the body: a deposit
+  // that failed (status=0).
+  const std::string body = signedPairs(
+      "mdOrder=3ff6962a-7dcc-4283-ab50-a6d7dd3386fe&orderNumber=10747&operation=deposited&status=0"
+      "&amount=123456&currency=643");
+  auto resp = httpRequest(daemon.address(), "POST", "/rbs/callback?shop=42", {{"content-type", kForm}}, body);
+  ASSERT_EQ(resp.status, 200) << resp.body << daemon.logs();
+  EXPECT_EQ(resp.body, "OK");
+  ASSERT_TRUE(waitFor([&] { return sink.count() >= 1; })) << daemon.logs();
+
+  const http::Request got = sink.received().at(0);
+  // Signed for the app with the target's secret (what DaemonProcess writes into secrets/orders.whsec).
+  swh::VerifyKeys keys;
+  keys.hmac.push_back(swh::decodeSecret("whsec_b3JkZXJzLXRhcmdldC1zZWNyZXQtMDEyMzQ1Njc=").value());
+  ASSERT_TRUE(got.header("webhook-id") && got.header("webhook-timestamp") && got.header("webhook-signature"));
+  EXPECT_EQ(swh::verify(keys, *got.header("webhook-id"), *got.header("webhook-timestamp"),
+                        *got.header("webhook-signature"), got.body, unixNowMs()),
+            swh::VerifyResult::kOk);
+  const auto envelope = nlohmann::json::parse(got.body);
+  EXPECT_EQ(envelope["type"], "rbs.deposited");
+  const auto& data = envelope["data"];
+  EXPECT_EQ(data["payment"]["outcome"], "failed");
+  EXPECT_EQ(data["payment"]["amount"], "1234.56");
+  EXPECT_EQ(data["payment"]["amount_minor"], 123456);
+  EXPECT_EQ(data["payment"]["currency"], "RUB");
+  EXPECT_EQ(data["payment"]["order_id"], "10747");
+  EXPECT_EQ(data["payment"]["provider_payment_id"], "3ff6962a-7dcc-4283-ab50-a6d7dd3386fe");
+  EXPECT_EQ(data["shop_params"], nlohmann::json::parse(R"({"shop":"42"})"));
+  EXPECT_FALSE(data.contains("shop"));
+  EXPECT_EQ(data["status"], "0");
+  EXPECT_EQ(data["md_order"], "3ff6962a-7dcc-4283-ab50-a6d7dd3386fe");
+  EXPECT_EQ(envelope["raw"]["query"], "shop=42");
+  EXPECT_EQ(daemon.stop(), 0) << daemon.logs();
 }
 
 TEST(RbsConfig, ABadPublicKeyIsAConfigError) {

@@ -701,6 +701,95 @@ forward = ["orders"]
   EXPECT_TRUE(result.config.has_value());
 }
 
+TEST_F(ConfigTest, RbsOwnParamsAndCurrency) {
+  write("rbs.token", "token\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "plain"
+provider = "rbs"
+path = "/rbs1"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+
+[[routes]]
+name = "shop"
+provider = "rbs"
+path = "/rbs2"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+own_params = ["shop", "utm source", "x;y"]
+currency = "kzt"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  ASSERT_TRUE(result.config.has_value());
+  const RouteConfig& plain = result.config->routes[0];
+  EXPECT_THAT(plain.own_params, IsEmpty());
+  EXPECT_EQ(plain.currency, "RUB");
+  const RouteConfig& shop = result.config->routes[1];
+  EXPECT_THAT(shop.own_params, ElementsAre("shop", "utm source", "x;y"));
+  EXPECT_EQ(shop.currency, "KZT");
+}
+
+TEST_F(ConfigTest, RbsOwnParamsAndCurrencyErrorsNameTheKey) {
+  write("rbs.token", "token\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "rbs"
+path = "/rbs1"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+own_params = ["shop", "", "shop", "mdOrder", "checksum", "sign_alias", 7]
+currency = "RUBL"
+forward = ["orders"]
+
+[[routes]]
+name = "b"
+provider = "rbs"
+path = "/rbs2"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+own_params = "shop"
+currency = 643
+forward = ["orders"]
+
+[[routes]]
+name = "c"
+provider = "rbs"
+path = "/rbs3"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+currency = "R1B"
+forward = ["orders"]
+
+[[routes]]
+name = "d"
+provider = "yoomoney"
+path = "/y"
+shop_id = "13"
+shop_password_file = "rbs.token"
+decision = "orders"
+own_params = ["shop"]
+currency = "RUB"
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(13, "routes[0].own_params[1]: must not be empty"),
+                  at(13, "routes[0].own_params[2]: \"shop\" is listed twice"),
+                  at(13, "routes[0].own_params[3]: \"mdOrder\" is a parameter the bank sends"),
+                  at(13, "routes[0].own_params[4]: \"checksum\" is a parameter the bank sends"),
+                  at(13, "routes[0].own_params[5]: \"sign_alias\" is a parameter the bank sends"),
+                  at(13, "routes[0].own_params[6]: expected a string, got an integer"),
+                  at(14, "routes[0].currency: \"RUBL\" is not an ISO 4217 letter code such as \"RUB\""),
+                  at(23, "routes[1].own_params: expected an array of strings, got a string"),
+                  at(24, "routes[1].currency: expected a string, got an integer"),
+                  at(33, "routes[2].currency: \"R1B\" is not an ISO 4217 letter code such as \"RUB\""),
+                  at(43, "routes[3].own_params: not a key for provider \"yoomoney\"; it belongs to rbs"),
+                  at(44, "routes[3].currency: not a key for provider \"yoomoney\"; it belongs to rbs")));
+}
+
 TEST_F(ConfigTest, UnknownTargetReferences) {
   write("ym.pass", "pw\n");
   const LoadResult result = load(withTarget(R"(

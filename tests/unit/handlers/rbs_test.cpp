@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -78,6 +79,14 @@ int statusOf(const Verdict& v) {
   if (const auto* a = std::get_if<Accept>(&v)) return a->ack.status;
   if (const auto* r = std::get_if<Reject>(&v)) return r->reply.status;
   return -1;
+}
+
+// The event's data without the normalised `payment` (and the shop's own parameters): the provider's own
+// fields, which must stay exactly as they were before `payment` was added.
+std::string withoutPayment(const std::string& data_json) {
+  auto data = nlohmann::json::parse(data_json);
+  data.erase("payment");
+  return data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string signedQuery(const std::string& query, const std::string& token = kToken) {
@@ -160,9 +169,14 @@ TEST(Rbs, PublishedHmacVectorIsAcceptedWithTheExactAnswer) {
   EXPECT_EQ(a->event.provider, "rbs");
   EXPECT_TRUE(a->event.verified);
   EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
-  EXPECT_EQ(a->event.data_json,
+  EXPECT_EQ(withoutPayment(a->event.data_json),
             R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b","operation":"approved",)"
             R"("order_number":"2003","status":"1"})");
+  EXPECT_EQ(nlohmann::json::parse(a->event.data_json)["payment"],
+            nlohmann::json::parse(
+                R"({"outcome":"held","amount":null,"amount_minor":null,"currency":"RUB",)"
+                R"("order_id":"2003","provider_payment_id":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b",)"
+                R"("test":false,"warnings":[]})"));
   EXPECT_TRUE(a->event.raw.body.empty());
   EXPECT_TRUE(a->event.id.empty());
 }
@@ -215,8 +229,16 @@ TEST(Rbs, PublishedRsaVectorVerifiesWithSha512) {
   EXPECT_EQ(a->ack.body, "OK");
   EXPECT_EQ(a->event.type, "rbs.deposited");
   EXPECT_EQ(a->event.idempotency_key, "12b59da8-f68f-7c8d-12b5-9da8000826ea:deposited:1");
-  EXPECT_EQ(a->event.data_json, R"({"amount":"35000099","md_order":"12b59da8-f68f-7c8d-12b5-9da8000826ea",)"
-                                R"("operation":"deposited","status":"1"})");
+  EXPECT_EQ(withoutPayment(a->event.data_json),
+            R"({"amount":"35000099","md_order":"12b59da8-f68f-7c8d-12b5-9da8000826ea",)"
+            R"("operation":"deposited","status":"1"})");
+  const auto payment = nlohmann::json::parse(a->event.data_json)["payment"];
+  EXPECT_EQ(payment["outcome"], "succeeded");
+  EXPECT_EQ(payment["amount"], "350000.99");
+  EXPECT_EQ(payment["amount_minor"], 35000099);
+  EXPECT_EQ(payment["currency"], "RUB");
+  EXPECT_EQ(payment["order_id"], nullptr);
+  EXPECT_EQ(payment["provider_payment_id"], "12b59da8-f68f-7c8d-12b5-9da8000826ea");
 }
 
 TEST(Rbs, PublishedRsaVectorWithAmountChangedFails) {
@@ -366,6 +388,21 @@ TEST(Rbs, FactoryParsesTheKeyOnceAndNamesTheKeyOnErrors) {
   EXPECT_FALSE(makeRbsHandler(route("md5")).ok());
 }
 
+TEST(Rbs, FactoryPassesOwnParamsAndCurrency) {
+  auto r = route("hmac-sha256");
+  r.secret.emplace_back(std::string(kToken));
+  r.own_params = {"shop"};
+  r.currency = "KZT";
+  auto h = makeRbsHandler(r);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  auto v = (*h)->handle(0, get("shop=42&" + std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  auto data = nlohmann::json::parse(a->event.data_json);
+  EXPECT_EQ(data["shop_params"]["shop"], "42");
+  EXPECT_EQ(data["payment"]["currency"], "KZT");
+}
+
 // --- Transport: GET, POST, and what is refused ----------------------------------------------------------
 
 TEST(Rbs, PostFormBodyIsTheSameAsTheQuery) {
@@ -386,15 +423,6 @@ TEST(Rbs, PostWithAnotherContentTypeIs400) {
   ASSERT_TRUE(std::holds_alternative<Reject>(v));
   EXPECT_EQ(std::get<Reject>(v).reply.status, 400);
   EXPECT_EQ(std::get<Reject>(v).outcome, "malformed");
-}
-
-TEST(Rbs, ParametersInBothQueryAndBodyAre400) {
-  auto r = post(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum);
-  r.query = "amount=100";
-  EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 400);
-  // Even when both halves are the same signed pairs.
-  r.query = r.body;
-  EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 400);
 }
 
 TEST(Rbs, PercentEncodedValuesAreSignedDecoded) {
@@ -501,7 +529,7 @@ TEST(Rbs, DataIsSnakeCaseWithEveryFieldKept) {
   auto* a = std::get_if<Accept>(&v);
   ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
   EXPECT_EQ(
-      a->event.data_json,
+      withoutPayment(a->event.data_json),
       R"({"action_code":"0","amount":"0000150","approval_code":"123456","binding_id":"b-1",)"
       R"("callback_creation_date":"Mon Jan 31","client_id":"c-1","currency":"643","customer_ip":"1.2.3.4",)"
       R"("deposited_amount":"150","masked_pan":"411111**1111","md_order":"m-9","my_param":"x",)"
@@ -575,6 +603,12 @@ TEST(RbsReview, TwoPartialRefundsOfOneOrderAreTwoEvents) {
   // The bank's retry of one callback is still one event.
   auto retry = h.handle(0, get(signedQuery("mdOrder=M1&operation=refunded&status=1&refundedAmount=100")), 0);
   EXPECT_EQ(keyOf(first), keyOf(retry));
+  EXPECT_EQ(keyOf(first), "M1:refunded:1:100");
+  // An amount that is not digits has its ':' (and '%') escaped in the key, so the key still reads back
+  // from the right (operation and status never hold ':').
+  auto odd =
+      h.handle(0, get(signedQuery("mdOrder=M1&operation=refunded&status=1&refundedAmount=x%3A1%25")), 0);
+  EXPECT_EQ(keyOf(odd), "M1:refunded:1:x%3A1%25");
 }
 
 TEST(RbsReview, SemicolonsCannotMoveFieldBoundaries) {
@@ -597,6 +631,399 @@ TEST(RbsReview, SemicolonsCannotMoveFieldBoundaries) {
           0, get(signedQuery("mdOrder=M1&operation=deposited&status=1&amount=935000&approvalCode=ABC123")),
           0)),
       200);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
+
+// --- data.payment, the shop's own parameters, what is accepted, and ';' in the signed string ------------
+
+namespace payhook::handlers {
+namespace {
+
+RbsHandler hmacHandlerWith(std::vector<std::string> own_params, std::string currency = "RUB") {
+  RbsHandler::Options o;
+  o.route = "bank";
+  o.checksum = rbs::Checksum::kHmacSha256;
+  o.tokens.emplace_back(std::string(kToken));
+  o.own_params = std::move(own_params);
+  o.currency = std::move(currency);
+  return RbsHandler(std::move(o));
+}
+
+// The accepted event's data, or a failure naming the refusal.
+nlohmann::json dataOf(const Verdict& v) {
+  const auto* a = std::get_if<Accept>(&v);
+  EXPECT_NE(a, nullptr) << (std::holds_alternative<Reject>(v) ? std::get<Reject>(v).reason : "");
+  return a ? nlohmann::json::parse(a->event.data_json) : nlohmann::json();
+}
+
+nlohmann::json paymentOf(const RbsHandler& h, const std::string& pairs) {
+  return dataOf(h.handle(0, get(signedQuery(pairs)), kNowMs))["payment"];
+}
+
+const Reject* rejectOf(const Verdict& v) {
+  return std::get_if<Reject>(&v);
+}
+
+TEST(RbsPayment, OutcomeFollowsOperationAndStatus) {
+  struct Row {
+    const char* operation;
+    const char* status;
+    const char* outcome;
+    std::vector<std::string> warnings;
+  };
+  const std::vector<Row> rows = {
+      {"approved", "1", "held", {}},
+      {"approved", "0", "failed", {}},
+      {"deposited", "1", "succeeded", {}},
+      {"deposited", "0", "failed", {}},
+      {"reversed", "1", "reversed", {}},
+      {"reversed", "0", "pending", {"operation_failed"}},
+      {"refunded", "1", "refunded", {}},
+      {"refunded", "0", "pending", {"operation_failed"}},
+      {"declinedByTimeout", "1", "failed", {}},
+      {"declinedByTimeout", "0", "pending", {}},
+      {"declinedCardPresent", "1", "failed", {}},
+      {"declinedCardPresent", "0", "pending", {}},
+      {"bindingCreated", "1", "pending", {}},
+      {"bindingCreated", "0", "pending", {}},
+      {"somethingNew", "1", "pending", {}},
+      // A status other than "1" or "0" settles nothing.
+      {"deposited", "2", "pending", {}},
+      {"deposited", "01", "pending", {}},
+      {"approved", "A", "pending", {}},
+      {"refunded", "X", "pending", {}},
+  };
+  auto h = hmacHandler();
+  for (const auto& row : rows) {
+    const std::string q = std::string("mdOrder=M-1&orderNumber=77&operation=") + row.operation +
+                          "&status=" + row.status + "&amount=150000";
+    auto v = h.handle(0, get(signedQuery(q)), kNowMs);
+    const auto* a = std::get_if<Accept>(&v);
+    ASSERT_NE(a, nullptr) << q;
+    // The type and the provider's fields are what they always were.
+    EXPECT_EQ(a->event.type, std::string("rbs.") + row.operation);
+    EXPECT_EQ(withoutPayment(a->event.data_json),
+              std::string(R"({"amount":"150000","md_order":"M-1","operation":")") + row.operation +
+                  R"(","order_number":"77","status":")" + row.status + R"("})");
+    const auto payment = nlohmann::json::parse(a->event.data_json)["payment"];
+    EXPECT_EQ(payment["outcome"], row.outcome) << q;
+    EXPECT_EQ(payment["warnings"], nlohmann::json(row.warnings)) << q;
+  }
+}
+
+TEST(RbsPayment, AFailedDepositIsNeverSucceeded) {
+  const auto p =
+      paymentOf(hmacHandler(), "mdOrder=M-1&orderNumber=77&operation=deposited&status=0&amount=150000");
+  EXPECT_EQ(p, nlohmann::json::parse(R"({"outcome":"failed","amount":"1500.00","amount_minor":150000,)"
+                                     R"("currency":"RUB","order_id":"77","provider_payment_id":"M-1",)"
+                                     R"("test":false,"warnings":[]})"));
+}
+
+TEST(RbsPayment, CurrencyFromTheCallbackElseTheRoute) {
+  const std::string base = "mdOrder=M-1&operation=deposited&status=1&amount=150000";
+  // No currency in the callback: the route's (default RUB).
+  auto p = paymentOf(hmacHandler(), base);
+  EXPECT_EQ(p["currency"], "RUB");
+  EXPECT_EQ(p["amount"], "1500.00");
+  EXPECT_EQ(p["amount_minor"], 150000);
+  p = paymentOf(hmacHandlerWith({}, "KZT"), base);
+  EXPECT_EQ(p["currency"], "KZT");
+  EXPECT_EQ(p["amount"], "1500.00");
+  // The callback's currency wins, numeric or letters, in either case.
+  for (const auto& [code, alpha] : std::vector<std::pair<std::string, std::string>>{
+           {"643", "RUB"}, {"398", "KZT"}, {"840", "USD"}, {"RUB", "RUB"}, {"usd", "USD"}}) {
+    p = paymentOf(hmacHandlerWith({}, "KZT"), base + "&currency=" + code);
+    EXPECT_EQ(p["currency"], alpha) << code;
+    EXPECT_EQ(p["amount"], "1500.00") << code;
+    EXPECT_EQ(p["amount_minor"], 150000) << code;
+  }
+  // A currency without minor units.
+  p = paymentOf(hmacHandler(), "mdOrder=M-1&operation=deposited&status=1&amount=500&currency=392");
+  EXPECT_EQ(p["currency"], "JPY");
+  EXPECT_EQ(p["amount"], "500");
+  EXPECT_EQ(p["amount_minor"], 500);
+  // Letters outside payhook's table: known currency, unknown minor digits.
+  p = paymentOf(hmacHandler(), base + "&currency=XAU");
+  EXPECT_EQ(p["currency"], "XAU");
+  EXPECT_EQ(p["amount"], nullptr);
+  EXPECT_EQ(p["amount_minor"], 150000);
+  // A code money::currencyAlpha cannot read: no currency (not the route's), the amount in minor units only.
+  for (const std::string code : {"999", "", "RUBL", "R1B", "6430"}) {
+    p = paymentOf(hmacHandler(), base + "&currency=" + code);
+    EXPECT_EQ(p["currency"], nullptr) << code;
+    EXPECT_EQ(p["amount"], nullptr) << code;
+    EXPECT_EQ(p["amount_minor"], 150000) << code;
+  }
+}
+
+TEST(RbsPayment, AmountIsMinorUnitsWhenDigits) {
+  auto h = hmacHandler();
+  auto p = paymentOf(h, "mdOrder=M-1&operation=deposited&status=1&amount=0000150");
+  EXPECT_EQ(p["amount"], "1.50");
+  EXPECT_EQ(p["amount_minor"], 150);
+  p = paymentOf(h, "mdOrder=M-1&operation=deposited&status=1&amount=0");
+  EXPECT_EQ(p["amount"], "0.00");
+  EXPECT_EQ(p["amount_minor"], 0);
+  // Absent, empty, not digits, too long for int64: no amount at all, and the callback is still accepted.
+  for (const std::string tail :
+       {"", "&amount=", "&amount=12.50", "&amount=-5", "&amount=1e3", "&amount=1234567890123456789"}) {
+    p = paymentOf(h, "mdOrder=M-1&operation=deposited&status=1" + tail);
+    EXPECT_EQ(p["amount"], nullptr) << tail;
+    EXPECT_EQ(p["amount_minor"], nullptr) << tail;
+    EXPECT_EQ(p["outcome"], "succeeded") << tail;
+  }
+  // The ids: order_id is the shop's orderNumber (null without one), provider_payment_id the bank's mdOrder.
+  p = paymentOf(h, "mdOrder=M-1&operation=deposited&status=1");
+  EXPECT_EQ(p["order_id"], nullptr);
+  EXPECT_EQ(p["provider_payment_id"], "M-1");
+  EXPECT_EQ(p["test"], false);
+}
+
+TEST(RbsAccepts, LetterCurrencyEmptyAmountAndNonDigitAmountsAreSignedInput) {
+  auto h = hmacHandler();
+  for (const std::string tail : {"&currency=RUB", "&amount=", "&amount=12.50", "&depositedAmount=abc",
+                                 "&refundedAmount=1%2C5", "&currency=", "&amount=150000&currency=rub"}) {
+    const std::string q = "mdOrder=M-1&orderNumber=7&operation=deposited&status=1" + tail;
+    auto v = h.handle(0, get(signedQuery(q)), kNowMs);
+    EXPECT_EQ(statusOf(v), 200) << tail;
+  }
+  // As sent in data, whatever payment makes of them.
+  auto data = dataOf(h.handle(
+      0, get(signedQuery("mdOrder=M-1&operation=refunded&status=1&amount=&refundedAmount=1.5&currency=RUB")),
+      kNowMs));
+  EXPECT_EQ(data["amount"], "");
+  EXPECT_EQ(data["refunded_amount"], "1.5");
+  EXPECT_EQ(data["currency"], "RUB");
+  EXPECT_EQ(data["payment"]["amount"], nullptr);
+  EXPECT_EQ(data["payment"]["currency"], "RUB");
+  // A forgery of them is still a forgery.
+  std::string forged = signedQuery("mdOrder=M-1&operation=deposited&status=1&amount=12.50");
+  forged.replace(forged.find("12.50"), 5, "99.50");
+  EXPECT_EQ(statusOf(h.handle(0, get(forged), kNowMs)), 403);
+}
+
+TEST(RbsAccepts, ParameterNamesOfAnyCharacterAreSignedLikeAnyOther) {
+  auto h = hmacHandler();
+  const std::string q =
+      "mdOrder=M-1&operation=deposited&status=1&customer+IP=1.2.3.4&items%5B0%5D=tea&%D0%BA%D0%BB%D1%8E%D1%"
+      "87=v"
+      "&a%3Ab=c&x%26y=z";
+  auto v = h.handle(0, get(signedQuery(q)), kNowMs);
+  auto data = dataOf(v);
+  EXPECT_EQ(data[rbs::snakeCase("customer IP")], "1.2.3.4");
+  EXPECT_EQ(data["items[0]"], "tea");
+  EXPECT_EQ(data["\xD0\xBA\xD0\xBB\xD1\x8E\xD1\x87"], "v");
+  EXPECT_EQ(data["a:b"], "c");
+  EXPECT_EQ(data["x&y"], "z");
+  // Still covered by the checksum.
+  std::string forged = signedQuery(q);
+  forged.replace(forged.find("items%5B0%5D"), 12, "items%5B1%5D");
+  EXPECT_EQ(statusOf(h.handle(0, get(forged), kNowMs)), 403);
+  // Bytes that are not UTF-8, or a NUL, in a name: still signed, still JSON.
+  auto odd = dataOf(
+      h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&n%FFme=1&na%00me=2")), kNowMs));
+  EXPECT_EQ(odd["payment"]["outcome"], "succeeded");
+  EXPECT_EQ(odd[std::string("na\0me", 5)], "2");
+  // The collision checks stay.
+  EXPECT_EQ(
+      statusOf(h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&a+B=1&a+b=2")), kNowMs)),
+      400);
+  // An empty name is no parameter.
+  EXPECT_EQ(statusOf(h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&=x")), kNowMs)),
+            400);
+}
+
+TEST(RbsAccepts, NamesStoredAsPaymentOrShopParamsAreRefused) {
+  // They would overwrite, or be taken for, the normalised payment or the shop's own parameters.
+  auto h = hmacHandler();
+  for (const char* name : {"payment", "Payment", "shopParams", "shop_params"}) {
+    auto v = h.handle(
+        0, get(signedQuery(std::string("mdOrder=M-1&operation=deposited&status=1&") + name + "=x")), kNowMs);
+    ASSERT_NE(rejectOf(v), nullptr) << name;
+    EXPECT_EQ(rejectOf(v)->reply.status, 400) << name;
+    EXPECT_EQ(rejectOf(v)->outcome, "malformed") << name;
+  }
+}
+
+// --- The shop's own parameters --------------------------------------------------------------------------
+
+TEST(RbsOwnParams, OnGetTheListedPairsAreLeftOutOfTheSignedString) {
+  auto h = hmacHandlerWith({"shop", "utm"});
+  // The bank signs its own pairs only: the published vector, with the shop's parameters around it.
+  const std::string query = "shop=42&" + std::string(kHmacQuery) + "&utm=a%3Bb&checksum=" + kHmacChecksum;
+  auto v = h.handle(0, get(query), kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
+  auto data = nlohmann::json::parse(a->event.data_json);
+  EXPECT_EQ(data["shop_params"], nlohmann::json::parse(R"({"shop":"42","utm":"a;b"})"));
+  EXPECT_FALSE(data.contains("shop"));
+  EXPECT_FALSE(data.contains("utm"));
+  data.erase("shop_params");
+  EXPECT_EQ(withoutPayment(data.dump()), R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b",)"
+                                         R"("operation":"approved","order_number":"2003","status":"1"})");
+  // Absent own parameters: no shop_params at all.
+  auto plain = dataOf(h.handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs));
+  EXPECT_FALSE(plain.contains("shop_params"));
+  // A checksum over the shop's parameters too does not verify: the bank never signs them.
+  EXPECT_EQ(statusOf(h.handle(0, get(signedQuery("shop=42&" + std::string(kHmacQuery))), kNowMs)), 403);
+  // A parameter the route does not list is the bank's, and signed.
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(query), kNowMs)), 403);
+  EXPECT_EQ(
+      statusOf(h.handle(0, get("other=1&" + std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)),
+      403);
+}
+
+TEST(RbsOwnParams, OnPostEveryQueryPairIsTheShopsAndNeverSigned) {
+  // No own_params needed: the body is the bank's, the query the shop's URL.
+  auto h = hmacHandler();
+  auto r = post(signedQuery("mdOrder=M-1&orderNumber=7&operation=deposited&status=0&amount=150000"));
+  r.query = "shop=42&amount=1&mdOrder=forged&checksum=x";
+  auto v = h.handle(0, r, kNowMs);
+  auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
+  EXPECT_EQ(a->event.type, "rbs.deposited");
+  EXPECT_EQ(a->event.idempotency_key, "M-1:deposited:0");
+  auto data = nlohmann::json::parse(a->event.data_json);
+  // Under shop_params as sent; never shadowing a signed field.
+  EXPECT_EQ(data["shop_params"],
+            nlohmann::json::parse(R"({"shop":"42","amount":"1","mdOrder":"forged","checksum":"x"})"));
+  EXPECT_FALSE(data.contains("shop"));
+  EXPECT_FALSE(data.contains("checksum"));
+  EXPECT_EQ(data["md_order"], "M-1");
+  EXPECT_EQ(data["amount"], "150000");
+  EXPECT_EQ(data["payment"]["outcome"], "failed");
+  EXPECT_EQ(data["payment"]["amount_minor"], 150000);
+  EXPECT_EQ(data["payment"]["provider_payment_id"], "M-1");
+  // The same signed pairs in both halves: the body is the bank's, the query a copy kept as the shop's.
+  r = post(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum);
+  r.query = r.body;
+  auto copy = dataOf(h.handle(0, r, kNowMs));
+  EXPECT_EQ(copy["md_order"], "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b");
+  EXPECT_EQ(copy["shop_params"]["checksum"], kHmacChecksum);
+  // The body still carries the signature: a forged body with a genuine query is refused.
+  r = post(std::string(kHmacQuery) + "&checksum=" + std::string(64, '0'));
+  r.query = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  EXPECT_EQ(statusOf(h.handle(0, r, kNowMs)), 403);
+  // A query that cannot be read is malformed.
+  r = post(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum);
+  r.query = "shop=%zz";
+  EXPECT_EQ(statusOf(h.handle(0, r, kNowMs)), 400);
+}
+
+TEST(RbsOwnParams, PostWithAnEmptyBodyIsReadLikeGet) {
+  auto h = hmacHandlerWith({"shop"});
+  http::Request r = post("", "");
+  r.query = "shop=42&" + std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
+  auto data = dataOf(h.handle(0, r, kNowMs));
+  EXPECT_EQ(data["shop_params"], nlohmann::json::parse(R"({"shop":"42"})"));
+  EXPECT_EQ(data["md_order"], "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b");
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 403);
+}
+
+TEST(RbsOwnParams, OwnParamsNeverSupplyTheBanksFields) {
+  // A body pair named in own_params is the bank's (signed) and stays at the top level.
+  auto h = hmacHandlerWith({"shop"});
+  auto v = h.handle(0, post(signedQuery("mdOrder=M-1&operation=deposited&status=1&shop=9")), kNowMs);
+  auto data = dataOf(v);
+  EXPECT_EQ(data["shop"], "9");
+  EXPECT_FALSE(data.contains("shop_params"));
+  // Required fields come from the bank's pairs only.
+  http::Request r = post(signedQuery("orderNumber=7&operation=deposited&status=1"));
+  r.query = "mdOrder=M-1";
+  EXPECT_EQ(statusOf(h.handle(0, r, kNowMs)), 400);
+}
+
+// --- ';' in the signed string ---------------------------------------------------------------------------
+
+constexpr const char* kDocumented[] = {"mdOrder",      "orderNumber", "operation",           "status",
+                                       "amount",       "currency",    "approvalCode",        "bindingId",
+                                       "clientId",     "maskedPan",   "depositedAmount",     "refundedAmount",
+                                       "paymentState", "actionCode",  "callbackCreationDate"};
+
+TEST(RbsSemicolon, ANameWithASemicolonIs400) {
+  auto v =
+      hmacHandler().handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&a%3Bb=c")), kNowMs);
+  ASSERT_NE(rejectOf(v), nullptr);
+  EXPECT_EQ(rejectOf(v)->reply.status, 400);
+  EXPECT_EQ(rejectOf(v)->outcome, "malformed");
+}
+
+TEST(RbsSemicolon, ADocumentedFieldWithASemicolonIs400) {
+  auto h = hmacHandler();
+  for (const std::string name : kDocumented) {
+    std::map<std::string, std::string> pairs = {
+        {"mdOrder", "M-1"}, {"operation", "deposited"}, {"status", "1"}};
+    pairs[name] = "12%3B34";
+    std::string q;
+    for (const auto& [n, value] : pairs) q += (q.empty() ? "" : "&") + n + "=" + value;
+    auto v = h.handle(0, get(signedQuery(q)), kNowMs);
+    ASSERT_NE(rejectOf(v), nullptr) << name;
+    EXPECT_EQ(rejectOf(v)->reply.status, 400) << name;
+    EXPECT_EQ(rejectOf(v)->outcome, "malformed") << name;
+  }
+}
+
+TEST(RbsSemicolon, AValueThatWouldCutADocumentedFieldIs400) {
+  auto h = hmacHandler();
+  for (const std::string value :
+       {"x%3Bamount%3B5", "%3BmdOrder%3B", "a%3BcallbackCreationDate%3Bb", "x%3BorderNumber%3Bz%3Bq"}) {
+    auto v = h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&description=" + value)),
+                      kNowMs);
+    ASSERT_NE(rejectOf(v), nullptr) << value;
+    EXPECT_EQ(rejectOf(v)->reply.status, 400) << value;
+  }
+}
+
+TEST(RbsSemicolon, AMergedAmountIsRefusedEvenWithAValidChecksum) {
+  // The bank signed "a;1;amount;100;mdOrder;M-1;operation;deposited;status;1;". A forger moves "amount;100"
+  // into the value before it: the same string, so the same checksum, and the amount gone.
+  const std::string genuine = signedQuery("a=1&amount=100&mdOrder=M-1&operation=deposited&status=1");
+  const std::string checksum = genuine.substr(genuine.find("checksum="));
+  const std::string forged = "a=1%3Bamount%3B100&mdOrder=M-1&operation=deposited&status=1&" + checksum;
+  ASSERT_EQ(rbs::signedString(*Form::parse(forged)), rbs::signedString(*Form::parse(genuine)));
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(genuine), kNowMs)), 200);
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(forged), kNowMs)), 400);
+}
+
+TEST(RbsSemicolon, ADocumentedNameAtAValuesEdgeIsACutToo) {
+  // The bank signed "0;x;amount;100;b;y;mdOrder;M-1;...". Re-cut as 0="x;amount", 100="b;y": the same
+  // string and checksum, the amount gone, and no value holds ";amount;" itself: the value is read between
+  // the ';' that delimit it in the signed string.
+  const std::string genuine = signedQuery("0=x&amount=100&b=y&mdOrder=M-1&operation=deposited&status=1");
+  const std::string checksum = genuine.substr(genuine.find("checksum="));
+  const std::string forged = "0=x%3Bamount&100=b%3By&mdOrder=M-1&operation=deposited&status=1&" + checksum;
+  ASSERT_EQ(rbs::signedString(*Form::parse(forged)), rbs::signedString(*Form::parse(genuine)));
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(genuine), kNowMs)), 200);
+  EXPECT_EQ(statusOf(hmacHandler().handle(0, get(forged), kNowMs)), 400);
+  // At the start of a value, and a whole value once another value holds a ';'.
+  auto h = hmacHandler();
+  EXPECT_EQ(statusOf(h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&d=amount%3Bx")),
+                              kNowMs)),
+            400);
+  EXPECT_EQ(statusOf(h.handle(
+                0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1&d=a%3Bb&e=amount")), kNowMs)),
+            400);
+}
+
+TEST(RbsSemicolon, OtherSemicolonsAreAccepted) {
+  auto h = hmacHandler();
+  for (const std::string tail :
+       {"&description=a%3Bb", "&note=1%3B2%3B3", "&x=%3B", "&x=%3B%3B", "&x=amounts%3Bfoo", "&x=amount"}) {
+    auto v = h.handle(0, get(signedQuery("mdOrder=M-1&operation=deposited&status=1" + tail)), kNowMs);
+    EXPECT_EQ(statusOf(v), 200) << tail;
+  }
+  // The shop's own parameters are never signed, so a ';' there moves nothing.
+  auto own = hmacHandlerWith({"shop"});
+  EXPECT_EQ(
+      statusOf(own.handle(
+          0, get("shop=x%3Bamount%3B5&" + signedQuery("mdOrder=M-1&operation=deposited&status=1")), kNowMs)),
+      200);
+  auto r = post(signedQuery("mdOrder=M-1&operation=deposited&status=1"));
+  r.query = "a%3Bb=x%3Bstatus%3B0";
+  EXPECT_EQ(statusOf(h.handle(0, r, kNowMs)), 200);
 }
 
 }  // namespace
