@@ -337,3 +337,56 @@ TEST_F(DecideFlowTest, AGracefulStopWaitsForTheDecisionInFlight) {
 
 }  // namespace
 }  // namespace payhook::testing
+
+namespace payhook::testing {
+namespace {
+
+// YooMoney should never send an aviso for an invoice the shop refused at checkOrder; when it does, the payer
+// was charged all the same, and the app must be told so instead of seeing an ordinary payment.
+class CheckThenAvisoTest : public DecideFlowTest {
+ protected:
+  HttpResponse aviso(const std::string& invoice_id) {
+    return httpRequest(daemon_->address(), "POST", "/yoomoney/aviso",
+                       {{"content-type", "application/x-www-form-urlencoded"}},
+                       yoomoney::formBody(yoomoney::request("paymentAviso", invoice_id)));
+  }
+  json avisoData(const std::string& invoice_id) {
+    auto ev = storedEvent(redis_, "shop", "paymentAviso:" + invoice_id);
+    EXPECT_FALSE(ev.empty()) << daemon_->logs();
+    return json::parse(ev["data"], nullptr, false);
+  }
+};
+
+TEST_F(CheckThenAvisoTest, AnAvisoAfterARefusedCheckCarriesTheWarning) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": false, "code": 7, "message": "out of stock"})");
+  start(sink.url());
+  ASSERT_NE(check(checkOrder("501")).body.find(R"(code="100")"), std::string::npos);
+  auto resp = aviso("501");
+  ASSERT_EQ(resp.status, 200);
+  EXPECT_NE(resp.body.find(R"(code="0")"), std::string::npos) << resp.body;  // acknowledged: it was paid
+  json data = avisoData("501");
+  EXPECT_EQ(data["payment"]["outcome"], "succeeded");
+  EXPECT_EQ(data["payment"]["warnings"], json::array({"check_refused"}));
+  EXPECT_EQ(data["check_order"]["decision"], "refuse");
+  const std::string check_id = data["check_order"]["event_id"];
+  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:501:" + check_id}).str, check_id);
+  EXPECT_NE(daemon_->logs().find("aviso for an invoice the shop refused at checkOrder"), std::string::npos);
+}
+
+TEST_F(CheckThenAvisoTest, AnAvisoAfterAnAcceptedCheckIsAnOrdinaryPayment) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": true})");
+  start(sink.url());
+  ASSERT_NE(check(checkOrder("502")).body.find(R"(code="0")"), std::string::npos);
+  ASSERT_EQ(aviso("502").status, 200);
+  json data = avisoData("502");
+  EXPECT_EQ(data["payment"]["warnings"], json::array());
+  EXPECT_EQ(data["check_order"]["decision"], "accept");
+  // An aviso with no check before it (a check kept past its TTL, or answered elsewhere) has no note.
+  ASSERT_EQ(aviso("503").status, 200);
+  EXPECT_FALSE(avisoData("503").contains("check_order"));
+}
+
+}  // namespace
+}  // namespace payhook::testing
