@@ -36,7 +36,7 @@ test-unit: build
 test-integration: build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure -L integration
 
-# Issue 6: the ledger scenarios with the issue's durations (20 kill -9 rounds, Redis down 30 s, the app down
+# The ledger scenarios at full length (20 kill -9 rounds, Redis down 30 s, the app down
 # 60 s, two instances with one killed), one at a time, about 6 minutes; each prints its ledger line, and the
 # table of the run is left in $(BUILD)/reliability-ledger.md (docs/reliability.md explains it).
 LEDGER_OUT = $(abspath $(BUILD))/reliability-ledger.md
@@ -53,11 +53,11 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) -j$(JOBS) --output-on-failure --timeout 600 -LE reliability
 
-# Issue 6 point 4's table from one run: nginx, adnanh/webhook and payhookd (Standard Webhooks, YooMoney).
+# One table from one run: nginx, adnanh/webhook and payhookd (Standard Webhooks, YooMoney).
 bench: build
 	bench/run.sh $(BUILD)
 
-# Start-up and ingest with a million events waiting in Redis (issue 6).
+# Start-up and ingest with a million events waiting in Redis.
 bench-million: build
 	bench/million.sh $(BUILD)
 
