@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: issue 6 point 4's table, every figure from this one run on loopback. accepted/s and p50/p99
+# `make bench`: one table, every figure from this one run on loopback. accepted/s and p50/p99
 # latency of payhookd for validly signed Standard Webhooks callbacks and YooMoney paymentAvisos, each stored
 # in Redis (AOF) before its answer, with the ratios to nginx `return 200` (one worker, the HTTP floor) and to
 # adnanh/webhook (Debian's `webhook`, a hook with a payload-hmac-sha256 trigger rule running /bin/true), both
