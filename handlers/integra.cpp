@@ -7,6 +7,7 @@
 
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 namespace {
@@ -107,11 +108,18 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
     if (name == "token" || name == options_.id_param || name == options_.amount_param ||
         name == options_.user_param)
       continue;
-    // Only possible with renamed parameters: an extra "amount" beside amount_param = "sum" would be
-    // mistaken for the amount by whoever reads the event.
-    if (data.contains(name)) return malformed("parameter " + name + " collides with a normalised field");
+    // An extra "amount" beside amount_param = "sum" (renamed parameters), or a "payment", would be mistaken
+    // for a normalised field by whoever reads the event.
+    if (data.contains(name) || name == "payment")
+      return malformed("parameter " + name + " collides with a normalised field");
     data[name] = value;
   }
+  // The notify settles nothing: the shop's decision and Integra's confirmPayment do. No currency is sent.
+  Payment payment;
+  payment.outcome = Outcome::kPending;
+  payment.setMajorAmount(*amount);
+  payment.provider_payment_id = *id;
+  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "integra.payment_notify";

@@ -75,9 +75,27 @@ TEST(IntegraHandler, NotifyIsAcceptedWithOk) {
   EXPECT_EQ(a.event.idempotency_key, kId);
   EXPECT_TRUE(a.event.raw.query.empty());
   // Everything confirmPayment / declinePayment need, the token nowhere.
-  EXPECT_EQ(a.event.data_json, std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
-                                   R"(","user":"9f86d081884c7d65"})");
+  auto data = nlohmann::json::parse(a.event.data_json);
+  data.erase("payment");
+  EXPECT_EQ(data.dump(), std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
+                             R"(","user":"9f86d081884c7d65"})");
   EXPECT_EQ(a.event.data_json.find(kToken), std::string::npos);
+}
+
+// The notify settles nothing: the shop's decision and confirmPayment do. Integra names no currency.
+TEST(IntegraHandler, NotifyCarriesAPendingNormalisedPayment) {
+  IntegraHandler h(options());
+  const Accept a = accepted(h.handle(0, get(validQuery()), kNowMs));
+  const auto data = nlohmann::json::parse(a.event.data_json);
+  EXPECT_EQ(data["payment"], nlohmann::json::parse(std::string(R"({"outcome":"pending","amount":"100.50",
+      "amount_minor":null,"currency":null,"order_id":null,"provider_payment_id":")") +
+                                                   kId + R"(","test":false,"warnings":[]})"));
+  // The provider's own fields stay as they were.
+  EXPECT_EQ(data["amount"], "100.50");
+  EXPECT_EQ(data["transaction_id"], kId);
+  EXPECT_EQ(data["user"], "9f86d081884c7d65");
+  // A query parameter may not pass for the normalised payment.
+  expectBadRequest(h.handle(0, get(validQuery() + "&payment=paid"), kNowMs));
 }
 
 TEST(IntegraHandler, WrongOrMissingTokenLooksLikeAnUnknownPath) {
@@ -156,7 +174,11 @@ TEST(IntegraHandler, RenamedParameters) {
   const Accept a = accepted(
       h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&order=42"), kNowMs));
   EXPECT_EQ(a.event.idempotency_key, "abc");
-  EXPECT_EQ(a.event.data_json, R"({"amount":"5.00","order":"42","transaction_id":"abc","user":"h1"})");
+  auto data = nlohmann::json::parse(a.event.data_json);
+  EXPECT_EQ(data["payment"]["amount"], "5.00");
+  EXPECT_EQ(data["payment"]["provider_payment_id"], "abc");
+  data.erase("payment");
+  EXPECT_EQ(data.dump(), R"({"amount":"5.00","order":"42","transaction_id":"abc","user":"h1"})");
   // The default names are ordinary parameters now, and must not pass for the normalised fields.
   expectBadRequest(
       h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&amount=9"), kNowMs));
