@@ -29,7 +29,7 @@ bool isDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
-// URL-unreserved characters only: the id and the user hash are put back into Integra's API URL later.
+// URL-unreserved characters only: the transaction id.
 bool plainToken(std::string_view s) {
   if (s.empty() || s.size() > kMaxIdLength) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -38,10 +38,10 @@ bool plainToken(std::string_view s) {
   });
 }
 
-// Digits, optionally a point and more digits: no sign, exponent, comma or white space.
+// Digits, optionally a point or a decimal comma and more digits: no sign, exponent or white space.
 bool decimalAmount(std::string_view s) {
   if (s.empty() || s.size() > kMaxAmountLength) return false;
-  const size_t point = s.find('.');
+  const size_t point = s.find_first_of(".,");
   auto digits = [](std::string_view part) {
     return !part.empty() && std::all_of(part.begin(), part.end(), isDigit);
   };
@@ -52,6 +52,14 @@ bool decimalAmount(std::string_view s) {
 }  // namespace
 
 namespace integra {
+
+bool userHash(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdLength) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+           c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+  });
+}
 
 std::string withoutToken(std::string_view query) {
   std::string out;
@@ -95,7 +103,7 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
   if (!id || !plainToken(*id)) return malformed(options_.id_param + " missing or malformed");
   if (!amount || !decimalAmount(*amount))
     return malformed(options_.amount_param + " missing or not a decimal");
-  if (!user || !plainToken(*user)) return malformed(options_.user_param + " missing or malformed");
+  if (!user || !integra::userHash(*user)) return malformed(options_.user_param + " missing or malformed");
   if (!options_.known_users.empty() && std::find(options_.known_users.begin(), options_.known_users.end(),
                                                  *user) == options_.known_users.end())
     return Reject{http::Response::text(403, "forbidden\n"), "user not in known_users", "forbidden"};

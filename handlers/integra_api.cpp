@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "handlers/form.h"
+#include "handlers/integra.h"
 
 namespace payhook::handlers::integra {
 namespace {
@@ -96,13 +97,7 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
   const std::string* user = field("user");
   if (!id || !user) return Error{"the event lacks transaction_id or user"};
   // Checked at ingest already; the stored event is read back from Redis, so again before it goes into a URL.
-  auto urlSafe = [](const std::string& v) {
-    return !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-             c == '_' || c == '.' || c == '~';
-    });
-  };
-  if (!urlSafe(*user)) return Error{"the event's user hash is not URL-safe"};
+  if (!userHash(*user)) return Error{"the event's user hash is malformed"};
 
   ApiCall call;
   json body = json::object();
@@ -120,7 +115,9 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
   call.json = dump(body);
   std::string base(api_base);
   while (!base.empty() && base.back() == '/') base.pop_back();
-  call.url = base + "/" + call.method + "?k=zaa" + *user + phpUrlencode(crypt.encrypt(call.json));
+  // The hash may hold base64's '+', '/' and '=': encoded like the rest, or '+' would reach PHP as a space.
+  call.url =
+      base + "/" + call.method + "?k=zaa" + phpUrlencode(*user) + phpUrlencode(crypt.encrypt(call.json));
   return call;
 }
 

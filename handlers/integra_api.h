@@ -47,7 +47,7 @@ std::unique_ptr<Crypt> makeCrypt();
 struct ApiCall {
   std::string method;  // "confirmPayment" or "declinePayment"
   std::string json;    // what is encrypted into `k`
-  std::string url;     // {api_base}/{method}?k=zaa<user hash><urlencoded(encrypt(json))>
+  std::string url;     // {api_base}/{method}?k=zaa<urlencoded(user hash)><urlencoded(encrypt(json))>
 };
 
 // The call that carries out `decision_json` (decisionJson()) for the stored notify event's data

@@ -72,6 +72,21 @@ TEST(IntegraApi, DeclinePaymentCarriesCodeAndMessage) {
   EXPECT_TRUE(call->url.starts_with("http://127.0.0.1:9/api/declinePayment?k=zaa9f86d081884c7d65"));
 }
 
+// A base64 user hash goes into the URL percent-encoded the way PHP's urlencode() writes it: a raw '+' would
+// reach Integra as a space, and a raw '=' or '/' could be misread.
+TEST(IntegraApi, UserHashIsPercentEncodedInTheUrl) {
+  Base64Crypt crypt;
+  const std::string data =
+      R"({"amount":"100,50","transaction_id":"0123456789abcdef0123456789abcdef","user":"ab+c/d=="})";
+  auto call = apiCall("https://api.example/v1", crypt, decisionJson({Kind::kAccept, 0, ""}, 200, 1), data);
+  ASSERT_TRUE(call.ok()) << call.error().message;
+  EXPECT_TRUE(call->url.starts_with("https://api.example/v1/confirmPayment?k=zaaab%2Bc%2Fd%3D%3D"))
+      << call->url;
+  EXPECT_EQ(call->url.find("ab+c"), std::string::npos);
+  // The amount Integra sent, as it sent it.
+  EXPECT_EQ(call->json, R"({"amount":"100,50","transactionId":"0123456789abcdef0123456789abcdef"})");
+}
+
 TEST(IntegraApi, NoCallWithoutADecisionOrTheFields) {
   Base64Crypt crypt;
   EXPECT_FALSE(apiCall("http://x", crypt, decisionJson({Kind::kNone, 0, ""}, 200, 1), kData).ok());

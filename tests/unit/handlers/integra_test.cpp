@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace payhook::handlers {
 namespace {
@@ -134,6 +137,33 @@ TEST(IntegraHandler, IdAndUserMustBeUnreservedCharacters) {
   expectBadRequest(h.handle(0, get(base + "&transaction_id=1&user=%D1%8F"), kNowMs));
 }
 
+// Integra's user hashes may be base64: '+', '/' and '=' arrive percent-encoded (a raw '+' is a space in a
+// query, and a space is no hash character). The id stays restricted to unreserved characters.
+TEST(IntegraHandler, UserHashMayBeBase64) {
+  IntegraHandler h(options());
+  const std::string base = std::string("token=") + kToken + "&amount=1&transaction_id=1";
+  auto user_of = [](const Verdict& v) {
+    return nlohmann::json::parse(accepted(v).event.data_json)["user"].get<std::string>();
+  };
+  EXPECT_EQ(
+      user_of(h.handle(0, get(base + "&user=n4bQgYhMfWWaL%2BqgxVrQFaO%2FTxsrC4Is0V1sFbDwCgg%3D"), kNowMs)),
+      "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=");
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=ab%2Bc%2Fd%3D%3D"), kNowMs)), "ab+c/d==");
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=abcd=="), kNowMs)), "abcd==");  // '=' needs no escape
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=9f86d081884c7d65"), kNowMs)), "9f86d081884c7d65");
+  expectBadRequest(h.handle(0, get(base + "&user=ab+c"), kNowMs));  // "ab c"
+  expectBadRequest(h.handle(0, get(base + "&user=ab%20c"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=ab%26c"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=ab%0Ac"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=" + std::string(129, 'a')), kNowMs));
+  // The id keeps its unreserved characters only.
+  const std::string with_user = std::string("token=") + kToken + "&amount=1&user=u";
+  for (const char* id : {"a%2Bb", "a%2Fb", "a%3Db", "a=b"}) {
+    SCOPED_TRACE(id);
+    expectBadRequest(h.handle(0, get(with_user + "&transaction_id=" + id), kNowMs));
+  }
+}
+
 TEST(IntegraHandler, AmountIsAPlainDecimal) {
   IntegraHandler h(options());
   auto with = [&](const std::string& amount) {
@@ -144,8 +174,16 @@ TEST(IntegraHandler, AmountIsAPlainDecimal) {
     SCOPED_TRACE(good);
     EXPECT_EQ(nlohmann::json::parse(accepted(with(good)).event.data_json)["amount"], good);
   }
-  for (const char* bad : {"", "-1", "+5", "%2B5", "1e3", "1,5", ".5", "5.", "1.2.3", "%205", "5%20", "0x10",
-                          "NaN", "123456789012345678901234567890123"}) {
+  // A decimal comma, as Integra may send it: kept as sent in `amount`, a point in the normalised payment.
+  for (const auto& [sent, query, normalised] : std::vector<std::array<std::string, 3>>{
+           {"100,50", "100,50", "100.50"}, {"100,50", "100%2C50", "100.50"}, {"0,5", "0,5", "0.5"}}) {
+    SCOPED_TRACE(query);
+    const auto data = nlohmann::json::parse(accepted(with(query)).event.data_json);
+    EXPECT_EQ(data["amount"], sent);
+    EXPECT_EQ(data["payment"]["amount"], normalised);
+  }
+  for (const char* bad : {"", "-1", "+5", "%2B5", "1e3", ",5", "5,", "1,2,3", "1.2,3", "1,2.3", ".5", "5.",
+                          "1.2.3", "%205", "5%20", "0x10", "NaN", "123456789012345678901234567890123"}) {
     SCOPED_TRACE(bad);
     expectBadRequest(with(bad));
   }
