@@ -1,5 +1,6 @@
 // Routes: the keys every provider shares, the provider table from DESIGN.md, and retry policies.
 #include <algorithm>
+#include <climits>
 #include <set>
 
 #include "config/address.h"
@@ -21,7 +22,7 @@ const std::vector<Provider> kProviders{
     {"rbs", {"checksum", "secret_file", "secret", "public_key_file", "public_key", "rsa_hash"}},
     {"integra",
      {"url_token_file", "url_token", "id_param", "amount_param", "user_param", "known_users", "api_base",
-      "crypt_key_file", "crypt_key"}},
+      "crypt_key_file", "crypt_key", "decline_code", "decline_message"}},
     {"payinpayout", {"secret_file", "secret", "timestamp_tolerance"}},
     {"allpay", {"public_key_file", "public_key", "answer", "status_form"}},
     {"standard-webhooks", {"secret_file", "secret", "public_key_file", "public_key"}},
@@ -296,6 +297,15 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
       route.api_base = *base;
     }
     if (auto key = readSingleSecret(t, "crypt_key")) route.crypt_key = std::move(*key);
+    if (auto code = t.integer("decline_code", 1)) {
+      // Integra's errorCode is a PHP integer; a 32-bit one is safe on every build of it.
+      if (*code > static_cast<uint64_t>(INT32_MAX)) {
+        t.error("decline_code", "must be at most " + std::to_string(INT32_MAX));
+      } else {
+        route.decline_code = static_cast<int64_t>(*code);
+      }
+    }
+    if (auto message = t.string("decline_message")) route.decline_message = std::move(*message);
     if (!t.has("decision")) {
       t.error("decision", "is required " + forProvider(provider) +
                               ": its answer decides between confirmPayment and declinePayment");

@@ -30,6 +30,7 @@ struct Delivery::RouteInfo {
   std::string api_target;
   std::string api_base;
   std::shared_ptr<const handlers::integra::Crypt> crypt;
+  handlers::integra::DeclineDefaults decline;  // the safe refusal: decline_code, decline_message
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the
@@ -123,6 +124,7 @@ void Delivery::setConfig(const config::Config& config) {
       info.api_target = "@" + rc.name;
       info.api_base = rc.api_base;
       info.crypt = handlers::integra::makeCrypt();
+      info.decline = {rc.decline_code, rc.decline_message};
       Target api;
       // The lease must outlive the call, whatever lease_timeout the operator chose.
       api.timeout_ms = std::min<uint64_t>(kApiTimeoutMs, std::max<uint64_t>(lease_timeout_ms_ / 2, 1));
@@ -380,24 +382,28 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
   countAttempt(job.target, step.kind, answer.latency_ms);
 
   // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
-  // completion, and carried out by an API job queued in the same script.
+  // completion, and carried out by an API job queued in the same script. Integra waits for a call either
+  // way: a 2xx that is no clear decision is the route's default refusal.
   if (step.kind == queue::NextStep::Kind::kDelivered && job.target == route.decision_target) {
-    auto decision = handlers::integra::parseShopDecision(answer.body);
+    auto decision = handlers::integra::parseShopDecision(answer.body, route.decline);
     queue::FollowUp next;
     next.target = route.api_target;
     next.decision = handlers::integra::decisionJson(decision, answer.status, now);
-    next.call = decision.kind != handlers::integra::ShopDecision::Kind::kNone;
-    if (!next.call) {
-      log::warn("integra: the decision target answered 2xx without a decision; no API call is made",
-                {{"route", job.event.route}, {"event_id", job.event.id}, {"reason", decision.message}});
-    } else {
-      log::info(
-          "integra: decision received, API call queued (unless one was already made)",
+    next.call = true;
+    const char* method =
+        decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment" : "declinePayment";
+    if (decision.defaulted) {
+      log::warn(
+          "integra: the decision target's answer is no clear decision; the route's default refusal "
+          "completes it",
           {{"route", job.event.route},
            {"event_id", job.event.id},
-           {"method", decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment"
-                                                                                      : "declinePayment"}});
+           {"method", method},
+           {"code", decision.code},
+           {"reason", decision.reason}});
     }
+    log::info("integra: decision received, API call queued (unless one was already made)",
+              {{"route", job.event.route}, {"event_id", job.event.id}, {"method", method}});
     finishJob(job, record, step, &next);
     return;
   }

@@ -26,25 +26,37 @@ json parseObject(std::string_view text) {
 
 }  // namespace
 
-ShopDecision parseShopDecision(std::string_view body) {
+ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& defaults) {
   ShopDecision d;
+  auto refuse = [&](std::string reason) {
+    d.kind = ShopDecision::Kind::kDecline;
+    d.code = defaults.code;
+    d.message = defaults.message;
+    d.defaulted = true;
+    d.reason = std::move(reason);
+    return d;
+  };
   json j = parseObject(body);
-  if (!j.is_object()) {
-    d.message = "the answer is not a JSON object";
-    return d;
-  }
+  if (!j.is_object()) return refuse("the answer is not a JSON object");
   auto accept = j.find("accept");
-  if (accept == j.end() || !accept->is_boolean()) {
-    d.message = "the answer has no boolean \"accept\"";
-    return d;
-  }
+  if (accept == j.end() || !accept->is_boolean()) return refuse("the answer has no boolean \"accept\"");
   if (accept->get<bool>()) {
     d.kind = ShopDecision::Kind::kAccept;
     return d;
   }
   d.kind = ShopDecision::Kind::kDecline;
-  if (auto code = j.find("code"); code != j.end() && code->is_number_integer()) d.code = code->get<int64_t>();
-  if (auto msg = j.find("message"); msg != j.end() && msg->is_string()) d.message = msg->get<std::string>();
+  auto code = j.find("code");
+  const bool has_code = code != j.end() && code->is_number_integer();
+  auto msg = j.find("message");
+  const bool has_message = msg != j.end() && msg->is_string() && !msg->get_ref<const std::string&>().empty();
+  d.code = has_code ? code->get<int64_t>() : defaults.code;
+  d.message = has_message ? msg->get<std::string>() : defaults.message;
+  if (!has_code || !has_message) {
+    d.defaulted = true;
+    d.reason = !has_code && !has_message ? "the refusal has no integer \"code\" and no \"message\""
+               : !has_code               ? "the refusal has no integer \"code\""
+                                         : "the refusal has no \"message\"";
+  }
   return d;
 }
 
@@ -59,10 +71,10 @@ std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms) {
       j["code"] = d.code;
       j["message"] = d.message;
       break;
-    case ShopDecision::Kind::kNone:
-      j["accept"] = nullptr;
-      j["message"] = d.message;
-      break;
+  }
+  if (d.defaulted) {
+    j["defaulted"] = true;
+    j["reason"] = d.reason;
   }
   j["status"] = status;
   j["at"] = at_ms;

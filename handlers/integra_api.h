@@ -1,7 +1,8 @@
 // Integra's asynchronous Decide flow (PROTOCOLS.md, "Integra"): the shop's decision target answers the
 // delivered notify event with {"accept": true} or {"accept": false, "code": N, "message": "..."}, and payhook
 // carries the decision out as a GET to Integra's API (confirmPayment or declinePayment), retried like any
-// delivery. Pure functions: the delivery engine does the I/O.
+// delivery; a 2xx answer that is no clear decision is the route's default refusal. Pure functions: the
+// delivery engine does the I/O.
 #pragma once
 
 #include <cstdint>
@@ -14,18 +15,30 @@
 
 namespace payhook::handlers::integra {
 
-// What the shop decided, read from the 2xx body of its decision target.
-struct ShopDecision {
-  enum class Kind { kAccept, kDecline, kNone };
-  Kind kind = Kind::kNone;
-  int64_t code = 0;     // decline: the errorCode sent to Integra
-  std::string message;  // decline: the errorMessage; none: why the body was not a decision
+// The route's safe refusal (decline_code, decline_message): what declinePayment carries when the shop's
+// 2xx answer is no clear decision, or a refusal without its code or message.
+struct DeclineDefaults {
+  int64_t code = 1;
+  std::string message = "declined by the shop";
 };
 
-ShopDecision parseShopDecision(std::string_view body);
+// What the shop decided, read from the 2xx body of its decision target. Every 2xx is a decision: anything
+// but {"accept": true} or a complete {"accept": false, "code": N, "message": "..."} is (completed into) the
+// route's default refusal, with `defaulted` set and the reason kept.
+struct ShopDecision {
+  enum class Kind { kAccept, kDecline };
+  Kind kind = Kind::kDecline;
+  int64_t code = 0;     // decline: the errorCode sent to Integra
+  std::string message;  // decline: the errorMessage
+  bool defaulted = false;
+  std::string reason;  // defaulted: what the answer lacked
+};
+
+ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& defaults);
 
 // The JSON kept on the event as its `decision` field, and read back when the API job runs:
-// {"accept":true|false|null,"code":N,"message":"...","status":<decision target's HTTP status>,"at":<ms>}.
+// {"accept":true|false,"code":N,"message":"...",["defaulted":true,"reason":"..."],
+//  "status":<decision target's HTTP status>,"at":<ms>}.
 std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms);
 
 // Integra's `k` parameter is encrypt(json) with a scheme Integra gives partners privately ("SimpleCrypt");

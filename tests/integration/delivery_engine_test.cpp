@@ -152,23 +152,28 @@ class DeliveryEngineTest : public ::testing::Test {
 
 constexpr const char* kUser = "9f86d081884c7d65";
 
-std::string integraRoute(const std::string& api_base) {
+std::string integraRoute(const std::string& api_base, const std::string& name = "integra",
+                         const std::string& extra = "") {
   return R"(
 [[routes]]
-name = "integra"
+name = ")" +
+         name + R"("
 provider = "integra"
-path = "/integra"
+path = "/)" +
+         name + R"("
 url_token_file = "secrets/integra.token"
 decision = "shop"
 api_base = ")" +
          api_base + R"("
 retry = { schedule = ["200ms", "200ms", "200ms"], jitter = 0.0 }
-)";
+)" + extra +
+         "\n";
 }
 
-std::string notify(const std::string& tx) {
-  return "/integra/notify?token=integra-url-token-0123456789&transaction_id=" + tx +
-         "&amount=100.50&user=" + kUser;
+std::string notify(const std::string& tx, const std::string& route = "integra",
+                   const std::string& user_query = kUser, const std::string& amount = "100.50") {
+  return "/" + route + "/notify?token=integra-url-token-0123456789&transaction_id=" + tx +
+         "&amount=" + amount + "&user=" + user_query;
 }
 
 TEST_F(DeliveryEngineTest, IntegraAcceptBecomesAConfirmPaymentCallRetriedUntilIntegraSaysOk) {
@@ -217,40 +222,70 @@ TEST_F(DeliveryEngineTest, IntegraAcceptBecomesAConfirmPaymentCallRetriedUntilIn
   EXPECT_EQ(a[2]["result"], "delivered");
 }
 
-TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionCallsNothing) {
+TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionIsTheDefaultRefusal) {
   const std::string declined = "0123456789abcdef0123456789abcde1";
   const std::string undecided = "0123456789abcdef0123456789abcde2";
+  const std::string custom = "0123456789abcdef0123456789abcde3";
   ScriptedSink shop([&](const http::Request& r, size_t) {
     if (r.body.find(declined) != std::string::npos)
       return jsonAnswer(200, R"({"accept":false,"code":12,"message":"out of stock"})");
-    return jsonAnswer(200, R"({"received":true})");
+    return jsonAnswer(200, R"({})");
   });
   ScriptedSink integra(
       [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
   DaemonOptions o;
   o.targets = targetToml("shop", shop.url("/decide"));
-  o.routes = integraRoute(integra.url("/api"));
+  o.routes = integraRoute(integra.url("/api")) +
+             integraRoute(integra.url("/custom"), "integra-custom",
+                          "decline_code = 42\ndecline_message = \"refused by payhook\"");
   start(o);
 
+  // A base64 user hash ('+', '/' and '=' percent-encoded) and a decimal comma, as Integra may send them.
+  const std::string b64_user = "ab+c/d==";
   ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(declined)).status, 200);
-  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(undecided)).status, 200);
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(undecided, "integra", "ab%2Bc%2Fd%3D%3D", "100,50"))
+                .status,
+            200);
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(custom, "integra-custom")).status, 200);
   const std::string d_id = redis_.command({"GET", "{payhook}:idem:integra:" + declined}).str;
   const std::string u_id = redis_.command({"GET", "{payhook}:idem:integra:" + undecided}).str;
+  const std::string c_id = redis_.command({"GET", "{payhook}:idem:integra-custom:" + custom}).str;
   ASSERT_TRUE(waitFor([&] {
-    return field(d_id, "state") == "delivered" && field(u_id, "state") == "delivered";
+    return field(d_id, "state") == "delivered" && field(u_id, "state") == "delivered" &&
+           field(c_id, "state") == "delivered";
   })) << daemon_->logs();
 
+  std::map<std::string, json> payloads;  // by transaction id
   auto calls = integra.seen();
-  ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0].request.path, "/api/declinePayment");
-  EXPECT_EQ(integraPayload(calls[0].request.query, kUser),
+  ASSERT_EQ(calls.size(), 3u);
+  for (const auto& c : calls) {
+    const std::string& q = c.request.query;
+    json p = q.starts_with("k=zaaab%2Bc%2Fd%3D%3D") ? integraPayload(q, "ab%2Bc%2Fd%3D%3D")
+                                                    : integraPayload(q, kUser);
+    ASSERT_TRUE(p.is_object()) << q;
+    payloads[p["transactionId"].get<std::string>()] = p;
+    EXPECT_EQ(c.request.path,
+              p["transactionId"] == custom ? "/custom/declinePayment" : "/api/declinePayment");
+  }
+  EXPECT_EQ(payloads[declined],
             json({{"transactionId", declined}, {"errorCode", 12}, {"errorMessage", "out of stock"}}));
+  // A 2xx without a decision is the safe refusal: the default code and message, and the event says why.
+  EXPECT_EQ(payloads[undecided],
+            json({{"transactionId", undecided}, {"errorCode", 1}, {"errorMessage", "declined by the shop"}}));
+  EXPECT_EQ(payloads[custom],
+            json({{"transactionId", custom}, {"errorCode", 42}, {"errorMessage", "refused by payhook"}}));
 
-  // A 2xx without a decision is recorded, and nothing is sent to Integra for it.
   json none = json::parse(field(u_id, "decision"), nullptr, false);
-  EXPECT_TRUE(none["accept"].is_null()) << none;
-  EXPECT_EQ(field(u_id, "targets"), "shop");
-  EXPECT_NE(daemon_->logs().find("without a decision"), std::string::npos);
+  EXPECT_EQ(none["accept"], false) << none;
+  EXPECT_EQ(none["code"], 1);
+  EXPECT_EQ(none["message"], "declined by the shop");
+  EXPECT_EQ(none["defaulted"], true);
+  EXPECT_EQ(none["reason"], "the answer has no boolean \"accept\"");
+  EXPECT_EQ(field(u_id, "targets"), "shop,@integra");
+  EXPECT_EQ(field(u_id, "status:@integra"), "delivered");
+  json given = json::parse(field(d_id, "decision"), nullptr, false);
+  EXPECT_FALSE(given.contains("defaulted")) << given;
+  EXPECT_NE(daemon_->logs().find("no clear decision"), std::string::npos);
 }
 
 TEST_F(DeliveryEngineTest, ADeadTargetOpensItsBreakerAndNeverHoldsAnotherTargetBack) {

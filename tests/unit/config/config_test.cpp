@@ -701,6 +701,65 @@ forward = ["orders"]
   EXPECT_TRUE(result.config.has_value());
 }
 
+// The route's safe refusal for Integra: declinePayment's code and message when the shop's answer is no
+// clear decision.
+TEST_F(ConfigTest, IntegraDeclineDefaults) {
+  write("integra.token", "url-token\n");
+  const std::string route = R"(
+[[routes]]
+name = "i"
+provider = "integra"
+path = "/integra"
+url_token_file = "integra.token"
+decision = "orders"
+api_base = "https://integra.example/api"
+)";
+  LoadResult result = load(withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].decline_code, 1);
+  EXPECT_EQ(result.config->routes[0].decline_message, "declined by the shop");
+
+  result = load(withTarget(route + "decline_code = 77\ndecline_message = \"refused by payhook\"\n"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].decline_code, 77);
+  EXPECT_EQ(result.config->routes[0].decline_message, "refused by payhook");
+  result = load(withTarget(route + "decline_code = 2147483647\n"));
+  EXPECT_THAT(result.errors, IsEmpty());
+
+  struct Bad {
+    std::string lines;
+    std::string error;
+  };
+  for (const Bad& bad : {
+           Bad{"decline_code = 0", "routes[0].decline_code: must be positive"},
+           Bad{"decline_code = -3", "routes[0].decline_code: must be positive"},
+           Bad{"decline_code = \"1\"", "routes[0].decline_code: expected an integer, got a string"},
+           Bad{"decline_code = 1.5",
+               "routes[0].decline_code: expected an integer, got a floating-point number"},
+           Bad{"decline_code = 2147483648", "routes[0].decline_code: must be at most 2147483647"},
+           Bad{"decline_message = \"\"", "routes[0].decline_message: must not be empty"},
+           Bad{"decline_message = 5", "routes[0].decline_message: expected a string, got an integer"},
+       }) {
+    SCOPED_TRACE(bad.lines);
+    result = load(withTarget(route + bad.lines + "\n"));
+    EXPECT_THAT(result.errors, ElementsAre(at(14, bad.error)));
+  }
+  // Another provider's route does not take them.
+  result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+decline_code = 5
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(13,
+                             "routes[0].decline_code: not a key for provider \"standard-webhooks\"; it "
+                             "belongs to integra")));
+}
+
 TEST_F(ConfigTest, UnknownTargetReferences) {
   write("ym.pass", "pw\n");
   const LoadResult result = load(withTarget(R"(
