@@ -402,6 +402,12 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
            {"code", decision.code},
            {"reason", decision.reason}});
     }
+    if (!decision.ignored.empty()) {
+      std::string ignored;
+      for (const auto& note : decision.ignored) ignored += (ignored.empty() ? "" : "; ") + note;
+      log::warn("integra: part of the decision's params ignored",
+                {{"route", job.event.route}, {"event_id", job.event.id}, {"ignored", ignored}});
+    }
     log::info("integra: decision received, API call queued (unless one was already made)",
               {{"route", job.event.route}, {"event_id", job.event.id}, {"method", method}});
     finishJob(job, record, step, &next);

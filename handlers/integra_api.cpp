@@ -18,6 +18,11 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The parameters of declinePayment that the call itself is made of.
+bool reservedParam(const std::string& name) {
+  return name == "transactionId" || name == "errorCode" || name == "errorMessage";
+}
+
 // Reads a JSON text; a discarded value (not an object) on malformed input.
 json parseObject(std::string_view text) {
   json j = json::parse(text, nullptr, false);
@@ -40,11 +45,26 @@ ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& def
   if (!j.is_object()) return refuse("the answer is not a JSON object");
   auto accept = j.find("accept");
   if (accept == j.end() || !accept->is_boolean()) return refuse("the answer has no boolean \"accept\"");
+  auto params = j.find("params");
   if (accept->get<bool>()) {
     d.kind = ShopDecision::Kind::kAccept;
+    if (params != j.end()) d.ignored.push_back("params: confirmPayment takes none");
     return d;
   }
   d.kind = ShopDecision::Kind::kDecline;
+  if (params != j.end() && !params->is_object()) {
+    d.ignored.push_back("params: not an object");
+  } else if (params != j.end()) {
+    for (const auto& [name, value] : params->items()) {
+      if (reservedParam(name)) {
+        d.ignored.push_back("params." + name + ": set by payhook, not by params");
+      } else if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+        d.ignored.push_back("params." + name + ": not a string, number or boolean");
+      } else {
+        d.params[name] = value;
+      }
+    }
+  }
   auto code = j.find("code");
   const bool has_code = code != j.end() && code->is_number_integer();
   auto msg = j.find("message");
@@ -70,6 +90,7 @@ std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms) {
       j["accept"] = false;
       j["code"] = d.code;
       j["message"] = d.message;
+      if (!d.params.empty()) j["params"] = d.params;
       break;
   }
   if (d.defaulted) {
@@ -123,6 +144,12 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
     body["transactionId"] = *id;
     body["errorCode"] = decision.value("code", int64_t{0});
     body["errorMessage"] = decision.value("message", std::string());
+    // Read back from Redis: checked again, so that nothing replaces what the call is made of.
+    if (auto params = decision.find("params"); params != decision.end() && params->is_object()) {
+      for (const auto& [name, value] : params->items())
+        if (!reservedParam(name) && (value.is_string() || value.is_number() || value.is_boolean()))
+          body[name] = value;
+    }
   }
   call.json = dump(body);
   std::string base(api_base);

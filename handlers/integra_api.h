@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 
@@ -32,12 +35,16 @@ struct ShopDecision {
   std::string message;  // decline: the errorMessage
   bool defaulted = false;
   std::string reason;  // defaulted: what the answer lacked
+  // decline: the scalar values (strings, numbers, booleans) of the answer's "params" object, sent as
+  // declinePayment's optional parameters; never transactionId, errorCode or errorMessage.
+  nlohmann::json params = nlohmann::json::object();
+  std::vector<std::string> ignored;  // what of "params" was not used, and why: for a log line
 };
 
 ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& defaults);
 
 // The JSON kept on the event as its `decision` field, and read back when the API job runs:
-// {"accept":true|false,"code":N,"message":"...",["defaulted":true,"reason":"..."],
+// {"accept":true|false,"code":N,"message":"...",["params":{...}],["defaulted":true,"reason":"..."],
 //  "status":<decision target's HTTP status>,"at":<ms>}.
 std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms);
 

@@ -228,7 +228,9 @@ TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionIsTheDe
   const std::string custom = "0123456789abcdef0123456789abcde3";
   ScriptedSink shop([&](const http::Request& r, size_t) {
     if (r.body.find(declined) != std::string::npos)
-      return jsonAnswer(200, R"({"accept":false,"code":12,"message":"out of stock"})");
+      return jsonAnswer(
+          200,
+          R"({"accept":false,"code":12,"message":"out of stock","params":{"lang":"ru","errorCode":1,"x":[]}})");
     return jsonAnswer(200, R"({})");
   });
   ScriptedSink integra(
@@ -267,8 +269,13 @@ TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionIsTheDe
     EXPECT_EQ(c.request.path,
               p["transactionId"] == custom ? "/custom/declinePayment" : "/api/declinePayment");
   }
-  EXPECT_EQ(payloads[declined],
-            json({{"transactionId", declined}, {"errorCode", 12}, {"errorMessage", "out of stock"}}));
+  // The shop's code, message and scalar params; the params that would override the call or are not scalars
+  // are left out, with a log line.
+  EXPECT_EQ(payloads[declined], json({{"transactionId", declined},
+                                      {"errorCode", 12},
+                                      {"errorMessage", "out of stock"},
+                                      {"lang", "ru"}}));
+  EXPECT_NE(daemon_->logs().find("params ignored"), std::string::npos);
   // A 2xx without a decision is the safe refusal: the default code and message, and the event says why.
   EXPECT_EQ(payloads[undecided],
             json({{"transactionId", undecided}, {"errorCode", 1}, {"errorMessage", "declined by the shop"}}));

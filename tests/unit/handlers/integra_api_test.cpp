@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -101,6 +102,68 @@ TEST(IntegraApi, ARefusalWithoutCodeOrMessageIsCompletedFromTheDefaults) {
   d = parseShopDecision(R"({"accept":false,"code":0,"message":"x"})", kDefaults);
   EXPECT_EQ(d.code, 0);
   EXPECT_FALSE(d.defaulted);
+}
+
+// declinePayment's optional parameters: the scalar values of the shop's "params", never in place of the
+// three the call is made of.
+TEST(IntegraApi, RefusalParamsArePassedThrough) {
+  const auto d = parseShopDecision(R"({"accept":false,"code":5,"message":"fraud","params":{
+      "reason":"velocity","retry":false,"score":0.5,"n":3,"nested":{"a":1},"list":[1],"nil":null,
+      "transactionId":"x","errorCode":9,"errorMessage":"y"}})",
+                                   kDefaults);
+  EXPECT_EQ(d.kind, Kind::kDecline);
+  EXPECT_EQ(d.code, 5);
+  EXPECT_FALSE(d.defaulted);
+  EXPECT_EQ(d.params, nlohmann::json::parse(R"({"reason":"velocity","retry":false,"score":0.5,"n":3})"));
+  EXPECT_EQ(d.ignored.size(), 6u);
+  for (const char* name : {"nested", "list", "nil", "transactionId", "errorCode", "errorMessage"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(std::count_if(d.ignored.begin(), d.ignored.end(),
+                            [&](const std::string& note) { return note.find(name) != std::string::npos; }),
+              1);
+  }
+  // Kept on the event, and sent.
+  const std::string stored = decisionJson(d, 200, 1);
+  EXPECT_EQ(nlohmann::json::parse(stored)["params"], d.params);
+  Base64Crypt crypt;
+  auto call = apiCall("http://x/api", crypt, stored, kData);
+  ASSERT_TRUE(call.ok()) << call.error().message;
+  EXPECT_EQ(nlohmann::json::parse(call->json), nlohmann::json::parse(R"({"transactionId":
+      "0123456789abcdef0123456789abcdef","errorCode":5,"errorMessage":"fraud","reason":"velocity","retry":false,
+      "score":0.5,"n":3})"));
+  // With a defaulted refusal too.
+  const auto defaulted = parseShopDecision(R"({"accept":false,"params":{"lang":"ru"}})", kDefaults);
+  EXPECT_TRUE(defaulted.defaulted);
+  EXPECT_EQ(defaulted.params, nlohmann::json::parse(R"({"lang":"ru"})"));
+  call = apiCall("http://x/api", crypt, decisionJson(defaulted, 200, 1), kData);
+  ASSERT_TRUE(call.ok());
+  EXPECT_EQ(nlohmann::json::parse(call->json)["lang"], "ru");
+  EXPECT_EQ(nlohmann::json::parse(call->json)["errorCode"], 1);
+  // Not an object, or with an accept: ignored, and said so.
+  const auto not_object =
+      parseShopDecision(R"({"accept":false,"code":1,"message":"m","params":[1]})", kDefaults);
+  EXPECT_TRUE(not_object.params.empty());
+  EXPECT_EQ(not_object.ignored.size(), 1u);
+  const auto accepted = parseShopDecision(R"({"accept":true,"params":{"lang":"ru"}})", kDefaults);
+  EXPECT_EQ(accepted.kind, Kind::kAccept);
+  EXPECT_TRUE(accepted.params.empty());
+  EXPECT_EQ(accepted.ignored.size(), 1u);
+  EXPECT_FALSE(nlohmann::json::parse(decisionJson(accepted, 200, 1)).contains("params"));
+  // No params: no key.
+  EXPECT_FALSE(nlohmann::json::parse(decisionJson(decline(5, "x"), 200, 1)).contains("params"));
+}
+
+// A stored decision is read back from Redis: its params must not replace what the call is made of.
+TEST(IntegraApi, StoredParamsNeverOverrideTheCall) {
+  Base64Crypt crypt;
+  auto call =
+      apiCall("http://x/api", crypt,
+              R"({"accept":false,"code":5,"message":"m","params":{"transactionId":"evil","errorCode":0,
+                          "errorMessage":"","x":{"a":1},"y":"ok"},"status":200,"at":1})",
+              kData);
+  ASSERT_TRUE(call.ok());
+  EXPECT_EQ(nlohmann::json::parse(call->json), nlohmann::json::parse(R"({"transactionId":
+      "0123456789abcdef0123456789abcdef","errorCode":5,"errorMessage":"m","y":"ok"})"));
 }
 
 TEST(IntegraApi, DecisionJsonIsWhatTheApiJobReadsBack) {
