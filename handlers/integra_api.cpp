@@ -111,12 +111,7 @@ std::string Base64Crypt::encrypt(std::string_view text) const {
   return out;
 }
 
-std::unique_ptr<Crypt> makeCrypt() {
-  return std::make_unique<Base64Crypt>();
-}
-
-Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
-                        std::string_view data_json) {
+Result<ApiCall> apiRequest(std::string_view decision_json, std::string_view data_json) {
   json decision = parseObject(decision_json);
   json data = parseObject(data_json);
   if (!decision.is_object() || !decision.contains("accept") || !decision["accept"].is_boolean())
@@ -152,11 +147,22 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
     }
   }
   call.json = dump(body);
+  call.user = *user;
+  return call;
+}
+
+std::string apiUrl(std::string_view api_base, const ApiCall& call, std::string_view encrypted) {
   std::string base(api_base);
   while (!base.empty() && base.back() == '/') base.pop_back();
   // The hash may hold base64's '+', '/' and '=': encoded like the rest, or '+' would reach PHP as a space.
-  call.url =
-      base + "/" + call.method + "?k=zaa" + phpUrlencode(*user) + phpUrlencode(crypt.encrypt(call.json));
+  return base + "/" + call.method + "?k=zaa" + phpUrlencode(call.user) + phpUrlencode(encrypted);
+}
+
+Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
+                        std::string_view data_json) {
+  auto call = apiRequest(decision_json, data_json);
+  if (!call) return call;
+  call->url = apiUrl(api_base, *call, crypt.encrypt(call->json));
   return call;
 }
 

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,7 +48,8 @@ ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& def
 std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms);
 
 // Integra's `k` parameter is encrypt(json) with a scheme Integra gives partners privately ("SimpleCrypt");
-// its public example is plain base64. payhook ships only that: a partner with the real scheme adds a Crypt.
+// its public example is plain base64. payhook builds in only that (crypt = "base64"); the real scheme is the
+// partner's own encryptor, which the delivery engine runs as a command (crypt_command) and feeds to apiUrl().
 class Crypt {
  public:
   virtual ~Crypt() = default;
@@ -62,17 +62,23 @@ class Base64Crypt final : public Crypt {
   std::string encrypt(std::string_view json) const override;
 };
 
-std::unique_ptr<Crypt> makeCrypt();
-
 struct ApiCall {
   std::string method;  // "confirmPayment" or "declinePayment"
   std::string json;    // what is encrypted into `k`
+  std::string user;    // the user hash, as stored (checked: integra::userHash())
   std::string url;     // {api_base}/{method}?k=zaa<urlencoded(user hash)><urlencoded(encrypt(json))>
 };
 
 // The call that carries out `decision_json` (decisionJson()) for the stored notify event's data
-// (transaction_id, amount, user). An error when the decision is not accept/decline or the data lacks a
-// field: nothing can be sent then.
+// (transaction_id, amount, user), without its URL: what is to be encrypted. An error when the decision is
+// not accept/decline or the data lacks a field: nothing can be sent then.
+Result<ApiCall> apiRequest(std::string_view decision_json, std::string_view data_json);
+
+// The call's URL once its JSON is encrypted: both the user hash and `encrypted` are percent-encoded the way
+// PHP's urlencode() writes them.
+std::string apiUrl(std::string_view api_base, const ApiCall& call, std::string_view encrypted);
+
+// apiRequest() and apiUrl() with a cipher that needs no I/O.
 Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
                         std::string_view data_json);
 

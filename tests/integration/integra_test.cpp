@@ -35,6 +35,7 @@ path = "/integra"
 url_token_file = "secrets/integra.token"
 decision = "orders"
 api_base = "http://127.0.0.1:9/integra-api"
+crypt = "base64"
 forward = ["orders"]
 
 [[routes]]
@@ -46,6 +47,7 @@ known_users = ["9f86d081884c7d65"]
 id_param = "id"
 decision = "orders"
 api_base = "http://127.0.0.1:9/integra-api"
+crypt = "base64"
 forward = ["orders"]
 )";
 

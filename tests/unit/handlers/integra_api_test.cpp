@@ -237,6 +237,19 @@ TEST(IntegraApi, UserHashIsPercentEncodedInTheUrl) {
   EXPECT_EQ(call->json, R"({"amount":"100,50","transactionId":"0123456789abcdef0123456789abcdef"})");
 }
 
+// With crypt_command the JSON is encrypted by the partner's program between apiRequest() and apiUrl();
+// whatever it prints is percent-encoded into `k`.
+TEST(IntegraApi, ExternalCipherOutputGoesIntoTheUrlEncoded) {
+  auto call = apiRequest(decisionJson(accept(), 200, 1), kData);
+  ASSERT_TRUE(call.ok()) << call.error().message;
+  EXPECT_EQ(call->method, "confirmPayment");
+  EXPECT_EQ(call->json, R"({"amount":"100.50","transactionId":"0123456789abcdef0123456789abcdef"})");
+  EXPECT_EQ(call->user, "9f86d081884c7d65");
+  EXPECT_EQ(call->url, "");
+  EXPECT_EQ(apiUrl("http://x/api/", *call, "a b+c/=~&"),
+            "http://x/api/confirmPayment?k=zaa9f86d081884c7d65a+b%2Bc%2F%3D%7E%26");
+}
+
 TEST(IntegraApi, NoCallWithoutADecisionOrTheFields) {
   Base64Crypt crypt;
   // A decision recorded as none (accept null, as stored before every 2xx became a decision).
