@@ -383,6 +383,7 @@ TEST_F(DeliveryEngineTest, IntegraCryptCommandThatHangsIsKilledAndTheAttemptRetr
     EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 2'000)) << pid;
   }
   EXPECT_EQ(runs, 4u);
+  std::remove(pids.c_str());
 }
 
 // A non-zero exit is a failed attempt with the reason kept; neither the JSON nor the key reach the record or

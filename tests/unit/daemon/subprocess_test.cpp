@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -121,6 +122,7 @@ TEST_F(SubprocessTest, TimeoutKillsTheWholeGroup) {
     if (!gone) usleep(20'000);
   }
   EXPECT_TRUE(gone) << pid;
+  std::remove(pidfile.c_str());
   // Whole seconds read as such.
   out = run(sh("sleep 30", 1'000));
   ASSERT_TRUE(out.has_value() && !out->ok());
