@@ -329,6 +329,17 @@ void Loader::checkLeaseTimeout() {
                     ", so lease_timeout must be more than " +
                     formatDuration(target.timeout_ms + kLeaseMarginMs));
   }
+  // Integra's encryptor and the API call run under one lease; the call's timeout is at most half of it.
+  for (size_t i = 0; i < config_.routes.size(); ++i) {
+    const RouteConfig& route = config_.routes[i];
+    if (route.crypt_command.empty() || route.crypt_timeout_ms < lease / 2) continue;
+    auto line = route.key_lines.find("crypt_timeout");
+    diag_.error(line != route.key_lines.end() ? line->second : route.loc.line,
+                "routes[" + std::to_string(i) + "].crypt_timeout",
+                formatDuration(route.crypt_timeout_ms) +
+                    " must be less than half of delivery.lease_timeout (" + formatDuration(lease) +
+                    "): the API call needs the other half");
+  }
 }
 
 std::optional<Loader::SecretText> Loader::readSecretKey(TableReader& t, std::string_view base,

@@ -109,9 +109,19 @@ struct RouteConfig {
   std::string id_param = "transaction_id";
   std::string amount_param = "amount";
   std::string user_param = "user";
-  std::vector<std::string> known_users;       // integra
-  std::string api_base;                       // integra
-  Secret crypt_key;                           // integra: crypt_key_file
+  std::vector<std::string> known_users;  // integra
+  std::string api_base;                  // integra
+  // integra: how `k` is encrypted, exactly one of the two when api_base is set. `crypt` names a built-in
+  // cipher ("base64": Integra's public example, not its real encryption); `crypt_command` runs the partner's
+  // own encryptor (argv, the program's path made absolute): the JSON on its stdin, `k` from its stdout.
+  std::string crypt;
+  std::vector<std::string> crypt_command;
+  uint64_t crypt_timeout_ms = 5'000;
+  std::string crypt_key_file;  // absolute path, passed to crypt_command as CRYPT_KEY_FILE; empty: none
+  // integra: declinePayment's errorCode and errorMessage when the decision target's 2xx answer is no clear
+  // decision, or a refusal without its code or message.
+  int64_t decline_code = 1;
+  std::string decline_message = "declined by the shop";
   uint64_t timestamp_tolerance_ms = 600'000;  // payinpayout
   std::string answer = "v1";                  // allpay: "v1" or "v2"
   std::string status_form = "name";           // allpay: "name" or "digit"

@@ -36,6 +36,8 @@ class Loader {
   void readRoute(TableReader& t, RouteConfig& route);
   void readProviderKeys(TableReader& t, RouteConfig& route);
   void readRetry(TableReader& parent, RetryPolicy& policy);
+  // integra: crypt, crypt_command, crypt_timeout and the key file only crypt_command may use.
+  void readIntegraCipher(TableReader& t, RouteConfig& route);
   // Empty when `name` is a defined target, otherwise the complaint.
   std::string checkTargetName(std::string_view name) const;
   std::optional<std::string> readPublicKey(TableReader& t, const RouteConfig& route);

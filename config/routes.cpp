@@ -1,5 +1,9 @@
 // Routes: the keys every provider shares, the provider table from DESIGN.md, and retry policies.
+#include <unistd.h>
+
 #include <algorithm>
+#include <climits>
+#include <filesystem>
 #include <set>
 
 #include "config/address.h"
@@ -23,7 +27,8 @@ const std::vector<Provider> kProviders{
       "currency"}},
     {"integra",
      {"url_token_file", "url_token", "id_param", "amount_param", "user_param", "known_users", "api_base",
-      "crypt_key_file", "crypt_key"}},
+      "crypt", "crypt_command", "crypt_timeout", "crypt_key_file", "crypt_key", "decline_code",
+      "decline_message"}},
     {"payinpayout", {"secret_file", "secret", "timestamp_tolerance"}},
     {"allpay", {"public_key_file", "public_key", "answer", "status_form"}},
     {"standard-webhooks", {"secret_file", "secret", "public_key_file", "public_key"}},
@@ -317,7 +322,16 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
       }
       route.api_base = *base;
     }
-    if (auto key = readSingleSecret(t, "crypt_key")) route.crypt_key = std::move(*key);
+    readIntegraCipher(t, route);
+    if (auto code = t.integer("decline_code", 1)) {
+      // Integra's errorCode is a PHP integer; a 32-bit one is safe on every build of it.
+      if (*code > static_cast<uint64_t>(INT32_MAX)) {
+        t.error("decline_code", "must be at most " + std::to_string(INT32_MAX));
+      } else {
+        route.decline_code = static_cast<int64_t>(*code);
+      }
+    }
+    if (auto message = t.string("decline_message")) route.decline_message = std::move(*message);
     if (!t.has("decision")) {
       t.error("decision", "is required " + forProvider(provider) +
                               ": its answer decides between confirmPayment and declinePayment");
@@ -347,6 +361,98 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
     if (!t.has("secret_file") && !t.has("secret") && !t.has("public_key_file") && !t.has("public_key")) {
       reportMissingSecret(
           t, "secret", "is required " + forProvider(provider) + " (or public_key_file for v1a signatures)");
+    }
+  }
+}
+
+void Loader::readIntegraCipher(TableReader& t, RouteConfig& route) {
+  if (auto crypt = t.string("crypt")) {
+    if (*crypt == "base64") {
+      route.crypt = *crypt;
+    } else {
+      t.error("crypt",
+              quote(*crypt) +
+                  " is not a built-in cipher; the only one is \"base64\" (Integra's public example): "
+                  "run Integra's real one through crypt_command");
+    }
+  }
+  if (const toml::node* node = t.find("crypt_command")) {
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      t.wrongType("crypt_command", *node, "an array of strings");
+    } else if (array->empty()) {
+      t.error("crypt_command", "must name the encryptor, e.g. [\"/usr/local/bin/integra-encrypt\"]");
+    } else {
+      std::vector<std::string> argv;
+      for (size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const auto* text = element.as_string();
+        std::string problem;
+        if (text == nullptr) {
+          problem = "expected a string, got " + describeType(element);
+        } else if (text->get().find('\0') != std::string::npos) {
+          problem = "must not contain NUL";
+        } else if (i == 0 && text->get().empty()) {
+          problem = "must not be empty";
+        } else if (i == 0) {
+          // Like secret files: a relative program is found beside the config, and run by its absolute path.
+          std::filesystem::path program(text->get());
+          if (program.is_relative()) program = std::filesystem::path(config_.dir) / program;
+          std::error_code ec;
+          program = std::filesystem::absolute(program, ec).lexically_normal();
+          if (!std::filesystem::exists(program, ec)) {
+            problem = program.string() + " does not exist";
+          } else if (!std::filesystem::is_regular_file(program, ec) || ::access(program.c_str(), X_OK) != 0) {
+            problem = program.string() + " is not an executable file";
+          } else {
+            argv.push_back(program.string());
+          }
+        } else {
+          argv.push_back(text->get());
+        }
+        if (!problem.empty())
+          diag_.error(lineOf(element), t.keyPath("crypt_command") + "[" + std::to_string(i) + "]", problem);
+      }
+      if (argv.size() == array->size()) route.crypt_command = std::move(argv);
+    }
+  }
+  if (auto v = t.duration("crypt_timeout", 1)) {
+    if (!t.has("crypt_command")) {
+      t.error("crypt_timeout", "is only used with crypt_command");
+    } else {
+      route.crypt_timeout_ms = *v;
+    }
+  }
+  if (t.has("crypt") && t.has("crypt_command")) {
+    t.error("crypt_command", "give either crypt or crypt_command, not both");
+  } else if (!t.has("crypt") && !t.has("crypt_command") && t.has("api_base")) {
+    t.error(
+        "crypt",
+        "is required with api_base: crypt = \"base64\" (Integra's public example, not its real encryption) "
+        "or crypt_command = [\"/path/to/encryptor\", ...]");
+  }
+
+  // The key is the partner's encryptor's business: its file is passed to crypt_command as CRYPT_KEY_FILE,
+  // and an inline key could reach nothing.
+  if (t.has("crypt_key")) {
+    t.find("crypt_key");
+    t.find("crypt_key_file");
+    t.error("crypt_key",
+            "an inline key reaches nothing: put it in a file and give crypt_key_file, which crypt_command "
+            "receives as CRYPT_KEY_FILE");
+  } else if (t.has("crypt_key_file")) {
+    if (auto key = readSecretKey(t, "crypt_key")) {
+      if (key->text.reveal().empty()) {
+        t.error("crypt_key_file", key->origin + " holds no key (it is empty)");
+      } else if (!t.has("crypt_command")) {
+        t.error("crypt_key_file",
+                std::string("nothing would use it: ") +
+                    (t.has("crypt") ? "crypt = \"base64\" takes no key" : "there is no crypt_command") +
+                    " (a key file is passed only to crypt_command, as CRYPT_KEY_FILE)");
+      } else {
+        std::error_code ec;
+        route.crypt_key_file = std::filesystem::absolute(key->origin, ec).lexically_normal().string();
+      }
     }
   }
 }

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/http/client.h"
+#include "daemon/subprocess.h"
 #include "handlers/integra_api.h"
 #include "queue/envelope.h"
 
@@ -29,7 +30,9 @@ struct Delivery::RouteInfo {
   std::string decision_target;
   std::string api_target;
   std::string api_base;
-  std::shared_ptr<const handlers::integra::Crypt> crypt;
+  // crypt_command: the partner's encryptor, run for every API call; no argv: the built-in base64.
+  SubprocessOptions encryptor;
+  handlers::integra::DeclineDefaults decline;  // the safe refusal: decline_code, decline_message
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the
@@ -44,6 +47,8 @@ namespace {
 // Integra's API gets few calls (one per payment); a handful at a time is plenty and spares its servers.
 constexpr size_t kApiMaxInFlight = 8;
 constexpr uint64_t kApiTimeoutMs = 10'000;
+// What crypt_command may print: `k` goes into a URL, and the JSON it encrypts is a few hundred bytes.
+constexpr size_t kMaxEncryptedBytes = 64 * 1024;
 // A target that is not in the config any more but still has jobs waiting is logged this often.
 constexpr int64_t kUnknownTargetLogMs = 60'000;
 
@@ -122,7 +127,20 @@ void Delivery::setConfig(const config::Config& config) {
       info.decision_target = rc.decision;
       info.api_target = "@" + rc.name;
       info.api_base = rc.api_base;
-      info.crypt = handlers::integra::makeCrypt();
+      if (!rc.crypt_command.empty()) {
+        info.encryptor.argv = rc.crypt_command;
+        info.encryptor.env = childEnvironment(
+            rc.crypt_key_file.empty() ? std::vector<std::string>{}
+                                      : std::vector<std::string>{"CRYPT_KEY_FILE=" + rc.crypt_key_file});
+        info.encryptor.timeout_ms = rc.crypt_timeout_ms;
+        info.encryptor.max_output = kMaxEncryptedBytes;
+      } else {
+        log::warn(
+            "integra: crypt = \"base64\" is Integra's public example, not its real encryption; Integra's "
+            "API refuses such calls. Give the encryptor Integra provides as crypt_command",
+            {{"route", rc.name}});
+      }
+      info.decline = {rc.decline_code, rc.decline_message};
       Target api;
       // The lease must outlive the call, whatever lease_timeout the operator chose.
       api.timeout_ms = std::min<uint64_t>(kApiTimeoutMs, std::max<uint64_t>(lease_timeout_ms_ / 2, 1));
@@ -165,6 +183,14 @@ void Delivery::stop(std::function<void()> idle) {
 void Delivery::abandon(std::function<void()> done) {
   stop({});
   abandoned_ = true;
+  // Encryptors still running are killed (their callbacks never run): their leases are given back with the
+  // others below.
+  for (auto& [id, encryption] : std::exchange(encryptions_, {})) {
+    encryption.run.reset();
+    --states_[encryption.target].in_flight;
+    --attempts_in_flight_;
+    opDone();
+  }
   auto leases = std::exchange(leases_in_flight_, {});
   if (leases.empty() || !store_.ready()) {
     if (!leases.empty())
@@ -297,18 +323,9 @@ void Delivery::dispatch(queue::ClaimedJob job) {
   const Target& target = tables->targets.at(job.target);
   const int64_t started = clock_.nowMs();
 
-  http::ClientRequest request;
-  request.timeout_ms = target.timeout_ms;
-  if (!target.api_route.empty()) {
-    const RouteInfo& route = tables->routes.at(target.api_route);
-    auto call = handlers::integra::apiCall(route.api_base, *route.crypt, job.decision, job.event.data_json);
-    if (!call) {
-      bury(job, "Integra API call impossible: " + call.error().message);
-      return;
-    }
-    request.method = "GET";
-    request.url = std::move(call->url);
-  } else {
+  if (target.api_route.empty()) {
+    http::ClientRequest request;
+    request.timeout_ms = target.timeout_ms;
     request.method = "POST";
     request.url = target.url;
     request.body = queue::envelopeJson(job.event, job.attempt);
@@ -317,28 +334,103 @@ void Delivery::dispatch(queue::ClaimedJob job) {
     // this attempt's, so a retry hours later is not refused as a replay.
     for (auto& h : queue::signedHeaders(job.event.id, started / 1000, request.body, target.keys))
       request.headers.push_back(std::move(h));
+    beginAttempt(job);
+    send(tables, std::move(job), started, std::move(request));
+    return;
   }
 
+  // Integra's API: the call's JSON, encrypted into `k`, then a GET.
+  const RouteInfo& route = tables->routes.at(target.api_route);
+  auto call = handlers::integra::apiRequest(job.decision, job.event.data_json);
+  if (!call) {
+    bury(job, "Integra API call impossible: " + call.error().message);
+    return;
+  }
+  beginAttempt(job);
+  if (route.encryptor.argv.empty()) {
+    const std::string url = handlers::integra::apiUrl(route.api_base, *call,
+                                                      handlers::integra::Base64Crypt().encrypt(call->json));
+    send(tables, std::move(job), started, apiRequestOf(target, url));
+    return;
+  }
+  encrypt(tables, std::move(job), started, std::move(*call));
+}
+
+http::ClientRequest Delivery::apiRequestOf(const Target& target, const std::string& url) {
+  http::ClientRequest request;
+  request.timeout_ms = target.timeout_ms;
+  request.method = "GET";
+  request.url = url;
+  return request;
+}
+
+void Delivery::encrypt(std::shared_ptr<const Tables> tables, queue::ClaimedJob job, int64_t started,
+                       handlers::integra::ApiCall call) {
+  const Target& target = tables->targets.at(job.target);
+  const RouteInfo& route = tables->routes.at(target.api_route);
+  const uint64_t id = ++encryption_ids_;
+  // A failed encryption is a failed attempt, retried like an unanswered call. Its reason names what the
+  // program did, never the JSON, its output or the key.
+  auto failed = [this, started](const std::string& reason) {
+    http::ClientResponse answer;
+    answer.error = "crypt_command: " + reason;
+    answer.latency_ms = static_cast<double>(clock_.nowMs() - started);
+    return answer;
+  };
+  std::weak_ptr<bool> alive = alive_;
+  const std::string json = call.json;
+  auto run =
+      Subprocess::start(loop_, route.encryptor, json,
+                        [this, alive, id, tables, job, started, call = std::move(call),
+                         failed](Result<std::string> out) mutable {
+                          if (alive.expired()) return;
+                          encryptions_.erase(id);  // the Subprocess, whose callback this is: it allows that
+                          if (!out) {
+                            endAttempt(tables, job, started, failed(out.error().message));
+                            return;
+                          }
+                          const Target& target = tables->targets.at(job.target);
+                          const RouteInfo& route = tables->routes.at(target.api_route);
+                          send(tables, std::move(job), started,
+                               apiRequestOf(target, handlers::integra::apiUrl(route.api_base, call, *out)));
+                        });
+  if (!run) {
+    endAttempt(tables, job, started, failed(run.error().message));
+    return;
+  }
+  encryptions_[id] = Encryption{std::move(*run), job.target};
+}
+
+void Delivery::beginAttempt(const queue::ClaimedJob& job) {
   TargetState& st = states_[job.target];
   ++st.in_flight;
   st.breaker.onStart();
   ++attempts_in_flight_;
   ++ops_;
   leases_in_flight_[job.lease.job_id] = job.lease;
+}
+
+void Delivery::send(std::shared_ptr<const Tables> tables, queue::ClaimedJob job, int64_t started,
+                    http::ClientRequest request) {
   std::weak_ptr<bool> alive = alive_;
   client_.send(std::move(request),
                [this, alive, tables, job = std::move(job), started](http::ClientResponse answer) {
                  if (alive.expired()) return;
-                 TargetState& st = states_[job.target];
-                 --st.in_flight;
-                 --attempts_in_flight_;
-                 if (!abandoned_) {
-                   leases_in_flight_.erase(job.lease.job_id);
-                   onAnswer(tables, job, started, std::move(answer));
-                 }
-                 if (st.backlog) schedulePoll(0);
-                 opDone();
+                 endAttempt(tables, job, started, std::move(answer));
                });
+}
+
+void Delivery::endAttempt(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job,
+                          int64_t started, http::ClientResponse answer) {
+  TargetState& st = states_[job.target];
+  --st.in_flight;
+  --attempts_in_flight_;
+  if (!abandoned_) {
+    leases_in_flight_.erase(job.lease.job_id);
+    onAnswer(tables, job, started, std::move(answer));
+  }
+  if (st.backlog) schedulePoll(0);
+  opDone();
 }
 
 void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job,
@@ -380,24 +472,34 @@ void Delivery::onAnswer(const std::shared_ptr<const Tables>& tables, const queue
   countAttempt(job.target, step.kind, answer.latency_ms);
 
   // The decision target of Integra's flow: its 2xx answer is the decision, kept on the event with the job's
-  // completion, and carried out by an API job queued in the same script.
+  // completion, and carried out by an API job queued in the same script. Integra waits for a call either
+  // way: a 2xx that is no clear decision is the route's default refusal.
   if (step.kind == queue::NextStep::Kind::kDelivered && job.target == route.decision_target) {
-    auto decision = handlers::integra::parseShopDecision(answer.body);
+    auto decision = handlers::integra::parseShopDecision(answer.body, route.decline);
     queue::FollowUp next;
     next.target = route.api_target;
     next.decision = handlers::integra::decisionJson(decision, answer.status, now);
-    next.call = decision.kind != handlers::integra::ShopDecision::Kind::kNone;
-    if (!next.call) {
-      log::warn("integra: the decision target answered 2xx without a decision; no API call is made",
-                {{"route", job.event.route}, {"event_id", job.event.id}, {"reason", decision.message}});
-    } else {
-      log::info(
-          "integra: decision received, API call queued (unless one was already made)",
+    next.call = true;
+    const char* method =
+        decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment" : "declinePayment";
+    if (decision.defaulted) {
+      log::warn(
+          "integra: the decision target's answer is no clear decision; the route's default refusal "
+          "completes it",
           {{"route", job.event.route},
            {"event_id", job.event.id},
-           {"method", decision.kind == handlers::integra::ShopDecision::Kind::kAccept ? "confirmPayment"
-                                                                                      : "declinePayment"}});
+           {"method", method},
+           {"code", decision.code},
+           {"reason", decision.reason}});
     }
+    if (!decision.ignored.empty()) {
+      std::string ignored;
+      for (const auto& note : decision.ignored) ignored += (ignored.empty() ? "" : "; ") + note;
+      log::warn("integra: part of the decision's params ignored",
+                {{"route", job.event.route}, {"event_id", job.event.id}, {"ignored", ignored}});
+    }
+    log::info("integra: decision received, API call queued (unless one was already made)",
+              {{"route", job.event.route}, {"event_id", job.event.id}, {"method", method}});
     finishJob(job, record, step, &next);
     return;
   }

@@ -34,10 +34,17 @@ struct Config;
 
 namespace payhook::http {
 class Client;
+struct ClientRequest;
 struct ClientResponse;
 }  // namespace payhook::http
 
+namespace payhook::handlers::integra {
+struct ApiCall;
+}  // namespace payhook::handlers::integra
+
 namespace payhook::daemon {
+
+class Subprocess;
 
 struct DeliveryOptions {
   // How long the engine waits between claims when nothing suggested more work. A claim that took all it
@@ -116,6 +123,16 @@ class Delivery {
   void poll();
   void onClaimed(Result<queue::ClaimBatch> result, const std::vector<queue::ClaimWant>& wants);
   void dispatch(queue::ClaimedJob job);
+  // An attempt runs from beginAttempt() to endAttempt(): for Integra's API with crypt_command, through the
+  // encryptor (encrypt()) first, then the HTTP exchange (send()).
+  void beginAttempt(const queue::ClaimedJob& job);
+  void encrypt(std::shared_ptr<const Tables> tables, queue::ClaimedJob job, int64_t started,
+               handlers::integra::ApiCall call);
+  void send(std::shared_ptr<const Tables> tables, queue::ClaimedJob job, int64_t started,
+            http::ClientRequest request);
+  void endAttempt(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job, int64_t started,
+                  http::ClientResponse answer);
+  static http::ClientRequest apiRequestOf(const Target& target, const std::string& url);
   void onAnswer(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job, int64_t started,
                 http::ClientResponse answer);
   void finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
@@ -143,6 +160,13 @@ class Delivery {
   // Leases of the attempts in flight, by job id, for abandon().
   std::map<std::string, queue::JobLease> leases_in_flight_;
   std::map<std::string, int64_t> unknown_warned_ms_;  // target name → when its waiting jobs were last logged
+  // Integra encryptors running (crypt_command), by a counter: destroying one kills its process.
+  struct Encryption {
+    std::unique_ptr<Subprocess> run;
+    std::string target;
+  };
+  std::map<uint64_t, Encryption> encryptions_;
+  uint64_t encryption_ids_ = 0;
   size_t attempts_in_flight_ = 0;
   size_t ops_ = 0;  // claims, HTTP attempts and finishing scripts not yet answered
   bool claiming_ = false;

@@ -7,6 +7,7 @@
 
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/payment.h"
 
 namespace payhook::handlers {
 namespace {
@@ -28,7 +29,7 @@ bool isDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
-// URL-unreserved characters only: the id and the user hash are put back into Integra's API URL later.
+// URL-unreserved characters only: the transaction id.
 bool plainToken(std::string_view s) {
   if (s.empty() || s.size() > kMaxIdLength) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -37,10 +38,10 @@ bool plainToken(std::string_view s) {
   });
 }
 
-// Digits, optionally a point and more digits: no sign, exponent, comma or white space.
+// Digits, optionally a point or a decimal comma and more digits: no sign, exponent or white space.
 bool decimalAmount(std::string_view s) {
   if (s.empty() || s.size() > kMaxAmountLength) return false;
-  const size_t point = s.find('.');
+  const size_t point = s.find_first_of(".,");
   auto digits = [](std::string_view part) {
     return !part.empty() && std::all_of(part.begin(), part.end(), isDigit);
   };
@@ -51,6 +52,14 @@ bool decimalAmount(std::string_view s) {
 }  // namespace
 
 namespace integra {
+
+bool userHash(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdLength) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+           c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+  });
+}
 
 std::string withoutToken(std::string_view query) {
   std::string out;
@@ -94,7 +103,7 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
   if (!id || !plainToken(*id)) return malformed(options_.id_param + " missing or malformed");
   if (!amount || !decimalAmount(*amount))
     return malformed(options_.amount_param + " missing or not a decimal");
-  if (!user || !plainToken(*user)) return malformed(options_.user_param + " missing or malformed");
+  if (!user || !integra::userHash(*user)) return malformed(options_.user_param + " missing or malformed");
   if (!options_.known_users.empty() && std::find(options_.known_users.begin(), options_.known_users.end(),
                                                  *user) == options_.known_users.end())
     return Reject{http::Response::text(403, "forbidden\n"), "user not in known_users", "forbidden"};
@@ -107,11 +116,18 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
     if (name == "token" || name == options_.id_param || name == options_.amount_param ||
         name == options_.user_param)
       continue;
-    // Only possible with renamed parameters: an extra "amount" beside amount_param = "sum" would be
-    // mistaken for the amount by whoever reads the event.
-    if (data.contains(name)) return malformed("parameter " + name + " collides with a normalised field");
+    // An extra "amount" beside amount_param = "sum" (renamed parameters), or a "payment", would be mistaken
+    // for a normalised field by whoever reads the event.
+    if (data.contains(name) || name == "payment")
+      return malformed("parameter " + name + " collides with a normalised field");
     data[name] = value;
   }
+  // The notify settles nothing: the shop's decision and Integra's confirmPayment do. No currency is sent.
+  Payment payment;
+  payment.outcome = Outcome::kPending;
+  payment.setMajorAmount(*amount);
+  payment.provider_payment_id = *id;
+  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "integra.payment_notify";

@@ -16,6 +16,10 @@ namespace payhook::handlers {
 
 namespace integra {
 
+// A user hash as payhook accepts it (after percent-decoding): 1 to 128 characters from A-Za-z0-9, "-_.~"
+// and base64's "+/=". It goes back into Integra's API URL percent-encoded (integra_api.h).
+bool userHash(std::string_view s);
+
 // `query` without its `token` parameter(s), every other byte as it was: what may be stored and forwarded as
 // the raw query. (The daemon stores the raw request as received; see the report on issue 3.)
 std::string withoutToken(std::string_view query);
@@ -36,10 +40,11 @@ struct IntegraOptions {
 // byte. With it: 200 "OK" once stored; 400 when the id, amount or user hash is missing or malformed; 403 when
 // known_users is set and does not list the user. Idempotent on the transaction id.
 //
-// Accepted values: the id and the user hash are 1 to 128 characters from A-Za-z0-9 and "-_.~" (the
-// documented id is 32 characters; the length is not enforced so that a format change does not lose
-// payments, but the character set is, because both values go back into Integra's API URL); the amount is
-// digits with an optional fractional part ("100", "100.50"), at most 32 characters.
+// Accepted values: the id is 1 to 128 characters from A-Za-z0-9 and "-_.~" (the documented id is 32
+// characters; the length is not enforced so that a format change does not lose payments, but the character
+// set is); the user hash is the same plus base64's "+/=" (integra::userHash()); the amount is digits with an
+// optional fractional part after a point or a decimal comma ("100", "100.50", "100,50"), at most 32
+// characters, kept as sent (the normalised payment has a point).
 class IntegraHandler final : public Handler {
  public:
   explicit IntegraHandler(IntegraOptions options);

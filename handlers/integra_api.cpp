@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "handlers/form.h"
+#include "handlers/integra.h"
 
 namespace payhook::handlers::integra {
 namespace {
@@ -17,6 +18,11 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The parameters of declinePayment that the call itself is made of.
+bool reservedParam(const std::string& name) {
+  return name == "transactionId" || name == "errorCode" || name == "errorMessage";
+}
+
 // Reads a JSON text; a discarded value (not an object) on malformed input.
 json parseObject(std::string_view text) {
   json j = json::parse(text, nullptr, false);
@@ -25,25 +31,52 @@ json parseObject(std::string_view text) {
 
 }  // namespace
 
-ShopDecision parseShopDecision(std::string_view body) {
+ShopDecision parseShopDecision(std::string_view body, const DeclineDefaults& defaults) {
   ShopDecision d;
+  auto refuse = [&](std::string reason) {
+    d.kind = ShopDecision::Kind::kDecline;
+    d.code = defaults.code;
+    d.message = defaults.message;
+    d.defaulted = true;
+    d.reason = std::move(reason);
+    return d;
+  };
   json j = parseObject(body);
-  if (!j.is_object()) {
-    d.message = "the answer is not a JSON object";
-    return d;
-  }
+  if (!j.is_object()) return refuse("the answer is not a JSON object");
   auto accept = j.find("accept");
-  if (accept == j.end() || !accept->is_boolean()) {
-    d.message = "the answer has no boolean \"accept\"";
-    return d;
-  }
+  if (accept == j.end() || !accept->is_boolean()) return refuse("the answer has no boolean \"accept\"");
+  auto params = j.find("params");
   if (accept->get<bool>()) {
     d.kind = ShopDecision::Kind::kAccept;
+    if (params != j.end()) d.ignored.push_back("params: confirmPayment takes none");
     return d;
   }
   d.kind = ShopDecision::Kind::kDecline;
-  if (auto code = j.find("code"); code != j.end() && code->is_number_integer()) d.code = code->get<int64_t>();
-  if (auto msg = j.find("message"); msg != j.end() && msg->is_string()) d.message = msg->get<std::string>();
+  if (params != j.end() && !params->is_object()) {
+    d.ignored.push_back("params: not an object");
+  } else if (params != j.end()) {
+    for (const auto& [name, value] : params->items()) {
+      if (reservedParam(name)) {
+        d.ignored.push_back("params." + name + ": set by payhook, not by params");
+      } else if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+        d.ignored.push_back("params." + name + ": not a string, number or boolean");
+      } else {
+        d.params[name] = value;
+      }
+    }
+  }
+  auto code = j.find("code");
+  const bool has_code = code != j.end() && code->is_number_integer();
+  auto msg = j.find("message");
+  const bool has_message = msg != j.end() && msg->is_string() && !msg->get_ref<const std::string&>().empty();
+  d.code = has_code ? code->get<int64_t>() : defaults.code;
+  d.message = has_message ? msg->get<std::string>() : defaults.message;
+  if (!has_code || !has_message) {
+    d.defaulted = true;
+    d.reason = !has_code && !has_message ? "the refusal has no integer \"code\" and no \"message\""
+               : !has_code               ? "the refusal has no integer \"code\""
+                                         : "the refusal has no \"message\"";
+  }
   return d;
 }
 
@@ -57,11 +90,12 @@ std::string decisionJson(const ShopDecision& d, int status, int64_t at_ms) {
       j["accept"] = false;
       j["code"] = d.code;
       j["message"] = d.message;
+      if (!d.params.empty()) j["params"] = d.params;
       break;
-    case ShopDecision::Kind::kNone:
-      j["accept"] = nullptr;
-      j["message"] = d.message;
-      break;
+  }
+  if (d.defaulted) {
+    j["defaulted"] = true;
+    j["reason"] = d.reason;
   }
   j["status"] = status;
   j["at"] = at_ms;
@@ -77,12 +111,7 @@ std::string Base64Crypt::encrypt(std::string_view text) const {
   return out;
 }
 
-std::unique_ptr<Crypt> makeCrypt() {
-  return std::make_unique<Base64Crypt>();
-}
-
-Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
-                        std::string_view data_json) {
+Result<ApiCall> apiRequest(std::string_view decision_json, std::string_view data_json) {
   json decision = parseObject(decision_json);
   json data = parseObject(data_json);
   if (!decision.is_object() || !decision.contains("accept") || !decision["accept"].is_boolean())
@@ -96,13 +125,7 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
   const std::string* user = field("user");
   if (!id || !user) return Error{"the event lacks transaction_id or user"};
   // Checked at ingest already; the stored event is read back from Redis, so again before it goes into a URL.
-  auto urlSafe = [](const std::string& v) {
-    return !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-             c == '_' || c == '.' || c == '~';
-    });
-  };
-  if (!urlSafe(*user)) return Error{"the event's user hash is not URL-safe"};
+  if (!userHash(*user)) return Error{"the event's user hash is malformed"};
 
   ApiCall call;
   json body = json::object();
@@ -116,11 +139,30 @@ Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::stri
     body["transactionId"] = *id;
     body["errorCode"] = decision.value("code", int64_t{0});
     body["errorMessage"] = decision.value("message", std::string());
+    // Read back from Redis: checked again, so that nothing replaces what the call is made of.
+    if (auto params = decision.find("params"); params != decision.end() && params->is_object()) {
+      for (const auto& [name, value] : params->items())
+        if (!reservedParam(name) && (value.is_string() || value.is_number() || value.is_boolean()))
+          body[name] = value;
+    }
   }
   call.json = dump(body);
+  call.user = *user;
+  return call;
+}
+
+std::string apiUrl(std::string_view api_base, const ApiCall& call, std::string_view encrypted) {
   std::string base(api_base);
   while (!base.empty() && base.back() == '/') base.pop_back();
-  call.url = base + "/" + call.method + "?k=zaa" + *user + phpUrlencode(crypt.encrypt(call.json));
+  // The hash may hold base64's '+', '/' and '=': encoded like the rest, or '+' would reach PHP as a space.
+  return base + "/" + call.method + "?k=zaa" + phpUrlencode(call.user) + phpUrlencode(encrypted);
+}
+
+Result<ApiCall> apiCall(std::string_view api_base, const Crypt& crypt, std::string_view decision_json,
+                        std::string_view data_json) {
+  auto call = apiRequest(decision_json, data_json);
+  if (!call) return call;
+  call->url = apiUrl(api_base, *call, crypt.encrypt(call->json));
   return call;
 }
 

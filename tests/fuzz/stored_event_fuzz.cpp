@@ -71,8 +71,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (char c : call->url)
       FUZZ_CHECK(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f);
   }
-  auto shop = payhook::handlers::integra::parseShopDecision(e.raw.body);
-  (void)shop;
+  // Every answer is a decision: a clear one, or the default refusal with its reason.
+  const payhook::handlers::integra::DeclineDefaults defaults{1, "declined by the shop"};
+  auto shop = payhook::handlers::integra::parseShopDecision(e.raw.body, defaults);
+  if (shop.kind == payhook::handlers::integra::ShopDecision::Kind::kDecline) {
+    FUZZ_CHECK(!shop.message.empty());
+    FUZZ_CHECK(shop.defaulted == !shop.reason.empty());
+  }
+  FUZZ_CHECK(shop.params.is_object());
+  for (const char* reserved : {"transactionId", "errorCode", "errorMessage"})
+    FUZZ_CHECK(!shop.params.contains(reserved));
+  // Carried out on this event's data, the call is the one decided, for this transaction, whatever params
+  // held.
+  if (auto decided = payhook::handlers::integra::apiCall(
+          "https://api.example/", crypt, payhook::handlers::integra::decisionJson(shop, 200, 1),
+          e.data_json)) {
+    auto body = nlohmann::json::parse(decided->json, nullptr, false);
+    auto data = nlohmann::json::parse(e.data_json, nullptr, false);
+    FUZZ_CHECK(body.is_object() && data.is_object());
+    FUZZ_CHECK(body["transactionId"] == data["transaction_id"]);
+    if (shop.kind == payhook::handlers::integra::ShopDecision::Kind::kDecline)
+      FUZZ_CHECK(body["errorCode"] == shop.code && body["errorMessage"] == shop.message);
+  }
   (void)payhook::handlers::integra::apiFailure(static_cast<int>(size % 600), e.raw.body);
   return 0;
 }

@@ -2,11 +2,14 @@
 // redis-server: Integra's decision turned into API calls, the per-target circuit breaker and its isolation
 // of a dead target, Redis found without payhook's data, and leases handed back at a forced stop.
 #include <sodium.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -115,10 +118,12 @@ class DeliveryEngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
 
-  void start(DaemonOptions o) {
+  // `crypt_key`: the content of secrets/integra.key, when the routes name it.
+  void start(DaemonOptions o, const std::string& crypt_key = "") {
     o.redis_url = redis_.url();
     daemon_ = std::make_unique<DaemonProcess>(o);
     writeFile(daemon_->dir() + "/secrets/integra.token", "integra-url-token-0123456789\n");
+    if (!crypt_key.empty()) writeFile(daemon_->dir() + "/secrets/integra.key", crypt_key + "\n");
     ASSERT_TRUE(daemon_->start()) << daemon_->logs();
     ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
   }
@@ -152,23 +157,20 @@ class DeliveryEngineTest : public ::testing::Test {
 
 constexpr const char* kUser = "9f86d081884c7d65";
 
-std::string integraRoute(const std::string& api_base) {
-  return R"(
-[[routes]]
-name = "integra"
-provider = "integra"
-path = "/integra"
-url_token_file = "secrets/integra.token"
-decision = "shop"
-api_base = ")" +
-         api_base + R"("
-retry = { schedule = ["200ms", "200ms", "200ms"], jitter = 0.0 }
-)";
+// `extra` may name the cipher; without one, the built-in base64.
+std::string integraRoute(const std::string& api_base, const std::string& name = "integra",
+                         const std::string& extra = "") {
+  const std::string cipher = extra.find("crypt") == std::string::npos ? "crypt = \"base64\"\n" : "";
+  return "\n[[routes]]\nname = \"" + name + "\"\nprovider = \"integra\"\npath = \"/" + name +
+         "\"\nurl_token_file = \"secrets/integra.token\"\ndecision = \"shop\"\napi_base = \"" + api_base +
+         "\"\nretry = { schedule = [\"200ms\", \"200ms\", \"200ms\"], jitter = 0.0 }\n" + cipher + extra +
+         "\n";
 }
 
-std::string notify(const std::string& tx) {
-  return "/integra/notify?token=integra-url-token-0123456789&transaction_id=" + tx +
-         "&amount=100.50&user=" + kUser;
+std::string notify(const std::string& tx, const std::string& route = "integra",
+                   const std::string& user_query = kUser, const std::string& amount = "100.50") {
+  return "/" + route + "/notify?token=integra-url-token-0123456789&transaction_id=" + tx +
+         "&amount=" + amount + "&user=" + user_query;
 }
 
 TEST_F(DeliveryEngineTest, IntegraAcceptBecomesAConfirmPaymentCallRetriedUntilIntegraSaysOk) {
@@ -217,40 +219,200 @@ TEST_F(DeliveryEngineTest, IntegraAcceptBecomesAConfirmPaymentCallRetriedUntilIn
   EXPECT_EQ(a[2]["result"], "delivered");
 }
 
-TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionCallsNothing) {
+TEST_F(DeliveryEngineTest, IntegraDeclineCallsDeclinePaymentAndNoDecisionIsTheDefaultRefusal) {
   const std::string declined = "0123456789abcdef0123456789abcde1";
   const std::string undecided = "0123456789abcdef0123456789abcde2";
+  const std::string custom = "0123456789abcdef0123456789abcde3";
   ScriptedSink shop([&](const http::Request& r, size_t) {
     if (r.body.find(declined) != std::string::npos)
-      return jsonAnswer(200, R"({"accept":false,"code":12,"message":"out of stock"})");
-    return jsonAnswer(200, R"({"received":true})");
+      return jsonAnswer(
+          200,
+          R"({"accept":false,"code":12,"message":"out of stock","params":{"lang":"ru","errorCode":1,"x":[]}})");
+    return jsonAnswer(200, R"({})");
   });
   ScriptedSink integra(
       [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
   DaemonOptions o;
   o.targets = targetToml("shop", shop.url("/decide"));
-  o.routes = integraRoute(integra.url("/api"));
+  o.routes = integraRoute(integra.url("/api")) +
+             integraRoute(integra.url("/custom"), "integra-custom",
+                          "decline_code = 42\ndecline_message = \"refused by payhook\"");
   start(o);
 
+  // A base64 user hash ('+', '/' and '=' percent-encoded) and a decimal comma, as Integra may send them.
+  const std::string b64_user = "ab+c/d==";
   ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(declined)).status, 200);
-  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(undecided)).status, 200);
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(undecided, "integra", "ab%2Bc%2Fd%3D%3D", "100,50"))
+                .status,
+            200);
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(custom, "integra-custom")).status, 200);
   const std::string d_id = redis_.command({"GET", "{payhook}:idem:integra:" + declined}).str;
   const std::string u_id = redis_.command({"GET", "{payhook}:idem:integra:" + undecided}).str;
+  const std::string c_id = redis_.command({"GET", "{payhook}:idem:integra-custom:" + custom}).str;
   ASSERT_TRUE(waitFor([&] {
-    return field(d_id, "state") == "delivered" && field(u_id, "state") == "delivered";
+    return field(d_id, "state") == "delivered" && field(u_id, "state") == "delivered" &&
+           field(c_id, "state") == "delivered";
   })) << daemon_->logs();
 
+  std::map<std::string, json> payloads;  // by transaction id
+  auto calls = integra.seen();
+  ASSERT_EQ(calls.size(), 3u);
+  for (const auto& c : calls) {
+    const std::string& q = c.request.query;
+    json p = q.starts_with("k=zaaab%2Bc%2Fd%3D%3D") ? integraPayload(q, "ab%2Bc%2Fd%3D%3D")
+                                                    : integraPayload(q, kUser);
+    ASSERT_TRUE(p.is_object()) << q;
+    payloads[p["transactionId"].get<std::string>()] = p;
+    EXPECT_EQ(c.request.path,
+              p["transactionId"] == custom ? "/custom/declinePayment" : "/api/declinePayment");
+  }
+  // The shop's code, message and scalar params; the params that would override the call or are not scalars
+  // are left out, with a log line.
+  EXPECT_EQ(payloads[declined], json({{"transactionId", declined},
+                                      {"errorCode", 12},
+                                      {"errorMessage", "out of stock"},
+                                      {"lang", "ru"}}));
+  EXPECT_NE(daemon_->logs().find("params ignored"), std::string::npos);
+  // A 2xx without a decision is the safe refusal: the default code and message, and the event says why.
+  EXPECT_EQ(payloads[undecided],
+            json({{"transactionId", undecided}, {"errorCode", 1}, {"errorMessage", "declined by the shop"}}));
+  EXPECT_EQ(payloads[custom],
+            json({{"transactionId", custom}, {"errorCode", 42}, {"errorMessage", "refused by payhook"}}));
+
+  json none = json::parse(field(u_id, "decision"), nullptr, false);
+  EXPECT_EQ(none["accept"], false) << none;
+  EXPECT_EQ(none["code"], 1);
+  EXPECT_EQ(none["message"], "declined by the shop");
+  EXPECT_EQ(none["defaulted"], true);
+  EXPECT_EQ(none["reason"], "the answer has no boolean \"accept\"");
+  EXPECT_EQ(field(u_id, "targets"), "shop,@integra");
+  EXPECT_EQ(field(u_id, "status:@integra"), "delivered");
+  json given = json::parse(field(d_id, "decision"), nullptr, false);
+  EXPECT_FALSE(given.contains("defaulted")) << given;
+  EXPECT_NE(daemon_->logs().find("no clear decision"), std::string::npos);
+}
+
+// Integra's real cipher is the partner's own program (crypt_command). The sample committed under tests/
+// hex-encodes its input, so the call can be read back here.
+const std::string kEncryptor = std::string(PAYHOOK_SOURCE_DIR) + "/tests/fixtures/integra/encrypt.sh";
+constexpr const char* kCryptKey = "integra-crypt-key-4f1e9a";
+
+// `k` as the sample encryptor writes it: "zaa" + user hash + hex(json).
+json hexPayload(const std::string& query, const std::string& user) {
+  const std::string prefix = "k=zaa" + user;
+  if (query.rfind(prefix, 0) != 0) return json();
+  const std::string hex = query.substr(prefix.size());
+  if (hex.size() % 2 != 0) return json();
+  std::string raw;
+  for (size_t i = 0; i < hex.size(); i += 2)
+    raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return json::parse(raw, nullptr, false);
+}
+
+std::string encryptorRoute(const std::string& api_base, const std::string& command,
+                           const std::string& more = "") {
+  return integraRoute(api_base, "integra",
+                      "crypt_command = " + command + "\ncrypt_key_file = \"secrets/integra.key\"\n" + more);
+}
+
+bool processGone(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  return !std::getline(stat, line) || line.find(") Z ") != std::string::npos;
+}
+
+TEST_F(DeliveryEngineTest, IntegraCryptCommandEncryptsTheCallOffTheLoop) {
+  ScriptedSink shop([](const http::Request&, size_t) { return jsonAnswer(200, R"({"accept":true})"); });
+  ScriptedSink integra(
+      [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = encryptorRoute(integra.url("/api"), "[\"" + kEncryptor + "\", \"hex\"]");
+  start(o, kCryptKey);
+
+  const std::string tx = "0123456789abcdef0123456789abcde4";
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(tx)).status, 200);
+  const std::string id = redis_.command({"GET", "{payhook}:idem:integra:" + tx}).str;
+  ASSERT_TRUE(waitFor([&] { return field(id, "status:@integra") == "delivered"; })) << daemon_->logs();
   auto calls = integra.seen();
   ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0].request.path, "/api/declinePayment");
-  EXPECT_EQ(integraPayload(calls[0].request.query, kUser),
-            json({{"transactionId", declined}, {"errorCode", 12}, {"errorMessage", "out of stock"}}));
+  EXPECT_EQ(calls[0].request.path, "/api/confirmPayment");
+  // The program's output, after "zaa" and the user hash: it got the JSON on stdin and its key file.
+  EXPECT_EQ(hexPayload(calls[0].request.query, kUser), json({{"amount", "100.50"}, {"transactionId", tx}}))
+      << calls[0].request.query;
+  const std::string logs = daemon_->logs();
+  EXPECT_EQ(logs.find(kCryptKey), std::string::npos);
+  EXPECT_EQ(logs.find("public example"), std::string::npos);  // the base64 warning is for crypt = "base64"
+}
 
-  // A 2xx without a decision is recorded, and nothing is sent to Integra for it.
-  json none = json::parse(field(u_id, "decision"), nullptr, false);
-  EXPECT_TRUE(none["accept"].is_null()) << none;
-  EXPECT_EQ(field(u_id, "targets"), "shop");
-  EXPECT_NE(daemon_->logs().find("without a decision"), std::string::npos);
+// A program that never answers is killed at crypt_timeout, with whatever it started; the attempt fails and
+// is retried on the route's policy like an unanswered call. Integra is never called.
+TEST_F(DeliveryEngineTest, IntegraCryptCommandThatHangsIsKilledAndTheAttemptRetried) {
+  ScriptedSink shop([](const http::Request&, size_t) { return jsonAnswer(200, R"({"accept":true})"); });
+  ScriptedSink integra(
+      [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
+  const std::string pids =
+      ::testing::TempDir() + "/payhook-encryptor-" + std::to_string(::getpid()) + ".pids";
+  std::remove(pids.c_str());
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = encryptorRoute(integra.url("/api"), "[\"" + kEncryptor + "\", \"hang\", \"" + pids + "\"]",
+                            "crypt_timeout = \"300ms\"\n");
+  start(o, kCryptKey);
+
+  const std::string tx = "0123456789abcdef0123456789abcde5";
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(tx)).status, 200);
+  const std::string id = redis_.command({"GET", "{payhook}:idem:integra:" + tx}).str;
+  // Four attempts (the first and three retries 200 ms apart), each 300 ms: then the job is dead.
+  ASSERT_TRUE(waitFor([&] { return field(id, "status:@integra") == "dead"; }, 15'000)) << daemon_->logs();
+  std::vector<std::string> results;
+  for (const auto& a : attempts(id)) {
+    if (a["target"] != "@integra") continue;
+    results.push_back(a["result"].get<std::string>());
+    EXPECT_EQ(a["error"], "crypt_command: timed out after 300ms") << a;
+    EXPECT_EQ(a["status"], 0) << a;
+  }
+  EXPECT_EQ(results, (std::vector<std::string>{"retry", "retry", "retry", "dead"}));
+  EXPECT_EQ(integra.count(), 0u);
+  // Every run was killed.
+  std::ifstream in(pids);
+  int pid = 0;
+  size_t runs = 0;
+  while (in >> pid) {
+    ++runs;
+    EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 2'000)) << pid;
+  }
+  EXPECT_EQ(runs, 4u);
+  std::remove(pids.c_str());
+}
+
+// A non-zero exit is a failed attempt with the reason kept; neither the JSON nor the key reach the record or
+// the log.
+TEST_F(DeliveryEngineTest, IntegraCryptCommandThatFailsIsAFailedAttempt) {
+  ScriptedSink shop([](const http::Request&, size_t) { return jsonAnswer(200, R"({"accept":false})"); });
+  ScriptedSink integra(
+      [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = encryptorRoute(integra.url("/api"), "[\"" + kEncryptor + "\", \"fail\"]");
+  start(o, kCryptKey);
+
+  const std::string tx = "0123456789abcdef0123456789abcde6";
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(tx)).status, 200);
+  const std::string id = redis_.command({"GET", "{payhook}:idem:integra:" + tx}).str;
+  ASSERT_TRUE(waitFor([&] { return field(id, "status:@integra") == "dead"; }, 15'000)) << daemon_->logs();
+  size_t failed = 0;
+  for (const auto& a : attempts(id)) {
+    if (a["target"] != "@integra") continue;
+    ++failed;
+    EXPECT_EQ(a["error"], "crypt_command: exited with status 1") << a;
+  }
+  EXPECT_EQ(failed, 4u);
+  EXPECT_EQ(integra.count(), 0u);
+  const std::string logs = daemon_->logs();
+  EXPECT_NE(logs.find("crypt_command: exited with status 1"), std::string::npos);
+  EXPECT_EQ(logs.find("transactionId"), std::string::npos);
+  EXPECT_EQ(logs.find(kCryptKey), std::string::npos);
 }
 
 TEST_F(DeliveryEngineTest, ADeadTargetOpensItsBreakerAndNeverHoldsAnotherTargetBack) {

@@ -91,6 +91,7 @@ path = "/integra"
 url_token_file = "secrets/integra.token"
 decision = "orders"
 api_base = "http://127.0.0.1:9/integra-api"
+crypt = "base64"
 forward = ["orders"]
 
 [[routes]]

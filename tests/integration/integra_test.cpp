@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/integration/daemon_process.h"
@@ -19,6 +20,13 @@ namespace {
 constexpr const char* kIntegraToken = "tok-3f9a1c77e2b54d08";
 constexpr const char* kTxId = "0123456789abcdef0123456789abcdef";
 
+// The stored data without its normalised payment, for comparing the provider's own fields as text.
+std::string providerFields(const std::string& data_json) {
+  auto data = nlohmann::json::parse(data_json, nullptr, false);
+  if (data.is_object()) data.erase("payment");
+  return data.dump();
+}
+
 constexpr const char* kRoutes = R"(
 [[routes]]
 name = "integra"
@@ -27,6 +35,7 @@ path = "/integra"
 url_token_file = "secrets/integra.token"
 decision = "orders"
 api_base = "http://127.0.0.1:9/integra-api"
+crypt = "base64"
 forward = ["orders"]
 
 [[routes]]
@@ -38,6 +47,7 @@ known_users = ["9f86d081884c7d65"]
 id_param = "id"
 decision = "orders"
 api_base = "http://127.0.0.1:9/integra-api"
+crypt = "base64"
 forward = ["orders"]
 )";
 
@@ -90,8 +100,13 @@ TEST_F(IntegraTest, NotifyIsStoredThenAnsweredOk) {
   EXPECT_EQ(ev["raw_path"], "/integra/notify");
   EXPECT_EQ(ev["raw_body"], "");
   // What confirmPayment / declinePayment will need, and never the token.
-  EXPECT_EQ(ev["data"], std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kTxId +
-                            R"(","user":"9f86d081884c7d65"})");
+  EXPECT_EQ(providerFields(ev["data"]), std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") +
+                                            kTxId + R"(","user":"9f86d081884c7d65"})");
+  const auto payment = nlohmann::json::parse(ev["data"])["payment"];
+  EXPECT_EQ(payment["outcome"], "pending");
+  EXPECT_EQ(payment["amount"], "100.50");
+  EXPECT_TRUE(payment["currency"].is_null());
+  EXPECT_EQ(payment["provider_payment_id"], kTxId);
   // The raw query is kept without the url token: the secret never reaches Redis or the shop's apps.
   EXPECT_EQ(ev["raw_query"],
             std::string("transaction_id=") + kTxId + "&amount=100.50&user=9f86d081884c7d65&lang=ru");
@@ -149,7 +164,7 @@ TEST_F(IntegraTest, MalformedAndUnknownUsersStoreNothing) {
   EXPECT_EQ(known.body, "OK");
   auto ev = storedEvent(redis_, "integra-known", kTxId);
   ASSERT_FALSE(ev.empty()) << daemon_->logs();
-  EXPECT_EQ(ev["data"],
+  EXPECT_EQ(providerFields(ev["data"]),
             std::string(R"({"amount":"1","transaction_id":")") + kTxId + R"(","user":"9f86d081884c7d65"})");
 }
 

@@ -79,6 +79,8 @@ TEST_F(ConfigTest, FullConfigRoundTripsIntoStructs) {
   write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
   write("integra.token", "url-token\n");
   write("integra.key", "crypt-key\n");
+  write("integra-crypt", "#!/bin/sh\ncat\n");
+  fs::permissions(dir_ / "integra-crypt", fs::perms::owner_all);
   write("pip.secret", "secret_key\n");
   write("allpay.pem", kPem);
   write("hooks.whsec", std::string(kOrdersSecret2) + "\n");
@@ -156,7 +158,11 @@ url_token_file = "integra.token"
 id_param = "tid"
 known_users = ["u1", "u2"]
 api_base = "https://api.integra.example/v1"
+crypt_command = ["integra-crypt", "--mode", "simple"]
+crypt_timeout = "3s"
 crypt_key_file = "integra.key"
+decline_code = 9
+decline_message = "refused"
 decision = "orders"
 
 [[routes]]
@@ -268,7 +274,12 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
 
   const RouteConfig& integra = c.routes[2];
   EXPECT_EQ(integra.url_token.reveal(), "url-token");
-  EXPECT_EQ(integra.crypt_key.reveal(), "crypt-key");
+  EXPECT_THAT(integra.crypt_command, ElementsAre((dir_ / "integra-crypt").string(), "--mode", "simple"));
+  EXPECT_EQ(integra.crypt_timeout_ms, 3'000u);
+  EXPECT_EQ(integra.crypt_key_file, (dir_ / "integra.key").string());
+  EXPECT_EQ(integra.crypt, "");
+  EXPECT_EQ(integra.decline_code, 9);
+  EXPECT_EQ(integra.decline_message, "refused");
   EXPECT_EQ(integra.id_param, "tid");
   EXPECT_EQ(integra.amount_param, "amount");
   EXPECT_EQ(integra.user_param, "user");
@@ -788,6 +799,174 @@ currency = "RUB"
                   at(33, "routes[2].currency: \"R1B\" is not an ISO 4217 letter code such as \"RUB\""),
                   at(43, "routes[3].own_params: not a key for provider \"yoomoney\"; it belongs to rbs"),
                   at(44, "routes[3].currency: not a key for provider \"yoomoney\"; it belongs to rbs")));
+}
+
+// The route's safe refusal for Integra: declinePayment's code and message when the shop's answer is no
+// clear decision.
+TEST_F(ConfigTest, IntegraDeclineDefaults) {
+  write("integra.token", "url-token\n");
+  const std::string route = R"(
+[[routes]]
+name = "i"
+provider = "integra"
+path = "/integra"
+url_token_file = "integra.token"
+decision = "orders"
+api_base = "https://integra.example/api"
+crypt = "base64"
+)";
+  LoadResult result = load(withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].decline_code, 1);
+  EXPECT_EQ(result.config->routes[0].decline_message, "declined by the shop");
+
+  result = load(withTarget(route + "decline_code = 77\ndecline_message = \"refused by payhook\"\n"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].decline_code, 77);
+  EXPECT_EQ(result.config->routes[0].decline_message, "refused by payhook");
+  result = load(withTarget(route + "decline_code = 2147483647\n"));
+  EXPECT_THAT(result.errors, IsEmpty());
+
+  struct Bad {
+    std::string lines;
+    std::string error;
+  };
+  for (const Bad& bad : {
+           Bad{"decline_code = 0", "routes[0].decline_code: must be positive"},
+           Bad{"decline_code = -3", "routes[0].decline_code: must be positive"},
+           Bad{"decline_code = \"1\"", "routes[0].decline_code: expected an integer, got a string"},
+           Bad{"decline_code = 1.5",
+               "routes[0].decline_code: expected an integer, got a floating-point number"},
+           Bad{"decline_code = 2147483648", "routes[0].decline_code: must be at most 2147483647"},
+           Bad{"decline_message = \"\"", "routes[0].decline_message: must not be empty"},
+           Bad{"decline_message = 5", "routes[0].decline_message: expected a string, got an integer"},
+       }) {
+    SCOPED_TRACE(bad.lines);
+    result = load(withTarget(route + bad.lines + "\n"));
+    EXPECT_THAT(result.errors, ElementsAre(at(15, bad.error)));
+  }
+  // Another provider's route does not take them.
+  result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+decline_code = 5
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(13,
+                             "routes[0].decline_code: not a key for provider \"standard-webhooks\"; it "
+                             "belongs to integra")));
+}
+
+// Integra's `k` cipher is named, never implied: the built-in base64 of the public example, or the partner's
+// own encryptor run as a command. A key file is passed to that command only.
+TEST_F(ConfigTest, IntegraCipherIsExplicit) {
+  write("integra.token", "url-token\n");
+  write("integra.key", "crypt-key\n");
+  write("empty.key", "");
+  write("crypt.sh", "#!/bin/sh\ncat\n");
+  fs::permissions(dir_ / "crypt.sh", fs::perms::owner_all);
+  write("not-exec.sh", "#!/bin/sh\ncat\n");
+  fs::permissions(dir_ / "not-exec.sh", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_directories(dir_ / "adir");
+  const std::string route = R"(
+[[routes]]
+name = "i"
+provider = "integra"
+path = "/integra"
+url_token_file = "integra.token"
+decision = "orders"
+api_base = "https://integra.example/api"
+)";  // [[routes]] is line 7 of withTarget(route); what is appended starts at line 14
+  const std::string crypt_sh = (dir_ / "crypt.sh").string();
+
+  LoadResult result = load(withTarget(route + "crypt = \"base64\"\n"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings, IsEmpty());  // the daemon warns at start, so --check of the example is clean
+  EXPECT_EQ(result.config->routes[0].crypt, "base64");
+  EXPECT_THAT(result.config->routes[0].crypt_command, IsEmpty());
+
+  // A relative program is found beside the config; the arguments are kept as written.
+  result = load(withTarget(route + "crypt_command = [\"crypt.sh\", \"--mode\", \"k 1\"]\n"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->routes[0].crypt, "");
+  EXPECT_THAT(result.config->routes[0].crypt_command, ElementsAre(crypt_sh, "--mode", "k 1"));
+  EXPECT_EQ(result.config->routes[0].crypt_timeout_ms, 5'000u);
+  EXPECT_EQ(result.config->routes[0].crypt_key_file, "");
+
+  result = load(withTarget(route + "crypt_command = [\"" + crypt_sh +
+                           "\"]\ncrypt_timeout = \"2s\"\ncrypt_key_file = \"integra.key\"\n"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.config->routes[0].crypt_command, ElementsAre(crypt_sh));
+  EXPECT_EQ(result.config->routes[0].crypt_timeout_ms, 2'000u);
+  EXPECT_EQ(result.config->routes[0].crypt_key_file, (dir_ / "integra.key").string());
+
+  struct Bad {
+    std::string lines;
+    std::string error;
+    int line = 14;
+  };
+  for (const Bad& bad : {
+           Bad{"",
+               "routes[0].crypt: is required with api_base: crypt = \"base64\" (Integra's public example, "
+               "not its real encryption) or crypt_command = [\"/path/to/encryptor\", ...]"},
+           Bad{"crypt = \"simplecrypt\"",
+               "routes[0].crypt: \"simplecrypt\" is not a built-in cipher; the only one is \"base64\" "
+               "(Integra's public example): run Integra's real one through crypt_command"},
+           Bad{"crypt = 1", "routes[0].crypt: expected a string, got an integer"},
+           Bad{"crypt_command = []",
+               "routes[0].crypt_command: must name the encryptor, e.g. [\"/usr/local/bin/integra-encrypt\"]"},
+           Bad{"crypt_command = \"crypt.sh\"",
+               "routes[0].crypt_command: expected an array of strings, got a string"},
+           Bad{"crypt_command = [\"missing.sh\"]",
+               "routes[0].crypt_command[0]: " + (dir_ / "missing.sh").string() + " does not exist"},
+           Bad{"crypt_command = [\"not-exec.sh\"]",
+               "routes[0].crypt_command[0]: " + (dir_ / "not-exec.sh").string() +
+                   " is not an executable file"},
+           Bad{"crypt_command = [\"adir\"]",
+               "routes[0].crypt_command[0]: " + (dir_ / "adir").string() + " is not an executable file"},
+           Bad{"crypt_command = [\"\"]", "routes[0].crypt_command[0]: must not be empty"},
+           Bad{"crypt_command = [\"crypt.sh\", 5]",
+               "routes[0].crypt_command[1]: expected a string, got an integer"},
+           Bad{"crypt_command = [\"crypt.sh\", \"a\\u0000b\"]",
+               "routes[0].crypt_command[1]: must not contain NUL"},
+           Bad{"crypt = \"base64\"\ncrypt_timeout = \"2s\"",
+               "routes[0].crypt_timeout: is only used with crypt_command", 15},
+           Bad{"crypt_command = [\"crypt.sh\"]\ncrypt_timeout = \"0s\"",
+               "routes[0].crypt_timeout: must be positive", 15},
+           Bad{"crypt_key_file = \"integra.key\"\ncrypt = \"base64\"",
+               "routes[0].crypt_key_file: nothing would use it: crypt = \"base64\" takes no key (a key file "
+               "is "
+               "passed only to crypt_command, as CRYPT_KEY_FILE)"},
+           Bad{"crypt_key = \"inline-key\"\ncrypt_command = [\"crypt.sh\"]",
+               "routes[0].crypt_key: an inline key reaches nothing: put it in a file and give "
+               "crypt_key_file, "
+               "which crypt_command receives as CRYPT_KEY_FILE"},
+           Bad{"crypt_key_file = \"empty.key\"\ncrypt_command = [\"crypt.sh\"]",
+               "routes[0].crypt_key_file: " + (dir_ / "empty.key").string() + " holds no key (it is empty)"},
+       }) {
+    SCOPED_TRACE(bad.lines);
+    result = load(withTarget(route + bad.lines + "\n"));
+    EXPECT_THAT(result.errors, ElementsAre(at(bad.lines.empty() ? 7 : bad.line, bad.error)));
+    for (const auto& e : result.errors) EXPECT_THAT(e, Not(HasSubstr("inline-key")));
+  }
+  // Both at once.
+  result = load(withTarget(route + "crypt = \"base64\"\ncrypt_command = [\"crypt.sh\"]\n"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(15, "routes[0].crypt_command: give either crypt or crypt_command, not both")));
+  // The encryption and the API call share the job's lease: each gets at most half.
+  result = load(withTarget(route + "crypt_command = [\"crypt.sh\"]\ncrypt_timeout = \"30s\"\n"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(15,
+                     "routes[0].crypt_timeout: 30s must be less than half of delivery.lease_timeout (1m): "
+                     "the API call needs the other half")));
+  result = load("[delivery]\nlease_timeout = \"2m\"\n" +
+                withTarget(route + "crypt_command = [\"crypt.sh\"]\ncrypt_timeout = \"30s\"\n"));
+  EXPECT_THAT(result.errors, IsEmpty());
 }
 
 TEST_F(ConfigTest, UnknownTargetReferences) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace payhook::handlers {
 namespace {
@@ -75,9 +78,27 @@ TEST(IntegraHandler, NotifyIsAcceptedWithOk) {
   EXPECT_EQ(a.event.idempotency_key, kId);
   EXPECT_TRUE(a.event.raw.query.empty());
   // Everything confirmPayment / declinePayment need, the token nowhere.
-  EXPECT_EQ(a.event.data_json, std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
-                                   R"(","user":"9f86d081884c7d65"})");
+  auto data = nlohmann::json::parse(a.event.data_json);
+  data.erase("payment");
+  EXPECT_EQ(data.dump(), std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
+                             R"(","user":"9f86d081884c7d65"})");
   EXPECT_EQ(a.event.data_json.find(kToken), std::string::npos);
+}
+
+// The notify settles nothing: the shop's decision and confirmPayment do. Integra names no currency.
+TEST(IntegraHandler, NotifyCarriesAPendingNormalisedPayment) {
+  IntegraHandler h(options());
+  const Accept a = accepted(h.handle(0, get(validQuery()), kNowMs));
+  const auto data = nlohmann::json::parse(a.event.data_json);
+  EXPECT_EQ(data["payment"], nlohmann::json::parse(std::string(R"({"outcome":"pending","amount":"100.50",
+      "amount_minor":null,"currency":null,"order_id":null,"provider_payment_id":")") +
+                                                   kId + R"(","test":false,"warnings":[]})"));
+  // The provider's own fields stay as they were.
+  EXPECT_EQ(data["amount"], "100.50");
+  EXPECT_EQ(data["transaction_id"], kId);
+  EXPECT_EQ(data["user"], "9f86d081884c7d65");
+  // A query parameter may not pass for the normalised payment.
+  expectBadRequest(h.handle(0, get(validQuery() + "&payment=paid"), kNowMs));
 }
 
 TEST(IntegraHandler, WrongOrMissingTokenLooksLikeAnUnknownPath) {
@@ -116,6 +137,33 @@ TEST(IntegraHandler, IdAndUserMustBeUnreservedCharacters) {
   expectBadRequest(h.handle(0, get(base + "&transaction_id=1&user=%D1%8F"), kNowMs));
 }
 
+// Integra's user hashes may be base64: '+', '/' and '=' arrive percent-encoded (a raw '+' is a space in a
+// query, and a space is no hash character). The id stays restricted to unreserved characters.
+TEST(IntegraHandler, UserHashMayBeBase64) {
+  IntegraHandler h(options());
+  const std::string base = std::string("token=") + kToken + "&amount=1&transaction_id=1";
+  auto user_of = [](const Verdict& v) {
+    return nlohmann::json::parse(accepted(v).event.data_json)["user"].get<std::string>();
+  };
+  EXPECT_EQ(
+      user_of(h.handle(0, get(base + "&user=n4bQgYhMfWWaL%2BqgxVrQFaO%2FTxsrC4Is0V1sFbDwCgg%3D"), kNowMs)),
+      "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=");
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=ab%2Bc%2Fd%3D%3D"), kNowMs)), "ab+c/d==");
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=abcd=="), kNowMs)), "abcd==");  // '=' needs no escape
+  EXPECT_EQ(user_of(h.handle(0, get(base + "&user=9f86d081884c7d65"), kNowMs)), "9f86d081884c7d65");
+  expectBadRequest(h.handle(0, get(base + "&user=ab+c"), kNowMs));  // "ab c"
+  expectBadRequest(h.handle(0, get(base + "&user=ab%20c"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=ab%26c"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=ab%0Ac"), kNowMs));
+  expectBadRequest(h.handle(0, get(base + "&user=" + std::string(129, 'a')), kNowMs));
+  // The id keeps its unreserved characters only.
+  const std::string with_user = std::string("token=") + kToken + "&amount=1&user=u";
+  for (const char* id : {"a%2Bb", "a%2Fb", "a%3Db", "a=b"}) {
+    SCOPED_TRACE(id);
+    expectBadRequest(h.handle(0, get(with_user + "&transaction_id=" + id), kNowMs));
+  }
+}
+
 TEST(IntegraHandler, AmountIsAPlainDecimal) {
   IntegraHandler h(options());
   auto with = [&](const std::string& amount) {
@@ -126,8 +174,16 @@ TEST(IntegraHandler, AmountIsAPlainDecimal) {
     SCOPED_TRACE(good);
     EXPECT_EQ(nlohmann::json::parse(accepted(with(good)).event.data_json)["amount"], good);
   }
-  for (const char* bad : {"", "-1", "+5", "%2B5", "1e3", "1,5", ".5", "5.", "1.2.3", "%205", "5%20", "0x10",
-                          "NaN", "123456789012345678901234567890123"}) {
+  // A decimal comma, as Integra may send it: kept as sent in `amount`, a point in the normalised payment.
+  for (const auto& [sent, query, normalised] : std::vector<std::array<std::string, 3>>{
+           {"100,50", "100,50", "100.50"}, {"100,50", "100%2C50", "100.50"}, {"0,5", "0,5", "0.5"}}) {
+    SCOPED_TRACE(query);
+    const auto data = nlohmann::json::parse(accepted(with(query)).event.data_json);
+    EXPECT_EQ(data["amount"], sent);
+    EXPECT_EQ(data["payment"]["amount"], normalised);
+  }
+  for (const char* bad : {"", "-1", "+5", "%2B5", "1e3", ",5", "5,", "1,2,3", "1.2,3", "1,2.3", ".5", "5.",
+                          "1.2.3", "%205", "5%20", "0x10", "NaN", "123456789012345678901234567890123"}) {
     SCOPED_TRACE(bad);
     expectBadRequest(with(bad));
   }
@@ -156,7 +212,11 @@ TEST(IntegraHandler, RenamedParameters) {
   const Accept a = accepted(
       h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&order=42"), kNowMs));
   EXPECT_EQ(a.event.idempotency_key, "abc");
-  EXPECT_EQ(a.event.data_json, R"({"amount":"5.00","order":"42","transaction_id":"abc","user":"h1"})");
+  auto data = nlohmann::json::parse(a.event.data_json);
+  EXPECT_EQ(data["payment"]["amount"], "5.00");
+  EXPECT_EQ(data["payment"]["provider_payment_id"], "abc");
+  data.erase("payment");
+  EXPECT_EQ(data.dump(), R"({"amount":"5.00","order":"42","transaction_id":"abc","user":"h1"})");
   // The default names are ordinary parameters now, and must not pass for the normalised fields.
   expectBadRequest(
       h.handle(0, get(std::string("id=abc&sum=5.00&hash=h1&token=") + kToken + "&amount=9"), kNowMs));
