@@ -1,13 +1,38 @@
 #include "daemon/subprocess.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 #include <utility>
 
 namespace payhook::daemon {
+
+namespace {
+
+// libuv's child keeps every descriptor not marked close-on-exec, and several are not: hiredis's socket to
+// Redis, curl's sockets and its wake-up pair, whatever payhookd itself inherited. The command is a
+// partner's program and gets its stdin and stdout only, so every descriptor is marked just before the
+// spawn. /proc/self/fd is the kernel's own list (no disk), and a daemon holds a few dozen.
+void closeOnExecEverything() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int own = dirfd(dir);
+  while (const dirent* entry = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || fd <= 2 || fd == own) continue;
+    const int flags = fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(static_cast<int>(fd), F_SETFD, flags | FD_CLOEXEC);
+  }
+  closedir(dir);
+}
+
+}  // namespace
 
 struct Subprocess::State {
   uv_process_t process{};
@@ -183,6 +208,7 @@ Result<std::unique_ptr<Subprocess>> Subprocess::start(uv_loop_t* loop, const Sub
   // A session and process group of its own: a timeout kills everything the command started, and a signal
   // sent to payhookd's group (a terminal's Ctrl-C) does not reach it.
   po.flags = UV_PROCESS_DETACHED;
+  closeOnExecEverything();
   const int rc = uv_spawn(loop, &st->process, &po);
   // The process handle is initialised even when the spawn fails, and must be closed like the others.
   st->process.data = st;

@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -343,6 +345,35 @@ TEST_F(DeliveryEngineTest, IntegraCryptCommandEncryptsTheCallOffTheLoop) {
   const std::string logs = daemon_->logs();
   EXPECT_EQ(logs.find(kCryptKey), std::string::npos);
   EXPECT_EQ(logs.find("public example"), std::string::npos);  // the base64 warning is for crypt = "base64"
+}
+
+// The encryptor is the partner's program: it gets its stdin, stdout and stderr, and none of the daemon's
+// connections (Redis, the apps, the listeners).
+TEST_F(DeliveryEngineTest, IntegraCryptCommandInheritsNoConnection) {
+  ScriptedSink shop([](const http::Request&, size_t) { return jsonAnswer(200, R"({"accept":true})"); });
+  ScriptedSink integra(
+      [](const http::Request&, size_t) { return jsonAnswer(200, R"({"status":{"code":0},"error":false})"); });
+  const std::string listing = ::testing::TempDir() + "/payhook-encryptor-fds-" + std::to_string(::getpid());
+  std::remove(listing.c_str());
+  DaemonOptions o;
+  o.targets = targetToml("shop", shop.url("/decide"));
+  o.routes = encryptorRoute(integra.url("/api"), "[\"" + kEncryptor + "\", \"fds\", \"" + listing + "\"]");
+  start(o, kCryptKey);
+
+  const std::string tx = "0123456789abcdef0123456789abcde9";
+  ASSERT_EQ(httpRequest(daemon_->address(), "GET", notify(tx)).status, 200);
+  const std::string id = redis_.command({"GET", "{payhook}:idem:integra:" + tx}).str;
+  ASSERT_TRUE(waitFor([&] { return field(id, "status:@integra") == "delivered"; })) << daemon_->logs();
+  std::ifstream in(listing);
+  std::string line, all;
+  std::set<std::string> sockets;  // their inodes: the shell may move its stdout to another descriptor
+  while (std::getline(in, line)) {
+    all += line + "\n";
+    if (const size_t at = line.find("socket:["); at != std::string::npos) sockets.insert(line.substr(at));
+  }
+  std::remove(listing.c_str());
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(sockets.size(), 2u) << "only stdin and stdout, which are socket pairs:\n" << all;
 }
 
 // A program that never answers is killed at crypt_timeout, with whatever it started; the attempt fails and
