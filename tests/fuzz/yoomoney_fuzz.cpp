@@ -4,6 +4,7 @@
 // Input: one flags byte, then the form body. Flag kAviso picks the aviso endpoint (check otherwise); flag
 // kSign makes the driver append a valid md5 for the body's own fields (when it has them all and no md5),
 // so the accepted paths are fuzzed too, not only the refusals a fuzzer cannot sign its way past.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -135,7 +136,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto json = nlohmann::json::parse(event->data_json, nullptr, /*allow_exceptions=*/false);
     FUZZ_CHECK(json.is_object() && !json.contains("md5") && json["custom"].is_object());
     FUZZ_CHECK(json["invoice_id"].is_string());
-    FUZZ_CHECK(event->idempotency_key.ends_with(":" + json["invoice_id"].get<std::string>()));
+    // Invoices key as numbers: "0092" and "92" are one invoice, and data.payment names it so.
+    std::string invoice = json["invoice_id"].get<std::string>();
+    invoice.erase(0, std::min(invoice.find_first_not_of('0'), invoice.size() - 1));
+    FUZZ_CHECK(event->idempotency_key.ends_with(":" + invoice));
+    const auto& payment = json["payment"];
+    FUZZ_CHECK(payment.is_object() && payment["provider_payment_id"] == invoice);
+    FUZZ_CHECK(aviso ? (payment["outcome"] == "succeeded" || payment["outcome"] == "failed")
+                     : payment["outcome"] == "pending");
     // decided() answers from the event alone, with any message the app might send.
     for (auto kind : {h::Decision::Kind::kAccept, h::Decision::Kind::kRefuse, h::Decision::Kind::kFailed}) {
       h::Decision d;
