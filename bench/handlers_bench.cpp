@@ -24,6 +24,8 @@ using payhook::http::Request;
 
 constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* kPassword = "s<kY23653f,{9fcnshwq";
+constexpr const char* kRbsToken = "ooc7slpvc61k7sf7ma7p4hrefr";
+constexpr const char* kPayinPayoutKey = "secret_key";
 
 Request swhRequest() {
   const std::string body =
@@ -61,6 +63,44 @@ Request avisoRequest() {
   return r;
 }
 
+// An RBS deposit callback (GET), checksummed with the published token.
+Request rbsRequest() {
+  const std::string pairs =
+      "amount=125000&mdOrder=06cf5599-3f17-7c86-bdbc-bd7d00a8b38b&operation=deposited"
+      "&orderNumber=2003&status=1";
+  const std::string signed_string =
+      "amount;125000;mdOrder;06cf5599-3f17-7c86-bdbc-bd7d00a8b38b;operation;deposited;orderNumber;2003;"
+      "status;1;";
+  Request r;
+  r.method = "GET";
+  r.path = "/rbs/callback";
+  r.headers = {{"host", "127.0.0.1"}};
+  r.query =
+      pairs + "&checksum=" +
+      payhook::handlers::hmacSha256Hex(Secret(kRbsToken), signed_string, payhook::handlers::HexCase::kUpper);
+  return r;
+}
+
+// A Payin-payout invoice result, its fields signed in request order.
+Request payinPayoutRequest() {
+  const std::string ts = std::to_string(std::time(nullptr));
+  const std::string message =
+      "external_id=123457&service_id=111&status=1&payment_in_id=011111-000082"
+      "&payment_out_id=022222-001244&timestamp=" +
+      ts;
+  Request r;
+  r.method = "POST";
+  r.path = "/payinpayout/callback";
+  r.headers = {{"host", "127.0.0.1"}, {"content-type", "application/json"}};
+  r.body =
+      R"({"external_id":"123457","service_id":111,"status":1,"tracker":" gid_5ce3b1d8",)"
+      R"("payment_in_id":"011111-000082","payment_out_id":"022222-001244","timestamp":")" +
+      ts + R"(","hash":")" +
+      payhook::handlers::hmacMd5Hex(Secret(kPayinPayoutKey), message, payhook::handlers::HexCase::kLower) +
+      R"("})";
+  return r;
+}
+
 void handle(benchmark::State& state, const RouteConfig& rc, size_t endpoint, const Request& request) {
   auto handler = payhook::handlers::makeHandler(rc);
   if (!handler) {
@@ -95,6 +135,28 @@ void YooMoneyAviso(benchmark::State& state) {
   handle(state, rc, 1, avisoRequest());
 }
 BENCHMARK(YooMoneyAviso);
+
+void RbsDeposit(benchmark::State& state) {
+  RouteConfig rc;
+  rc.name = "bank";
+  rc.provider = "rbs";
+  rc.path = "/rbs";
+  rc.checksum = "hmac-sha256";
+  rc.secret.push_back(Secret(kRbsToken));
+  handle(state, rc, 0, rbsRequest());
+}
+BENCHMARK(RbsDeposit);
+
+void PayinPayoutInvoice(benchmark::State& state) {
+  RouteConfig rc;
+  rc.name = "pp";
+  rc.provider = "payinpayout";
+  rc.path = "/payinpayout";
+  rc.secret.push_back(Secret(kPayinPayoutKey));
+  rc.timestamp_tolerance_ms = 600'000;
+  handle(state, rc, 0, payinPayoutRequest());
+}
+BENCHMARK(PayinPayoutInvoice);
 
 void EventId(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(payhook::uuidV7(1'790'000'000'000));

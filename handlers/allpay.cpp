@@ -551,7 +551,6 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   payment.outcome = paid ? Outcome::kSucceeded : Outcome::kFailed;
   payment.order_id = n.invoice_number;
   payment.provider_payment_id = n.transaction_id;
-  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "allpay.payment_result";
@@ -563,6 +562,7 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   ev.idempotency_key = std::to_string(n.invoice_number.size()) + ":" + n.invoice_number + ":" +
                        std::to_string(n.transaction_id.size()) + ":" + n.transaction_id + ":" + n.status;
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  payment.addTo(ev.data_json);
   if (answer_ == Answer::kV2 && decide_) return Decide{std::move(ev), /*deliver=*/true};
   return Accept{std::move(ev), ack()};
 }

@@ -127,7 +127,6 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
   payment.outcome = Outcome::kPending;
   payment.setMajorAmount(*amount);
   payment.provider_payment_id = *id;
-  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = "integra.payment_notify";
@@ -136,6 +135,7 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
   ev.verified = true;
   ev.idempotency_key = *id;
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  payment.addTo(ev.data_json);
   return Accept{std::move(ev), http::Response::text(200, "OK")};
 }
 

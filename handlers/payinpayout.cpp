@@ -341,11 +341,12 @@ Verdict PayinPayoutHandler::handle(size_t endpoint, const http::Request& request
         data[f.key] = f.text;
     }
   }
-  data["payment"] = paymentOf(*body, invoice, status).toJson();
+  const Payment payment = paymentOf(*body, invoice, status);
   ev.route = route_;
   ev.provider = "payinpayout";
   ev.verified = true;
   ev.data_json = data.dump(-1, ' ', false, Json::error_handler_t::replace);
+  payment.addTo(ev.data_json);
   Accept accept{std::move(ev), answer(200, true)};
   if (stale)
     accept.unless_stored = forged("timestamp outside the tolerance, and not a repeat of a stored callback");

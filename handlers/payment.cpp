@@ -141,18 +141,58 @@ void Payment::setMinorAmount(int64_t minor) {
     if (auto digits = money::minorDigits(*currency)) amount = money::fromMinor(minor, *digits);
 }
 
+namespace {
+
+void appendString(std::string& out, std::string_view text) {
+  // The providers' text may be any bytes; what JSON cannot carry becomes U+FFFD, as in the rest of data.
+  out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void appendOptional(std::string& out, const std::optional<std::string>& text) {
+  if (text)
+    appendString(out, *text);
+  else
+    out += "null";
+}
+
+}  // namespace
+
+void Payment::appendJson(std::string& out) const {
+  out += R"({"outcome":")";
+  out += outcomeName(outcome);
+  out += R"(","amount":)";
+  appendOptional(out, amount);
+  out += R"(,"amount_minor":)";
+  out += amount_minor ? std::to_string(*amount_minor) : std::string("null");
+  out += R"(,"currency":)";
+  appendOptional(out, currency);
+  out += R"(,"order_id":)";
+  appendOptional(out, order_id);
+  out += R"(,"provider_payment_id":)";
+  appendOptional(out, provider_payment_id);
+  out += R"(,"test":)";
+  out += test ? "true" : "false";
+  out += R"(,"warnings":[)";
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i > 0) out += ',';
+    appendString(out, warnings[i]);
+  }
+  out += "]}";
+}
+
 nlohmann::json Payment::toJson() const {
-  auto orNull = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  nlohmann::json out = nlohmann::json::object();
-  out["outcome"] = outcomeName(outcome);
-  out["amount"] = orNull(amount);
-  out["amount_minor"] = orNull(amount_minor);
-  out["currency"] = orNull(currency);
-  out["order_id"] = orNull(order_id);
-  out["provider_payment_id"] = orNull(provider_payment_id);
-  out["test"] = test;
-  out["warnings"] = warnings;
-  return out;
+  std::string text;
+  appendJson(text);
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+void Payment::addTo(std::string& object) const {
+  if (object.size() < 2 || object.back() != '}') return;
+  object.pop_back();
+  if (object.size() > 1) object += ',';
+  object += R"("payment":)";
+  appendJson(object);
+  object += '}';
 }
 
 }  // namespace payhook::handlers

@@ -396,7 +396,7 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
                        "parameters " + clip(*it->second) + " and " + clip(name) + " collide as " + clip(key));
     data[key] = value;
   }
-  data["payment"] = paymentOf(bank, *md_order, *operation, *status, options_.currency).toJson();
+  const Payment payment = paymentOf(bank, *md_order, *operation, *status, options_.currency);
   // The shop's own parameters, as sent and apart: never signed, so never beside the signed fields.
   if (!own.empty()) {
     nlohmann::json shop = nlohmann::json::object();
@@ -421,6 +421,7 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
            deposited && *operation == "deposited")
     ev.idempotency_key += ":" + keySegment(*deposited);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  payment.addTo(ev.data_json);
   return Accept{std::move(ev), http::Response::text(200, "OK")};
 }
 

@@ -354,11 +354,8 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
   nlohmann::json custom = nlohmann::json::object();
   // A repeated field keeps every value, in order, as an array.
   auto put = [](nlohmann::json& into, const std::string& key, std::string value) {
-    auto it = into.find(key);
-    if (it == into.end()) {
-      into[key] = std::move(value);
-      return;
-    }
+    auto [it, inserted] = into.emplace(key, value);
+    if (inserted) return;
     if (!it->is_array()) *it = nlohmann::json::array({std::move(*it)});
     it->push_back(std::move(value));
   };
@@ -389,7 +386,6 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
       payment.warnings.push_back("zero_amount");
     }
   }
-  data["payment"] = payment.toJson();
 
   Event ev;
   ev.type = spec.type;
@@ -399,6 +395,7 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
   ev.idempotency_key = std::string(spec.action) + ":" + std::string(canonicalInteger(invoice_id));
   // Bytes that are still not UTF-8 become U+FFFD here and stay exact in raw.body.
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  payment.addTo(ev.data_json);
 
   if (endpoint == kAviso)
     return Accept{std::move(ev), xmlReply(yoomoney::answerXml(spec.element, now_ms, 0, invoice_id, shop_id))};

@@ -81,6 +81,27 @@ TEST(Payment, EveryKeyIsPresentAndUnknownsAreNull) {
             R"("provider_payment_id":"abc","test":false,"warnings":["zero_amount"]})");
 }
 
+TEST(Payment, ItJoinsTheDataTextAsItsLastMember) {
+  Payment p;
+  p.outcome = Outcome::kSucceeded;
+  p.amount = "1\"0";
+  p.warnings = {"a", "b"};
+  std::string data = R"({"x":1})";
+  p.addTo(data);
+  EXPECT_EQ(
+      data,
+      R"({"x":1,"payment":{"outcome":"succeeded","amount":"1\"0","amount_minor":null,)"
+      R"("currency":null,"order_id":null,"provider_payment_id":null,"test":false,"warnings":["a","b"]}})");
+  std::string empty = "{}";
+  p.addTo(empty);
+  EXPECT_TRUE(nlohmann::json::parse(empty)["payment"].is_object()) << empty;
+  EXPECT_EQ(nlohmann::json::parse(empty)["payment"], p.toJson());
+  std::string bytes = "{}";
+  p.order_id = std::string("\xff\x01");  // not UTF-8, a control character: still valid JSON
+  p.addTo(bytes);
+  EXPECT_EQ(nlohmann::json::parse(bytes)["payment"]["order_id"], "\xEF\xBF\xBD\u0001");
+}
+
 TEST(Payment, OutcomeNamesAreTheDocumentedSix) {
   EXPECT_STREQ(outcomeName(Outcome::kSucceeded), "succeeded");
   EXPECT_STREQ(outcomeName(Outcome::kHeld), "held");
