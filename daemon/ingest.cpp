@@ -295,21 +295,19 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
     storeAndAck(event, mount.route, std::move(accept.ack), std::move(responder), start);
     return;
   }
-  // The note first (one more round trip, for the few events that read one), so the event is stored with it.
+  // Stored in one round trip unless the route holds a note for it (a refused check before this payment):
+  // then the event is told of the note and stored again, so it reaches the app saying so.
   auto held = std::make_shared<handlers::Accept>(std::move(accept));
-  store_.getNote(
-      route.name, note_key,
-      [this, held, route_ref = mount.route, responder, start](queue::LookupResult note) mutable {
+  store_.storeUnlessNoted(
+      held->event, route.spec, note_key,
+      [this, held, route_ref = mount.route, responder, start](queue::StoreResult result) mutable {
         const RouteEntry& r = *route_ref;
-        if (!note.ok) {
-          refuseUnstored("callback not stored (its note could not be read), asked the provider to retry", r,
-                         queue::StoreResult{queue::StoreOutcome::kUnavailable, {}, note.error},
-                         routeMetrics(r), start, responder);
+        if (result.outcome != queue::StoreOutcome::kHeld) {
+          answerStored(r, result, held->event.type, std::move(held->ack), responder, start);
           return;
         }
-        if (note.value)
-          if (std::string warning = r.handler->annotate(held->event, *note.value); !warning.empty())
-            log::warn(warning, {{"route", r.name}, {"event_id", held->event.id}, {"type", held->event.type}});
+        if (std::string warning = r.handler->annotate(held->event, result.note); !warning.empty())
+          log::warn(warning, {{"route", r.name}, {"event_id", held->event.id}, {"type", held->event.type}});
         storeAndAck(held->event, route_ref, std::move(held->ack), std::move(responder), start);
       });
 }
@@ -327,27 +325,30 @@ void Ingest::refuse(const RouteEntry& route, handlers::Reject reject, const http
 
 void Ingest::storeAndAck(const Event& event, const std::shared_ptr<const RouteEntry>& route,
                          http::Response ack, http::Responder responder, uint64_t start) {
-  const RouteEntry& r = *route;
   // Keep the route alive until the store answers: a reload may drop it from the table meanwhile.
-  store_.store(event, r.spec,
-               [responder, route_ref = route, ack = std::move(ack), start, type = event.type,
-                m = routeMetrics(r)](queue::StoreResult result) mutable {
-                 const RouteEntry& r = *route_ref;
-                 if (result.stored()) {
-                   const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
-                   countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
-                   log::info(dup ? "callback duplicate, acknowledged again" : "callback stored",
-                             {{"route", r.name},
-                              {"event_id", result.event_id},
-                              {"type", type},
-                              {"status", ack.status},
-                              {"latency_ms", elapsedMs(start)}});
-                   responder.send(std::move(ack));
-                   return;
-                 }
-                 refuseUnstored("callback not stored, asked the provider to retry", r, result, m, start,
-                                responder);
+  store_.store(event, route->spec,
+               [this, responder, route_ref = route, ack = std::move(ack), start,
+                type = event.type](queue::StoreResult result) mutable {
+                 answerStored(*route_ref, result, type, std::move(ack), responder, start);
                });
+}
+
+void Ingest::answerStored(const RouteEntry& r, const queue::StoreResult& result, const std::string& type,
+                          http::Response ack, const http::Responder& responder, uint64_t start) const {
+  const RouteMetrics* m = routeMetrics(r);
+  if (result.stored()) {
+    const bool dup = result.outcome == queue::StoreOutcome::kDuplicate;
+    countOn(m, dup ? &RouteMetrics::duplicate : &RouteMetrics::stored, start);
+    log::info(dup ? "callback duplicate, acknowledged again" : "callback stored",
+              {{"route", r.name},
+               {"event_id", result.event_id},
+               {"type", type},
+               {"status", ack.status},
+               {"latency_ms", elapsedMs(start)}});
+    responder.send(std::move(ack));
+    return;
+  }
+  refuseUnstored("callback not stored, asked the provider to retry", r, result, m, start, responder);
 }
 
 void Ingest::ackIfStored(const std::shared_ptr<const RouteEntry>& route, handlers::Accept accept,
@@ -448,9 +449,13 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
           if (result.stored()) {
             // Put on the same connection before the answer goes out, so it is in Redis before anything the
             // answer provokes (YooMoney's aviso) can ask for it. Losing it loses only the warning.
+            // A refusal is kept for the payment's notice to carry; an acceptance removes an earlier one.
             if (!note_key.empty())
               store.putNote(
-                  r.name, note_key, std::string(kindName(decision)) + " " + result.event_id,
+                  r.name, note_key,
+                  decision.kind == handlers::Decision::Kind::kAccept && !decision.pending
+                      ? std::string()
+                      : std::string(kindName(decision)) + " " + result.event_id,
                   r.spec.idempotency_ttl_s, [route, note_key](queue::LookupResult put) {
                     if (!put.ok)
                       log::warn("decision note not kept", {{"route", route->name}, {"error", put.error}});

@@ -127,6 +127,9 @@ class Ingest {
   // Stores an accepted event and answers `ack` once it is stored, or the handler's unavailable() otherwise.
   void storeAndAck(const Event& event, const std::shared_ptr<const RouteEntry>& route, http::Response ack,
                    http::Responder responder, uint64_t start);
+  // The answer to a stored (or duplicate) event, or the provider's "try again later", counted and logged.
+  void answerStored(const RouteEntry& route, const queue::StoreResult& result, const std::string& type,
+                    http::Response ack, const http::Responder& responder, uint64_t start) const;
   // An Accept with unless_stored: acknowledged only when the route already holds its idempotency key.
   void ackIfStored(const std::shared_ptr<const RouteEntry>& route, handlers::Accept accept,
                    http::Responder responder, uint64_t start);

@@ -446,19 +446,17 @@ std::string YooMoneyHandler::annotate(Event& event, std::string_view note) const
   if (event.type != kSpecs[kAviso].type) return {};
   const size_t space = note.find(' ');
   const std::string decision(note.substr(0, space));
+  // The daemon keeps refusals only (an acceptance removes the note); an "accept" here says nothing new.
+  if (decision == "accept") return {};
   const std::string check_id(space == std::string_view::npos ? std::string_view() : note.substr(space + 1));
   auto data = nlohmann::json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
   if (!data.is_object()) return {};
+  // YooMoney took the money although the shop said no (or said nothing in time) at checkOrder.
   data["check_order"] = {{"decision", decision}, {"event_id", check_id}};
-  std::string warning;
-  if (decision != "accept") {
-    // YooMoney took the money although the shop said no (or said nothing in time) at checkOrder.
-    if (auto p = data.find("payment"); p != data.end() && p->is_object())
-      (*p)["warnings"].push_back("check_refused");
-    warning = "aviso for an invoice the shop refused at checkOrder: the payer was charged";
-  }
+  if (auto p = data.find("payment"); p != data.end() && p->is_object())
+    (*p)["warnings"].push_back("check_refused");
   event.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return warning;
+  return "aviso for an invoice the shop refused at checkOrder: the payer was charged";
 }
 
 Result<std::unique_ptr<Handler>> makeYooMoneyHandler(const config::RouteConfig& route) {

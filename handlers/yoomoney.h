@@ -49,8 +49,8 @@ class YooMoneyHandler final : public Handler {
   // message on kFailed. invoiceId and shopId come from the event's data; performedDatetime is the event's
   // received_at_ms (this interface passes no clock, and receipt is when the check was performed).
   http::Response decided(const Event& event, const Decision& decision) const override;
-  // Checks and avisos of one invoice share the note "invoice:<invoiceId>": the check's decision, read by the
-  // aviso, which records it under data.check_order and, when the shop refused, warns "check_refused".
+  // Checks and avisos of one invoice share the note "invoice:<invoiceId>": a check the shop refused leaves
+  // it, and an aviso that finds it records it under data.check_order and warns "check_refused".
   std::string noteKey(const Event& event) const override;
   std::string annotate(Event& event, std::string_view note) const override;
 

@@ -18,6 +18,7 @@ enum class StoreOutcome {
                  // may have been written (a retry by the provider is then a duplicate, which is fine)
   kTimeout,      // no answer within store_timeout; it may or may not have been written
   kError,        // Redis answered with an error; nothing written
+  kHeld,         // storeUnlessNoted(): the note exists, nothing written; `note` is its value
 };
 
 const char* outcomeName(StoreOutcome o);
@@ -26,6 +27,7 @@ struct StoreResult {
   StoreOutcome outcome = StoreOutcome::kError;
   std::string event_id;  // kStored: the new id; kDuplicate: the id stored first
   std::string error;     // kError/kTimeout/kUnavailable: a message without secrets
+  std::string note = {};  // kHeld: the note's value
   bool stored() const { return outcome == StoreOutcome::kStored || outcome == StoreOutcome::kDuplicate; }
 };
 
@@ -59,12 +61,16 @@ class EventStore {
   virtual void findStored(const std::string& route, const std::string& key, LookupDone done) = 0;
 
   // A note is a short value a route keeps about one of the provider's keys for `ttl_s`, for a later
-  // callback of the same payment to read (a Decide flow's answer, read when the payment's notice comes).
-  // Sent on the connection that stores events, so a note put before an answer reaches Redis before any
-  // callback that answer provokes. `done` runs exactly once, as above.
+  // callback of the same payment (a Decide flow's refusal, which the payment's notice must carry). An empty
+  // `value` removes the note. Sent on the connection that stores events, so a note put before an answer is
+  // in Redis before any callback that answer provokes. `done` runs exactly once, as above.
   virtual void putNote(const std::string& route, const std::string& key, const std::string& value,
                        uint64_t ttl_s, LookupDone done) = 0;
-  virtual void getNote(const std::string& route, const std::string& key, LookupDone done) = 0;
+
+  // store(), unless the route holds the note `note_key`: then nothing is written and the outcome is kHeld
+  // with the note, in the same round trip, so that the caller can store the event again knowing it.
+  virtual void storeUnlessNoted(const Event& event, const StoreSpec& spec, const std::string& note_key,
+                                Done done) = 0;
 };
 
 }  // namespace payhook::queue

@@ -46,6 +46,8 @@ const char* outcomeName(StoreOutcome o) {
       return "timeout";
     case StoreOutcome::kError:
       return "error";
+    case StoreOutcome::kHeld:
+      return "held";
   }
   return "error";
 }
@@ -64,14 +66,19 @@ const std::string& Script::text() const {
 namespace {
 
 // KEYS: idem, event hash, due key prefix ("{p}:due"; a target's set is "{p}:due:<target>"), events zset,
-//       the set of target names that have a due set.
+//       the set of target names that have a due set; and, for storeUnlessNoted(), the note.
 // ARGV: ttl, id, received_at, n, n field/value pairs, one '0'/'1' per target (whether to add it to the set
 //       of target names), then the targets.
-// Returns {1, id} when stored, {0, first id} when the key was already taken.
+// Returns {1, id} when stored, {0, first id} when the key was already taken, {2, note} when the note
+// exists (nothing written).
 // Each redis.call costs Redis a few microseconds, the larger part of an event's cost to it: one SET with
 // NX GET both claims the idempotency key and reads the first id, and a target is added to the set of names
 // once per connection (see appendTargetRegistration()), not once per event.
 constexpr std::string_view kStoreScript = R"lua(
+if KEYS[6] then
+  local note = redis.call('GET', KEYS[6])
+  if note then return {2, note} end
+end
 local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'GET', 'EX', ARGV[1])
 if first then return {0, first} end
 local id, at, register = ARGV[2], ARGV[3], ARGV[5]
@@ -651,33 +658,35 @@ struct RedisStore::Impl {
 
   // ---- storing ----
 
-  void store(const Event& e, const StoreSpec& spec, Done done) {
+  void store(const Event& e, const StoreSpec& spec, std::string_view note_key, Done done) {
     if (!ready_ || !ctx_) {
       post(Pending{std::move(done), StoreResult{StoreOutcome::kUnavailable, {}, "Redis is not connected"}});
       return;
     }
     Op* op = acquireOp(OpKind::kStore);
     op->done = std::move(done);
-    buildStoreCommand(op, e, spec);
+    buildStoreCommand(op, e, spec, note_key);
     send(op);
   }
 
-  void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec) {
+  void buildStoreCommand(Op* op, const Event& e, const StoreSpec& spec, std::string_view note_key) {
     std::string& c = op->cmd;
     c.clear();
-    op->argc = 13 + static_cast<uint32_t>(spec.targets.size());
+    const bool noted = !note_key.empty();
+    op->argc = 13 + static_cast<uint32_t>(spec.targets.size()) + (noted ? 1 : 0);
     c += '*';
     appendNumber(c, op->argc);
     c += "\r\n$7\r\nEVALSHA\r\n";
     appendBulk(c, script_sha_);
     op->tail = c.size();
-    appendBulk(c, "5");
+    appendBulk(c, noted ? "6" : "5");
     const std::string_view idem = e.idempotency_key.empty() ? std::string_view(e.id) : e.idempotency_key;
     appendBulkParts(c, {key_prefix_, "idem:", e.route, ":", idem});
     appendBulkParts(c, {key_prefix_, "ev:", e.id});
     appendBulk(c, due_key_);
     appendBulk(c, events_key_);
     appendBulk(c, targets_key_);
+    if (noted) appendBulkParts(c, {key_prefix_, "note:", e.route, ":", note_key});
     char num[24];
     auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
     appendBulk(c, std::string_view(num, ttl_end - num));
@@ -789,6 +798,7 @@ struct RedisStore::Impl {
     switch (o) {
       case StoreOutcome::kStored:
       case StoreOutcome::kDuplicate:
+      case StoreOutcome::kHeld:
         return ScriptOutcome::kOk;
       case StoreOutcome::kUnavailable:
         return ScriptOutcome::kUnavailable;
@@ -882,7 +892,10 @@ struct RedisStore::Impl {
       const bool stored = r->element[0]->integer == 1;
       if (stored && ac == ctx_)
         for (auto& t : op->registering) registered_[std::move(t)] = conn_gen_;
-      finishOp(op, stored ? StoreOutcome::kStored : StoreOutcome::kDuplicate, {}, replyText(r->element[1]));
+      if (r->element[0]->integer == 2)
+        finishHeld(op, replyText(r->element[1]));
+      else
+        finishOp(op, stored ? StoreOutcome::kStored : StoreOutcome::kDuplicate, {}, replyText(r->element[1]));
     } else {
       finishOp(op, StoreOutcome::kError, "unexpected reply from the store script");
     }
@@ -980,6 +993,15 @@ struct RedisStore::Impl {
     op->done = nullptr;
   }
 
+  void finishHeld(Op* op, std::string_view note) {
+    unlink(op);
+    op->finished = true;
+    StoreResult result{StoreOutcome::kHeld, {}, {}};
+    result.note = note;
+    if (op->done) post(Pending{std::move(op->done), std::move(result)});
+    op->done = nullptr;
+  }
+
   void link(Op* op) {
     op->prev = tail_;
     op->next = nullptr;
@@ -1060,7 +1082,12 @@ void RedisStore::stop() {
 }
 
 void RedisStore::store(const Event& event, const StoreSpec& spec, Done done) {
-  impl_->store(event, spec, std::move(done));
+  impl_->store(event, spec, {}, std::move(done));
+}
+
+void RedisStore::storeUnlessNoted(const Event& event, const StoreSpec& spec, const std::string& note_key,
+                                  Done done) {
+  impl_->store(event, spec, note_key, std::move(done));
 }
 
 void RedisStore::runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
@@ -1074,7 +1101,7 @@ bool RedisStore::ready() const {
 
 namespace {
 
-// A GET's or SET's reply as a LookupResult.
+// A GET's, SET's or DEL's reply as a LookupResult.
 RedisStore::ScriptDone asLookup(EventStore::LookupDone done) {
   return [done = std::move(done)](ScriptReply reply) {
     LookupResult result;
@@ -1091,10 +1118,6 @@ RedisStore::ScriptDone asLookup(EventStore::LookupDone done) {
 
 void RedisStore::findStored(const std::string& route, const std::string& key, LookupDone done) {
   runScript(get_script_, {impl_->key_prefix_ + "idem:" + route + ":" + key}, {}, asLookup(std::move(done)));
-}
-
-void RedisStore::getNote(const std::string& route, const std::string& key, LookupDone done) {
-  runScript(get_script_, {impl_->key_prefix_ + "note:" + route + ":" + key}, {}, asLookup(std::move(done)));
 }
 
 void RedisStore::putNote(const std::string& route, const std::string& key, const std::string& value,

@@ -124,11 +124,13 @@ class RedisStore final : public EventStore {
   // (Redis went away) or kTimeout (we dropped it): either way it may have been written.
   void store(const Event& event, const StoreSpec& spec, Done done) override;
   bool ready() const override;
-  // One GET or SET each, with store()'s guarantees (see runScript()).
+  // The note is read inside the store script (KEYS[6]), before the idempotency key is claimed.
+  void storeUnlessNoted(const Event& event, const StoreSpec& spec, const std::string& note_key,
+                        Done done) override;
+  // One GET, SET or DEL each, with store()'s guarantees (see runScript()).
   void findStored(const std::string& route, const std::string& key, LookupDone done) override;
   void putNote(const std::string& route, const std::string& key, const std::string& value, uint64_t ttl_s,
                LookupDone done) override;
-  void getNote(const std::string& route, const std::string& key, LookupDone done) override;
 
   using ScriptDone = std::function<void(ScriptReply)>;
   // Runs `script` with its KEYS and ARGV on the store's connection, with store()'s guarantees: kUnavailable
@@ -150,7 +152,9 @@ class RedisStore final : public EventStore {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Script get_script_{"return redis.call('GET', KEYS[1])"};
-  Script put_script_{"return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"};
+  Script put_script_{
+      "if ARGV[1] == '' then return redis.call('DEL', KEYS[1]) end "
+      "return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"};
 };
 
 }  // namespace payhook::queue

@@ -376,16 +376,20 @@ TEST_F(CheckThenAvisoTest, AnAvisoAfterARefusedCheckCarriesTheWarning) {
 
 TEST_F(CheckThenAvisoTest, AnAvisoAfterAnAcceptedCheckIsAnOrdinaryPayment) {
   DecisionSink sink;
-  sink.answer(R"({"accept": true})");
+  sink.answer(R"({"accept": false, "message": "out of stock"})");
   start(sink.url());
+  // Refused first, then accepted when the payer tried again: the acceptance is what YooMoney acted on.
+  ASSERT_NE(check(checkOrder("502")).body.find(R"(code="100")"), std::string::npos);
+  sink.answer(R"({"accept": true})");
   ASSERT_NE(check(checkOrder("502")).body.find(R"(code="0")"), std::string::npos);
   ASSERT_EQ(aviso("502").status, 200);
   json data = avisoData("502");
   EXPECT_EQ(data["payment"]["warnings"], json::array());
-  EXPECT_EQ(data["check_order"]["decision"], "accept");
-  // An aviso with no check before it (a check kept past its TTL, or answered elsewhere) has no note.
+  EXPECT_FALSE(data.contains("check_order"));
+  // An aviso with no check before it has no note either.
   ASSERT_EQ(aviso("503").status, 200);
   EXPECT_FALSE(avisoData("503").contains("check_order"));
+  EXPECT_EQ(daemon_->logs().find("refused at checkOrder"), std::string::npos);
 }
 
 }  // namespace

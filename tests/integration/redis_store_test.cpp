@@ -614,3 +614,47 @@ TEST(RedisServerFixture, PasswordAndUnixSocket) {
 
 }  // namespace
 }  // namespace payhook::queue
+
+namespace payhook::queue {
+namespace {
+
+// A route's note holds back the store of an event that must first be told of it; the note's value comes back
+// in the same round trip, and nothing is written.
+TEST_F(RedisStoreTest, ANoteHoldsTheStoreAndAnEmptyNoteIsRemoved) {
+  RedisServer redis;
+  makeStore(redis.url());
+  ASSERT_TRUE(waitReady());
+  auto storeNoted = [&](const Event& e) {
+    std::optional<StoreResult> result;
+    store_->storeUnlessNoted(e, spec(), "invoice:92", [&](StoreResult r) { result = std::move(r); });
+    EXPECT_TRUE(runUntil([&] { return result.has_value(); }));
+    return result.value_or(StoreResult{});
+  };
+  auto putNote = [&](const std::string& value) {
+    std::optional<LookupResult> put;
+    store_->putNote("shop", "invoice:92", value, 60, [&](LookupResult r) { put = std::move(r); });
+    EXPECT_TRUE(runUntil([&] { return put.has_value(); }));
+    EXPECT_TRUE(put && put->ok);
+  };
+
+  // Without the note: an ordinary store.
+  EXPECT_EQ(storeNoted(makeEvent("e1", "paymentAviso:92")).outcome, StoreOutcome::kStored);
+
+  putNote("refuse 0190-check");
+  EXPECT_EQ(redis.command({"TTL", "{ph}:note:shop:invoice:92"}).integer, 60);
+  StoreResult held = storeNoted(makeEvent("e2", "paymentAviso:93"));
+  EXPECT_EQ(held.outcome, StoreOutcome::kHeld);
+  EXPECT_EQ(held.note, "refuse 0190-check");
+  EXPECT_FALSE(held.stored());
+  EXPECT_EQ(redis.command({"EXISTS", "{ph}:ev:e2"}).integer, 0);
+  EXPECT_EQ(redis.command({"EXISTS", "{ph}:idem:shop:paymentAviso:93"}).integer, 0);  // not claimed
+  // Stored as usual once told.
+  EXPECT_EQ(storeAndWait(makeEvent("e2", "paymentAviso:93"), spec()).outcome, StoreOutcome::kStored);
+
+  putNote("");
+  EXPECT_EQ(redis.command({"EXISTS", "{ph}:note:shop:invoice:92"}).integer, 0);
+  EXPECT_EQ(storeNoted(makeEvent("e3", "paymentAviso:94")).outcome, StoreOutcome::kStored);
+}
+
+}  // namespace
+}  // namespace payhook::queue

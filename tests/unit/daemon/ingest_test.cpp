@@ -11,7 +11,7 @@ class NullStore final : public queue::EventStore {
   bool ready() const override { return true; }
   void findStored(const std::string&, const std::string&, LookupDone) override {}
   void putNote(const std::string&, const std::string&, const std::string&, uint64_t, LookupDone) override {}
-  void getNote(const std::string&, const std::string&, LookupDone) override {}
+  void storeUnlessNoted(const Event&, const queue::StoreSpec&, const std::string&, Done) override {}
 };
 
 http::Request from(std::string peer, std::vector<std::string> xff) {

@@ -616,10 +616,9 @@ TEST(YooMoneyNotes, AnAvisoAfterARefusedCheckSaysSo) {
             nlohmann::json::array({"check_refused"}));
 
   Event accepted = storedAviso();
+  const std::string before = accepted.data_json;
   EXPECT_TRUE(handler().annotate(accepted, "accept 0190aaaa-0000-7000-8000-000000000003").empty());
-  auto ok = nlohmann::json::parse(accepted.data_json);
-  EXPECT_EQ(ok["check_order"]["decision"], "accept");
-  EXPECT_EQ(ok["payment"]["warnings"], nlohmann::json::array());
+  EXPECT_EQ(accepted.data_json, before);
 }
 
 }  // namespace
