@@ -26,6 +26,7 @@
 #include "common/base64.h"
 #include "handlers/form.h"
 #include "handlers/payment.h"
+#include "handlers/xml_text.h"
 
 namespace payhook::handlers {
 
@@ -336,107 +337,12 @@ Status verifySignature(const AllpayKey& key, xmlDoc* doc) {
   return Ok{};
 }
 
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// The code point of the UTF-8 sequence at `*i`, advancing past it; U+FFFD, advancing one byte, when the bytes
-// there are not valid UTF-8 (truncated, overlong, a surrogate, beyond U+10FFFF).
-uint32_t nextCodePoint(std::string_view s, size_t* i) {
-  constexpr uint32_t kReplacement = 0xFFFD;
-  const auto c = static_cast<unsigned char>(s[*i]);
-  size_t len = 0;
-  uint32_t cp = 0;
-  if (c < 0x80) {
-    ++*i;
-    return c;
-  }
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    ++*i;
-    return kReplacement;
-  }
-  if (*i + len > s.size()) {
-    ++*i;
-    return kReplacement;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[*i + k]);
-    if ((b & 0xC0) != 0x80) {
-      ++*i;
-      return kReplacement;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++*i;
-    return kReplacement;
-  }
-  *i += len;
-  return cp;
-}
-
-// `text` as XML character data: at most `max_chars` characters (code points, never a split UTF-8 sequence),
-// invalid UTF-8 and characters XML 1.0 forbids replaced by U+FFFD, & < > escaped, and a carriage return
-// written as a reference so that line-end normalisation cannot drop it.
-std::string xmlText(std::string_view text, size_t max_chars) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_chars * 4));
-  size_t i = 0;
-  for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
-    uint32_t cp = nextCodePoint(text, &i);
-    const bool xml_char = cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
-                          (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
-    if (!xml_char) cp = 0xFFFD;
-    switch (cp) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      default:
-        appendUtf8(out, cp);
-    }
-  }
-  return out;
-}
-
 // allpay's WebShopCustomerResponse.xsd: Status, then Reason (required by the schema; empty for DONE).
 http::Response customerResponse(std::string_view status, std::string_view reason) {
   std::string body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>") +
                      "<WSCResp:WebShopCustomerResponse xmlns:WSCResp=\"" + kCustomerResponseNs + "\">" +
                      "<WSCResp:Status>" + std::string(status) + "</WSCResp:Status><WSCResp:Reason>" +
-                     xmlText(reason, AllpayHandler::kMaxReason) +
+                     xmlEscaped(reason, AllpayHandler::kMaxReason) +
                      "</WSCResp:Reason></WSCResp:WebShopCustomerResponse>";
   return http::Response{200, "application/xml; charset=utf-8", std::move(body), {}, false};
 }

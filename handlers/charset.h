@@ -2,10 +2,18 @@
 // the event's data is JSON, so such values are carried as the same characters in UTF-8.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace payhook::handlers {
+
+// The code point of the UTF-8 sequence at `*i`, advancing past it; U+FFFD, advancing one byte, when the
+// bytes there are not valid UTF-8 (truncated, overlong, a surrogate, beyond U+10FFFF).
+uint32_t nextCodePoint(std::string_view s, size_t* i);
+// `cp` (at most U+10FFFF) in UTF-8.
+void appendUtf8(std::string* out, uint32_t cp);
 
 // True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points beyond U+10FFFF).
 bool isUtf8(std::string_view text);

@@ -11,6 +11,7 @@
 #include "handlers/digest.h"
 #include "handlers/form.h"
 #include "handlers/payment.h"
+#include "handlers/xml_text.h"
 
 namespace payhook::handlers {
 namespace {
@@ -122,74 +123,6 @@ std::string_view echoedId(const Form& form, std::string_view name) {
   return v != nullptr && isInteger(*v) ? std::string_view(*v) : std::string_view();
 }
 
-void appendUtf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// Decodes the UTF-8 sequence at `*i` and advances past it; U+FFFD (advancing one byte) when it is not
-// valid UTF-8: truncated, overlong, a surrogate or beyond U+10FFFF.
-uint32_t nextCodePoint(std::string_view s, size_t* i) {
-  constexpr uint32_t kReplacement = 0xFFFD;
-  const auto c = static_cast<unsigned char>(s[*i]);
-  size_t len = 0;
-  uint32_t cp = 0;
-  if (c < 0x80) {
-    ++*i;
-    return c;
-  } else if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    ++*i;
-    return kReplacement;
-  }
-  if (*i + len > s.size()) {
-    ++*i;
-    return kReplacement;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[*i + k]);
-    if ((b & 0xC0) != 0x80) {
-      ++*i;
-      return kReplacement;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++*i;
-    return kReplacement;
-  }
-  *i += len;
-  return cp;
-}
-
-// XML 1.0's Char production.
-bool xmlChar(uint32_t cp) {
-  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
-         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
-}
-
 }  // namespace
 
 namespace yoomoney {
@@ -211,46 +144,6 @@ std::string performedDatetime(int64_t unix_ms) {
   return buf;
 }
 
-std::string xmlAttribute(std::string_view text, size_t max_chars) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_chars * 4) + 16);
-  size_t i = 0;
-  for (size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
-    uint32_t cp = nextCodePoint(text, &i);
-    if (!xmlChar(cp)) cp = 0xFFFD;
-    switch (cp) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      // A parser turns a literal tab, newline or carriage return in an attribute into a space.
-      case '\t':
-        out += "&#9;";
-        break;
-      case '\n':
-        out += "&#10;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      default:
-        appendUtf8(&out, cp);
-    }
-  }
-  return out;
-}
-
 std::string answerXml(std::string_view element, int64_t performed_ms, int code, std::string_view invoice_id,
                       std::string_view shop_id, std::string_view message, std::string_view tech_message) {
   std::string out = R"(<?xml version="1.0" encoding="UTF-8"?><)";
@@ -258,10 +151,10 @@ std::string answerXml(std::string_view element, int64_t performed_ms, int code, 
   out += " performedDatetime=\"" + performedDatetime(performed_ms) + "\"";
   out += " code=\"" + std::to_string(code) + "\"";
   // Ids are digits when they come from a request, but the escaping costs nothing and keeps this safe alone.
-  if (!invoice_id.empty()) out += " invoiceId=\"" + xmlAttribute(invoice_id, kMaxTechMessage) + "\"";
-  if (!shop_id.empty()) out += " shopId=\"" + xmlAttribute(shop_id, kMaxTechMessage) + "\"";
-  if (!message.empty()) out += " message=\"" + xmlAttribute(message, kMaxMessage) + "\"";
-  if (!tech_message.empty()) out += " techMessage=\"" + xmlAttribute(tech_message, kMaxTechMessage) + "\"";
+  if (!invoice_id.empty()) out += " invoiceId=\"" + xmlEscaped(invoice_id, kMaxTechMessage) + "\"";
+  if (!shop_id.empty()) out += " shopId=\"" + xmlEscaped(shop_id, kMaxTechMessage) + "\"";
+  if (!message.empty()) out += " message=\"" + xmlEscaped(message, kMaxMessage) + "\"";
+  if (!tech_message.empty()) out += " techMessage=\"" + xmlEscaped(tech_message, kMaxTechMessage) + "\"";
   out += "/>";
   return out;
 }

@@ -71,12 +71,6 @@ namespace yoomoney {
 // `unix_ms`. Always UTC, written "+00:00": the protocol asks for an offset, not a particular zone.
 std::string performedDatetime(int64_t unix_ms);
 
-// `text` made safe for a double-quoted XML attribute: at most `max_chars` characters (Unicode code points,
-// never a split UTF-8 sequence), invalid UTF-8 and characters XML 1.0 forbids replaced by U+FFFD,
-// & < > " ' escaped, and tab / newline / carriage return written as character references so attribute
-// normalisation cannot change them.
-std::string xmlAttribute(std::string_view text, size_t max_chars);
-
 // The whole answer body. `invoice_id` and `shop_id` are left out when empty; `message` (≤255 characters)
 // and `tech_message` (≤64) too. `element` is "checkOrderResponse" or "paymentAvisoResponse".
 std::string answerXml(std::string_view element, int64_t performed_ms, int code, std::string_view invoice_id,

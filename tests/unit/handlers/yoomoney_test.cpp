@@ -1,5 +1,7 @@
 #include "handlers/yoomoney.h"
 
+#include "handlers/xml_text.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -408,19 +410,19 @@ TEST(YooMoney, PerformedDatetimeIsXsDateTimeWithMillisecondsAndOffset) {
 }
 
 TEST(YooMoney, XmlAttributeEscapesAndSanitises) {
-  EXPECT_EQ(yoomoney::xmlAttribute(R"(<&">')", 255), "&lt;&amp;&quot;&gt;&apos;");
-  EXPECT_EQ(yoomoney::xmlAttribute("a\tb\nc\rd", 255), "a&#9;b&#10;c&#13;d");
-  EXPECT_EQ(yoomoney::xmlAttribute(std::string("a\0b\x01", 4), 255),
+  EXPECT_EQ(xmlEscaped(R"(<&">')", 255), "&lt;&amp;&quot;&gt;&apos;");
+  EXPECT_EQ(xmlEscaped("a\tb\nc\rd", 255), "a&#9;b&#10;c&#13;d");
+  EXPECT_EQ(xmlEscaped(std::string("a\0b\x01", 4), 255),
             "a\xEF\xBF\xBD"
             "b\xEF\xBF\xBD");
-  EXPECT_EQ(yoomoney::xmlAttribute("\xC3\x28", 255), "\xEF\xBF\xBD(");             // broken 2-byte sequence
-  EXPECT_EQ(yoomoney::xmlAttribute("\xC0\xAF", 255), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
-  EXPECT_EQ(yoomoney::xmlAttribute("\xED\xA0\x80", 255),
-            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");                       // surrogate
-  EXPECT_EQ(yoomoney::xmlAttribute("\xEF\xBF\xBF", 255), "\xEF\xBF\xBD");  // U+FFFF is not an XML Char
-  EXPECT_EQ(yoomoney::xmlAttribute("\xF0\x9F\x92\xB3 ok", 255), "\xF0\x9F\x92\xB3 ok");
-  EXPECT_EQ(yoomoney::xmlAttribute("жжж", 2), "жж");
-  EXPECT_EQ(yoomoney::xmlAttribute("&&&", 2), "&amp;&amp;");  // the limit counts characters, not escapes
+  EXPECT_EQ(xmlEscaped("\xC3\x28", 255), "\xEF\xBF\xBD(");             // broken 2-byte sequence
+  EXPECT_EQ(xmlEscaped("\xC0\xAF", 255), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(xmlEscaped("\xED\xA0\x80", 255),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");           // surrogate
+  EXPECT_EQ(xmlEscaped("\xEF\xBF\xBF", 255), "\xEF\xBF\xBD");  // U+FFFF is not an XML Char
+  EXPECT_EQ(xmlEscaped("\xF0\x9F\x92\xB3 ok", 255), "\xF0\x9F\x92\xB3 ok");
+  EXPECT_EQ(xmlEscaped("жжж", 2), "жж");
+  EXPECT_EQ(xmlEscaped("&&&", 2), "&amp;&amp;");  // the limit counts characters, not escapes
 }
 
 TEST(YooMoney, AnswerXmlCarriesMessageAndTechMessage) {
