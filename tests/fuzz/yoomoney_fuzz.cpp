@@ -15,6 +15,7 @@
 #include "common/http_message.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/xml_text.h"
 #include "handlers/yoomoney.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -66,7 +67,7 @@ void checkAnswer(const payhook::http::Response& r, std::string_view element) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input = payhook::fuzz::asView(data, size);
   {
-    const std::string escaped = h::yoomoney::xmlAttribute(input, 255);
+    const std::string escaped = h::xmlEscaped(input, 255);
     FUZZ_CHECK(escaped.find_first_of("<>\"'\t\n\r") == std::string::npos);
     FUZZ_CHECK(validUtf8(escaped));
   }
