@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 point 4: with a million events waiting in Redis, payhookd's start-up stays under 100 ms and ingest
+# With a million events waiting in Redis, payhookd's start-up stays under 100 ms and ingest
 # stays at least 0.9x the empty-queue figure. Two runs of the same payhookd and Redis: first on an empty
 # Redis, then after a million events (as RedisStore::store() writes them, all due for one target) were
 # loaded. The target refuses connections, so the engine's breaker opens and the jobs stay waiting; the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile-traffic figure (issue 6 point 3): p50/p99 of validly signed Standard Webhooks callbacks measured with
+# Hostile-traffic figure: p50/p99 of validly signed Standard Webhooks callbacks measured with
 # wrk on a quiet payhookd, then again while bench/slowloris.py holds SLOWLORIS_CONNECTIONS (1000) incomplete
 # requests open on the same listener (reopening any the daemon closes), and the ratio of the two. payhookd
 # runs with its default [server] limits (header_timeout 10s, max_connections 10000) and forwards to an nginx

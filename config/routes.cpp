@@ -1,4 +1,4 @@
-// Routes: the keys every provider shares, the provider table from DESIGN.md, and retry policies.
+// Routes: the keys every provider shares, the provider table (README "Configuration"), and retry policies.
 #include <unistd.h>
 
 #include <algorithm>

@@ -132,7 +132,7 @@ struct App::Impl {
     registerMetrics();
   }
 
-  // Names per DESIGN.md ("Admin listener"); docs/operations.md says what each means.
+  // docs/operations.md says what each metric means.
   void registerMetrics() {
     registry.gauge("payhook_build_info", "payhook's version; always 1", {"version"},
                    [](const metrics::GaugeSample& s) { s({PAYHOOK_VERSION}, 1); });

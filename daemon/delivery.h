@@ -1,5 +1,5 @@
-// Delivery: the engine that turns stored events into signed POSTs to the shop's apps (DESIGN.md "What
-// internal apps receive", issue 4). On the App's loop it claims due jobs from the JobQueue under a lease,
+// Delivery: the engine that turns stored events into signed POSTs to the shop's apps (README "Delivery:
+// what the shop's apps receive"). On the App's loop it claims due jobs from the JobQueue under a lease,
 // sends each through the shared http::Client, and completes, reschedules or buries it by the route's retry
 // policy. A sweep timer returns expired leases to due and re-creates jobs that were lost.
 //
@@ -62,7 +62,7 @@ struct TargetStatus {
   int64_t due = -1;  // jobs waiting, as the last sweep counted them; -1 before the first
 };
 
-// The delivery metrics families (names in DESIGN.md); they live in the App's registry.
+// The delivery metrics families (names in docs/operations.md); they live in the App's registry.
 struct DeliveryMetrics {
   metrics::Family<metrics::Counter>* deliveries = nullptr;  // target, outcome (delivered|retry|dead)
   metrics::Family<metrics::Histogram>* latency = nullptr;   // target: HTTP exchange, seconds

@@ -55,7 +55,7 @@ struct RouteEntry {
   mutable std::optional<RouteMetrics> metrics;
 };
 
-// The ingest metrics families (names in DESIGN.md); they live in the App's registry.
+// The ingest metrics families (names in docs/operations.md); they live in the App's registry.
 struct IngestMetrics {
   metrics::Family<metrics::Counter>* callbacks = nullptr;  // route, provider, outcome
   metrics::Family<metrics::Histogram>* latency = nullptr;  // route

@@ -449,7 +449,7 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   data["transaction_id"] = n.transaction_id;
   data["status"] = n.status;
   if (n.status_description) data["status_description"] = *n.status_description;
-  // Status is opaque apart from these two (PROTOCOLS.md): every other value is a failure.
+  // Status is opaque apart from these two (README "allpay.kz"): every other value is a failure.
   const bool paid = n.status == "0" || n.status == "SUCCESS";
   data["paid"] = paid;
   // The notification carries no amount and no currency (README "The normalised payment").

@@ -1,4 +1,4 @@
-// The `allpay` route handler: allpay.kz's merchant notification (PROTOCOLS.md "allpay.kz").
+// The `allpay` route handler: allpay.kz's merchant notification (README "allpay.kz").
 //
 // allpay POSTs the base64 of a signed XML WebShopResponse to the shop's ResponseURL. The base64 is the raw
 // request body, as both of allpay's demos read it (PHP: php://input; Java: the JAX-RS entity); when the

@@ -43,7 +43,7 @@ struct Decide {
   bool deliver = false;
 };
 
-// The shop's answer to a decision request (DESIGN.md "Decide flows").
+// The shop's answer to a decision request (README: a YooMoney check, allpay v2 and Integra's decision).
 struct Decision {
   enum class Kind {
     kAccept,  // {"accept": true}

@@ -1,4 +1,4 @@
-// The `integra` route handler: Integra's PAYMENT_NOTIFY_URL notification (PROTOCOLS.md).
+// The `integra` route handler: Integra's PAYMENT_NOTIFY_URL notification (README "Providers").
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace integra {
 bool userHash(std::string_view s);
 
 // `query` without its `token` parameter(s), every other byte as it was: what may be stored and forwarded as
-// the raw query. (The daemon stores the raw request as received; see the report on issue 3.)
+// the raw query.
 std::string withoutToken(std::string_view query);
 
 }  // namespace integra

@@ -1,4 +1,4 @@
-// Integra's asynchronous Decide flow (PROTOCOLS.md, "Integra"): the shop's decision target answers the
+// Integra's asynchronous Decide flow (README "Integra's decision"): the shop's decision target answers the
 // delivered notify event with {"accept": true} or {"accept": false, "code": N, "message": "..."}, and payhook
 // carries the decision out as a GET to Integra's API (confirmPayment or declinePayment), retried like any
 // delivery; a 2xx answer that is no clear decision is the route's default refusal. Pure functions: the

@@ -1,4 +1,4 @@
-// The `payinpayout` route handler: Payin-payout's invoice-result and top-up callbacks (PROTOCOLS.md).
+// The `payinpayout` route handler: Payin-payout's invoice-result and top-up callbacks (README "Providers").
 #pragma once
 
 #include <cstdint>

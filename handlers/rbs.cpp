@@ -410,7 +410,7 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   ev.type = "rbs." + *operation;
   // With checksum = "none" nothing was verified: the source address was the only check (allow_ips).
   ev.verified = options_.checksum != rbs::Checksum::kNone;
-  // Deviation from PROTOCOLS.md (mdOrder + operation + status): a second partial refund or deposit of one
+  // Not only mdOrder + operation + status: a second partial refund or deposit of one
   // order has the same three, and would be dropped as a duplicate of the first. The cumulative amount the
   // bank reports tells them apart, and is the same in the bank's retries of one callback.
   // The bank's amounts are digits; in one that is not, ':' is escaped so that the key still reads back.

@@ -1,5 +1,5 @@
 // The `yoomoney` route handler: the YooMoney (Yandex.Money) HTTP protocol's checkURL and avisoURL
-// (PROTOCOLS.md "YooMoney").
+// (README "YooMoney").
 #pragma once
 
 #include <cstdint>

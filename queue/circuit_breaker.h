@@ -1,4 +1,4 @@
-// A per-target circuit breaker for the delivery engine (issue 4 point 5). After `failures` consecutive
+// A per-target circuit breaker for the delivery engine. After `failures` consecutive
 // failed attempts the target is taken as down: no job of it is claimed for `cooldown_ms`, then one job at a
 // time probes it, until an attempt succeeds. Jobs of an open target stay due in Redis; they are neither
 // claimed nor charged an attempt, so an outage does not burn through the retry schedule.

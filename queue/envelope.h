@@ -1,6 +1,6 @@
-// Envelope: what an internal app receives for one event (DESIGN.md "What internal apps receive"), and the
-// Standard Webhooks headers that let it check the envelope came from payhook. Used by delivery and by the
-// synchronous decision request, so both look the same to the app.
+// Envelope: what an internal app receives for one event (README "Delivery: what the shop's apps receive"),
+// and the Standard Webhooks headers that let it check the envelope came from payhook. Used by delivery and by
+// the synchronous decision request, so both look the same to the app.
 #pragma once
 
 #include <cstdint>

@@ -50,7 +50,7 @@ struct RedisStoreOptions {
   uint64_t connect_timeout_ms = 2'000;
   uint64_t reconnect_initial_ms = 100;
   // Capped low on purpose: every callback is refused with 503 until the store is back, so a Redis that
-  // returns must be found within a second (issue 6); one connect attempt every 500 ms costs nothing.
+  // returns must be found within a second; one connect attempt every 500 ms costs nothing.
   uint64_t reconnect_max_ms = 500;
   // While idle, a PING this often (bounded by store_timeout like any command), so readiness notices a Redis
   // that went silent without closing the connection. 0 disables it.

@@ -1,5 +1,5 @@
-// Retry policy: what happens to a delivery job after one attempt (DESIGN.md "What internal apps receive",
-// issue 4 point 4). Pure functions of (policy, attempt count, times, answer, randomness): no I/O and no clock
+// Retry policy: what happens to a delivery job after one attempt (README "Delivery: what the shop's apps
+// receive"). Pure functions of (policy, attempt count, times, answer, randomness): no I/O and no clock
 // reads, so the scheduler passes the loop's time in and tests need no sleeping.
 //
 // queue/ may not include config/, so RetryPolicy mirrors config::RetryPolicy field for field; the daemon

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dependency rule of DESIGN.md, checked on every #include "..." of the project's own headers:
+# The dependency rule of the layers (README "Architecture"), checked on every #include "..." of the project's own headers:
 # handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
 # config/ knows no sockets, daemon/uv and daemon/http know nothing of payments or Redis, common/ is the
 # bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.

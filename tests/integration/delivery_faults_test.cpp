@@ -1,4 +1,4 @@
-// The delivery engine under faults (issue 4 point 8), end to end: the real payhookd (one or two of them)
+// The delivery engine under faults, end to end: the real payhookd (one or two of them)
 // and redis-server, the shop's app played by the in-process Sink. Retry delays must follow the route's
 // policy (schedule, exponential, jitter, Retry-After), an exhausted job must end dead, and no event may be
 // lost or delivered twice inside a lease when payhookd is killed, runs twice on one Redis, or Redis comes

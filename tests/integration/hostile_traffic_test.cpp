@@ -1,4 +1,4 @@
-// Hostile traffic against the real payhookd and a real redis-server (issue 6 point 3): slowloris beside
+// Hostile traffic against the real payhookd and a real redis-server: slowloris beside
 // normal load, max_connections filled by slowloris, header bombs, a 100 MB body, NUL bytes and invalid UTF-8,
 // duplicated signed parameters and 10 000 parameters. What a user relies on: normal callbacks are still
 // answered, every refusal is prompt and stores nothing, no forged payload gets a 2xx, and the daemon's memory

@@ -1,4 +1,4 @@
-// What the shop's apps receive must verify with code that is not payhook's (issue 4, point 8): the real
+// What the shop's apps receive must verify with code that is not payhook's: the real
 // payhookd and redis-server deliver to tests/node/verify_sink.mjs, a Node process that checks `v1` with the
 // official Standard Webhooks library (npm `standardwebhooks`, pinned in tests/node/package-lock.json) and
 // `v1a` with Node's own crypto.verify (ed25519). Node and tests/node/node_modules are installed by

@@ -1,4 +1,4 @@
-// The ledger of a reliability run (issue 6, point 1): what the load generator sent and what payhookd
+// The ledger of a reliability run: what the load generator sent and what payhookd
 // answered, what the shop's app received, and what Redis holds, reconciled into the counts the issue asks
 // for. "Published = delivered + missing, or the run is void."
 //

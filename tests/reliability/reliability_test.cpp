@@ -1,4 +1,4 @@
-// Issue 6, point 1: the ledger scenarios. Each runs the real payhookd against a real redis-server (AOF on)
+// The ledger scenarios. Each runs the real payhookd against a real redis-server (AOF on)
 // and an in-process app, under load from LoadGenerator, breaks something, lets the queue settle, and
 // reconciles what was acknowledged with what the app received and what Redis holds (ledger.h has the
 // definitions). Every scenario prints one ledger line and its timing facts, and asserts 0 lost, 0 false
