@@ -97,12 +97,13 @@ struct RouteConfig {
 
   // Provider keys. Each secret was read from its `*_file` (or given inline, with a warning).
   // Text files of secrets are split into non-empty lines with surrounding white space removed.
-  std::vector<Secret> secret;       // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
-  std::string public_key;           // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
-  std::string shop_id;              // yoomoney
-  Secret shop_password;             // yoomoney: shop_password_file
-  std::string checksum;             // rbs: "hmac-sha256", "rsa", "none"
-  std::string rsa_hash = "sha512";  // rbs
+  std::vector<Secret> secret;  // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
+  std::string public_key;      // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
+  std::string shop_id;         // yoomoney
+  Secret shop_password;        // yoomoney: shop_password_file
+  uint64_t max_unsigned = 8 * 1024;     // yoomoney: bytes of fields the md5 does not cover, names included
+  std::string checksum;                 // rbs: "hmac-sha256", "rsa", "none"
+  std::string rsa_hash = "sha512";      // rbs
   std::vector<std::string> own_params;  // rbs: parameters the shop put in its callback URL (never signed)
   std::string currency = "RUB";         // rbs: ISO 4217 letters, when the callback carries no `currency`
   Secret url_token;                     // integra: url_token_file

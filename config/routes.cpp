@@ -21,7 +21,7 @@ struct Provider {
 
 // Each `*_file` key may also be given inline without the suffix; both spellings are listed.
 const std::vector<Provider> kProviders{
-    {"yoomoney", {"shop_id", "shop_password_file", "shop_password"}},
+    {"yoomoney", {"shop_id", "shop_password_file", "shop_password", "max_unsigned"}},
     {"rbs",
      {"checksum", "secret_file", "secret", "public_key_file", "public_key", "rsa_hash", "own_params",
       "currency"}},
@@ -254,6 +254,7 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
       t.error("decision", "is required " + forProvider(provider) +
                               ": checkOrder asks this target before the payment is taken");
     }
+    if (auto v = t.size("max_unsigned", 0)) route.max_unsigned = *v;
   } else if (provider == "rbs") {
     auto checksum = t.choice("checksum", {"hmac-sha256", "rsa", "none"});
     if (!checksum && !t.has("checksum"))

@@ -114,6 +114,34 @@ void recordDecision(Event& event, const handlers::Decision& d, const std::string
   event.data_json = data.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The decision recordDecision() wrote into a stored event's data; nullopt when it holds none.
+std::optional<handlers::Decision> recordedDecision(const Event& event) {
+  using nlohmann::json;
+  const json data = json::parse(event.data_json, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_object()) return std::nullopt;
+  auto it = data.find("decision");
+  if (it == data.end() || !it->is_object()) return std::nullopt;
+  const std::string outcome = it->value("outcome", std::string());
+  handlers::Decision d;
+  if (outcome == "accept") {
+    d.kind = handlers::Decision::Kind::kAccept;
+  } else if (outcome == "refuse" || outcome == "pending") {
+    d.kind = handlers::Decision::Kind::kRefuse;
+    d.pending = outcome == "pending";
+  } else if (outcome == "failed") {
+    d.kind = handlers::Decision::Kind::kFailed;
+  } else {
+    return std::nullopt;
+  }
+  if (auto code = it->find("code"); code != it->end() && code->is_number_integer()) {
+    const auto v = code->get<int64_t>();
+    if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
+  }
+  if (auto message = it->find("message"); message != it->end() && message->is_string())
+    d.message = message->get<std::string>();
+  return d;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config& config,
@@ -395,6 +423,41 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
     responder.send(r.handler->unavailable());
     return;
   }
+  if (deliver) {
+    ask(std::move(event), std::move(route), std::move(responder), start, deliver);
+    return;
+  }
+  // A check is asked about once: its repeat (the provider's retry, or a captured check replayed) is answered
+  // from the stored decision, so a replay neither asks the shop again nor stores anything.
+  store_.findStoredEvent(
+      r.name, event->idempotency_key,
+      [this, event, route, responder, start](queue::EventLookup found) mutable {
+        const RouteEntry& r = *route;
+        if (!found.ok) {
+          refuseUnstored("decision not asked: the store could not be read, asked the provider to retry", r,
+                         queue::StoreResult{queue::StoreOutcome::kUnavailable, {}, found.error},
+                         routeMetrics(r), start, responder);
+          return;
+        }
+        std::optional<handlers::Decision> decision;
+        if (found.event) decision = recordedDecision(*found.event);
+        if (!decision) {
+          ask(std::move(event), std::move(route), std::move(responder), start, /*deliver=*/false);
+          return;
+        }
+        countOn(routeMetrics(r), &RouteMetrics::duplicate, start);
+        log::info("check repeated, answered from the stored decision", {{"route", r.name},
+                                                                        {"event_id", found.event->id},
+                                                                        {"type", event->type},
+                                                                        {"outcome", kindName(*decision)},
+                                                                        {"latency_ms", elapsedMs(start)}});
+        responder.send(r.handler->decided(*event, *decision));
+      });
+}
+
+void Ingest::ask(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
+                 http::Responder responder, uint64_t start, bool deliver) {
+  const RouteEntry& r = *route;
   const DecisionTarget& target = *r.decision;
   http::ClientRequest request;
   request.method = "POST";
@@ -435,10 +498,8 @@ void Ingest::decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEnt
       event->idempotency_key += ":";
       event->idempotency_key += kindName(decision);
     } else {
-      // Stored for audit only: the app has already answered, so no delivery job is queued. Each check gets
-      // its own record: a provider's repeated check is answered from the shop's new decision, and the audit
-      // must show the decision the provider acted on.
-      event->idempotency_key += ":" + event->id;
+      // Stored for audit only: the app has already answered, so no delivery job is queued. Two checks asked
+      // at once both reach here; the second is a duplicate and answered with the decision it was given.
       spec.idempotency_ttl_s = r.spec.idempotency_ttl_s;
     }
     store.store(

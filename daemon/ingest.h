@@ -136,9 +136,12 @@ class Ingest {
 
   // Decide flow: ask the route's decision target, store the event with the decision (for audit only, or,
   // with `deliver` (handlers::Decide), like an accepted callback with its delivery jobs), then answer with
-  // handler.decided(); a store failure answers unavailable().
+  // handler.decided(); a store failure answers unavailable(). An audit-only decision is asked once per
+  // idempotency key: a repeat is answered from the decision the stored event recorded.
   void decide(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route,
               http::Responder responder, uint64_t start, bool deliver);
+  void ask(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry> route, http::Responder responder,
+           uint64_t start, bool deliver);
 };
 
 }  // namespace payhook::daemon

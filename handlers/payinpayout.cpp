@@ -327,20 +327,26 @@ Verdict PayinPayoutHandler::handle(size_t endpoint, const http::Request& request
 
   // Amounts, ids and codes travel as text: an integer becomes its decimal string, a float its spelling in
   // the body. Booleans and nulls stay.
+  // The hash covers every field but `tracker`, which goes under "unsigned" so that no app mistakes it for a
+  // verified value; "payment" and "unsigned" are payhook's own keys in data.
   Json data = Json::object();
+  Json unsigned_fields = Json::object();
   for (const auto& f : body->fields) {
     if (f.key == "hash") continue;
+    if (f.key == "payment" || f.key == "unsigned") return malformed("a field name is reserved: " + f.key);
+    Json& into = f.key == "tracker" ? unsigned_fields : data;
     switch (f.kind) {
       case Field::Kind::kBool:
-        data[f.key] = f.text == "1";
+        into[f.key] = f.text == "1";
         break;
       case Field::Kind::kNull:
-        data[f.key] = nullptr;
+        into[f.key] = nullptr;
         break;
       default:
-        data[f.key] = f.text;
+        into[f.key] = f.text;
     }
   }
+  data["unsigned"] = std::move(unsigned_fields);
   const Payment payment = paymentOf(*body, invoice, status);
   ev.route = route_;
   ev.provider = "payinpayout";

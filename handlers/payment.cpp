@@ -172,12 +172,19 @@ void Payment::appendJson(std::string& out) const {
   appendOptional(out, provider_payment_id);
   out += R"(,"test":)";
   out += test ? "true" : "false";
-  out += R"(,"warnings":[)";
-  for (size_t i = 0; i < warnings.size(); ++i) {
-    if (i > 0) out += ',';
-    appendString(out, warnings[i]);
-  }
-  out += "]}";
+  auto appendList = [&out](const std::vector<std::string>& list) {
+    out += '[';
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out += ',';
+      appendString(out, list[i]);
+    }
+    out += ']';
+  };
+  out += R"(,"warnings":)";
+  appendList(warnings);
+  out += R"(,"unsigned":)";
+  appendList(unsigned_keys);
+  out += '}';
 }
 
 nlohmann::json Payment::toJson() const {

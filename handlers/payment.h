@@ -36,6 +36,9 @@ struct Payment {
   std::optional<std::string> provider_payment_id;
   bool test = false;                  // a test-mode or demo payment: no real money moved
   std::vector<std::string> warnings;  // what the app must know before it trusts the outcome
+  // The keys above whose value came from a field the provider's signature does not cover (YooMoney's
+  // orderNumber as order_id): true as far as the request goes, but anyone who saw it could have changed it.
+  std::vector<std::string> unsigned_keys;
 
   // Sets `amount` from a decimal in major units as the provider wrote it ("87.10", "100", "100,50": a
   // decimal comma is written as a point) and `amount_minor` when the currency's minor digits are known and
@@ -44,8 +47,8 @@ struct Payment {
   // Sets `amount_minor`, and `amount` when the currency's minor digits are known.
   void setMinorAmount(int64_t minor);
 
-  // {"outcome","amount","amount_minor","currency","order_id","provider_payment_id","test","warnings"} in that
-  // order, compact; an unknown value is null, so every event has the same keys.
+  // {"outcome","amount","amount_minor","currency","order_id","provider_payment_id","test","warnings",
+  // "unsigned"} in that order, compact; an unknown value is null, so every event has the same keys.
   void appendJson(std::string& out) const;
   nlohmann::json toJson() const;
   // Adds "payment" to `object`, the compact JSON text of the event's data, as its last member: written

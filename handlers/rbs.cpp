@@ -386,8 +386,8 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
     if (name == "checksum" || name == "sign_alias") continue;
     std::string key = rbs::snakeCase(name);
     // "Checksum" or "sign_Alias" are signed like any other field, but stored as "checksum" they would read
-    // as the unsigned ones that data promises never to hold; "payment" and "shop_params" are payhook's.
-    if (key == "checksum" || key == "sign_alias" || key == "payment" || key == "shop_params")
+    // as the unsigned ones that data promises never to hold; "payment" and "unsigned" are payhook's.
+    if (key == "checksum" || key == "sign_alias" || key == "payment" || key == "unsigned")
       return malformed("a parameter name is reserved\n",
                        "parameter " + clip(name) + " would be stored as " + key);
     auto [it, inserted] = seen.emplace(key, &name);
@@ -397,12 +397,14 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
     data[key] = value;
   }
   const Payment payment = paymentOf(bank, *md_order, *operation, *status, options_.currency);
-  // The shop's own parameters, as sent and apart: never signed, so never beside the signed fields.
+  // The shop's own parameters, as sent and apart under "unsigned": the bank never signs them.
+  nlohmann::json unsigned_fields = nlohmann::json::object();
   if (!own.empty()) {
     nlohmann::json shop = nlohmann::json::object();
     for (const auto& [name, value] : own) shop[name] = value;
-    data["shop_params"] = std::move(shop);
+    unsigned_fields["shop_params"] = std::move(shop);
   }
+  data["unsigned"] = std::move(unsigned_fields);
 
   Event ev;
   ev.route = options_.route;

@@ -161,8 +161,12 @@ std::string answerXml(std::string_view element, int64_t performed_ms, int code, 
 
 }  // namespace yoomoney
 
-YooMoneyHandler::YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password)
-    : route_(std::move(route)), shop_id_(std::move(shop_id)), shop_password_(std::move(shop_password)) {}
+YooMoneyHandler::YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password,
+                                 uint64_t max_unsigned)
+    : route_(std::move(route)),
+      shop_id_(std::move(shop_id)),
+      shop_password_(std::move(shop_password)),
+      max_unsigned_(max_unsigned) {}
 
 std::vector<Endpoint> YooMoneyHandler::endpoints() const {
   // Order matches EndpointIndex.
@@ -234,6 +238,16 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
     return refuse(1, invoice_id, shop_id, "shopId is not the route's shop_id", "forged",
                   "shopId does not match this route");
 
+  // Anyone who saw a signed form can send it again with fields of their own: what they may add is bounded.
+  uint64_t unsigned_bytes = 0;
+  for (const auto& pair : form->pairs())
+    if (!isSignedField(pair.first)) unsigned_bytes += pair.first.size() + pair.second.size();
+  if (unsigned_bytes > max_unsigned_)
+    return refuse(200, invoice_id, shop_id,
+                  "unsigned fields of " + std::to_string(unsigned_bytes) + " bytes, over max_unsigned (" +
+                      std::to_string(max_unsigned_) + ")",
+                  "malformed", "unsigned fields too large");
+
   // A form from a windows-1251 page posts windows-1251 bytes: said in the content-type, or told by bytes that
   // are not UTF-8. The md5 above covered the bytes as sent; data carries the same characters in UTF-8, and
   // raw.body keeps the bytes.
@@ -243,7 +257,10 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
                                   [](const auto& p) { return !isUtf8(p.first) || !isUtf8(p.second); });
   auto utf8 = [&](const std::string& v) { return cp1251 ? cp1251ToUtf8(v) : v; };
 
+  // What the md5 covers at the top, and everything else under "unsigned", so an app cannot take an unsigned
+  // value for a verified one by mistake.
   nlohmann::json data = nlohmann::json::object();
+  nlohmann::json unsigned_fields = nlohmann::json::object();
   nlohmann::json custom = nlohmann::json::object();
   // A repeated field keeps every value, in order, as an array.
   auto put = [](nlohmann::json& into, const std::string& key, std::string value) {
@@ -258,19 +275,23 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
     if (name == kMd5Field) continue;
     auto known =
         std::find_if(std::begin(kFields), std::end(kFields), [&](const Field& f) { return f.name == name; });
-    if (known != std::end(kFields))
-      put(data, std::string(known->snake), utf8(pair.second));
-    else
+    if (known == std::end(kFields))
       put(custom, utf8(name), utf8(pair.second));
+    else
+      put(known->signed_field ? data : unsigned_fields, std::string(known->snake), utf8(pair.second));
   }
-  data["custom"] = std::move(custom);
+  unsigned_fields["custom"] = std::move(custom);
+  data["unsigned"] = std::move(unsigned_fields);
 
   const std::string& currency = *form->get("orderSumCurrencyPaycash");
   Payment payment;
   payment.test = currency == kDemoCurrency;
   payment.currency = payment.test ? std::optional<std::string>("RUB") : money::currencyAlpha(currency);
   payment.setMajorAmount(*form->get("orderSumAmount"));
-  if (form->count("orderNumber") == 1) payment.order_id = utf8(*form->get("orderNumber"));
+  if (form->count("orderNumber") == 1) {
+    payment.order_id = utf8(*form->get("orderNumber"));
+    payment.unsigned_keys.push_back("order_id");
+  }
   payment.provider_payment_id = std::string(canonicalInteger(invoice_id));
   if (endpoint == kAviso) {
     payment.outcome = Outcome::kSucceeded;
@@ -357,7 +378,7 @@ Result<std::unique_ptr<Handler>> makeYooMoneyHandler(const config::RouteConfig& 
   if (!isInteger(route.shop_id)) return Error{"shop_id: must be the shop's numeric id (digits only)"};
   if (route.shop_password.empty()) return Error{"shop_password_file: the shop password must not be empty"};
   return std::unique_ptr<Handler>(
-      std::make_unique<YooMoneyHandler>(route.name, route.shop_id, route.shop_password));
+      std::make_unique<YooMoneyHandler>(route.name, route.shop_id, route.shop_password, route.max_unsigned));
 }
 
 std::string YooMoneyHandler::storedBody(std::string&& body) const {

@@ -30,16 +30,21 @@ namespace payhook::handlers {
 // is the daemon's duplicate and gets the same code-0 answer. Check: Decide, idempotency key
 // "checkOrder:<invoiceId>", type "yoomoney.check_order"; decided() answers it from the stored event alone.
 //
-// Event data: every documented field under its snake_case name (requestDatetime → request_datetime, ...),
-// values as strings exactly as received (percent-decoded); `md5` is never included. Any other form field
-// (the shop's own payment-form fields) is kept under "custom" with its name as sent, so a custom field can
-// never shadow or be mistaken for a documented one.
+// Event data: the fields the md5 covers under their snake_case names (shopId → shop_id, ...), values as
+// strings exactly as received (percent-decoded); `md5` is never included. Every other documented field, and
+// under "custom" the shop's own payment-form fields with their names as sent, go under "unsigned": anyone who
+// saw a signed form could change them, so they never sit beside the signed ones. Their total size is bounded
+// by the route's max_unsigned (code 200 beyond). A repeated check of one invoice is answered by the daemon
+// from the first one's stored decision.
 class YooMoneyHandler final : public Handler {
  public:
   enum EndpointIndex : size_t { kCheck = 0, kAviso = 1 };
 
   // `shop_id` is the shop's numeric id as configured; `shop_password` the cabinet's shopPassword.
-  YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password);
+  // `max_unsigned` bounds the bytes (names and values) of the fields the md5 does not cover.
+  YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password,
+                  uint64_t max_unsigned = kDefaultMaxUnsigned);
+  static constexpr uint64_t kDefaultMaxUnsigned = 8 * 1024;
 
   std::vector<Endpoint> endpoints() const override;
   Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const override;
@@ -58,6 +63,7 @@ class YooMoneyHandler final : public Handler {
   std::string route_;
   std::string shop_id_;
   Secret shop_password_;
+  uint64_t max_unsigned_;
 };
 
 // Builds the handler from a route's `shop_id` and `shop_password_file`. Errors are "key: message".

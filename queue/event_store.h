@@ -25,8 +25,8 @@ const char* outcomeName(StoreOutcome o);
 
 struct StoreResult {
   StoreOutcome outcome = StoreOutcome::kError;
-  std::string event_id;  // kStored: the new id; kDuplicate: the id stored first
-  std::string error;     // kError/kTimeout/kUnavailable: a message without secrets
+  std::string event_id;   // kStored: the new id; kDuplicate: the id stored first
+  std::string error;      // kError/kTimeout/kUnavailable: a message without secrets
   std::string note = {};  // kHeld: the note's value
   bool stored() const { return outcome == StoreOutcome::kStored || outcome == StoreOutcome::kDuplicate; }
 };
@@ -35,6 +35,13 @@ struct StoreResult {
 struct LookupResult {
   bool ok = false;
   std::optional<std::string> value;  // absent: no such key (or it expired)
+  std::string error;
+};
+
+// An event read back by its idempotency key: `ok` false when Redis could not answer.
+struct EventLookup {
+  bool ok = false;
+  std::optional<Event> event;  // absent: no such key, or its event is gone; `id` and the stored parts
   std::string error;
 };
 
@@ -59,6 +66,11 @@ class EventStore {
   // The id of the event `route` stored under idempotency key `key`, while the key is kept. `done` runs
   // exactly once, on the loop, never before the call returns.
   virtual void findStored(const std::string& route, const std::string& key, LookupDone done) = 0;
+
+  using EventLookupDone = std::function<void(EventLookup)>;
+  // The event `route` stored under idempotency key `key`, while the key is kept, read in one round trip
+  // (a repeated YooMoney check is answered from the decision its first one recorded). `done` as above.
+  virtual void findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) = 0;
 
   // A note is a short value a route keeps about one of the provider's keys for `ttl_s`, for a later
   // callback of the same payment (a Decide flow's refusal, which the payment's notice must carry). An empty

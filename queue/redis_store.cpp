@@ -1126,6 +1126,27 @@ void RedisStore::putNote(const std::string& route, const std::string& key, const
             {value, std::to_string(std::max<uint64_t>(ttl_s, 1))}, asLookup(std::move(done)));
 }
 
+void RedisStore::findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) {
+  runScript(find_event_script_,
+            {impl_->key_prefix_ + "idem:" + route + ":" + key, impl_->key_prefix_ + "ev:"}, {},
+            [done = std::move(done)](ScriptReply reply) {
+              EventLookup result;
+              result.ok = reply.ok();
+              if (!result.ok) {
+                result.error = std::move(reply.error);
+              } else if (reply.value.type == ScriptValue::Type::kArray && reply.value.elements.size() == 2) {
+                // An event of the older layout, or one purged while its key lives, reads as absent.
+                if (auto parts = record::unpack(reply.value.elements[1].str)) {
+                  Event event;
+                  record::fill(*parts, event);
+                  event.id = std::move(reply.value.elements[0].str);
+                  result.event = std::move(event);
+                }
+              }
+              done(std::move(result));
+            });
+}
+
 uint64_t RedisStore::dataLosses() const {
   return impl_->data_losses_;
 }

@@ -131,6 +131,8 @@ class RedisStore final : public EventStore {
   void findStored(const std::string& route, const std::string& key, LookupDone done) override;
   void putNote(const std::string& route, const std::string& key, const std::string& value, uint64_t ttl_s,
                LookupDone done) override;
+  // One script: the idempotency key's GET and the event's packed field.
+  void findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) override;
 
   using ScriptDone = std::function<void(ScriptReply)>;
   // Runs `script` with its KEYS and ARGV on the store's connection, with store()'s guarantees: kUnavailable
@@ -152,6 +154,10 @@ class RedisStore final : public EventStore {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Script get_script_{"return redis.call('GET', KEYS[1])"};
+  // KEYS: the idempotency key, then the event hashes' key prefix ("{p}:ev:", under the same hash tag).
+  Script find_event_script_{
+      "local id = redis.call('GET', KEYS[1]) if not id then return false end "
+      "return {id, redis.call('HGET', KEYS[2] .. id, 'e') or ''}"};
   Script put_script_{
       "if ARGV[1] == '' then return redis.call('DEL', KEYS[1]) end "
       "return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"};

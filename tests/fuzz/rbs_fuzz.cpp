@@ -138,7 +138,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(operation == "deposited" && json["status"] == "1");
     // The query's pairs are the shop's only beside a form body (no route here lists own_params), and stay
     // apart from the signed fields.
-    if (json.contains("shop_params")) FUZZ_CHECK((flags & kBoth) && json["shop_params"].is_object());
+    FUZZ_CHECK(json.contains("unsigned") && json["unsigned"].is_object());
+    if (json["unsigned"].contains("shop_params"))
+      FUZZ_CHECK((flags & kBoth) && json["unsigned"]["shop_params"].is_object());
   } else if (const auto* reject = std::get_if<handlers::Reject>(&verdict)) {
     FUZZ_CHECK(reject->reply.status == 400 || reject->reply.status == 403);
     // The reason may quote the request, so only a token the request did not carry would be a leak.

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -135,7 +136,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(event->verified && event->provider == "yoomoney" && event->route == "shop");
     // The data is stored and forwarded as JSON: it must parse back, and never carries the md5.
     const auto json = nlohmann::json::parse(event->data_json, nullptr, /*allow_exceptions=*/false);
-    FUZZ_CHECK(json.is_object() && !json.contains("md5") && json["custom"].is_object());
+    FUZZ_CHECK(json.is_object() && !json.contains("md5") && json["unsigned"].is_object() &&
+               json["unsigned"]["custom"].is_object());
+    // Beside payhook's own keys, the top level holds only what the md5 covers.
+    static const std::set<std::string> kTop{"action",
+                                            "shop_id",
+                                            "invoice_id",
+                                            "customer_number",
+                                            "order_sum_amount",
+                                            "order_sum_currency_paycash",
+                                            "order_sum_bank_paycash",
+                                            "payment",
+                                            "unsigned"};
+    for (const auto& item : json.items()) FUZZ_CHECK(kTop.count(item.key()) == 1);
     FUZZ_CHECK(json["invoice_id"].is_string());
     // Invoices key as numbers: "0092" and "92" are one invoice, and data.payment names it so.
     std::string invoice = json["invoice_id"].get<std::string>();

@@ -106,7 +106,7 @@ TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
   EXPECT_EQ(data, nlohmann::json::parse(R"({"invoice_number":"INV-100500","transaction_id":"7730412",
       "status":"0","status_description":"buyer@example.kz","paid":true,
       "payment":{"outcome":"succeeded","amount":null,"amount_minor":null,"currency":null,
-                 "order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[]}})"));
+                 "order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[],"unsigned":[]}})"));
   auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);
   EXPECT_EQ(due.elements[0].str, id.str + "|orders");
@@ -305,7 +305,7 @@ TEST_F(AllpayDecideTest, TheShopsRefusalIsFailWithItsReasonAndTheEventIsStillDel
   // allpay fails a payment the shop answers FAIL, whatever its Status said.
   EXPECT_EQ(envelope["data"]["payment"], nlohmann::json::parse(R"({"outcome":"failed","amount":null,
       "amount_minor":null,"currency":null,"order_id":"INV-100500","provider_payment_id":"7730412",
-      "test":false,"warnings":["refused_by_shop"]})"));
+      "test":false,"warnings":["refused_by_shop"],"unsigned":[]})"));
   EXPECT_EQ(envelope["data"]["decision"]["outcome"], "refuse");
   EXPECT_EQ(envelope["data"]["decision"]["target"], "shop-decisions");
   EXPECT_EQ(envelope["raw"]["body"], body);

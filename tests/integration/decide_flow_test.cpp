@@ -114,10 +114,10 @@ forward = ["orders"]
   }
 
   // The stored audit event for invoice `invoice_id`, with its data parsed; checks there is no delivery job.
-  // Every check is its own audit record (idempotency key "checkOrder:<invoiceId>:<event id>"): the decisions
-  // for one invoice, oldest first.
+  // A check is asked about once per invoice (idempotency key "checkOrder:<invoiceId>"); the decisions stored
+  // for one invoice, oldest first (older layouts kept one record per check, "checkOrder:<invoiceId>:<id>").
   std::vector<json> storedDecisions(const std::string& invoice_id = "55") {
-    auto keys = redis_.command({"KEYS", "{payhook}:idem:shop:checkOrder:" + invoice_id + ":*"});
+    auto keys = redis_.command({"KEYS", "{payhook}:idem:shop:checkOrder:" + invoice_id + "*"});
     std::vector<std::pair<std::string, json>> found;  // (received_at, decision)
     for (const auto& key : keys.elements) {
       auto id = redis_.command({"GET", key.str});
@@ -214,7 +214,7 @@ TEST_F(DecideFlowTest, AcceptedCheckAnswersCode0AndIsStoredWithItsDecision) {
             std::regex_replace(body, std::regex("md5=[^&]*"),
                                "md5="));  // md5 blanked: it exposes the password to guessing
   // The stored event is the one the app was asked about.
-  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:55:" + *wid}).str, *wid);
+  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:55"}).str, *wid);
 }
 
 TEST_F(DecideFlowTest, RefusedCheckAnswersCode100WithTheShopsMessage) {
@@ -271,27 +271,46 @@ TEST_F(DecideFlowTest, ASinkThatIsDownRefuses) {
   EXPECT_EQ(decision.value("status", -1), 0);
 }
 
-TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredAndAuditedWithItsOwnDecision) {
+TEST_F(DecideFlowTest, ARepeatedCheckIsAnsweredFromTheStoredDecisionWithoutAskingAgain) {
   DecisionSink sink;
-  sink.answer(R"({"accept": true})");
+  sink.answer(R"({"accept": false, "code": 1, "message": "sold out"})");
   start(sink.url());
   const std::string body = checkOrder("77");
   auto first = check(body);
   ASSERT_EQ(first.status, 200) << daemon_->logs();
-  EXPECT_EQ(withoutDatetime(first.body), checkXml(R"(code="0" invoiceId="77" shopId="13")"));
-  // The shop has changed its mind (the goods sold out): the provider's retry gets today's answer.
-  sink.answer(R"({"accept": false, "code": 1, "message": "sold out"})");
-  auto second = check(body);
-  ASSERT_EQ(second.status, 200) << daemon_->logs();
-  EXPECT_EQ(withoutDatetime(second.body),
-            checkXml(R"(code="100" invoiceId="77" shopId="13" message="sold out")"));
-  EXPECT_EQ(sink.received().size(), 2u);
-  // Each check is audited with the decision that answered it: YooMoney acted on the second one.
+  const std::string refused = checkXml(R"(code="100" invoiceId="77" shopId="13" message="sold out")");
+  EXPECT_EQ(withoutDatetime(first.body), refused);
+  // The provider's retry, or the same check replayed by someone who captured it (its md5 covers neither
+  // requestDatetime nor the shop's own fields): the answer YooMoney acted on, and the shop is not asked
+  // again.
+  sink.answer(R"({"accept": true})");
+  auto fields = yoomoney::request("checkOrder", "77");
+  yoomoney::set(&fields, "requestDatetime", "2031-01-01T00:00:00.000+03:00");
+  yoomoney::set(&fields, "note", std::string(2000, 'x'));
+  for (const auto& repeat : {body, yoomoney::formBody(fields)}) {
+    auto again = check(repeat);
+    ASSERT_EQ(again.status, 200) << daemon_->logs();
+    EXPECT_EQ(withoutDatetime(again.body), refused);
+  }
+  EXPECT_EQ(sink.received().size(), 1u);
   auto decisions = storedDecisions("77");
-  ASSERT_EQ(decisions.size(), 2u);
-  EXPECT_EQ(decisions[0].value("outcome", ""), "accept");
-  EXPECT_EQ(decisions[1].value("outcome", ""), "refuse");
-  EXPECT_EQ(decisions[1].value("message", ""), "sold out");
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].value("outcome", ""), "refuse");
+  EXPECT_EQ(decisions[0].value("message", ""), "sold out");
+  EXPECT_NE(daemon_->logs().find("check repeated, answered from the stored decision"), std::string::npos);
+}
+
+TEST_F(DecideFlowTest, AnAcceptedCheckRepeatedIsAcceptedAgainWithoutAsking) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": true})");
+  start(sink.url());
+  for (int i = 0; i < 3; ++i) {
+    auto resp = check(checkOrder("78"));
+    ASSERT_EQ(resp.status, 200) << daemon_->logs();
+    EXPECT_EQ(withoutDatetime(resp.body), checkXml(R"(code="0" invoiceId="78" shopId="13")"));
+  }
+  EXPECT_EQ(sink.received().size(), 1u);
+  EXPECT_EQ(storedDecision("78").value("outcome", ""), "accept");
 }
 
 TEST_F(DecideFlowTest, RedisDownAnswers503AndAsksNobody) {
@@ -370,17 +389,14 @@ TEST_F(CheckThenAvisoTest, AnAvisoAfterARefusedCheckCarriesTheWarning) {
   EXPECT_EQ(data["payment"]["warnings"], json::array({"check_refused"}));
   EXPECT_EQ(data["check_order"]["decision"], "refuse");
   const std::string check_id = data["check_order"]["event_id"];
-  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:501:" + check_id}).str, check_id);
+  EXPECT_EQ(redis_.command({"GET", "{payhook}:idem:shop:checkOrder:501"}).str, check_id);
   EXPECT_NE(daemon_->logs().find("aviso for an invoice the shop refused at checkOrder"), std::string::npos);
 }
 
 TEST_F(CheckThenAvisoTest, AnAvisoAfterAnAcceptedCheckIsAnOrdinaryPayment) {
   DecisionSink sink;
-  sink.answer(R"({"accept": false, "message": "out of stock"})");
-  start(sink.url());
-  // Refused first, then accepted when the payer tried again: the acceptance is what YooMoney acted on.
-  ASSERT_NE(check(checkOrder("502")).body.find(R"(code="100")"), std::string::npos);
   sink.answer(R"({"accept": true})");
+  start(sink.url());
   ASSERT_NE(check(checkOrder("502")).body.find(R"(code="0")"), std::string::npos);
   ASSERT_EQ(aviso("502").status, 200);
   json data = avisoData("502");

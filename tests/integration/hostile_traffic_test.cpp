@@ -75,6 +75,7 @@ shop_id = "13"
 shop_password_file = "secrets/yoomoney.pass"
 decision = "orders"
 forward = ["orders"]
+max_unsigned = "256KiB"  # one case below sends 10 000 of the shop's own fields, signed
 
 [[routes]]
 name = "bank"
@@ -820,7 +821,7 @@ TEST_F(HostileTrafficTest, YooMoneyFormWithNulAndInvalidUtf8) {
   ASSERT_FALSE(data.is_discarded()) << ev["data"];
   const std::string as_cp1251 = std::string("caf\xD1\x8F-\xD0\x93(-nul:") + '\0' + "-end";  // ÿ→я, Ã→Г
   EXPECT_EQ(data["customer_number"], as_cp1251);
-  EXPECT_EQ(data["custom"]["cps_email"], as_cp1251);
+  EXPECT_EQ(data["unsigned"]["custom"]["cps_email"], as_cp1251);
 }
 
 TEST_F(HostileTrafficTest, PayinPayoutJsonWithNulAndInvalidUtf8) {
@@ -932,7 +933,7 @@ TEST_F(HostileTrafficTest, DuplicatedSignedParametersAreRefusedWhicheverCopyIsSi
   auto rbs_data = json::parse(rbs_ev["data"]);
   EXPECT_EQ(rbs_data["amount"], "123456");
   EXPECT_EQ(rbs_data["payment"]["amount_minor"], 123456);
-  EXPECT_EQ(rbs_data["shop_params"]["amount"], "1");
+  EXPECT_EQ(rbs_data["unsigned"]["shop_params"]["amount"], "1");
   EXPECT_EQ(rbsGet(rbs_signed).status, 200);  // the bank's retry by GET is the same event
   const size_t rbs_events = storedEvents();
   EXPECT_EQ(rbs_events, 1u);
@@ -1102,7 +1103,7 @@ TEST_F(HostileTrafficTest, TenThousandParametersAreAnsweredPromptlyAndTheLoopSta
   ASSERT_FALSE(ev.empty());
   auto data = json::parse(ev["data"], nullptr, false);
   ASSERT_TRUE(data.is_object());
-  EXPECT_EQ(data["custom"].size(), 10'001u);  // cps_email and the 10 000
+  EXPECT_EQ(data["unsigned"]["custom"].size(), 10'001u);  // cps_email and the 10 000
 }
 
 }  // namespace

@@ -116,10 +116,11 @@ TEST_F(PayinPayoutTest, InvoiceIsStoredThenAnsweredTrue) {
   EXPECT_EQ(data["payment"]["order_id"], "123457");
   EXPECT_EQ(data["payment"]["provider_payment_id"], "011111-000082");
   data.erase("payment");
-  EXPECT_EQ(data, nlohmann::json::parse(R"({"external_id":"123457","service_id":"111","status":"1",)"
-                                        R"("tracker":" gid_5ce3b1d8","payment_in_id":"011111-000082",)"
-                                        R"("payment_out_id":"022222-001244","timestamp":")" +
-                                        std::to_string(ts) + R"("})"));
+  EXPECT_EQ(data,
+            nlohmann::json::parse(R"({"external_id":"123457","service_id":"111","status":"1",)"
+                                  R"("unsigned":{"tracker":" gid_5ce3b1d8"},"payment_in_id":"011111-000082",)"
+                                  R"("payment_out_id":"022222-001244","timestamp":")" +
+                                  std::to_string(ts) + R"("})"));
   EXPECT_EQ(queuedJobCount(redis_), 1);
 }
 
@@ -135,7 +136,7 @@ TEST_F(PayinPayoutTest, TopupIsStoredUnderItsOwnKey) {
   data.erase("payment");
   EXPECT_EQ(data, nlohmann::json::parse(
                       R"({"payment_in_id":"64522147743974","payment_in_status":"1","timestamp":")" +
-                      std::to_string(ts) + R"(","tracker":" gid_5d385b05"})"));
+                      std::to_string(ts) + R"(","unsigned":{"tracker":" gid_5d385b05"}})"));
 }
 
 TEST_F(PayinPayoutTest, DuplicatesAreOneEvent) {

@@ -110,13 +110,13 @@ TEST_F(YooMoneyTest, AvisoIsStoredThenAnsweredCode0) {
   EXPECT_EQ(data["payment"]["amount_minor"], 8710);
   data.erase("payment");
   EXPECT_EQ(data, nlohmann::json::parse(R"({
-    "request_datetime": "2011-05-04T20:38:00.000+04:00", "action": "paymentAviso", "shop_id": "13",
-    "shop_article_id": "456", "invoice_id": "55", "customer_number": "8123294469",
-    "order_created_datetime": "2011-05-04T20:38:00.000+04:00", "order_sum_amount": "87.10",
-    "order_sum_currency_paycash": "643", "order_sum_bank_paycash": "1001", "shop_sum_amount": "86.23",
+    "action": "paymentAviso", "shop_id": "13", "invoice_id": "55", "customer_number": "8123294469",
+    "order_sum_amount": "87.10", "order_sum_currency_paycash": "643", "order_sum_bank_paycash": "1001",
+    "unsigned": {"request_datetime": "2011-05-04T20:38:00.000+04:00", "shop_article_id": "456",
+    "order_created_datetime": "2011-05-04T20:38:00.000+04:00", "shop_sum_amount": "86.23",
     "shop_sum_currency_paycash": "643", "shop_sum_bank_paycash": "1001", "payment_payer_code": "42007148320",
     "payment_type": "AC", "payment_datetime": "2011-05-04T20:38:10.000+04:00",
-    "custom": {"cps_email": "user@example.com"}})"));
+    "custom": {"cps_email": "user@example.com"}}})"));
   // One delivery job for the one target.
   auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);

@@ -1668,3 +1668,35 @@ TEST(ParseCidr, FormsAndMatching) {
 
 }  // namespace
 }  // namespace payhook::config
+
+namespace payhook::config {
+namespace {
+
+TEST_F(ConfigTest, YooMoneyMaxUnsignedIsASizeWithADefault) {
+  write("yoomoney.pass", "s<kY23653f,{9fcnshwq\n");
+  auto route = [](const std::string& extra) {
+    return withTarget(R"(
+[[routes]]
+name = "shop"
+provider = "yoomoney"
+path = "/yoomoney"
+shop_id = "13"
+shop_password_file = "yoomoney.pass"
+decision = "orders"
+forward = ["orders"]
+)" + extra);
+  };
+  auto plain = load(route(""));
+  ASSERT_THAT(plain.errors, IsEmpty());
+  EXPECT_EQ(plain.config->routes[0].max_unsigned, 8u * 1024);
+  auto set = load(route("max_unsigned = \"32KiB\"\n"));
+  ASSERT_THAT(set.errors, IsEmpty());
+  EXPECT_EQ(set.config->routes[0].max_unsigned, 32u * 1024);
+  auto bad = load(route("max_unsigned = \"lots\"\n"));
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_NE(bad.errors[0].find("routes[0].max_unsigned: \"lots\" is not a size"), std::string::npos)
+      << bad.errors[0];
+}
+
+}  // namespace
+}  // namespace payhook::config

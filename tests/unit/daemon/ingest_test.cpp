@@ -10,6 +10,7 @@ class NullStore final : public queue::EventStore {
   void store(const Event&, const queue::StoreSpec&, Done) override {}
   bool ready() const override { return true; }
   void findStored(const std::string&, const std::string&, LookupDone) override {}
+  void findStoredEvent(const std::string&, const std::string&, EventLookupDone) override {}
   void putNote(const std::string&, const std::string&, const std::string&, uint64_t, LookupDone) override {}
   void storeUnlessNoted(const Event&, const queue::StoreSpec&, const std::string&, Done) override {}
 };

@@ -109,12 +109,13 @@ TEST(AllpayHandler, SignedPaidNotificationIsAcceptedWithItsFields) {
   EXPECT_TRUE(a.event.verified);
   EXPECT_EQ(a.event.idempotency_key, "10:INV-100500:7:7730412:0");
   EXPECT_TRUE(a.event.raw.body.empty());  // the daemon moves the request in
-  EXPECT_EQ(nlohmann::json::parse(a.event.data_json),
-            nlohmann::json::parse(
-                R"({"invoice_number":"INV-100500","paid":true,)"
-                R"("payment":{"amount":null,"amount_minor":null,"currency":null,"order_id":"INV-100500",)"
-                R"("outcome":"succeeded","provider_payment_id":"7730412","test":false,"warnings":[]},)"
-                R"("status":"0","status_description":"buyer@example.kz","transaction_id":"7730412"})"));
+  EXPECT_EQ(
+      nlohmann::json::parse(a.event.data_json),
+      nlohmann::json::parse(
+          R"({"invoice_number":"INV-100500","paid":true,)"
+          R"("payment":{"amount":null,"amount_minor":null,"currency":null,"order_id":"INV-100500",)"
+          R"("outcome":"succeeded","provider_payment_id":"7730412","test":false,"warnings":[],"unsigned":[]},)"
+          R"("status":"0","status_description":"buyer@example.kz","transaction_id":"7730412"})"));
 }
 
 // data.payment (README "The normalised payment"): Status 0 or SUCCESS is succeeded, any other failed; the
@@ -128,7 +129,7 @@ TEST(AllpayHandler, NormalisedPaymentFollowsStatus) {
   };
   const auto paid = payment(fixture("paid.xml"));
   EXPECT_EQ(paid, nlohmann::json::parse(R"({"outcome":"succeeded","amount":null,"amount_minor":null,
-      "currency":null,"order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[]})"));
+      "currency":null,"order_id":"INV-100500","provider_payment_id":"7730412","test":false,"warnings":[],"unsigned":[]})"));
   const auto success = payment(fixture("success-extra.xml"));
   EXPECT_EQ(success.value("outcome", ""), "succeeded");
   EXPECT_EQ(success.value("order_id", ""), "INV-200");
@@ -136,7 +137,7 @@ TEST(AllpayHandler, NormalisedPaymentFollowsStatus) {
   EXPECT_TRUE(success["amount"].is_null());  // PaidAmount is an unknown element: kept in data, not read here
   const auto failed = payment(fixture("failed.xml"));
   EXPECT_EQ(failed, nlohmann::json::parse(R"({"outcome":"failed","amount":null,"amount_minor":null,
-      "currency":null,"order_id":"INV-300","provider_payment_id":"7730499","test":false,"warnings":[]})"));
+      "currency":null,"order_id":"INV-300","provider_payment_id":"7730499","test":false,"warnings":[],"unsigned":[]})"));
 }
 
 TEST(AllpayHandler, ExclusiveC14nSuccessAndUnknownElementsAreKept) {

@@ -92,7 +92,7 @@ TEST(IntegraHandler, NotifyCarriesAPendingNormalisedPayment) {
   const auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_EQ(data["payment"], nlohmann::json::parse(std::string(R"({"outcome":"pending","amount":"100.50",
       "amount_minor":null,"currency":null,"order_id":null,"provider_payment_id":")") +
-                                                   kId + R"(","test":false,"warnings":[]})"));
+                                                   kId + R"(","test":false,"warnings":[],"unsigned":[]})"));
   // The provider's own fields stay as they were.
   EXPECT_EQ(data["amount"], "100.50");
   EXPECT_EQ(data["transaction_id"], kId);

@@ -214,7 +214,7 @@ TEST(PayinPayoutHandler, PublishedInvoiceIsAcceptedAndNormalised) {
   EXPECT_TRUE(a.event.id.empty());
   EXPECT_TRUE(a.event.raw.body.empty());
   EXPECT_EQ(providerFields(a.event), nlohmann::json::parse(R"({
-    "external_id":"123457","service_id":"111","status":"1","tracker":" gid_...",
+    "external_id":"123457","service_id":"111","status":"1","unsigned":{"tracker":" gid_..."},
     "payment_in_id":"011111-000082","payment_out_id":"022222-001244","timestamp":"1558429736"})"));
 }
 
@@ -226,7 +226,8 @@ TEST(PayinPayoutHandler, PublishedTopupIsAcceptedAndNormalised) {
   EXPECT_EQ(a.event.type, "payinpayout.topup");
   EXPECT_EQ(a.event.idempotency_key, "topup:64522147743974");
   EXPECT_EQ(providerFields(a.event), nlohmann::json::parse(R"({
-    "payment_in_id":"64522147743974","payment_in_status":"1","timestamp":"1563956853","tracker":" gid_..."})"));
+    "payment_in_id":"64522147743974","payment_in_status":"1","timestamp":"1563956853",
+    "unsigned":{"tracker":" gid_..."}})"));
 }
 
 TEST(PayinPayoutHandler, OneByteChangedIsForged) {
@@ -261,7 +262,7 @@ TEST(PayinPayoutHandler, TrackerIsNotSignedButKept) {
   invoice.replace(invoice.find(" gid_..."), 8, "gid_other");
   auto v = handler().handle(kCallback, post(invoice), kInvoiceNowMs);
   ASSERT_TRUE(std::holds_alternative<Accept>(v));
-  EXPECT_EQ(nlohmann::json::parse(std::get<Accept>(v).event.data_json)["tracker"], "gid_other");
+  EXPECT_EQ(nlohmann::json::parse(std::get<Accept>(v).event.data_json)["unsigned"]["tracker"], "gid_other");
 }
 
 TEST(PayinPayoutHandler, UpperCaseHashIsAccepted) {
@@ -369,7 +370,8 @@ TEST(PayinPayoutHandler, UnknownFieldsBoolsAndNullsAreKept) {
   EXPECT_EQ(
       providerFields(std::get<Accept>(v).event),
       nlohmann::json::parse(
-          R"({"external_id":"7","status":"1","timestamp":"1558429736","note":"a b","ok":true,"gone":null})"));
+          R"({"external_id":"7","status":"1","timestamp":"1558429736","note":"a b","ok":true,"gone":null,)"
+          R"("unsigned":{}})"));
 }
 
 TEST(PayinPayoutHandler, EndpointsAndFactory) {
@@ -467,7 +469,7 @@ TEST(PayinPayoutHandler, AFormBodyIsAcceptedLikeJson) {
   EXPECT_EQ(std::get<Accept>(v).event.idempotency_key, "invoice:77:3");
   EXPECT_EQ(providerFields(std::get<Accept>(v).event),
             nlohmann::json::parse(R"({"external_id":"77","status":"3","payment_in_id":"011111-000082",)"
-                                  R"("timestamp":"1558429736","tracker":" gid"})"));
+                                  R"("timestamp":"1558429736","unsigned":{"tracker":" gid"}})"));
 }
 
 TEST(PayinPayoutHandler, EachInvoiceStatusHasItsOwnOutcome) {
@@ -484,7 +486,7 @@ TEST(PayinPayoutHandler, EachInvoiceStatusHasItsOwnOutcome) {
   EXPECT_EQ(outcome("1"), nlohmann::json::parse(R"({"outcome":"succeeded","amount":null,"amount_minor":null,)"
                                                 R"("currency":null,"order_id":"5",)"
                                                 R"("provider_payment_id":"011111-000082","test":false,)"
-                                                R"("warnings":[]})"));
+                                                R"("warnings":[],"unsigned":[]})"));
 }
 
 TEST(PayinPayoutHandler, ATopupIsSucceededOnlyOnStatusOne) {
@@ -498,6 +500,22 @@ TEST(PayinPayoutHandler, ATopupIsSucceededOnlyOnStatusOne) {
   EXPECT_EQ(p["amount"], "5");
   EXPECT_EQ(p["amount_minor"], 500);
   EXPECT_EQ(p["currency"], "RUB");
+}
+
+}  // namespace
+}  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+TEST(PayinPayoutHandler, PayhooksOwnKeysCannotComeFromTheBody) {
+  // A signed body with "payment" or "unsigned" would shadow the normalised payment or pass for the fields
+  // the hash does not cover.
+  for (const char* name : {"payment", "unsigned"}) {
+    const std::string body = signBody(R"({"external_id":"5","status":"1","timestamp":1558429736,")" +
+                                      std::string(name) + R"(":"x"})");
+    expectRefused(handler().handle(kCallback, post(body), kInvoiceNowMs), 400, "malformed");
+  }
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ TEST(Payment, EveryKeyIsPresentAndUnknownsAreNull) {
   p.warnings.push_back("zero_amount");
   EXPECT_EQ(p.toJson().dump(),
             R"({"amount":null,"amount_minor":null,"currency":null,"order_id":null,"outcome":"held",)"
-            R"("provider_payment_id":"abc","test":false,"warnings":["zero_amount"]})");
+            R"("provider_payment_id":"abc","test":false,"unsigned":[],"warnings":["zero_amount"]})");
 }
 
 TEST(Payment, ItJoinsTheDataTextAsItsLastMember) {
@@ -91,7 +91,7 @@ TEST(Payment, ItJoinsTheDataTextAsItsLastMember) {
   EXPECT_EQ(
       data,
       R"({"x":1,"payment":{"outcome":"succeeded","amount":"1\"0","amount_minor":null,)"
-      R"("currency":null,"order_id":null,"provider_payment_id":null,"test":false,"warnings":["a","b"]}})");
+      R"("currency":null,"order_id":null,"provider_payment_id":null,"test":false,"warnings":["a","b"],"unsigned":[]}})");
   std::string empty = "{}";
   p.addTo(empty);
   EXPECT_TRUE(nlohmann::json::parse(empty)["payment"].is_object()) << empty;

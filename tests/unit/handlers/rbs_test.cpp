@@ -83,9 +83,13 @@ int statusOf(const Verdict& v) {
 
 // The event's data without the normalised `payment` (and the shop's own parameters): the provider's own
 // fields, which must stay exactly as they were before `payment` was added.
+// The bank's signed fields alone: without payhook's payment, and without "unsigned" when the URL carried no
+// parameters of the shop's (every callback has it, an object).
 std::string withoutPayment(const std::string& data_json) {
   auto data = nlohmann::json::parse(data_json);
   data.erase("payment");
+  EXPECT_TRUE(data["unsigned"].is_object()) << data_json;
+  if (data["unsigned"].empty()) data.erase("unsigned");
   return data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -176,7 +180,7 @@ TEST(Rbs, PublishedHmacVectorIsAcceptedWithTheExactAnswer) {
             nlohmann::json::parse(
                 R"({"outcome":"held","amount":null,"amount_minor":null,"currency":"RUB",)"
                 R"("order_id":"2003","provider_payment_id":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b",)"
-                R"("test":false,"warnings":[]})"));
+                R"("test":false,"warnings":[],"unsigned":[]})"));
   EXPECT_TRUE(a->event.raw.body.empty());
   EXPECT_TRUE(a->event.id.empty());
 }
@@ -399,7 +403,7 @@ TEST(Rbs, FactoryPassesOwnParamsAndCurrency) {
   auto* a = std::get_if<Accept>(&v);
   ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
   auto data = nlohmann::json::parse(a->event.data_json);
-  EXPECT_EQ(data["shop_params"]["shop"], "42");
+  EXPECT_EQ(data["unsigned"]["shop_params"]["shop"], "42");
   EXPECT_EQ(data["payment"]["currency"], "KZT");
 }
 
@@ -718,7 +722,7 @@ TEST(RbsPayment, AFailedDepositIsNeverSucceeded) {
       paymentOf(hmacHandler(), "mdOrder=M-1&orderNumber=77&operation=deposited&status=0&amount=150000");
   EXPECT_EQ(p, nlohmann::json::parse(R"({"outcome":"failed","amount":"1500.00","amount_minor":150000,)"
                                      R"("currency":"RUB","order_id":"77","provider_payment_id":"M-1",)"
-                                     R"("test":false,"warnings":[]})"));
+                                     R"("test":false,"warnings":[],"unsigned":[]})"));
 }
 
 TEST(RbsPayment, CurrencyFromTheCallbackElseTheRoute) {
@@ -835,10 +839,10 @@ TEST(RbsAccepts, ParameterNamesOfAnyCharacterAreSignedLikeAnyOther) {
             400);
 }
 
-TEST(RbsAccepts, NamesStoredAsPaymentOrShopParamsAreRefused) {
-  // They would overwrite, or be taken for, the normalised payment or the shop's own parameters.
+TEST(RbsAccepts, NamesStoredAsPaymentOrUnsignedAreRefused) {
+  // They would overwrite, or be taken for, the normalised payment or the fields the bank does not sign.
   auto h = hmacHandler();
-  for (const char* name : {"payment", "Payment", "shopParams", "shop_params"}) {
+  for (const char* name : {"payment", "Payment", "unsigned", "Unsigned"}) {
     auto v = h.handle(
         0, get(signedQuery(std::string("mdOrder=M-1&operation=deposited&status=1&") + name + "=x")), kNowMs);
     ASSERT_NE(rejectOf(v), nullptr) << name;
@@ -858,15 +862,15 @@ TEST(RbsOwnParams, OnGetTheListedPairsAreLeftOutOfTheSignedString) {
   ASSERT_NE(a, nullptr) << std::get<Reject>(v).reason;
   EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
   auto data = nlohmann::json::parse(a->event.data_json);
-  EXPECT_EQ(data["shop_params"], nlohmann::json::parse(R"({"shop":"42","utm":"a;b"})"));
+  EXPECT_EQ(data["unsigned"]["shop_params"], nlohmann::json::parse(R"({"shop":"42","utm":"a;b"})"));
   EXPECT_FALSE(data.contains("shop"));
   EXPECT_FALSE(data.contains("utm"));
-  data.erase("shop_params");
+  data["unsigned"].erase("shop_params");
   EXPECT_EQ(withoutPayment(data.dump()), R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b",)"
                                          R"("operation":"approved","order_number":"2003","status":"1"})");
   // Absent own parameters: no shop_params at all.
   auto plain = dataOf(h.handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs));
-  EXPECT_FALSE(plain.contains("shop_params"));
+  EXPECT_FALSE(plain["unsigned"].contains("shop_params"));
   // A checksum over the shop's parameters too does not verify: the bank never signs them.
   EXPECT_EQ(statusOf(h.handle(0, get(signedQuery("shop=42&" + std::string(kHmacQuery))), kNowMs)), 403);
   // A parameter the route does not list is the bank's, and signed.
@@ -887,8 +891,8 @@ TEST(RbsOwnParams, OnPostEveryQueryPairIsTheShopsAndNeverSigned) {
   EXPECT_EQ(a->event.type, "rbs.deposited");
   EXPECT_EQ(a->event.idempotency_key, "M-1:deposited:0");
   auto data = nlohmann::json::parse(a->event.data_json);
-  // Under shop_params as sent; never shadowing a signed field.
-  EXPECT_EQ(data["shop_params"],
+  // Under unsigned.shop_params as sent; never shadowing a signed field.
+  EXPECT_EQ(data["unsigned"]["shop_params"],
             nlohmann::json::parse(R"({"shop":"42","amount":"1","mdOrder":"forged","checksum":"x"})"));
   EXPECT_FALSE(data.contains("shop"));
   EXPECT_FALSE(data.contains("checksum"));
@@ -902,7 +906,7 @@ TEST(RbsOwnParams, OnPostEveryQueryPairIsTheShopsAndNeverSigned) {
   r.query = r.body;
   auto copy = dataOf(h.handle(0, r, kNowMs));
   EXPECT_EQ(copy["md_order"], "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b");
-  EXPECT_EQ(copy["shop_params"]["checksum"], kHmacChecksum);
+  EXPECT_EQ(copy["unsigned"]["shop_params"]["checksum"], kHmacChecksum);
   // The body still carries the signature: a forged body with a genuine query is refused.
   r = post(std::string(kHmacQuery) + "&checksum=" + std::string(64, '0'));
   r.query = std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
@@ -918,7 +922,7 @@ TEST(RbsOwnParams, PostWithAnEmptyBodyIsReadLikeGet) {
   http::Request r = post("", "");
   r.query = "shop=42&" + std::string(kHmacQuery) + "&checksum=" + kHmacChecksum;
   auto data = dataOf(h.handle(0, r, kNowMs));
-  EXPECT_EQ(data["shop_params"], nlohmann::json::parse(R"({"shop":"42"})"));
+  EXPECT_EQ(data["unsigned"]["shop_params"], nlohmann::json::parse(R"({"shop":"42"})"));
   EXPECT_EQ(data["md_order"], "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b");
   EXPECT_EQ(statusOf(hmacHandler().handle(0, r, kNowMs)), 403);
 }
@@ -929,7 +933,7 @@ TEST(RbsOwnParams, OwnParamsNeverSupplyTheBanksFields) {
   auto v = h.handle(0, post(signedQuery("mdOrder=M-1&operation=deposited&status=1&shop=9")), kNowMs);
   auto data = dataOf(v);
   EXPECT_EQ(data["shop"], "9");
-  EXPECT_FALSE(data.contains("shop_params"));
+  EXPECT_FALSE(data["unsigned"].contains("shop_params"));
   // Required fields come from the bank's pairs only.
   http::Request r = post(signedQuery("orderNumber=7&operation=deposited&status=1"));
   r.query = "mdOrder=M-1";

@@ -95,15 +95,16 @@ TEST(YooMoney, PublishedVectorThroughHandleIsADecide) {
   auto data = nlohmann::json::parse(d->event.data_json);
   EXPECT_EQ(data["payment"], nlohmann::json::parse(R"({"outcome": "pending", "amount": "87.10",
     "amount_minor": 8710, "currency": "RUB", "order_id": null, "provider_payment_id": "55", "test": false,
-    "warnings": []})"));
+    "warnings": [], "unsigned": []})"));
   data.erase("payment");
+  // What the md5 covers at the top level, everything else under "unsigned".
   EXPECT_EQ(data, nlohmann::json::parse(R"({
-    "request_datetime": "2011-05-04T20:38:00.000+04:00", "action": "checkOrder", "shop_id": "13",
-    "shop_article_id": "456", "invoice_id": "55", "customer_number": "8123294469",
-    "order_created_datetime": "2011-05-04T20:38:00.000+04:00", "order_sum_amount": "87.10",
-    "order_sum_currency_paycash": "643", "order_sum_bank_paycash": "1001", "shop_sum_amount": "86.23",
+    "action": "checkOrder", "shop_id": "13", "invoice_id": "55", "customer_number": "8123294469",
+    "order_sum_amount": "87.10", "order_sum_currency_paycash": "643", "order_sum_bank_paycash": "1001",
+    "unsigned": {"request_datetime": "2011-05-04T20:38:00.000+04:00", "shop_article_id": "456",
+    "order_created_datetime": "2011-05-04T20:38:00.000+04:00", "shop_sum_amount": "86.23",
     "shop_sum_currency_paycash": "643", "shop_sum_bank_paycash": "1001", "payment_payer_code": "42007148320",
-    "payment_type": "AC", "custom": {}})"));
+    "payment_type": "AC", "custom": {}}})"));
   EXPECT_EQ(d->event.data_json.find("md5"), std::string::npos);
   EXPECT_EQ(d->event.data_json.find(kVectorMd5), std::string::npos);
 }
@@ -179,7 +180,7 @@ TEST(YooMoney, AvisoIsAcceptedWithTheCode0Answer) {
   EXPECT_EQ(a->event.idempotency_key, "paymentAviso:55");
   EXPECT_TRUE(a->event.verified);
   auto data = nlohmann::json::parse(a->event.data_json);
-  EXPECT_EQ(data["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
+  EXPECT_EQ(data["unsigned"]["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
   EXPECT_EQ(data["action"], "paymentAviso");
   EXPECT_FALSE(data.contains("md5"));
 }
@@ -305,9 +306,10 @@ TEST(YooMoney, CustomFieldsAreKeptAsSentUnderCustom) {
   ASSERT_TRUE(std::holds_alternative<Decide>(v));
   auto data = nlohmann::json::parse(std::get<Decide>(v).event.data_json);
   EXPECT_EQ(data["shop_id"], "13");
-  EXPECT_EQ(data["order_number"], "A-17");
-  EXPECT_EQ(data["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
-  EXPECT_EQ(data["custom"], nlohmann::json::parse(R"({"orderDetails": "2 × чай, <1> & \"2\"",
+  EXPECT_EQ(data["unsigned"]["order_number"], "A-17");
+  EXPECT_EQ(data["unsigned"]["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
+  EXPECT_FALSE(data.contains("order_number"));
+  EXPECT_EQ(data["unsigned"]["custom"], nlohmann::json::parse(R"({"orderDetails": "2 × чай, <1> & \"2\"",
     "cps_email": "user@example.com", "shop_id": "999"})"));
 }
 
@@ -327,7 +329,7 @@ TEST(YooMoney, PlusInAFormValueIsASpace) {
   body += "&requestTz=20:38:00.000+04:00";
   auto v = handler().handle(YooMoneyHandler::kCheck, post(body), kNowMs);
   ASSERT_TRUE(std::holds_alternative<Decide>(v));
-  EXPECT_EQ(nlohmann::json::parse(std::get<Decide>(v).event.data_json)["custom"]["requestTz"],
+  EXPECT_EQ(nlohmann::json::parse(std::get<Decide>(v).event.data_json)["unsigned"]["custom"]["requestTz"],
             "20:38:00.000 04:00");
 }
 
@@ -510,7 +512,8 @@ TEST(YooMoneyPayment, AnAvisoIsAPaymentThatSucceeded) {
   f.emplace_back("orderNumber", "2003");
   auto p = dataOf(sendAviso(f))["payment"];
   EXPECT_EQ(p, nlohmann::json::parse(R"({"outcome": "succeeded", "amount": "87.10", "amount_minor": 8710,
-    "currency": "RUB", "order_id": "2003", "provider_payment_id": "55", "test": false, "warnings": []})"));
+    "currency": "RUB", "order_id": "2003", "provider_payment_id": "55", "test": false, "warnings": [],
+    "unsigned": ["order_id"]})"));
 }
 
 TEST(YooMoneyPayment, TheDemoCurrencyIsATestPayment) {
@@ -539,8 +542,8 @@ TEST(YooMoneyRepeats, ARepeatedUnsignedFieldIsKeptAndARepeatedSignedOneRefused) 
   f.emplace_back("orderNumber", "A");
   f.emplace_back("orderNumber", "B");
   auto data = dataOf(sendAviso(f));
-  EXPECT_EQ(data["custom"]["cps_phone"], nlohmann::json::array({"1", "2"}));
-  EXPECT_EQ(data["order_number"], nlohmann::json::array({"A", "B"}));
+  EXPECT_EQ(data["unsigned"]["custom"]["cps_phone"], nlohmann::json::array({"1", "2"}));
+  EXPECT_EQ(data["unsigned"]["order_number"], nlohmann::json::array({"A", "B"}));
   EXPECT_EQ(data["payment"]["order_id"], nullptr);  // two order numbers: neither is the order
 
   for (const char* name : {"invoiceId", "orderSumAmount", "shopId", "md5"}) {
@@ -576,14 +579,15 @@ TEST(YooMoneyCharset, Cp1251ValuesReachDataAsUtf8AndTheMd5CoversTheBytesSent) {
   f.emplace_back("cps_name", "\xCF\xE5\xF2\xF0\xEE\xE2");  // "Петров"
   auto data = dataOf(sendAviso(f));
   EXPECT_EQ(data["customer_number"], "Иван");
-  EXPECT_EQ(data["custom"]["cps_name"], "Петров");
+  EXPECT_EQ(data["unsigned"]["custom"]["cps_name"], "Петров");
   // Said by the content-type, even where the bytes would also read as UTF-8 ("Рђ" is D0 A0 in cp1251).
   auto g = aviso();
   g.emplace_back("cps_name", "\xD0\xA0");
   EXPECT_EQ(
-      dataOf(sendAviso(g, "application/x-www-form-urlencoded; charset=windows-1251"))["custom"]["cps_name"],
+      dataOf(sendAviso(
+          g, "application/x-www-form-urlencoded; charset=windows-1251"))["unsigned"]["custom"]["cps_name"],
       "Р\u00A0");
-  EXPECT_EQ(dataOf(sendAviso(g))["custom"]["cps_name"], "Р");  // UTF-8 by default
+  EXPECT_EQ(dataOf(sendAviso(g))["unsigned"]["custom"]["cps_name"], "Р");  // UTF-8 by default
 }
 
 Event storedAviso(const std::string& invoice_id = "55") {
@@ -621,6 +625,74 @@ TEST(YooMoneyNotes, AnAvisoAfterARefusedCheckSaysSo) {
   const std::string before = accepted.data_json;
   EXPECT_TRUE(handler().annotate(accepted, "accept 0190aaaa-0000-7000-8000-000000000003").empty());
   EXPECT_EQ(accepted.data_json, before);
+}
+
+}  // namespace
+}  // namespace payhook::handlers
+
+namespace payhook::handlers {
+namespace {
+
+// What the md5 does not cover is what anyone holding a signed form could change or add.
+TEST(YooMoneyUnsigned, OnlyTheSignedFieldsAreAtTheTopAndTheRestIsApart) {
+  auto f = aviso();
+  f.emplace_back("orderNumber", "2003");
+  f.emplace_back("cps_email", "user@example.com");
+  auto data = dataOf(sendAviso(f));
+  for (const auto& item : data.items()) {
+    static const std::set<std::string> kSignedOrOwn{"action",
+                                                    "shop_id",
+                                                    "invoice_id",
+                                                    "customer_number",
+                                                    "order_sum_amount",
+                                                    "order_sum_currency_paycash",
+                                                    "order_sum_bank_paycash",
+                                                    "payment",
+                                                    "unsigned"};
+    EXPECT_EQ(kSignedOrOwn.count(item.key()), 1u) << item.key();
+  }
+  EXPECT_EQ(data["unsigned"]["order_number"], "2003");
+  EXPECT_EQ(data["unsigned"]["custom"]["cps_email"], "user@example.com");
+  // The order number reaches data.payment too, marked as unsigned there.
+  EXPECT_EQ(data["payment"]["order_id"], "2003");
+  EXPECT_EQ(data["payment"]["unsigned"], nlohmann::json::array({"order_id"}));
+}
+
+TEST(YooMoneyUnsigned, WhatUnsignedFieldsMayAddIsBounded) {
+  YooMoneyHandler small("shop", "13", Secret(std::string(kPassword)), 64);
+  auto send = [&](size_t endpoint, Fields f) {
+    sign(&f);
+    return small.handle(endpoint, post(formBody(f)), kNowMs);
+  };
+  // The published vector's own unsigned fields (requestDatetime, shopArticleId, ...) are 200 bytes or so.
+  YooMoneyHandler fits("shop", "13", Secret(std::string(kPassword)), 512);
+  auto f = vectorFields();
+  sign(&f);
+  EXPECT_TRUE(
+      std::holds_alternative<Decide>(fits.handle(YooMoneyHandler::kCheck, post(formBody(f)), kNowMs)));
+  auto big = vectorFields();
+  big.emplace_back("note", std::string(400, 'x'));
+  sign(&big);
+  const auto& r = expectReject(fits.handle(YooMoneyHandler::kCheck, post(formBody(big)), kNowMs));
+  EXPECT_EQ(r.outcome, "malformed");
+  EXPECT_NE(r.reply.body.find(R"(code="200")"), std::string::npos) << r.reply.body;
+  EXPECT_NE(r.reply.body.find("unsigned fields too large"), std::string::npos) << r.reply.body;
+  EXPECT_NE(r.reason.find("max_unsigned (512)"), std::string::npos) << r.reason;
+  // An aviso is held to the same bound; the signed fields never count.
+  auto a = aviso();
+  EXPECT_TRUE(std::holds_alternative<Reject>(send(YooMoneyHandler::kAviso, a)));
+  Fields only_signed;
+  for (const auto& [name, value] : a)
+    if (name == "action" || name == "shopId" || name == "invoiceId" || name == "customerNumber" ||
+        name == "orderSumAmount" || name == "orderSumCurrencyPaycash" || name == "orderSumBankPaycash" ||
+        name == "md5")
+      only_signed.emplace_back(name, value);
+  only_signed.emplace_back("x", std::string(60, 'y'));  // 61 bytes with its name
+  EXPECT_TRUE(std::holds_alternative<Accept>(send(YooMoneyHandler::kAviso, only_signed)));
+  only_signed.emplace_back("z", "12");  // 64 bytes: still within
+  EXPECT_TRUE(std::holds_alternative<Accept>(send(YooMoneyHandler::kAviso, only_signed)));
+  only_signed.emplace_back("w", "");  // 65
+  EXPECT_TRUE(std::holds_alternative<Reject>(send(YooMoneyHandler::kAviso, only_signed)));
 }
 
 }  // namespace
