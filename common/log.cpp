@@ -6,9 +6,14 @@
 
 #include "common/clock.h"
 #include "common/time_format.h"
+#include "common/untrusted_text.h"
 
 namespace payhook::log {
 namespace {
+
+// Any one field (or message) longer than this is cut: whatever a caller forgot to clip, a client's text can
+// bloat a line only so far.
+constexpr size_t kMaxFieldBytes = 1024;
 
 Level g_level = Level::kInfo;
 Format g_format = Format::kJson;
@@ -25,6 +30,14 @@ const char* levelName(Level l) {
       return "error";
   }
   return "info";
+}
+
+template <typename T>
+T bounded(T value) {
+  return value;
+}
+std::string bounded(std::string_view text) {
+  return text.size() <= kMaxFieldBytes ? std::string(text) : truncateUtf8(text, kMaxFieldBytes);
 }
 
 }  // namespace
@@ -57,21 +70,21 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
     nlohmann::json j;
     j["ts"] = ts;
     j["level"] = levelName(level);
-    j["msg"] = msg;
+    j["msg"] = bounded(msg);
     for (const auto& f : fields) {
-      std::visit([&](const auto& v) { j[std::string(f.key)] = v; }, f.value);
+      std::visit([&](const auto& v) { j[std::string(f.key)] = bounded(v); }, f.value);
     }
     // Replace invalid UTF-8 from untrusted input instead of throwing from a log call.
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = ts + " " + levelName(level) + " " + std::string(msg);
+    line = ts + " " + levelName(level) + " " + bounded(msg);
     for (const auto& f : fields) {
       line += " ";
       line += f.key;
       line += "=";
       std::visit(
           [&](const auto& v) {
-            nlohmann::json j = v;
+            nlohmann::json j = bounded(v);
             line += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
           },
           f.value);

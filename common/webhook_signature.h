@@ -37,10 +37,13 @@ struct VerifyKeys {
 
 enum class VerifyResult { kOk, kBadTimestamp, kStale, kBadSignature };
 
+// How far a webhook-timestamp may be from the clock, either way (the spec's suggested five minutes).
+inline constexpr int64_t kToleranceS = 300;
+
 // Checks the timestamp window, then every `v1,`/`v1a,` entry of `signature_header` against every key;
 // any one valid entry passes. Comparisons are constant-time. More than 8 entries are refused unchecked.
 VerifyResult verify(const VerifyKeys& keys, std::string_view id, std::string_view timestamp,
                     std::string_view signature_header, std::string_view body, int64_t now_ms,
-                    int64_t tolerance_s = 300);
+                    int64_t tolerance_s = kToleranceS);
 
 }  // namespace payhook::swh

@@ -11,6 +11,7 @@
 
 #include "common/webhook_signature.h"
 #include "config/address.h"
+#include "config/headers_file.h"
 #include "config/loader.h"
 #include "config/secret_files.h"
 #include "config/units.h"
@@ -29,38 +30,20 @@ const std::vector<std::string_view> kServerKeys{"listen",          "max_body",  
                                                 "max_connections", "trusted_proxies", "shutdown_timeout"};
 const std::vector<std::string_view> kAdminKeys{"listen", "token_file", "token"};
 const std::vector<std::string_view> kRedisKeys{"url", "prefix", "store_timeout", "password", "password_file"};
-const std::vector<std::string_view> kLogKeys{"format", "level"};
+const std::vector<std::string_view> kLogKeys{"format", "level", "refusals_per_second", "refusal_burst"};
 const std::vector<std::string_view> kDeliveryKeys{"lease_timeout", "sweep_interval"};
 const std::vector<std::string_view> kTargetKeys{
     "name",    "url",           "secret_file", "secret",           "signing_key_file", "signing_key",
-    "timeout", "max_in_flight", "headers",     "breaker_failures", "breaker_cooldown"};
-
-// Headers payhook itself writes on every delivery; a static header must not replace them.
-const std::vector<std::string_view> kReservedHeaders{
-    "content-type",      "content-length",    "host",
-    "transfer-encoding", "connection",        "user-agent",
-    "webhook-id",        "webhook-timestamp", "webhook-signature"};
+    "timeout", "max_in_flight", "headers",     "breaker_failures", "breaker_cooldown", "headers_file"};
 
 std::string checkCidr(std::string_view text) {
   auto cidr = parseCidr(text);
   return cidr ? std::string() : cidr.error().message;
 }
 
-bool isHeaderNameChar(char c) {
-  // RFC 9110 token characters.
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 bool isNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.';
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -177,7 +160,8 @@ void Loader::readAdmin(TableReader& t) {
     }
     admin.listen = *listen;
   }
-  if (auto token = readSingleSecret(t, "token")) admin.token = std::move(*token);
+  if (auto token = readSingleSecret(t, "token"); token && checkTokenLength(t, "token", *token))
+    admin.token = std::move(*token);
 }
 
 void Loader::readRedis(TableReader& t) {
@@ -208,6 +192,8 @@ void Loader::readRedis(TableReader& t) {
 void Loader::readLog(TableReader& t) {
   if (auto v = t.choice("format", {"json", "text"})) config_.log.format = *v;
   if (auto v = t.choice("level", {"debug", "info", "warn", "error"})) config_.log.level = *v;
+  if (auto v = t.integer("refusals_per_second", 0)) config_.log.refusals_per_second = *v;
+  if (auto v = t.integer("refusal_burst", 1)) config_.log.refusal_burst = *v;
 }
 
 void Loader::readDelivery(TableReader& t) {
@@ -297,23 +283,15 @@ void Loader::readTarget(TableReader& t, TargetConfig& target) {
         diag_.error(lineOf(node), path, "expected a string, got " + describeType(node));
         continue;
       }
-      if (name.empty() || !std::all_of(name.begin(), name.end(), isHeaderNameChar)) {
-        diag_.error(lineOf(node), path, "is not a valid header name");
-        continue;
-      }
-      if (std::find(kReservedHeaders.begin(), kReservedHeaders.end(), lower(name)) !=
-          kReservedHeaders.end()) {
-        diag_.error(lineOf(node), path, "is set by payhook on every delivery and cannot be replaced");
-        continue;
-      }
       // Header values often carry tokens: describe the problem, never the value.
-      if (value->get().find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-        diag_.error(lineOf(node), path, "value must not contain CR, LF or NUL");
+      if (std::string problem = headerProblem(name, value->get()); !problem.empty()) {
+        diag_.error(lineOf(node), path, problem);
         continue;
       }
       target.headers.emplace_back(name, value->get());
     }
   }
+  readHeadersFile(t, target);
 }
 
 void Loader::checkLeaseTimeout() {
@@ -361,6 +339,7 @@ std::optional<Loader::SecretText> Loader::readSecretKey(TableReader& t, std::str
       t.error(file_key, file.error().message);
       return std::nullopt;
     }
+    if (is_secret) warnIfExposed(t, file_key, *file);
     return SecretText{std::move(file->text), file->path};
   }
   if (has_inline) {

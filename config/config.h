@@ -49,6 +49,10 @@ struct RedisConfig {
 struct LogConfig {
   std::string format = "json";  // "json" or "text"
   std::string level = "info";   // debug, info, warn, error
+  // Refused callbacks are logged per route at this rate after a burst; the rest are counted in a summary
+  // line, so a flood cannot push the lines about stored callbacks out of journald's rate limit. 0: no limit.
+  uint64_t refusals_per_second = 5;
+  uint64_t refusal_burst = 20;
 };
 
 struct DeliveryConfig {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/secret_files.h"
 #include "config/toml_reader.h"
 
 namespace payhook::config {
@@ -56,6 +57,15 @@ class Loader {
                                                      size_t max_bytes = 0);
   std::optional<Secret> readSingleSecret(TableReader& t, std::string_view base);
   void reportMissingSecret(TableReader& t, std::string_view base, std::string_view why);
+
+  // Mistakes that work until they hurt (checks.cpp).
+  void warnIfExposed(TableReader& t, std::string_view key, const SecretFile& file);
+  // Reports a token shorter than the minimum under `base` or `base`_file; false when it did.
+  bool checkTokenLength(TableReader& t, std::string_view base, const Secret& token);
+  // idempotency_ttl must outlive the window in which the provider's signed callbacks are accepted.
+  void checkReplayWindow(TableReader& t, const RouteConfig& route);
+  // A target's `headers_file`, added to the inline `headers`.
+  void readHeadersFile(TableReader& t, TargetConfig& target);
 
   Diagnostics diag_;
   Environment env_;

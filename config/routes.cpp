@@ -198,6 +198,7 @@ void Loader::readRoute(TableReader& t, RouteConfig& route) {
   if (auto v = t.duration("idempotency_ttl", 1'000)) route.idempotency_ttl_s = *v / 1'000;
 
   if (!route.provider.empty()) readProviderKeys(t, route);
+  checkReplayWindow(t, route);
 }
 
 std::optional<std::string> Loader::readPublicKey(TableReader& t, const RouteConfig& route) {
@@ -309,7 +310,7 @@ void Loader::readProviderKeys(TableReader& t, RouteConfig& route) {
     }
   } else if (provider == "integra") {
     if (auto token = readSingleSecret(t, "url_token")) {
-      route.url_token = std::move(*token);
+      if (checkTokenLength(t, "url_token", *token)) route.url_token = std::move(*token);
     } else if (!t.has("url_token_file") && !t.has("url_token")) {
       reportMissingSecret(t, "url_token", "is required " + forProvider(provider));
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -56,7 +57,7 @@ Result<SecretFile> readWhole(const std::string& path) {
   }
   buffer.resize(filled);
   // Moving keeps the one heap buffer; Secret wipes it when dropped.
-  return SecretFile{path, Secret(std::move(buffer))};
+  return SecretFile{path, Secret(std::move(buffer)), static_cast<unsigned>(st.st_mode & 07777)};
 }
 
 }  // namespace
@@ -87,6 +88,18 @@ Result<SecretFile> readSecretFile(std::string_view written, const std::string& c
                  " either)"};
   }
   return result;
+}
+
+std::string exposureWarning(const SecretFile& file, const Environment& env) {
+  if ((file.mode & (S_IRGRP | S_IROTH)) == 0) return {};
+  if (!env.credentials_directory.empty()) {
+    const std::string dir = std::filesystem::path(env.credentials_directory).lexically_normal().string();
+    if (file.path.starts_with(dir.ends_with('/') ? dir : dir + "/")) return {};
+  }
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", file.mode & 07777);
+  return file.path + " is readable by group or others (mode " + mode +
+         "); chmod 600 it, or pass it to payhookd as a systemd credential";
 }
 
 bool isPrefixedBase64Key(std::string_view value, std::string_view prefix, size_t min_bytes,

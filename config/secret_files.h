@@ -13,8 +13,9 @@
 namespace payhook::config {
 
 struct SecretFile {
-  std::string path;  // the path actually read, for messages
-  Secret text;       // the whole file
+  std::string path;   // the path actually read, for messages
+  Secret text;        // the whole file
+  unsigned mode = 0;  // st_mode's permission bits when it was read
 };
 
 // An absolute path is used as is. A relative one is taken from env.credentials_directory when that is set and
@@ -23,6 +24,11 @@ struct SecretFile {
 // tried and the reason, never the content.
 Result<SecretFile> readSecretFile(std::string_view written, const std::string& config_dir,
                                   const Environment& env);
+
+// Why a secret file others may read deserves a warning ("... is readable by group or others (mode 0644)
+// ..."), or empty. systemd's credentials are exempt: systemd copies them in with its own restrictive modes,
+// and the copy is what payhookd reads.
+std::string exposureWarning(const SecretFile& file, const Environment& env);
 
 // Key files are split by common/secret.h's splitKeyLines, the same rule the handlers and payhookctl use.
 using payhook::splitKeyLines;

@@ -65,6 +65,13 @@ log::Level levelOf(const config::LogConfig& l) {
   return level;
 }
 
+RefusalLog::Limits refusalLimitsOf(const config::LogConfig& l) {
+  return {l.refusals_per_second, l.refusal_burst};
+}
+
+// How often refusals a route's log limit kept out are summed up in one line.
+constexpr uint64_t kRefusalSummaryMs = 10'000;
+
 // Enough idle connections for every target's max_in_flight (and the decision requests), so a burst never
 // finds its connections just closed.
 http::ClientOptions clientOptionsOf(const config::Config& c) {
@@ -98,6 +105,7 @@ struct App::Impl {
   http::Server admin_server;
   uv::Signal sigterm, sigint, sighup;
   uv::Timer shutdown_timer;
+  uv::Timer refusal_summary;
   Watchdog watchdog;               // WATCHDOG=1 from this loop while WatchdogSec= is set
   std::vector<int> activated_fds;  // systemd's sockets, not yet served (see serveActivated())
   uv::Timer activation_wait;
@@ -207,6 +215,11 @@ struct App::Impl {
     auto routes = RouteTable::build(config, &errors);
     if (!routes) return Error{errors.empty() ? routes.error().message : errors.front()};
     ingest.setRoutes(routes.value());
+    ingest.setRefusalLimits(refusalLimitsOf(config.log));
+    refusal_summary = uv::Timer(loop);
+    refusal_summary.start(
+        kRefusalSummaryMs, [this] { ingest.logRefusalSummaries(); }, kRefusalSummaryMs);
+    refusal_summary.unref();
     // A blocking lookup of a target's host name would stall every callback on the loop.
     if (!http::Client::asyncDnsAvailable())
       return Error{"libcurl was built without an asynchronous resolver (CURL_VERSION_ASYNCHDNS)"};
@@ -318,6 +331,8 @@ struct App::Impl {
     if (finished) return;
     finished = true;
     shutdown_timer.close();
+    refusal_summary.close();
+    ingest.logRefusalSummaries();
     activation_wait.close();
     watchdog.stop();
     delivery.stop({});
@@ -369,6 +384,7 @@ struct App::Impl {
     ingest.setRoutes(table);
     ingest.setTrustedProxies(proxiesOf(next.server), trustsUnixPeers(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
+    ingest.setRefusalLimits(refusalLimitsOf(next.log));
     config.routes = next.routes;
     config.targets = next.targets;
     delivery.setConfig(config);

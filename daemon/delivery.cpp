@@ -49,7 +49,7 @@ constexpr size_t kApiMaxInFlight = 8;
 constexpr uint64_t kApiTimeoutMs = 10'000;
 // What crypt_command may print: `k` goes into a URL, and the JSON it encrypts is a few hundred bytes.
 constexpr size_t kMaxEncryptedBytes = 64 * 1024;
-// A target that is not in the config any more but still has jobs waiting is logged this often.
+// A target or route that is not in the config any more but still has jobs waiting is logged this often.
 constexpr int64_t kUnknownTargetLogMs = 60'000;
 
 // The queue's view of a route's config::RetryPolicy (queue/ may not include config/). max_interval_ms is
@@ -310,7 +310,7 @@ void Delivery::onClaimed(Result<queue::ClaimBatch> result, const std::vector<que
       continue;
     }
     if (tables.routes.find(job.event.route) == tables.routes.end()) {
-      bury(job, "no route named \"" + job.event.route + "\" in the config");
+      waitForRoute(job);
       continue;
     }
     dispatch(std::move(job));
@@ -563,11 +563,30 @@ void Delivery::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecor
   }
 }
 
-void Delivery::release(const queue::ClaimedJob& job, const char* why) {
+void Delivery::waitForRoute(const queue::ClaimedJob& job) {
+  // As with a target the config no longer names, the job waits, unattempted, until its route comes back (a
+  // typo in a reload must not bury it) or an operator retries or purges it. Its target's due set is shared
+  // with other routes' jobs, so it cannot be left unclaimed: it is put back for a lease_timeout, which keeps
+  // such jobs from being claimed over and over.
+  const int64_t now = clock_.nowMs();
+  RouteWait& wait = route_waits_[job.event.route];
+  ++wait.jobs;
+  if (wait.logged_ms == 0 || now - wait.logged_ms >= kUnknownTargetLogMs) {
+    log::warn("delivery: jobs wait for a route that is not in the config",
+              {{"route", job.event.route},
+               {"jobs", static_cast<int64_t>(wait.jobs)},
+               {"next_look_s", static_cast<int64_t>(lease_timeout_ms_ / 1000)}});
+    wait.logged_ms = now;
+    wait.jobs = 0;
+  }
+  release(job, "route left the config", lease_timeout_ms_);
+}
+
+void Delivery::release(const queue::ClaimedJob& job, const char* why, uint64_t delay_ms) {
   ++ops_;
   std::weak_ptr<bool> alive = alive_;
   log::debug("delivery: job released", {{"event_id", job.event.id}, {"target", job.target}, {"why", why}});
-  queue_.release(job.lease, clock_.nowMs(),
+  queue_.release(job.lease, clock_.nowMs() + static_cast<int64_t>(delay_ms),
                  [this, alive, event_id = job.event.id, target = job.target](Result<queue::LeaseOutcome> r) {
                    if (alive.expired()) return;
                    if (!r)

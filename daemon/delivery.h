@@ -78,7 +78,8 @@ class Delivery {
   Delivery& operator=(const Delivery&) = delete;
 
   // Routes and targets after a reload. Attempts in flight finish with the config they started with; the
-  // breaker state and in-flight counts of a target that keeps its name carry over.
+  // breaker state and in-flight counts of a target that keeps its name carry over. Jobs of a target or route
+  // the config no longer names wait, unattempted, for it to come back.
   void setConfig(const config::Config& config);
 
   // Starts the poll and sweep timers.
@@ -137,7 +138,10 @@ class Delivery {
                 http::ClientResponse answer);
   void finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
                  const queue::NextStep& step, const queue::FollowUp* next = nullptr);
-  void release(const queue::ClaimedJob& job, const char* why);
+  // Gives the job back unattempted, due again after `delay_ms`.
+  void release(const queue::ClaimedJob& job, const char* why, uint64_t delay_ms = 0);
+  // A job of a route the config no longer names: released for later, and logged now and then.
+  void waitForRoute(const queue::ClaimedJob& job);
   void bury(const queue::ClaimedJob& job, const std::string& reason);
   void sweep();
   void reportDepth(const queue::QueueDepth& depth);
@@ -160,6 +164,11 @@ class Delivery {
   // Leases of the attempts in flight, by job id, for abandon().
   std::map<std::string, queue::JobLease> leases_in_flight_;
   std::map<std::string, int64_t> unknown_warned_ms_;  // target name → when its waiting jobs were last logged
+  struct RouteWait {
+    int64_t logged_ms = 0;  // when jobs of this route were last logged as waiting
+    uint64_t jobs = 0;      // put back since then
+  };
+  std::map<std::string, RouteWait> route_waits_;  // by the name of a route not in the config
   // Integra encryptors running (crypt_command), by a counter: destroying one kills its process.
   struct Encryption {
     std::unique_ptr<Subprocess> run;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/untrusted_text.h"
 #include "common/uuid.h"
 #include "daemon/http/client.h"
 #include "handlers/registry.h"
@@ -289,8 +290,10 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
   if (!route.allow.empty()) {
     std::string client = clientAddress(request);
     if (!anyContains(route.allow, client)) {
-      log::warn("callback refused: source address not allowed",
-                {{"route", route.name}, {"client", client}, {"latency_ms", elapsedMs(start)}});
+      if (refusal_log_.admit(route.name, clock_.nowMs()))
+        log::warn(
+            "callback refused: source address not allowed",
+            {{"route", route.name}, {"client", clipUntrusted(client)}, {"latency_ms", elapsedMs(start)}});
       count(route, "not_allowed", start);
       responder.send(http::Response::text(403, "forbidden\n"));
       return;
@@ -342,13 +345,23 @@ void Ingest::handle(http::Request&& request, http::Responder responder) {
 
 void Ingest::refuse(const RouteEntry& route, handlers::Reject reject, const http::Responder& responder,
                     uint64_t start) const {
-  log::warn("callback refused", {{"route", route.name},
-                                 {"outcome", reject.outcome},
-                                 {"reason", reject.reason},
-                                 {"status", reject.reply.status},
-                                 {"latency_ms", elapsedMs(start)}});
+  if (refusal_log_.admit(route.name, clock_.nowMs()))
+    log::warn("callback refused", {{"route", route.name},
+                                   {"outcome", reject.outcome},
+                                   {"reason", reject.reason},
+                                   {"status", reject.reply.status},
+                                   {"latency_ms", elapsedMs(start)}});
   count(route, reject.outcome, start);
   responder.send(std::move(reject.reply));
+}
+
+void Ingest::logRefusalSummaries() {
+  const int64_t now = clock_.nowMs();
+  for (const auto& s : refusal_log_.summaries(now))
+    log::warn("callback refusals not logged: more than [log] refusals_per_second",
+              {{"route", s.route},
+               {"not_logged", s.not_logged},
+               {"within_s", static_cast<int64_t>((now - s.since_ms + 999) / 1000)}});
 }
 
 void Ingest::storeAndAck(const Event& event, const std::shared_ptr<const RouteEntry>& route,

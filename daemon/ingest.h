@@ -16,6 +16,7 @@
 #include "daemon/http/router.h"
 #include "daemon/http/server.h"
 #include "daemon/metrics.h"
+#include "daemon/refusal_log.h"
 #include "handlers/handler.h"
 #include "queue/envelope.h"
 #include "queue/event_store.h"
@@ -102,6 +103,11 @@ class Ingest {
   void setClient(http::Client* client) { client_ = client; }
   // Counts every routed callback by outcome and times it; null: no metrics.
   void setMetrics(const IngestMetrics* metrics) { metrics_ = metrics; }
+  // How many refusals are logged per route ([log] refusals_per_second, refusal_burst).
+  void setRefusalLimits(RefusalLog::Limits limits) { refusal_log_.setLimits(limits); }
+  // One line per route whose refusals were not all logged since the last call; the App calls it every
+  // RefusalLog interval and at the end.
+  void logRefusalSummaries();
 
   // Handles one request from the main listener; answers through `responder` exactly once.
   void handle(http::Request&& request, http::Responder responder);
@@ -116,6 +122,7 @@ class Ingest {
   std::shared_ptr<const RouteTable> routes_;
   http::Client* client_ = nullptr;
   const IngestMetrics* metrics_ = nullptr;
+  mutable RefusalLog refusal_log_;  // refuse() is const: logging is no change to what Ingest does
 
   const RouteMetrics* routeMetrics(const RouteEntry& route) const;
   // One callback of `route` answered: counted under `outcome`, timed from `start` (uv_hrtime).

@@ -24,6 +24,7 @@
 #include <set>
 
 #include "common/base64.h"
+#include "common/untrusted_text.h"
 #include "handlers/form.h"
 #include "handlers/payment.h"
 #include "handlers/xml_text.h"
@@ -276,7 +277,7 @@ Result<Notification> readNotification(const xmlNode* root) {
     std::string key = snakeCase(reinterpret_cast<const char*>(c->name));
     // An unknown element under a known field's name (say a second Status outside Transaction) would make
     // the stored data ambiguous about which one allpay meant.
-    if (kKnownKeys.count(key)) return Error{"element " + key + " is ambiguous"};
+    if (kKnownKeys.count(key)) return Error{"element " + quoteUntrusted(key) + " is ambiguous"};
     keep(n.extra, key, unknownValue(c));
   }
   return n;

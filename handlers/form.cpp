@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/untrusted_text.h"
+
 namespace payhook::handlers {
 
 Result<Form> Form::parse(std::string_view text, Repeats repeats) {
@@ -16,7 +18,7 @@ Result<Form> Form::parse(std::string_view text, Repeats repeats) {
     if (!percentDecode(part.substr(0, eq), &name, true))
       return Error{"malformed percent escape in a parameter name"};
     if (eq != std::string_view::npos && !percentDecode(part.substr(eq + 1), &value, true))
-      return Error{"malformed percent escape in parameter " + name};
+      return Error{"malformed percent escape in parameter " + quoteUntrusted(name)};
     form.pairs_.emplace_back(std::move(name), std::move(value));
   }
   // Sorted, not a pairwise scan: a hostile request may carry ten thousand parameters.
@@ -27,7 +29,8 @@ Result<Form> Form::parse(std::string_view text, Repeats repeats) {
   auto same = [](const auto* a, const auto* b) { return *a == *b; };
   for (auto dup = std::adjacent_find(names.begin(), names.end(), same); dup != names.end();
        dup = std::adjacent_find(dup, names.end(), same)) {
-    if (repeats == Repeats::kRefuse) return Error{"parameter " + **dup + " is given more than once"};
+    if (repeats == Repeats::kRefuse)
+      return Error{"parameter " + quoteUntrusted(**dup) + " is given more than once"};
     form.repeated_.push_back(**dup);
     dup = std::find_if(dup, names.end(), [&](const auto* n) { return *n != **dup; });
   }

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/untrusted_text.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
 #include "handlers/payment.h"
@@ -119,7 +120,7 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
     // An extra "amount" beside amount_param = "sum" (renamed parameters), or a "payment", would be mistaken
     // for a normalised field by whoever reads the event.
     if (data.contains(name) || name == "payment")
-      return malformed("parameter " + name + " collides with a normalised field");
+      return malformed("parameter " + quoteUntrusted(name) + " collides with a normalised field");
     data[name] = value;
   }
   // The notify settles nothing: the shop's decision and Integra's confirmPayment do. No currency is sent.

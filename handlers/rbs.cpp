@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
+#include "common/untrusted_text.h"
 #include "handlers/digest.h"
 #include "handlers/payment.h"
 
@@ -203,9 +204,9 @@ std::string snakeCase(std::string_view name) {
 
 namespace {
 
-// Untrusted text quoted in a log reason stays short.
-std::string clip(std::string_view s, size_t n = 80) {
-  return s.size() <= n ? std::string(s) : std::string(s.substr(0, n)) + "...";
+// Untrusted text quoted in a log reason stays short and printable.
+std::string clip(std::string_view s) {
+  return quoteUntrusted(s);
 }
 
 bool allOf(std::string_view s, bool (*ok)(char)) {
@@ -336,14 +337,14 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
         ct && mediaType(*ct) != "application/x-www-form-urlencoded")
       return malformed("the body must be application/x-www-form-urlencoded\n", "content-type " + clip(*ct));
     auto body = Form::parse(request.body);
-    if (!body) return malformed("malformed parameters\n", clip(body.error().message));
+    if (!body) return malformed("malformed parameters\n", body.error().message);
     auto query = Form::parse(request.query);
-    if (!query) return malformed("malformed parameters in the query string\n", clip(query.error().message));
+    if (!query) return malformed("malformed parameters in the query string\n", query.error().message);
     bank = body->pairs();
     own = query->pairs();
   } else {
     auto form = Form::parse(request.query);
-    if (!form) return malformed("malformed parameters\n", clip(form.error().message));
+    if (!form) return malformed("malformed parameters\n", form.error().message);
     for (const auto& pair : form->pairs()) {
       const bool is_own = std::find(options_.own_params.begin(), options_.own_params.end(), pair.first) !=
                           options_.own_params.end();

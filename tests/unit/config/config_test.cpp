@@ -44,6 +44,8 @@ class ConfigTest : public ::testing::Test {
     const fs::path path = dir_ / relative;
     fs::create_directories(path.parent_path());
     std::ofstream(path) << content;
+    // As an operator keeps secrets: a file others can read is warned about.
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   }
   std::string file() const { return (dir_ / "payhook.toml").string(); }
   // "FILE:LINE: rest", the shape of every message.
@@ -74,10 +76,10 @@ TEST_F(ConfigTest, FullConfigRoundTripsIntoStructs) {
         "\n  " + std::string(kOrdersSecret) + "  \n\n" + std::string(kOrdersSecret2) + "\n");
   write("secrets/orders.whsk", std::string(kSigningKey) + "\n");
   write("secrets/audit.whsec", std::string(kOrdersSecret2) + "\n");
-  write("admin.token", "admin-token-one\n");
+  write("admin.token", "admin-token-one-0123\n");
   write("yoomoney.pass", "s<kY23653f,{9fcnshwq\n");
   write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
-  write("integra.token", "url-token\n");
+  write("integra.token", "integra-url-token\n");
   write("integra.key", "crypt-key\n");
   write("integra-crypt", "#!/bin/sh\ncat\n");
   fs::permissions(dir_ / "integra-crypt", fs::perms::owner_all);
@@ -209,7 +211,7 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_THAT(c.server.trusted_proxies, ElementsAre("127.0.0.1/32", "10.0.0.0/8", "::1"));
   EXPECT_EQ(c.server.shutdown_timeout_ms, 30'000u);
   EXPECT_EQ(c.admin.listen, "unix:/run/payhook/admin.sock");
-  EXPECT_EQ(c.admin.token.reveal(), "admin-token-one");
+  EXPECT_EQ(c.admin.token.reveal(), "admin-token-one-0123");
   EXPECT_EQ(c.redis.url, "unix:/run/redis/redis.sock");
   EXPECT_EQ(c.redis.prefix, "shop1");
   EXPECT_EQ(c.redis.store_timeout_ms, 1'500u);
@@ -273,7 +275,7 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_EQ(rbs.retry.schedule_ms, RetryPolicy{}.schedule_ms);
 
   const RouteConfig& integra = c.routes[2];
-  EXPECT_EQ(integra.url_token.reveal(), "url-token");
+  EXPECT_EQ(integra.url_token.reveal(), "integra-url-token");
   EXPECT_THAT(integra.crypt_command, ElementsAre((dir_ / "integra-crypt").string(), "--mode", "simple"));
   EXPECT_EQ(integra.crypt_timeout_ms, 3'000u);
   EXPECT_EQ(integra.crypt_key_file, (dir_ / "integra.key").string());
@@ -335,8 +337,18 @@ forward = ["orders"]
   EXPECT_EQ(c.routes[0].secret[0].reveal(), kOrdersSecret2);
 }
 
-TEST(ConfigExample, LoadsWithNoErrorsAndNoWarnings) {
-  const std::string path = std::string(PAYHOOK_SOURCE_DIR) + "/config/payhook.example.toml";
+// The example as an operator installs it: its secrets copied with mode 0600 (a checkout's modes follow the
+// umask, and a world-readable secret is rightly warned about).
+TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
+  const fs::path source = fs::path(PAYHOOK_SOURCE_DIR) / "config";
+  fs::copy_file(source / "payhook.example.toml", dir_ / "payhook.example.toml");
+  for (const auto& entry : fs::directory_iterator(source / "secrets")) {
+    fs::create_directories(dir_ / "secrets");
+    fs::copy_file(entry.path(), dir_ / "secrets" / entry.path().filename());
+    fs::permissions(dir_ / "secrets" / entry.path().filename(),
+                    fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const std::string path = (dir_ / "payhook.example.toml").string();
   const LoadResult result = loadConfigFile(path, {});
   EXPECT_THAT(result.errors, IsEmpty());
   EXPECT_THAT(result.warnings, IsEmpty());
@@ -804,7 +816,7 @@ currency = "RUB"
 // The route's safe refusal for Integra: declinePayment's code and message when the shop's answer is no
 // clear decision.
 TEST_F(ConfigTest, IntegraDeclineDefaults) {
-  write("integra.token", "url-token\n");
+  write("integra.token", "integra-url-token\n");
   const std::string route = R"(
 [[routes]]
 name = "i"
@@ -864,7 +876,7 @@ decline_code = 5
 // Integra's `k` cipher is named, never implied: the built-in base64 of the public example, or the partner's
 // own encryptor run as a command. A key file is passed to that command only.
 TEST_F(ConfigTest, IntegraCipherIsExplicit) {
-  write("integra.token", "url-token\n");
+  write("integra.token", "integra-url-token\n");
   write("integra.key", "crypt-key\n");
   write("empty.key", "");
   write("crypt.sh", "#!/bin/sh\ncat\n");
