@@ -23,8 +23,9 @@ struct RedisWatchOptions {
   uint64_t sweep_interval_ms = 5'000;
   // Readiness follows Redis within this; the probe is two tiny scripts.
   uint64_t probe_interval_ms = 1'000;
-  // Events one sweep script removes at most: a few milliseconds of Redis' time.
-  size_t sweep_max = 200;
+  // Events one sweep script removes at most: 100 cost Redis about 2 ms (bench/retention.sh), as long as
+  // a burst of stores would wait behind it.
+  size_t sweep_max = 100;
   // Pause between batches while a backlog drains: Redis serves everyone else in between.
   uint64_t drain_pause_ms = 10;
 };
