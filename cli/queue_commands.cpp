@@ -24,8 +24,9 @@ using nlohmann::ordered_json;
 constexpr const char* kStatsUsage =
     "usage: payhookctl [-c FILE] stats [--json]\n"
     "\n"
-    "What waits where: events kept, per target the due jobs (overdue: due now but not yet taken), jobs in\n"
-    "flight (and leases past their expiry), dead jobs by target and route.\n";
+    "What waits where: events kept (and how many are complete, removed once [redis] retention has passed),\n"
+    "Redis' used memory and maxmemory, per target the due jobs (overdue: due now but not yet taken), jobs\n"
+    "in flight (and leases past their expiry), dead jobs by target and route.\n";
 
 constexpr const char* kListUsage =
     "usage: payhookctl [-c FILE] list [--state pending|retrying|dead|delivered|stored|all] [--route R]\n"
@@ -139,6 +140,31 @@ std::string attemptCell(const std::string& record) {
   return ellipsize(what, 48);
 }
 
+std::string bytesCell(int64_t n) {
+  char buf[32];
+  if (n < 1024 * 1024)
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(n) / 1024);
+  else if (n < int64_t{1024} * 1024 * 1024)
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(n) / (1024 * 1024));
+  else
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(n) / (1024 * 1024 * 1024));
+  return std::to_string(n) + " bytes (" + buf + ")";
+}
+
+// "1048576 bytes (1.0 MiB) used of maxmemory 0 (no limit)": Redis' INFO memory, as far as it answered.
+std::string memoryCell(const queue::RedisMemory& m) {
+  if (m.used < 0) return "unknown (INFO memory not answered)";
+  std::string out = bytesCell(m.used) + " used";
+  if (m.maxmemory == 0) return out + ", no maxmemory";
+  if (m.maxmemory > 0) {
+    char pct[16];
+    std::snprintf(pct, sizeof(pct), "%.0f%%",
+                  100.0 * static_cast<double>(m.used) / static_cast<double>(m.maxmemory));
+    out += " of maxmemory " + bytesCell(m.maxmemory) + " (" + pct + ", policy " + m.policy + ")";
+  }
+  return out;
+}
+
 }  // namespace
 
 int statsCommand(const std::vector<std::string>& args, const std::string& config_path) {
@@ -156,7 +182,9 @@ int statsCommand(const std::vector<std::string>& args, const std::string& config
       }
       std::string out;
       out += "redis    " + session.redactedUrl() + " (prefix \"" + session.prefix() + "\")\n";
-      out += "events   " + std::to_string(s.events) + "\n";
+      out += "events   " + std::to_string(s.events) + " (" + std::to_string(s.completed) +
+             " complete, removed once their retention has passed)\n";
+      out += "memory   " + memoryCell(s.memory) + "\n";
       out += "due      " + std::to_string(s.due) + " (" + std::to_string(s.overdue) + " overdue)\n";
       out += "leased   " + std::to_string(s.leased) + " in flight (" + std::to_string(s.leased_expired) +
              " past their lease)\n";

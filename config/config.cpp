@@ -29,7 +29,8 @@ const std::vector<std::string_view> kServerKeys{"listen",          "max_body",  
                                                 "max_headers",     "header_timeout",  "idle_timeout",
                                                 "max_connections", "trusted_proxies", "shutdown_timeout"};
 const std::vector<std::string_view> kAdminKeys{"listen", "token_file", "token"};
-const std::vector<std::string_view> kRedisKeys{"url", "prefix", "store_timeout", "password", "password_file"};
+const std::vector<std::string_view> kRedisKeys{"url",      "prefix",        "store_timeout",
+                                               "password", "password_file", "retention"};
 const std::vector<std::string_view> kLogKeys{"format", "level", "refusals_per_second", "refusal_burst"};
 const std::vector<std::string_view> kDeliveryKeys{"lease_timeout", "sweep_interval"};
 const std::vector<std::string_view> kTargetKeys{
@@ -101,6 +102,7 @@ void Loader::readRoot(const toml::table& root) {
     return unknownKeyMessage(key, kSections, looks_like_section ? "unknown section" : "unknown key");
   });
   checkLeaseTimeout();
+  checkRetention();
 }
 
 void Loader::readServer(TableReader& t) {
@@ -187,6 +189,8 @@ void Loader::readRedis(TableReader& t) {
     }
   }
   if (auto v = t.duration("store_timeout", 1)) redis.store_timeout_ms = *v;
+  if (auto v = t.duration("retention", 1'000)) redis.retention_ms = *v;
+  if (t.has("retention")) retention_line_ = t.lineOf("retention");
 }
 
 void Loader::readLog(TableReader& t) {
@@ -317,6 +321,25 @@ void Loader::checkLeaseTimeout() {
                 formatDuration(route.crypt_timeout_ms) +
                     " must be less than half of delivery.lease_timeout (" + formatDuration(lease) +
                     "): the API call needs the other half");
+  }
+}
+
+// Removing an event whose idempotency key still lives would store a provider's repeat as a new event.
+void Loader::checkRetention() {
+  const uint64_t retention = config_.redis.retention_ms;
+  for (size_t i = 0; i < config_.routes.size(); ++i) {
+    const RouteConfig& route = config_.routes[i];
+    if (route.idempotency_ttl_s * 1'000 <= retention) continue;
+    auto ttl_line = route.key_lines.find("idempotency_ttl");
+    const int line = retention_line_                     ? *retention_line_
+                     : ttl_line != route.key_lines.end() ? ttl_line->second
+                                                         : route.loc.line;
+    diag_.error(line, "redis.retention",
+                formatDuration(retention) + " is shorter than routes[" + std::to_string(i) + "] (" +
+                    quote(route.name) + ")'s idempotency_ttl of " +
+                    formatDuration(route.idempotency_ttl_s * 1'000) +
+                    ": an event removed before its idempotency key expires would let the provider's repeat "
+                    "be stored and delivered again; raise retention or lower idempotency_ttl");
   }
 }
 

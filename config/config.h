@@ -44,6 +44,8 @@ struct RedisConfig {
   Secret password;                               // password_file; overrides a password in the url
   std::string prefix = "payhook";                // keys are "{prefix}:..."
   uint64_t store_timeout_ms = 2'000;
+  // Complete events are removed this long after completion; at least every route's idempotency_ttl.
+  uint64_t retention_ms = 30ull * 24 * 3'600'000;
 };
 
 struct LogConfig {

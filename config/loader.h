@@ -31,6 +31,7 @@ class Loader {
   void readTargets(const toml::node& node, int root_line);
   void readTarget(TableReader& t, TargetConfig& target);
   void checkLeaseTimeout();
+  void checkRetention();
 
   // Routes (routes.cpp).
   void readRoutes(const toml::node& node);
@@ -72,6 +73,7 @@ class Loader {
   Config config_;
   // Lines kept for checks made after a section was read.
   std::optional<int> lease_line_;
+  std::optional<int> retention_line_;
   std::vector<int> target_timeout_lines_;
   std::map<std::string, size_t, std::less<>> target_index_;
   std::map<std::string, size_t, std::less<>> route_index_;

@@ -15,8 +15,9 @@ void Admin::handle(http::Request&& request, http::Responder responder) const {
       responder.send(http::Response::text(405, "method not allowed\n").withHeader("allow", "GET, HEAD"));
       return;
     }
-    responder.send(ready_() ? http::Response::text(200, "ready\n")
-                            : http::Response::text(503, "not ready: redis unreachable or stopping\n"));
+    const std::string why = not_ready_();
+    responder.send(why.empty() ? http::Response::text(200, "ready\n")
+                               : http::Response::text(503, "not ready: " + why + "\n"));
     return;
   }
   if (request.path == "/metrics") {

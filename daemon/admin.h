@@ -11,16 +11,15 @@ namespace payhook::daemon {
 
 class Admin {
  public:
-  // `ready` answers whether the daemon can store callbacks now (Redis reachable, config loaded, not
-  // stopping).
-  // `metrics` renders the Prometheus text exposition.
-  Admin(std::function<bool()> ready, std::function<std::string()> metrics)
-      : ready_(std::move(ready)), metrics_(std::move(metrics)) {}
+  // `not_ready` says why the daemon cannot store callbacks now (Redis unreachable or refusing writes,
+  // stopping), or nothing when it can. `metrics` renders the Prometheus text exposition.
+  Admin(std::function<std::string()> not_ready, std::function<std::string()> metrics)
+      : not_ready_(std::move(not_ready)), metrics_(std::move(metrics)) {}
 
   void handle(http::Request&& request, http::Responder responder) const;
 
  private:
-  std::function<bool()> ready_;
+  std::function<std::string()> not_ready_;
   std::function<std::string()> metrics_;
 };
 

@@ -19,6 +19,7 @@
 #include "daemon/http/server.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
+#include "daemon/redis_watch.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/uv/handle.h"
 #include "daemon/watchdog.h"
@@ -56,6 +57,14 @@ queue::RedisStoreOptions storeOptionsOf(const config::RedisConfig& r) {
   o.password = r.password;
   o.prefix = r.prefix;
   o.store_timeout_ms = r.store_timeout_ms;
+  return o;
+}
+
+RedisWatchOptions watchOptionsOf(const config::Config& c) {
+  RedisWatchOptions o;
+  o.prefix = c.redis.prefix;
+  o.retention_ms = c.redis.retention_ms;
+  o.sweep_interval_ms = c.delivery.sweep_interval_ms;
   return o;
 }
 
@@ -97,6 +106,7 @@ struct App::Impl {
   queue::RedisStore store;
   http::Client client;  // outbound: decision requests and deliveries
   Delivery delivery;
+  RedisWatch watch;  // readiness beyond the connection, memory, and retention
   Ingest ingest;
   Admin admin;
   queue::Operator ops;  // the /v1 API's operations, on the store's connection
@@ -123,8 +133,9 @@ struct App::Impl {
         store(l, storeOptionsOf(c.redis)),
         client(l, clientOptionsOf(c)),
         delivery(l, store, client, clock, c),
+        watch(l, store, clock, watchOptionsOf(c)),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
-        admin([this] { return !stopping && store.ready(); }, [this] { return registry.render(); }),
+        admin([this] { return notReady(); }, [this] { return registry.render(); }),
         ops(store, queue::OperatorOptions{c.redis.prefix}),
         api(ops, clock, c.admin.token),
         server(l, limitsOf(c.server),
@@ -138,6 +149,13 @@ struct App::Impl {
                      }),
         watchdog(l) {
     registerMetrics();
+  }
+
+  std::string notReady() const {
+    if (stopping) return "stopping";
+    if (!store.ready()) return "redis unreachable";
+    if (!watch.writesRefused().empty()) return "redis refuses writes: " + watch.writesRefused();
+    return {};
   }
 
   // docs/operations.md says what each metric means.
@@ -192,6 +210,32 @@ struct App::Impl {
         "payhook_redis_data_losses_total",
         "Times Redis was found without payhook's data (restarted empty, flushed)", {},
         [this](const metrics::GaugeSample& s) { s({}, static_cast<double>(store.dataLosses())); });
+    registry.gauge("payhook_redis_writes_refused",
+                   "1 while Redis refuses writes (out of memory, a replica, cannot save): /readyz says 503",
+                   {},
+                   [this](const metrics::GaugeSample& s) { s({}, watch.writesRefused().empty() ? 0 : 1); });
+    registry.gauge("payhook_redis_used_memory_bytes", "Redis' used_memory (INFO memory), probed every second",
+                   {}, [this](const metrics::GaugeSample& s) {
+                     if (watch.known()) s({}, static_cast<double>(watch.health().memory.used));
+                   });
+    registry.gauge("payhook_redis_maxmemory_bytes", "Redis' maxmemory (INFO memory); 0: no limit", {},
+                   [this](const metrics::GaugeSample& s) {
+                     if (watch.known()) s({}, static_cast<double>(watch.health().memory.maxmemory));
+                   });
+    registry.gauge("payhook_events_stored", "Events Redis holds, dead and waiting ones included", {},
+                   [this](const metrics::GaugeSample& s) {
+                     if (watch.known()) s({}, static_cast<double>(watch.health().events));
+                   });
+    registry.gauge("payhook_events_complete",
+                   "Of the events stored, those complete (delivered, or without targets), removed once "
+                   "[redis] retention has passed",
+                   {}, [this](const metrics::GaugeSample& s) {
+                     if (watch.known()) s({}, static_cast<double>(watch.health().completed));
+                   });
+    registry.counterFrom(
+        "payhook_retention_removed_total",
+        "Complete events removed by this process once their retention had passed", {},
+        [this](const metrics::GaugeSample& s) { s({}, static_cast<double>(watch.removed())); });
     registry.gauge(
         "payhook_http_connections", "Open connections on the main listener", {},
         [this](const metrics::GaugeSample& s) { s({}, static_cast<double>(server.connectionCount())); });
@@ -257,6 +301,7 @@ struct App::Impl {
     });
     store.start();
     delivery.start();
+    watch.start();
 
     std::string addresses;
     for (const auto& a : server.boundAddresses()) addresses += (addresses.empty() ? "" : " ") + a;
@@ -336,6 +381,7 @@ struct App::Impl {
     activation_wait.close();
     watchdog.stop();
     delivery.stop({});
+    watch.stop();
     // After the servers: a decision still in flight fails (the check is refused), is stored if the store
     // still can, and its answer goes nowhere since its connection is closed.
     client.shutdown();
@@ -380,13 +426,16 @@ struct App::Impl {
         b.shutdown_timeout_ms != a.shutdown_timeout_ms)
       log::warn(
           "reload: [server], [admin] and [redis] changes take effect only after a restart; routes, "
-          "targets, secrets, the admin token, trusted_proxies and [log] were reloaded");
+          "targets, secrets, the admin token, trusted_proxies, [log] and redis.retention were reloaded");
     ingest.setRoutes(table);
     ingest.setTrustedProxies(proxiesOf(next.server), trustsUnixPeers(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
     ingest.setRefusalLimits(refusalLimitsOf(next.log));
     config.routes = next.routes;
     config.targets = next.targets;
+    // The loader checked it against the new routes' idempotency_ttl, so it moves with them.
+    config.redis.retention_ms = next.redis.retention_ms;
+    watch.setRetention(next.redis.retention_ms);
     delivery.setConfig(config);
     if (!constantTimeEqual(next.admin.token.reveal(), config.admin.token.reveal())) {
       config.admin.token = next.admin.token;

@@ -87,7 +87,7 @@ bulk('ZADD', KEYS[1], leased)
 return out
 )lua";
 
-// KEYS: the job's due set, leased, dead, attempts list, event hash, targets set.
+// KEYS: the job's due set, leased, dead, attempts list, event hash, targets set, the retention index.
 // ARGV: job, target, token, mode (complete|reschedule|bury|release), time (due, dead or release score),
 //       record JSON without its "attempt", reason, records kept, follow-up target, decision, has follow-up,
 //       queue the follow-up job ('1') or record the decision alone ('0').
@@ -148,6 +148,7 @@ if mode == 'complete' then
   end
   if all then
     redis.call('HSET', ev, 'status:' .. target, 'delivered', 'state', 'delivered')
+    redis.call('ZADD', KEYS[7], ARGV[5], string.sub(job, 1, -#target - 2))
   else
     redis.call('HSET', ev, 'status:' .. target, 'delivered')
   end
@@ -394,7 +395,7 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
   }
   store_.runScript(finish_script_,
                    {due_prefix_ + target, leased_key_, dead_key_, key_prefix_ + "attempts:" + event_id,
-                    key_prefix_ + "ev:" + event_id, targets_key_},
+                    key_prefix_ + "ev:" + event_id, targets_key_, events_key_ + ":done"},
                    {lease.job_id, target, lease.token, mode, number(when_ms), std::move(json), reason,
                     number(static_cast<int64_t>(options_.attempts_kept)), next ? next->target : std::string(),
                     next ? next->decision : std::string(), next ? "1" : "0", next && next->call ? "1" : "0"},

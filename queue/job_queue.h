@@ -17,7 +17,8 @@
 //                            since:<t>     when an operator last retried or replayed the job (Unix ms):
 //                                          its max_age counts from then, not from the event's receipt
 //                          and moves `state` from pending to retrying, delivered (every target delivered)
-//                          or dead (any target dead: an operator has to act, whatever the others did).
+//                          or dead (any target dead: an operator has to act, whatever the others did);
+//                          an event that becomes delivered joins {p}:events:done (queue/retention.h).
 //                          A completion may add a follow-up job (Integra's API call after the shop's
 //                          decision): its target joins `targets`, and `decision` keeps what was decided.
 //   {p}:leased             sorted set of claimed jobs by lease expiry (Unix ms)

@@ -1,6 +1,7 @@
 #include "queue/operator.h"
 
 #include "queue/event_record.h"
+#include "queue/retention.h"
 #include "queue/script_reply.h"
 
 #include <algorithm>
@@ -97,12 +98,14 @@ local function requeue(ev, id, t, now)
   redis.call('ZREM', DEAD, id .. '|' .. t)
   redis.call('ZADD', P .. 'due:' .. t, now, id .. '|' .. t)
   redis.call('SADD', TARGETS, t)
+  -- Being delivered again, it is no longer complete: its next completion indexes it anew.
+  redis.call('ZREM', EVENTS .. ':done', id)
 end
 )lua";
 
 // ARGV: prefix, now, dead jobs to count.
 // Returns {events, leased, leases expired, dead, oldest dead, dead counted, {{target, due, overdue, oldest
-// due}...}, {target, dead, ...}, {route, dead, ...}}.
+// due}...}, {target, dead, ...}, {route, dead, ...}, complete events, INFO memory}.
 constexpr std::string_view kStatsScript = R"lua(
 local now, scan = ARGV[2], tonumber(ARGV[3])
 local per = {}
@@ -127,7 +130,8 @@ for k, v in pairs(by_target) do bt[#bt + 1] = k; bt[#bt + 1] = v end
 for k, v in pairs(by_route) do br[#br + 1] = k; br[#br + 1] = v end
 local oldest = redis.call('ZRANGE', DEAD, 0, 0, 'WITHSCORES')
 return {redis.call('ZCARD', EVENTS), redis.call('ZCARD', LEASED), redis.call('ZCOUNT', LEASED, '-inf', '(' .. now),
-  redis.call('ZCARD', DEAD), oldest[2] or '', counted, per, bt, br}
+  redis.call('ZCARD', DEAD), oldest[2] or '', counted, per, bt, br, redis.call('ZCARD', EVENTS .. ':done'),
+  redis.call('INFO', 'memory')}
 )lua";
 
 // ARGV: prefix, mode (events|dead), state, route, max score, min score, skip, entries to scan, limit.
@@ -278,6 +282,7 @@ for i = 1, #items, 2 do
       redis.call('ZREM', DEAD, job)
       redis.call('DEL', ev, P .. 'attempts:' .. id)
       redis.call('ZREM', EVENTS, id)
+      redis.call('ZREM', EVENTS .. ':done', id)
       done = done + 1
     end
   end
@@ -437,7 +442,7 @@ void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb)
                      QueueStats s;
                      s.now_ms = now_ms;
                      const ScriptValue& v = r.value;
-                     if (!r.ok() || v.elements.size() != 9 || !integer(element(v, 0), s.events) ||
+                     if (!r.ok() || v.elements.size() != 11 || !integer(element(v, 0), s.events) ||
                          !integer(element(v, 1), s.leased) || !integer(element(v, 2), s.leased_expired) ||
                          !integer(element(v, 3), s.dead) || !integer(element(v, 5), s.dead_counted) ||
                          !isArray(element(v, 6)) || !isArray(element(v, 7)) || !isArray(element(v, 8))) {
@@ -445,6 +450,8 @@ void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb)
                        return;
                      }
                      s.oldest_dead_ms = integerOr0(element(v, 4));
+                     s.completed = integerOr0(element(v, 9));
+                     s.memory = parseRedisMemory(text(element(v, 10)));
                      std::map<std::string, TargetStats> targets;
                      for (const auto& e : element(v, 6)->elements) {
                        TargetStats t;

@@ -6,7 +6,8 @@
 // any instance picks up what an operation made due.
 //
 // The operations and what they change:
-//   stats      reads only: events total, per target the due jobs (how many are overdue, the oldest due
+//   stats      reads only: events total (and how many are complete, waiting for their retention), Redis'
+//              used memory and maxmemory, per target the due jobs (how many are overdue, the oldest due
 //              time) and the dead ones, leased jobs (how many leases ran out), dead jobs by route. Dead jobs
 //              by target and route are counted over the oldest kStatsDeadScan dead jobs (dead_counted tells
 //              how many; when fewer than `dead`, the breakdown is partial).
@@ -56,6 +57,7 @@
 #include "common/event.h"
 #include "common/result.h"
 #include "queue/redis_store.h"
+#include "queue/retention.h"
 
 namespace payhook::queue {
 
@@ -80,7 +82,9 @@ struct TargetStats {
 
 struct QueueStats {
   int64_t now_ms = 0;
-  int64_t events = 0;  // every event kept ({p}:events)
+  int64_t events = 0;     // every event kept ({p}:events)
+  int64_t completed = 0;  // of those, complete ones waiting for their retention ({p}:events:done)
+  RedisMemory memory;     // INFO memory
   int64_t due = 0;
   int64_t overdue = 0;
   int64_t leased = 0;

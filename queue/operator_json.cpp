@@ -24,6 +24,10 @@ ordered_json toJson(const QueueStats& s) {
   ordered_json j;
   j["now"] = formatIso8601Utc(s.now_ms);
   j["events"] = s.events;
+  j["events_complete"] = s.completed;
+  j["redis_used_memory"] = s.memory.used >= 0 ? ordered_json(s.memory.used) : ordered_json(nullptr);
+  j["redis_maxmemory"] = s.memory.maxmemory >= 0 ? ordered_json(s.memory.maxmemory) : ordered_json(nullptr);
+  j["redis_maxmemory_policy"] = s.memory.policy;
   j["due"] = s.due;
   j["overdue"] = s.overdue;
   j["leased"] = s.leased;

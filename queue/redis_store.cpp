@@ -91,6 +91,8 @@ for i = 1, #targets do
   if string.byte(register, i) == 49 then redis.call('SADD', KEYS[5], targets[i]) end
 end
 redis.call('ZADD', KEYS[4], at, id)
+-- Without targets an event is complete at once: it joins the retention index (queue/retention.h).
+if #targets == 0 then redis.call('ZADD', KEYS[4] .. ':done', at, id) end
 return {1, id}
 )lua";
 

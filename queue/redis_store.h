@@ -10,6 +10,7 @@
 //                           due jobs from a claim
 //   {p}:targets             set of the target names that have a due set
 //   {p}:events              sorted set of event ids by receipt time (Unix ms)
+//   {p}:events:done         sorted set of complete event ids by completion time (queue/retention.h)
 //   {p}:marker              random text set once: when it changes or vanishes, Redis lost our data
 //   {p}:note:<route>:<key>  string: a route's note about one of the provider's keys; expires after its TTL
 //

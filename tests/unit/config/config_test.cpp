@@ -1154,6 +1154,74 @@ forward = ["slow"]
                      "targets[0] (\"slow\") has timeout 1m, so lease_timeout must be more than 1m5s")));
 }
 
+TEST_F(ConfigTest, RetentionIsReadAndDefaultsToThirtyDays) {
+  const std::string route = R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+idempotency_ttl = "2s"
+)";
+  LoadResult result = load(withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->redis.retention_ms, 30ull * 86'400'000);
+  result = load("[redis]\nretention = \"3s\"\n" + withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->redis.retention_ms, 3'000u);
+  // Equal to the longest idempotency_ttl is enough: the key expires before its event goes.
+  result = load("[redis]\nretention = \"2s\"\n" + withTarget(route));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->redis.retention_ms, 2'000u);
+  result = load("[redis]\nretention = \"500ms\"\n" + withTarget(route));
+  EXPECT_THAT(result.errors, Contains(HasSubstr("redis.retention: must be at least 1s")));
+}
+
+TEST_F(ConfigTest, RetentionShorterThanAnIdempotencyTtlIsRefusedAtItsLine) {
+  const LoadResult result = load("[redis]\nretention = \"7d\"\n" + withTarget(R"(
+[[routes]]
+name = "short"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+idempotency_ttl = "7d"
+
+[[routes]]
+name = "long"
+provider = "standard-webhooks"
+path = "/b"
+secret_file = "orders.whsec"
+forward = ["orders"]
+idempotency_ttl = "14d"
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(2,
+                             "redis.retention: 7d is shorter than routes[1] (\"long\")'s idempotency_ttl of "
+                             "14d: an event removed before its idempotency key expires would let the "
+                             "provider's repeat be stored and delivered again; raise retention or lower "
+                             "idempotency_ttl")));
+}
+
+TEST_F(ConfigTest, DefaultRetentionIsCheckedAtTheRoutesIdempotencyTtl) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+idempotency_ttl = "60d"
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(13,
+                             "redis.retention: 30d is shorter than routes[0] (\"a\")'s idempotency_ttl of "
+                             "60d: an event removed before its idempotency key expires would let the "
+                             "provider's repeat be stored and delivered again; raise retention or lower "
+                             "idempotency_ttl")));
+}
+
 TEST_F(ConfigTest, TargetRules) {
   write("short.whsec", "whsec_c2hvcnQ=\n");
   write("bad.whsk", "whsk_" + std::string(kOrdersSecret.substr(6)) + "\n");
