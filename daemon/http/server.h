@@ -45,11 +45,11 @@ uint64_t connectionBudget(uint64_t max_connections, uint64_t file_limit, uint64_
 
 class Connection;
 
-// Wire behaviour worth knowing: headers not complete within header_timeout_ms, a body not complete within
-// body_timeout_ms (or slower than min_body_rate) and an answer not read within write_timeout_ms close the
-// connection without an answer; a peer that closes (EOF) while its request is in flight is treated as gone,
-// so the Responder drops the answer; decoder errors (400, 413, 431, 501) are answered with "connection:
-// close".
+// Wire behaviour worth knowing: headers not complete within header_timeout_ms, or a body not complete
+// within body_timeout_ms (or slower than min_body_rate), close the connection without an answer, as does an
+// answer the peer has not read within write_timeout_ms; a peer that closes (EOF) while its request is in
+// flight is treated as gone, so the Responder drops the answer; decoder errors (400, 413, 431, 501) are
+// answered with "connection: close".
 //
 // Sends the one response to one request. Copyable and cheap; when the connection has gone away
 // (peer closed, server shut down), send() does nothing. Call send() exactly once, on the loop.
