@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Holds COUNT slowloris connections open against an HTTP listener, for bench/slowloris.sh.
 
-Each connection sends the start of a request ("POST PATH HTTP/1.1", a Host line) and then one more byte of a
-header line every second, never finishing the header section. A connection the server closes (its
-header_timeout, or a refusal at max_connections) is opened again at once, so COUNT stay held for as long as
-the helper runs. Prints "held COUNT" once all are open, then runs until SIGTERM or SIGINT and prints one
+Two connections in three send the start of a request ("POST PATH HTTP/1.1", a Host line) and then one more
+byte of a header line every second, never finishing the header section; the third sends a whole header
+section announcing a 60000-byte body and then one byte of body every second (a slow body). A connection
+the server closes (header_timeout, body_timeout or min_body_rate, a refusal at max_connections) is opened
+again at once, so COUNT stay held for as long as the helper runs. On a loopback HOST the connections come
+from 127.0.0.2 up, 64 to an address, so that max_connections_per_address does not refuse them. Prints "held COUNT" once all are open, then runs until SIGTERM or SIGINT and prints one
 summary line: connections opened, closed by the server, and how many of those were closed within 1 s of
 opening (refused rather than timed out).
 
@@ -26,6 +28,8 @@ def main():
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-Slow: ".encode()
+    body_head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 60000\r\n\r\n".encode()
+    loopback = host.startswith("127.")
 
     sel = selectors.DefaultSelector()
     opened = closed = refused = 0
@@ -42,10 +46,12 @@ def main():
     def open_one():
         nonlocal opened
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if loopback:
+            s.bind((f"127.0.0.{2 + (opened // 64) % 250}", 0))
         s.connect((host, port))
         s.setblocking(False)
         try:
-            s.send(head)
+            s.send(body_head if opened % 3 == 2 else head)
         except OSError:
             pass
         opened += 1

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Hostile-traffic figure: p50/p99 of validly signed Standard Webhooks callbacks measured with
 # wrk on a quiet payhookd, then again while bench/slowloris.py holds SLOWLORIS_CONNECTIONS (1000) incomplete
-# requests open on the same listener (reopening any the daemon closes), and the ratio of the two. payhookd
-# runs with its default [server] limits (header_timeout 10s, max_connections 10000) and forwards to an nginx
-# sink, as in bench/run.sh. Loopback only; each wrk run lasts BENCH_DURATION (5s). Usage: bench/slowloris.sh [BUILD]
+# requests (slow headers and slow bodies) open on the same listener (reopening any the daemon closes), and
+# the ratio of the two. payhookd runs with its default [server] limits (header_timeout 10s, body_timeout 30s,
+# min_body_rate 1KiB/s, max_connections 10000) and forwards to an nginx sink, as in bench/run.sh. Loopback
+# only; each wrk run lasts BENCH_DURATION (5s). Usage: bench/slowloris.sh [BUILD]
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)

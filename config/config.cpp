@@ -25,9 +25,13 @@ constexpr uint64_t kLeaseMarginMs = 5'000;
 
 const std::vector<std::string_view> kSections{"server",   "admin",   "redis", "log",
                                               "delivery", "targets", "routes"};
+// clang-format off
 const std::vector<std::string_view> kServerKeys{"listen",          "max_body",        "max_header_bytes",
                                                 "max_headers",     "header_timeout",  "idle_timeout",
-                                                "max_connections", "trusted_proxies", "shutdown_timeout"};
+                                                "max_connections", "trusted_proxies", "shutdown_timeout",
+                                                "body_timeout", "min_body_rate", "body_rate_grace",
+                                                "write_timeout", "max_connections_per_address"};
+// clang-format on
 const std::vector<std::string_view> kAdminKeys{"listen", "token_file", "token"};
 const std::vector<std::string_view> kRedisKeys{"url",      "prefix",        "store_timeout",
                                                "password", "password_file", "retention"};
@@ -149,6 +153,18 @@ void Loader::readServer(TableReader& t) {
       }))
     server.trusted_proxies = std::move(*v);
   if (auto v = t.duration("shutdown_timeout", 1)) server.shutdown_timeout_ms = *v;
+  // Slow peers: the body's deadline and rate, the answer's deadline, connections per address.
+  if (auto v = t.duration("body_timeout", 1)) server.body_timeout_ms = *v;
+  if (auto v = t.size("min_body_rate", 0)) server.min_body_rate = *v;
+  if (auto v = t.duration("body_rate_grace", 0)) server.body_rate_grace_ms = *v;
+  if (auto v = t.duration("write_timeout", 1)) server.write_timeout_ms = *v;
+  if (auto v = t.integer("max_connections_per_address", 0)) server.max_connections_per_address = *v;
+  if (server.min_body_rate > 0 && server.body_rate_grace_ms >= server.body_timeout_ms) {
+    const std::string_view key = t.has("body_rate_grace") ? "body_rate_grace" : "body_timeout";
+    t.error(key, "body_rate_grace (" + formatDuration(server.body_rate_grace_ms) +
+                     ") must be shorter than body_timeout (" + formatDuration(server.body_timeout_ms) +
+                     "), or min_body_rate never applies; min_body_rate = 0 turns the rate off");
+  }
 }
 
 void Loader::readAdmin(TableReader& t) {

@@ -32,6 +32,12 @@ struct ServerConfig {
   uint64_t max_connections = 10'000;
   std::vector<std::string> trusted_proxies;  // CIDRs allowed to set X-Forwarded-For
   uint64_t shutdown_timeout_ms = 10'000;
+
+  uint64_t body_timeout_ms = 30'000;  // from the end of the header section, however it trickles
+  uint64_t min_body_rate = 1024;      // bytes/s averaged after body_rate_grace; 0: off
+  uint64_t body_rate_grace_ms = 5'000;
+  uint64_t write_timeout_ms = 30'000;          // an answer the peer does not read within it: closed
+  uint64_t max_connections_per_address = 128;  // 0: off; trusted_proxies and unix sockets are not capped
 };
 
 struct AdminConfig {

@@ -29,7 +29,7 @@
 namespace payhook::daemon {
 namespace {
 
-http::ServerLimits limitsOf(const config::ServerConfig& s) {
+http::ServerLimits limitsOf(const config::ServerConfig& s, uint64_t fd_reserve) {
   http::ServerLimits l;
   l.max_body = s.max_body;
   l.max_header_bytes = s.max_header_bytes;
@@ -37,6 +37,12 @@ http::ServerLimits limitsOf(const config::ServerConfig& s) {
   l.header_timeout_ms = s.header_timeout_ms;
   l.idle_timeout_ms = s.idle_timeout_ms;
   l.max_connections = s.max_connections;
+  l.body_timeout_ms = s.body_timeout_ms;
+  l.min_body_rate = s.min_body_rate;
+  l.body_rate_grace_ms = s.body_rate_grace_ms;
+  l.write_timeout_ms = s.write_timeout_ms;
+  l.max_connections_per_address = s.max_connections_per_address;
+  l.fd_reserve = fd_reserve;
   return l;
 }
 
@@ -91,6 +97,14 @@ http::ClientOptions clientOptionsOf(const config::Config& c) {
   return o;
 }
 
+constexpr uint64_t kAdminMaxConnections = 256;
+
+// Descriptors the main listener's connections leave to the rest of the process: curl's connections to
+// targets, the admin listener's, and Redis, listeners, logs and libuv's own.
+uint64_t fdReserveOf(const config::Config& c) {
+  return static_cast<uint64_t>(clientOptionsOf(c).max_idle_connections) + kAdminMaxConnections + 64;
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -138,7 +152,7 @@ struct App::Impl {
         admin([this] { return notReady(); }, [this] { return registry.render(); }),
         ops(store, queue::OperatorOptions{c.redis.prefix}),
         api(ops, clock, c.admin.token),
-        server(l, limitsOf(c.server),
+        server(l, limitsOf(c.server, fdReserveOf(c)),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
         admin_server(l, adminLimits(),
                      [this](http::Request&& r, http::Responder resp) {
@@ -148,6 +162,8 @@ struct App::Impl {
                          admin.handle(std::move(r), resp);
                      }),
         watchdog(l) {
+    // A reverse proxy speaks for many clients over its own connections.
+    server.setUncappedPeers(proxiesOf(c.server));
     registerMetrics();
   }
 
@@ -250,7 +266,7 @@ struct App::Impl {
   static http::ServerLimits adminLimits() {
     http::ServerLimits l;
     l.max_body = 1 << 20;
-    l.max_connections = 256;
+    l.max_connections = kAdminMaxConnections;
     return l;
   }
 
@@ -423,12 +439,16 @@ struct App::Impl {
         b.max_body != a.max_body || b.max_header_bytes != a.max_header_bytes ||
         b.max_headers != a.max_headers || b.header_timeout_ms != a.header_timeout_ms ||
         b.idle_timeout_ms != a.idle_timeout_ms || b.max_connections != a.max_connections ||
-        b.shutdown_timeout_ms != a.shutdown_timeout_ms)
+        b.shutdown_timeout_ms != a.shutdown_timeout_ms || b.body_timeout_ms != a.body_timeout_ms ||
+        b.min_body_rate != a.min_body_rate || b.body_rate_grace_ms != a.body_rate_grace_ms ||
+        b.write_timeout_ms != a.write_timeout_ms ||
+        b.max_connections_per_address != a.max_connections_per_address)
       log::warn(
           "reload: [server], [admin] and [redis] changes take effect only after a restart; routes, "
           "targets, secrets, the admin token, trusted_proxies, [log] and redis.retention were reloaded");
     ingest.setRoutes(table);
     ingest.setTrustedProxies(proxiesOf(next.server), trustsUnixPeers(next.server));
+    server.setUncappedPeers(proxiesOf(next.server));
     log::configure(levelOf(next.log), next.log.format == "text" ? log::Format::kText : log::Format::kJson);
     ingest.setRefusalLimits(refusalLimitsOf(next.log));
     config.routes = next.routes;

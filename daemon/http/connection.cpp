@@ -84,15 +84,15 @@ int Connection::init(uv_loop_t* loop) {
   return 0;
 }
 
+void Connection::readPeer() {
+  // "unix" is not an address, so no CIDR ever matches it; trusted_proxies names it explicitly.
+  peer_ = kind_ == Kind::kTcp ? peerOf(&h_.tcp) : "unix";
+}
+
 void Connection::start() {
-  if (kind_ == Kind::kTcp) {
-    peer_ = peerOf(&h_.tcp);
-    // Answers are small and written whole; waiting for Nagle would only add latency.
-    uv_tcp_nodelay(&h_.tcp, 1);
-  } else {
-    // Not an address, so no CIDR ever matches it; trusted_proxies names it explicitly ("unix").
-    peer_ = "unix";
-  }
+  if (peer_.empty()) readPeer();
+  // Answers are small and written whole; waiting for Nagle would only add latency.
+  if (kind_ == Kind::kTcp) uv_tcp_nodelay(&h_.tcp, 1);
   startReading();
   updateTimer();
 }
@@ -123,6 +123,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 
 void Connection::onData(const char* data, size_t len) {
   if (state_ == State::kShutdown || state_ == State::kClosed) return;
+  if (timer_phase_ == TimerPhase::kBody) body_bytes_ += len;
   if (state_ == State::kReading && in_pos_ == in_.size()) {
     // Fast path: parse straight from the read buffer, keep only what the next request needs.
     in_.clear();
@@ -432,26 +433,71 @@ void Connection::updateTimer(bool progress) {
       want = TimerPhase::kNone;
       break;
   }
-  // The header timeout runs from the start of the request, so reads never extend it; body reads do.
-  if (want == timer_phase_ && !(progress && want == TimerPhase::kBody)) return;
-  if (want != timer_phase_)
-    phase_since_ = uv_hrtime();  // ns: connections accepted in one loop turn still differ
-  timer_phase_ = want;
-  if (want == TimerPhase::kNone) {
-    timer_.stop();
+  if (want == timer_phase_) {
+    // Only the body's rate deadline moves with reads; every other deadline is fixed when its phase begins.
+    if (progress && want == TimerPhase::kBody) armBodyTimer();
     return;
   }
-  const uint64_t ms = want == TimerPhase::kHeaders ? limits_.header_timeout_ms : limits_.idle_timeout_ms;
-  timer_.start(ms, [this] { onTimeout(); });
+  phase_since_ = uv_hrtime();  // ns: connections accepted in one loop turn still differ
+  if (want == TimerPhase::kHeaders) request_since_ = phase_since_;
+  timer_phase_ = want;
+  switch (want) {
+    case TimerPhase::kNone:
+      timer_.stop();
+      return;
+    case TimerPhase::kHeaders:
+      timer_.start(limits_.header_timeout_ms, [this] { onTimeout(); });
+      return;
+    case TimerPhase::kIdle:
+      timer_.start(limits_.idle_timeout_ms, [this] { onTimeout(); });
+      return;
+    case TimerPhase::kBody:
+      body_start_ms_ = uv_now(h_.handle.loop);
+      body_bytes_ = 0;
+      armBodyTimer();
+      return;
+    case TimerPhase::kWrite:
+      timer_.start(limits_.write_timeout_ms, [this] { onTimeout(); });
+      return;
+  }
+}
+
+void Connection::armBodyTimer() {
+  uint64_t deadline = body_start_ms_ + limits_.body_timeout_ms;
+  if (limits_.min_body_rate > 0) {
+    // Bytes read since the header section ended, at min_body_rate bytes/s, buy time beyond the grace.
+    const uint64_t earned = body_bytes_ * 1000 / limits_.min_body_rate;
+    deadline = std::min(deadline, body_start_ms_ + limits_.body_rate_grace_ms + earned);
+  }
+  const uint64_t now = uv_now(h_.handle.loop);
+  timer_.start(deadline > now ? deadline - now : 0, [this] { onTimeout(); });
 }
 
 void Connection::onTimeout() {
+  const bool slow_body =
+      timer_phase_ == TimerPhase::kBody && uv_now(h_.handle.loop) - body_start_ms_ < limits_.body_timeout_ms;
   const char* what = timer_phase_ == TimerPhase::kHeaders ? "header timeout"
                      : timer_phase_ == TimerPhase::kIdle  ? "idle timeout"
+                     : slow_body                          ? "body below min_body_rate"
                      : timer_phase_ == TimerPhase::kBody  ? "body timeout"
                                                           : "write timeout";
   log::debug("http connection closed", {{"reason", what}, {"peer", peer_}});
   close();
+}
+
+Connection::Shed Connection::shedClass() const {
+  switch (state_) {
+    case State::kReading:
+      if (timer_phase_ == TimerPhase::kIdle) return Shed::kIdle;
+      return timer_phase_ == TimerPhase::kNone ? Shed::kNever : Shed::kStalled;
+    case State::kWriting:
+    case State::kShutdown:
+      return Shed::kStalled;
+    case State::kInFlight:
+    case State::kClosed:
+      return Shed::kNever;
+  }
+  return Shed::kNever;
 }
 
 }  // namespace payhook::http

@@ -10,12 +10,19 @@
 // While a request is in flight or its answer is being written, bytes that arrive are only buffered (up to
 // kMaxBuffered, then reading pauses); they are parsed once the answer has been written.
 //
-// One timer per connection, armed by phase (h2o keeps its timers inside the connection the same way):
+// One timer per connection, armed by phase (h2o keeps its timers inside the connection the same way). Each
+// phase has a deadline that reads do not push back, so no trickle of bytes holds a connection for ever:
 //   - header timeout: from the connection's start, or from the first byte of a later request, until the
 //     header section is complete. On expiry the connection is closed without an answer: the peer has not
 //     said enough to deserve one, and a slow-headers attacker gets no bytes back.
-//   - idle timeout: between keep-alive requests; also bounds a stalled body (restarted by each read) and
-//     a stalled write of the answer (the peer does not read).
+//   - body deadline: the body must be complete body_timeout after the end of the header section. Within
+//     that, after body_rate_grace it must have averaged min_body_rate bytes/s: as with Apache's
+//     mod_reqtimeout MinRate, each min_body_rate bytes received buy one second beyond the grace, so reads
+//     move this deadline, but never past body_timeout. Closed without an answer, like the header timeout.
+//   - write timeout: from the start of writing an answer until it is written whole (and, for a closing
+//     answer, until the FIN has gone out). A peer that pipelines requests and never reads ends here: its
+//     input pauses at kMaxBuffered, and the answer that fills its socket is the one that times out.
+//   - idle timeout: between keep-alive requests.
 //   - none while the handler holds the request: the application bounds its own work.
 //
 // Lifetime: the uv handle is a member, so the object must outlive uv_close(). The connection owns itself
@@ -65,7 +72,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // and must be ended with close().
   int init(uv_loop_t* loop);
   uv_stream_t* stream() { return &h_.stream; }
-  // After uv_accept(): reads the peer address and starts reading.
+  // After uv_accept(): reads the peer address (unless readPeer() did) and starts reading.
   void start();
 
   // From Responder::send(). `seq` names the request being answered (0: whichever is in flight); an answer
@@ -82,14 +89,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void detach() { host_ = nullptr; }
 
   bool inFlight() const { return state_ == State::kInFlight; }
-  // Waiting for a request's headers (a fresh connection, a slow or stalled one, or an idle keep-alive
-  // one): nothing is owed to the peer, so at max_connections the server may close it for a newcomer.
-  bool waitingForHeaders() const {
-    return state_ == State::kReading &&
-           (timer_phase_ == TimerPhase::kHeaders || timer_phase_ == TimerPhase::kIdle);
-  }
-  // When the current timer phase began (uv_hrtime); the oldest waiting connection is shed first.
-  uint64_t phaseSince() const { return phase_since_; }
+  // What closing this connection for a newcomer at max_connections would cost (Server sheds kIdle ones
+  // first, then kStalled ones, oldest first):
+  //   kIdle: between keep-alive requests; clients expect such a close and retry on a new connection.
+  //   kStalled: receiving a request or writing an answer; a legitimate peer is done in milliseconds, so the
+  //     oldest of these is the likeliest to be slow on purpose. The written answer's request is already
+  //     handled; the peer that did not read it is told nothing more.
+  //   kNever: the handler holds the request (or the connection is closing): its work is bounded by the
+  //     application's own timeouts, and closing it would turn a stored callback into a provider's retry.
+  enum class Shed { kNever, kIdle, kStalled };
+  Shed shedClass() const;
+  // Since when (uv_hrtime) it has been in that class: the start of its current request (headers and body
+  // alike), of its idle wait, or of the answer being written.
+  uint64_t shedSince() const { return timer_phase_ == TimerPhase::kBody ? request_since_ : phase_since_; }
+
+  // The peer's address ("unix" for a unix socket), known once start() or readPeer() has run.
+  const std::string& peer() const { return peer_; }
+  // After uv_accept(), before start(): reads the peer address only.
+  void readPeer();
 
  private:
   enum class State { kReading, kInFlight, kWriting, kShutdown, kClosed };
@@ -121,6 +138,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void startReading();
   void stopReading();
   void updateTimer(bool progress = false);
+  void armBodyTimer();
 
   union Stream {
     uv_handle_t handle;
@@ -136,7 +154,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Connection> self_;
   uv::Timer timer_;
   TimerPhase timer_phase_ = TimerPhase::kNone;
-  uint64_t phase_since_ = 0;
+  uint64_t phase_since_ = 0;    // uv_hrtime() when timer_phase_ last changed
+  uint64_t request_since_ = 0;  // uv_hrtime() when the current request's header phase began
+  uint64_t body_start_ms_ = 0;  // uv_now() at the end of the header section
+  uint64_t body_bytes_ = 0;     // read since then
   RequestDecoder decoder_;
   State state_ = State::kReading;
 

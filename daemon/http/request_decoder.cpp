@@ -2,6 +2,7 @@
 
 #include <llhttp.h>
 
+#include <cstdint>
 #include <string_view>
 
 namespace payhook::http {
@@ -28,6 +29,13 @@ std::string_view trim(std::string_view s) {
 // position in the input is not tracked.
 constexpr uint64_t kLineOverhead = 4;
 
+// Chunk extensions of one request, in total. No client payhook serves sends any; a few signatures would fit.
+constexpr uint64_t kMaxChunkExtensionBytes = 4 * 1024;
+
+uint64_t saturatingAdd(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 }  // namespace
 
 struct RequestDecoder::Impl {
@@ -43,6 +51,8 @@ struct RequestDecoder::Impl {
   uint64_t carried = 0;
   uint64_t trailer_bytes = 0;
   uint64_t header_lines = 0;
+  uint64_t extension_bytes = 0;  // chunk extensions of the current request, which are parsed and dropped
+  uint64_t body_wire = 0;        // every byte after the header section: payload, framing and trailers
 
   bool begun = false;        // on_message_begin seen for the current request
   bool header_phase = true;  // before the end of the header section
@@ -50,6 +60,7 @@ struct RequestDecoder::Impl {
   bool field_open = false;   // a header name is being accumulated
   bool paused = false;       // llhttp is paused and must be resumed before the next execute
   bool continue_wanted = false;
+  bool headers_ended = false;  // paused at the end of the header section, to learn where the body starts
   bool ready = false;
   bool dead = false;
   bool upgrade = false;  // the request asked to switch protocols; we answer it and stop
@@ -93,6 +104,8 @@ struct RequestDecoder::Impl {
     d->field_open = false;
     d->header_lines = 0;
     d->trailer_bytes = 0;
+    d->extension_bytes = 0;
+    d->body_wire = 0;
     d->te_unsupported = false;
     d->te_lines = 0;
     d->host_lines = 0;
@@ -205,6 +218,12 @@ struct RequestDecoder::Impl {
       d->continue_wanted = true;
       return HPE_PAUSED;
     }
+    // A chunked body's wire size is not its payload size: feed() counts it from the exact end of the
+    // header section, which only a pause reveals.
+    if (chunked) {
+      d->headers_ended = true;
+      return HPE_PAUSED;
+    }
     return 0;
   }
 
@@ -223,6 +242,22 @@ struct RequestDecoder::Impl {
       return d->fail(413, "chunked body over max_body");
     if (p->content_length == 0) d->in_trailers = true;
     return 0;
+  }
+
+  // payhook ignores chunk extensions, and llhttp keeps none of their bytes, but without a count a body of
+  // a few bytes could carry gigabytes of them.
+  static int onChunkExtension(llhttp_t* p, const char*, size_t len) noexcept {
+    auto* d = of(p);
+    d->extension_bytes += len;
+    if (d->extension_bytes > kMaxChunkExtensionBytes) return d->fail(400, "chunk extensions too long");
+    return 0;
+  }
+  static int onChunkExtensionNameComplete(llhttp_t* p) noexcept {
+    return onChunkExtension(p, nullptr, 2);  // ';' and '=' (or the end of the line)
+  }
+
+  uint64_t bodyWireLimit() const {
+    return saturatingAdd(saturatingAdd(limits.max_body, limits.max_body), limits.max_header_bytes);
   }
 
   static int onMessageComplete(llhttp_t* p) noexcept {
@@ -250,6 +285,9 @@ struct RequestDecoder::Impl {
       s.on_headers_complete = &Impl::onHeadersComplete;
       s.on_body = &Impl::onBody;
       s.on_chunk_header = &Impl::onChunkHeader;
+      s.on_chunk_extension_name = &Impl::onChunkExtension;
+      s.on_chunk_extension_value = &Impl::onChunkExtension;
+      s.on_chunk_extension_name_complete = &Impl::onChunkExtensionNameComplete;
       s.on_message_complete = &Impl::onMessageComplete;
       return s;
     }();
@@ -285,12 +323,25 @@ RequestDecoder::Progress RequestDecoder::feed(const char* data, size_t len) {
   }
   d.continue_wanted = false;
   d.feed_data = data;
-  const llhttp_errno_t err = llhttp_execute(&d.parser, data, len);
+  // Where this feed's body-phase bytes begin: all of them when the header section ended earlier.
+  size_t body_from = d.begun && !d.header_phase ? 0 : len;
+  llhttp_errno_t err = llhttp_execute(&d.parser, data, len);
+  if (err == HPE_PAUSED && d.headers_ended) {
+    d.headers_ended = false;
+    body_from = static_cast<size_t>(llhttp_get_error_pos(&d.parser) - data);
+    llhttp_resume(&d.parser);
+    err = llhttp_execute(&d.parser, data + body_from, len - body_from);
+  }
   if (err == HPE_OK) {
     if (d.header_phase) {
       // Whitespace and empty lines produce no span; the exact count catches them here.
       d.carried += len;
       if (d.carried > d.limits.max_header_bytes) return d.die(431, "header section too large");
+    } else if (body_from < len) {
+      // Payload is held to max_body by the chunk headers; this bounds what else the body may carry (chunk
+      // sizes padded with zeros, tiny chunks, white space in trailers), none of which is kept.
+      d.body_wire += len - body_from;
+      if (d.body_wire > d.bodyWireLimit()) return d.die(413, "chunked framing too large");
     }
     return {State::kNeedMore, len};
   }

@@ -19,6 +19,10 @@
 //     against the same two limits.
 //   - Content-Length over max_body: 413 at the end of the header section, before any body byte is read.
 //   - a chunked body whose size would pass max_body: 413 at the chunk header that crosses it.
+//   - chunk extensions (parsed, never kept) over 4 KiB in one request: 400 as soon as the limit is passed.
+//   - a chunked body whose bytes on the wire (sizes, extensions, line ends, payload and trailers) pass
+//     2 * max_body + max_header_bytes: 413 at the end of the feed() that crossed it. Nothing of them is
+//     kept, so this bounds the time a peer can keep a body going with framing alone.
 //   - Transfer-Encoding other than exactly "chunked" (gzip, "gzip, chunked", ...): 501, since the
 //     body could not be decoded (RFC 9112 6.1 allows 501 for codings the server does not understand).
 //   - anything llhttp rejects (bad request line, bad header syntax, Content-Length with

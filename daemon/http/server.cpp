@@ -6,9 +6,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/listen_address.h"
@@ -23,9 +27,30 @@ void Responder::send(Response response) const {
   if (auto conn = conn_.lock()) conn->send(seq_, std::move(response));
 }
 
+uint64_t connectionBudget(uint64_t max_connections, uint64_t file_limit, uint64_t reserve) {
+  // A reserve that leaves less than a quarter means the limit is too low for the configuration anyway;
+  // connections keep that quarter, and EMFILE handling copes with the rest.
+  const uint64_t room = std::max(file_limit > reserve ? file_limit - reserve : 0, file_limit / 4);
+  return std::max<uint64_t>(1, std::min(max_connections, room));
+}
+
 namespace {
 
 constexpr int kBacklog = 511;
+// Descriptors kept free below the open-file limit: libuv, curl and Redis need a few at any moment.
+constexpr uint64_t kDescriptorHeadroom = 16;
+constexpr uint64_t kDescriptorCalmMs = 1000;
+
+uint64_t openFileLimit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  return static_cast<uint64_t>(rl.rlim_cur);
+}
+
+// 1, 2, 4, 8...: a flood shows in the log without a line per connection.
+bool worthLogging(uint64_t count) {
+  return (count & (count - 1)) == 0;
+}
 
 union AnyStream {
   uv_handle_t handle;
@@ -117,7 +142,16 @@ struct Server::Impl final : ConnectionHost {
   std::vector<Listener> listeners;
   std::unordered_set<Connection*> connections;
   std::unordered_set<Connection*> shedding;  // closed by shedOne(), their close callback still to come
-  uint64_t shed_ = 0;                        // connections closed by shedOne()
+  uint64_t file_limit = UINT64_MAX;          // RLIMIT_NOFILE when the server was made
+  uint64_t max_connections = 0;              // limits_.max_connections within file_limit
+  uint64_t descriptor_cap = UINT64_MAX;      // lower while descriptors run short (watchDescriptors())
+  uint64_t descriptors_short_at = 0;         // uv_now() when they last did
+  // Open TCP connections by peer address; only kept when max_connections_per_address is set.
+  std::unordered_map<std::string, uint64_t> per_address;
+  std::vector<Cidr> uncapped;
+  uint64_t shed_ = 0;                 // connections closed by shedOne()
+  uint64_t refused_per_address_ = 0;  // newcomers over max_connections_per_address
+  uint64_t out_of_descriptors_ = 0;   // accept() failures for want of a descriptor
 
   size_t open() const { return connections.size() - shedding.size(); }
   size_t in_flight = 0;
@@ -126,7 +160,16 @@ struct Server::Impl final : ConnectionHost {
   uv::Timer done_timer;
 
   Impl(uv_loop_t* l, ServerLimits lim, RequestHandler h)
-      : loop(l), limits_(lim), handler(std::move(h)), done_timer(l) {}
+      : loop(l), limits_(lim), handler(std::move(h)), done_timer(l) {
+    file_limit = openFileLimit();
+    max_connections = connectionBudget(limits_.max_connections, file_limit, limits_.fd_reserve);
+    if (max_connections < limits_.max_connections)
+      log::warn("http: max_connections lowered to fit the open-file limit; raise LimitNOFILE= (ulimit -n)",
+                {{"max_connections", static_cast<int64_t>(limits_.max_connections)},
+                 {"open_file_limit", static_cast<int64_t>(file_limit)},
+                 {"reserved", static_cast<int64_t>(limits_.fd_reserve)},
+                 {"effective", static_cast<int64_t>(max_connections)}});
+  }
 
   // ConnectionHost
   const ServerLimits& limits() const override { return limits_; }
@@ -138,8 +181,8 @@ struct Server::Impl final : ConnectionHost {
     if (in_flight > 0) --in_flight;
   }
   void connectionClosed(Connection* c) override {
-    connections.erase(c);
-    shedding.erase(c);
+    // A shed connection's address was counted out when it was shed.
+    if (connections.erase(c) != 0 && shedding.erase(c) == 0) forgetPeer(c->peer());
     if (shutting_down && connections.empty()) scheduleDone();
   }
 
@@ -170,6 +213,12 @@ struct Server::Impl final : ConnectionHost {
                       ? uv::Owned<uv_tcp_t, ListenerState>::stateOf(reinterpret_cast<uv_tcp_t*>(server))
                       : uv::Owned<uv_pipe_t, ListenerState>::stateOf(reinterpret_cast<uv_pipe_t*>(server));
     if (!state->impl) return;
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+      // libuv has already dropped the connection it could not accept. Freeing a descriptor lets the next
+      // one in; without it libuv would retry accept() at once and fail again.
+      state->impl->outOfDescriptors();
+      return;
+    }
     if (status < 0) {
       log::warn("http accept failed", {{"error", uv_strerror(status)}});
       return;
@@ -177,9 +226,18 @@ struct Server::Impl final : ConnectionHost {
     state->impl->accept(server, state->kind);
   }
 
+  void outOfDescriptors() {
+    if (worthLogging(++out_of_descriptors_))
+      log::warn("http: out of file descriptors, a new connection was dropped; raise LimitNOFILE= (ulimit -n)",
+                {{"total", static_cast<int64_t>(out_of_descriptors_)}});
+    descriptor_cap = std::max<uint64_t>(1, open() > 0 ? open() - 1 : 0);
+    descriptors_short_at = uv_now(loop);
+    shedOne("out of file descriptors");
+  }
+
   void accept(uv_stream_t* server, Connection::Kind kind) {
-    if (!shutting_down && open() >= limits_.max_connections) shedOne();
-    if (shutting_down || open() >= limits_.max_connections) {
+    if (!shutting_down && open() >= connectionLimit()) shedOne("max_connections");
+    if (shutting_down || open() >= connectionLimit()) {
       reject(server, kind);
       return;
     }
@@ -195,25 +253,91 @@ struct Server::Impl final : ConnectionHost {
       conn->close();
       return;
     }
+    conn->readPeer();
+    if (kind == Connection::Kind::kTcp && !admitPeer(conn->peer())) {
+      conn->detach();
+      conn->close();
+      return;
+    }
     connections.insert(conn.get());
     conn->start();
+    watchDescriptors(conn->stream());
   }
 
-  // At max_connections, the connection that has waited longest for a request's headers (slow, stalled or
-  // idle: nothing is owed to its peer) is closed to make room, so connections that send nothing cannot
-  // shut providers out until header_timeout frees them. Connections with a request in flight or an answer
-  // being written are never shed. O(connections), only when the limit is reached.
-  void shedOne() {
-    Connection* oldest = nullptr;
-    for (Connection* c : connections)
-      if (c->waitingForHeaders() && (!oldest || c->phaseSince() < oldest->phaseSince())) oldest = c;
-    if (!oldest) return;
-    shedding.insert(oldest);  // counted out now; its handle finishes closing on a later loop turn
-    ++shed_;
-    if ((shed_ & (shed_ - 1)) == 0)  // 1, 2, 4, 8...: a flood is visible without one line per connection
-      log::warn("http: at max_connections, closed the connection waiting longest for its headers",
-                {{"shed_total", static_cast<int64_t>(shed_)}});
-    oldest->close();
+  uint64_t connectionLimit() const { return std::min(max_connections, descriptor_cap); }
+
+  // accept() returns the lowest free descriptor, so a high number means the process is close to its
+  // open-file limit (deliveries and Redis use descriptors too). Past that point accept() fails and libuv
+  // drops newcomers without a word, so the server holds itself to the connections it has and makes room
+  // by shedding, as at max_connections. It takes the room back one connection at a time once no high
+  // number has come for a while: a low number right after shedding only reuses the shed one's.
+  void watchDescriptors(uv_stream_t* stream) {
+    uv_os_fd_t fd = -1;
+    if (file_limit == UINT64_MAX || uv_fileno(reinterpret_cast<uv_handle_t*>(stream), &fd) != 0 || fd < 0)
+      return;
+    const auto number = static_cast<uint64_t>(fd);
+    if (number + kDescriptorHeadroom >= file_limit) {
+      descriptor_cap = std::max<uint64_t>(1, open() - 1);
+      descriptors_short_at = uv_now(loop);
+      shedOne("few file descriptors left");
+    } else if (descriptor_cap < max_connections && uv_now(loop) - descriptors_short_at >= kDescriptorCalmMs) {
+      ++descriptor_cap;
+    }
+  }
+
+  // Counts a TCP peer in; false (and nothing counted) when it is over max_connections_per_address.
+  bool admitPeer(const std::string& peer) {
+    const uint64_t cap = limits_.max_connections_per_address;
+    if (cap == 0) return true;
+    uint64_t& count = per_address[peer];  // never left at 0: a refusal means count >= cap >= 1
+    if (count >= cap && !anyContains(uncapped, peer)) {
+      if (worthLogging(++refused_per_address_))
+        log::warn("http: connection refused, its address is at max_connections_per_address",
+                  {{"peer", peer}, {"refused_total", static_cast<int64_t>(refused_per_address_)}});
+      return false;
+    }
+    ++count;
+    return true;
+  }
+  void forgetPeer(const std::string& peer) {
+    auto it = per_address.find(peer);
+    if (it == per_address.end()) return;
+    if (--it->second == 0) per_address.erase(it);
+  }
+
+  // Makes room by closing one connection not held by the handler: an idle keep-alive one first (clients
+  // expect those to close), else the one whose request or answer has been under way longest. Legitimate
+  // peers send a request and read its answer in milliseconds, so the oldest is the likeliest slowloris,
+  // slow body or non-reader. A connection whose request is with the handler is never shed: that work is
+  // bounded by the application's own timeouts, and cutting it would only turn a stored callback into a
+  // retry. O(connections), only when the limit is reached.
+  void shedOne(const char* why) {
+    Connection* best = nullptr;
+    Connection::Shed best_class = Connection::Shed::kNever;
+    uint64_t best_since = 0;
+    for (Connection* c : connections) {
+      const Connection::Shed cls = c->shedClass();
+      if (cls == Connection::Shed::kNever) continue;  // also those closing already
+      const uint64_t since = c->shedSince();
+      const bool idle = cls == Connection::Shed::kIdle;
+      const bool best_idle = best_class == Connection::Shed::kIdle;
+      if (!best || (idle && !best_idle) || (idle == best_idle && since < best_since)) {
+        best = c;
+        best_class = cls;
+        best_since = since;
+      }
+    }
+    if (!best) return;
+    // Counted out now, against max_connections and its address's cap: libuv may accept a burst of
+    // connections before the handle's close callback comes on a later loop turn.
+    shedding.insert(best);
+    forgetPeer(best->peer());
+    if (worthLogging(++shed_))
+      log::warn("http: closed the oldest connection not held by the handler to make room",
+                {{"reason", why},
+                 {"idle", best_class == Connection::Shed::kIdle},
+                 {"shed_total", static_cast<int64_t>(shed_)}});
+    best->close();
   }
 
   // Over the limit: accept and close at once, so the peer gets a prompt end instead of a backlog wait,
@@ -343,6 +467,14 @@ void Server::shutdown(std::function<void()> done) {
 void Server::closeAll() {
   impl_->closeListeners();
   for (auto* c : impl_->snapshot()) c->close();
+}
+
+void Server::setUncappedPeers(std::vector<Cidr> ranges) {
+  impl_->uncapped = std::move(ranges);
+}
+
+size_t Server::maxConnections() const {
+  return impl_->max_connections;
 }
 
 size_t Server::connectionCount() const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cidr.h"
 #include "common/http_message.h"
 #include "common/result.h"
 
@@ -22,14 +23,33 @@ struct ServerLimits {
   uint64_t max_headers = 100;             // more header lines: 431
   uint64_t header_timeout_ms = 10'000;    // headers not complete in time: connection closed
   uint64_t idle_timeout_ms = 60'000;      // keep-alive connection with nothing in progress: closed
-  uint64_t max_connections = 10'000;      // beyond: new connections are closed at once
+  // The body must be complete this long after the end of the header section, however it trickles.
+  uint64_t body_timeout_ms = 30'000;
+  // After body_rate_grace_ms, a body must have averaged this many bytes per second since the header
+  // section ended, or the connection is closed; 0 turns the rate off (body_timeout_ms still applies).
+  uint64_t min_body_rate = 1024;
+  uint64_t body_rate_grace_ms = 5'000;
+  uint64_t write_timeout_ms = 30'000;  // an answer the peer has not taken whole within this: closed
+  // At the limit the oldest connection not held by the handler is closed for the newcomer (server.cpp).
+  // Clamped at start to the open-file limit minus fd_reserve, the descriptors the rest of the process needs.
+  uint64_t max_connections = 10'000;
+  uint64_t fd_reserve = 64;
+  // Connections from one TCP peer address; over it, the newcomer is closed at once. 0: no cap. Unix-socket
+  // peers and the addresses given to Server::setUncappedPeers() (trusted proxies) are not capped.
+  uint64_t max_connections_per_address = 128;
 };
+
+// max_connections within `file_limit` descriptors of which `reserve` belong to the rest of the process;
+// never below a quarter of the limit (nor below 1).
+uint64_t connectionBudget(uint64_t max_connections, uint64_t file_limit, uint64_t reserve);
 
 class Connection;
 
-// Wire behaviour worth knowing: headers not complete within header_timeout_ms close the connection
-// without an answer; a peer that closes (EOF) while its request is in flight is treated as gone, so the
-// Responder drops the answer; decoder errors (400, 413, 431, 501) are answered with "connection: close".
+// Wire behaviour worth knowing: headers not complete within header_timeout_ms, or a body not complete
+// within body_timeout_ms (or slower than min_body_rate), close the connection without an answer, as does an
+// answer the peer has not read within write_timeout_ms; a peer that closes (EOF) while its request is in
+// flight is treated as gone, so the Responder drops the answer; decoder errors (400, 413, 431, 501) are
+// answered with "connection: close".
 //
 // Sends the one response to one request. Copyable and cheap; when the connection has gone away
 // (peer closed, server shut down), send() does nothing. Call send() exactly once, on the loop.
@@ -70,6 +90,11 @@ class Server {
   // Closes every listener and connection at once.
   void closeAll();
 
+  // Peers not held to max_connections_per_address (a reverse proxy speaks for many clients); replaces the
+  // previous list.
+  void setUncappedPeers(std::vector<Cidr> ranges);
+  // max_connections after the clamp to the open-file limit.
+  size_t maxConnections() const;
   size_t connectionCount() const;
   size_t inFlightCount() const;  // requests handed to the handler and not yet answered
 

@@ -565,6 +565,84 @@ retry = { schedule = ["5s", 60] }
              "units are required")));
 }
 
+// The smallest valid config with a [server] section between the target and a route.
+std::string withTargetAndRoute(std::string_view server) {
+  return withTarget(std::string(server) + R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)");
+}
+
+TEST_F(ConfigTest, SlowPeerLimitsHaveDefaultsAndAreRead) {
+  LoadResult result = load(withTargetAndRoute(""));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->server.body_timeout_ms, 30'000u);
+  EXPECT_EQ(result.config->server.min_body_rate, 1024u);
+  EXPECT_EQ(result.config->server.body_rate_grace_ms, 5'000u);
+  EXPECT_EQ(result.config->server.write_timeout_ms, 30'000u);
+  EXPECT_EQ(result.config->server.max_connections_per_address, 128u);
+
+  result = load(withTargetAndRoute(R"(
+[server]
+body_timeout = "10s"
+min_body_rate = "4KiB"
+body_rate_grace = "2s"
+write_timeout = "15s"
+max_connections_per_address = 0
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  const ServerConfig& s = result.config->server;
+  EXPECT_EQ(s.body_timeout_ms, 10'000u);
+  EXPECT_EQ(s.min_body_rate, 4096u);
+  EXPECT_EQ(s.body_rate_grace_ms, 2'000u);
+  EXPECT_EQ(s.write_timeout_ms, 15'000u);
+  EXPECT_EQ(s.max_connections_per_address, 0u);
+
+  // No rate: the grace is free to be as long as it likes.
+  result = load(withTargetAndRoute("\n[server]\nbody_timeout = \"2s\"\nmin_body_rate = 0\n"));
+  EXPECT_THAT(result.errors, IsEmpty());
+}
+
+TEST_F(ConfigTest, SlowPeerLimitMistakesNameTheirLine) {
+  LoadResult result = load(withTargetAndRoute(R"(
+[server]
+body_timeout = "0s"
+min_body_rate = "fast"
+write_timeout = 30
+max_connections_per_address = -1
+)"));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(8, "server.body_timeout: must be positive"),
+                  at(9,
+                     "server.min_body_rate: \"fast\" is not a size; use bytes or a unit: KiB, MiB, GiB "
+                     "(binary) or KB, MB, GB (decimal), e.g. \"64KiB\""),
+                  at(10,
+                     "server.write_timeout: expected a duration string, got the bare number 30; units "
+                     "are required (e.g. \"30s\")"),
+                  at(11, "server.max_connections_per_address: must not be negative")));
+
+  // A grace as long as the deadline would leave min_body_rate no time to apply.
+  result = load(withTargetAndRoute(R"(
+[server]
+body_timeout = "5s"
+body_rate_grace = "5s"
+)"));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(9,
+                             "server.body_rate_grace: body_rate_grace (5s) must be shorter than body_timeout "
+                             "(5s), or min_body_rate never applies; min_body_rate = 0 turns the rate off")));
+  result = load(withTargetAndRoute("\n[server]\nbody_timeout = \"3s\"\n"));
+  EXPECT_THAT(result.errors, ElementsAre(at(8,
+                                            "server.body_timeout: body_rate_grace (5s) must be shorter than "
+                                            "body_timeout (3s), or min_body_rate never applies; "
+                                            "min_body_rate = 0 turns the rate off")));
+}
+
 TEST_F(ConfigTest, MissingRequiredProviderKeysAreReportedAtTheRouteTable) {
   const LoadResult result = load(withTarget(R"(
 [[routes]]

@@ -423,5 +423,46 @@ TEST(RequestDecoderTest, LeadingEmptyLinesBetweenRequestsAreTolerated) {
   EXPECT_EQ(d.requests[1].path, "/n");
 }
 
+TEST(RequestDecoderTest, ChunkExtensionsAreBoundedWhereverTheBytesSplit) {
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // A few extensions are allowed (and dropped).
+  auto ok = decode(head + "3;sig=abcdef;n\r\nabc\r\n0\r\n\r\n");
+  ASSERT_EQ(ok.error, 0);
+  ASSERT_EQ(ok.requests.size(), 1u);
+  EXPECT_EQ(ok.requests[0].body, "abc");
+
+  // A megabyte of extension on a one-byte chunk is refused early, not read to its end.
+  const std::string flood = head + "1;x=" + std::string(1 << 20, 'a');
+  RequestDecoder d({});
+  auto p = d.feed(flood.data(), flood.size());
+  EXPECT_EQ(p.state, State::kError);
+  EXPECT_EQ(d.errorStatus(), 400);
+
+  // The same, arriving in small reads after the header section.
+  std::vector<std::string> pieces{head, "1;x="};
+  for (int i = 0; i < 64; ++i) pieces.push_back(std::string(1024, 'a'));
+  EXPECT_EQ(decode(ServerLimits{}, std::vector<std::string_view>(pieces.begin(), pieces.end())).error, 400);
+}
+
+TEST(RequestDecoderTest, ChunkedFramingBeyondTwiceMaxBodyIs413) {
+  ServerLimits limits;
+  limits.max_body = 1024;
+  limits.max_header_bytes = 1024;
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // One-byte chunks: 6 wire bytes for each byte of payload, well within max_body but not within 3 KiB.
+  std::string tiny;
+  for (int i = 0; i < 1000; ++i) tiny += "1\r\nx\r\n";
+  EXPECT_EQ(decode(limits, {head, tiny, "0\r\n\r\n"}).error, 413);
+  // Chunk sizes padded with zeros carry no payload at all.
+  EXPECT_EQ(decode(limits, {head, std::string(4096, '0')}).error, 413);
+  // Chunks of 64 bytes fit.
+  std::string fair;
+  for (int i = 0; i < 15; ++i) fair += "40\r\n" + std::string(64, 'y') + "\r\n";
+  auto d = decode(limits, {head, fair, "0\r\n\r\n"});
+  ASSERT_EQ(d.error, 0);
+  ASSERT_EQ(d.requests.size(), 1u);
+  EXPECT_EQ(d.requests[0].body.size(), 15u * 64);
+}
+
 }  // namespace
 }  // namespace payhook::http
