@@ -1240,18 +1240,18 @@ provider = "standard-webhooks"
 path = "/a"
 secret_file = "orders.whsec"
 forward = ["orders"]
-idempotency_ttl = "2s"
+idempotency_ttl = "20m"
 )";
   LoadResult result = load(withTarget(route));
   ASSERT_THAT(result.errors, IsEmpty());
   EXPECT_EQ(result.config->redis.retention_ms, 30ull * 86'400'000);
-  result = load("[redis]\nretention = \"3s\"\n" + withTarget(route));
+  result = load("[redis]\nretention = \"30m\"\n" + withTarget(route));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->redis.retention_ms, 3'000u);
+  EXPECT_EQ(result.config->redis.retention_ms, 1'800'000u);
   // Equal to the longest idempotency_ttl is enough: the key expires before its event goes.
-  result = load("[redis]\nretention = \"2s\"\n" + withTarget(route));
+  result = load("[redis]\nretention = \"20m\"\n" + withTarget(route));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->redis.retention_ms, 2'000u);
+  EXPECT_EQ(result.config->redis.retention_ms, 1'200'000u);
   result = load("[redis]\nretention = \"500ms\"\n" + withTarget(route));
   EXPECT_THAT(result.errors, Contains(HasSubstr("redis.retention: must be at least 1s")));
 }
