@@ -37,6 +37,7 @@
 #include "tests/common/yoomoney_form.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
+#include "tests/integration/raw_socket.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/signed_requests.h"
 #include "tests/integration/sink.h"
@@ -157,93 +158,6 @@ int64_t msSince(Clock::time_point t) {
 
 Headers swhHeaders(const std::string& id, const std::string& body, int64_t ts = std::time(nullptr)) {
   return standardWebhookHeaders(id, body, ts);
-}
-
-std::string rawRequest(const std::string& method, const std::string& path, const Headers& headers,
-                       const std::string& body, bool with_length = true) {
-  std::string out = method + " " + path + " HTTP/1.1\r\nhost: 127.0.0.1\r\n";
-  for (const auto& [k, v] : headers) out += k + ": " + v + "\r\n";
-  if (with_length) out += "content-length: " + std::to_string(body.size()) + "\r\n";
-  return out + "\r\n" + body;
-}
-
-// A raw loopback TCP socket the test drives byte by byte. Sends never raise SIGPIPE.
-class RawSocket {
- public:
-  explicit RawSocket(const std::string& address) {
-    const size_t colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~RawSocket() { closeNow(); }
-  RawSocket(RawSocket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  RawSocket& operator=(RawSocket&&) = delete;
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  int fd() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  void closeNow() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  // Blocking send of everything; false on an error (the peer closed or reset).
-  bool sendAll(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  // Non-blocking send: bytes taken by the kernel, 0 when its buffers are full, -1 on an error.
-  ssize_t sendSome(std::string_view bytes) {
-    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
-    return n;
-  }
-  bool readable(int timeout_ms) const {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) > 0;
-  }
-  // Everything until EOF, a reset or `timeout_ms`; *closed tells whether the peer ended the connection.
-  std::string readUntilClosed(int timeout_ms, bool* closed = nullptr) {
-    std::string out;
-    const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    if (closed) *closed = false;
-    char buf[16 * 1024];
-    while (Clock::now() < end) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
-      if (!readable(static_cast<int>(std::max<int64_t>(left, 1)))) continue;
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        out.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (closed) *closed = true;
-      break;
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-// "HTTP/1.1 413 ..." -> 413; 0 when the bytes do not start with a status line.
-int statusOf(const std::string& raw) {
-  if (raw.rfind("HTTP/1.1 ", 0) != 0 || raw.size() < 12) return 0;
-  return std::atoi(raw.c_str() + 9);
 }
 
 // --- provider payloads ---------------------------------------------------------------------------
