@@ -41,21 +41,13 @@ void closeWalk(uv_handle_t* h, void*) {
 }
 
 // Every connection, delivery and Redis link is a descriptor. Outside systemd (which sets LimitNOFILE=) the
-// soft limit is often 1024, far below max_connections: raise it to the hard limit, and say so when even that
-// is short.
-void raiseFileLimit(uint64_t max_connections) {
+// soft limit is often 1024, far below max_connections: raise it to the hard limit. When even that is short,
+// the server fits max_connections to it and says so (http::Server, fd_reserve).
+void raiseFileLimit() {
   struct rlimit rl {};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-  }
-  const uint64_t want = max_connections + 512;  // deliveries, Redis, admin, listeners
-  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
-    payhook::log::warn(
-        "the open-file limit is below server.max_connections plus room for deliveries",
-        {{"limit", static_cast<int64_t>(rl.rlim_cur)}, {"wanted", static_cast<int64_t>(want)}});
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 }  // namespace
@@ -117,7 +109,7 @@ int main(int argc, char** argv) {
 
   // A peer that closes early must not kill the process on write.
   signal(SIGPIPE, SIG_IGN);
-  raiseFileLimit(cfg.server.max_connections);
+  raiseFileLimit();
 
   uv_loop_t loop;
   uv_loop_init(&loop);
