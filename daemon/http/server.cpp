@@ -311,20 +311,35 @@ struct Server::Impl final : ConnectionHost {
   // slow body or non-reader. A connection whose request is with the handler is never shed: that work is
   // bounded by the application's own timeouts, and cutting it would only turn a stored callback into a
   // retry. O(connections), only when the limit is reached.
+  // Connections open from `peer`'s address; 0 when addresses are not counted (no per-address cap).
+  uint64_t addressLoad(const std::string& peer) const {
+    auto it = per_address.find(peer);
+    return it == per_address.end() ? 0 : it->second;
+  }
+
+  // Idle keep-alive connections go first. Among the others, the address holding the most connections gives
+  // one up, its oldest: a flood that reconnects as fast as it is shed keeps its own connections young, and
+  // shedding by age alone would then pick a provider's connection accepted a moment earlier.
   void shedOne(const char* why) {
     Connection* best = nullptr;
     Connection::Shed best_class = Connection::Shed::kNever;
     uint64_t best_since = 0;
+    uint64_t best_load = 0;
     for (Connection* c : connections) {
       const Connection::Shed cls = c->shedClass();
       if (cls == Connection::Shed::kNever) continue;  // also those closing already
       const uint64_t since = c->shedSince();
+      const uint64_t load = addressLoad(c->peer());
       const bool idle = cls == Connection::Shed::kIdle;
       const bool best_idle = best_class == Connection::Shed::kIdle;
-      if (!best || (idle && !best_idle) || (idle == best_idle && since < best_since)) {
+      const bool better =
+          !best || (idle && !best_idle) ||
+          (idle == best_idle && (load > best_load || (load == best_load && since < best_since)));
+      if (better) {
         best = c;
         best_class = cls;
         best_since = since;
+        best_load = load;
       }
     }
     if (!best) return;

@@ -37,6 +37,15 @@ int64_t msSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+// What a legitimate callback may take. A sanitizer build runs the daemon several times slower, and the
+// attackers' thousands of pipelined requests cost it seconds of loop time, not the milliseconds of a
+// release build; there the bound only shows nobody is locked out.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kLegitimateMs = 5000;
+#else
+constexpr int64_t kLegitimateMs = 1000;
+#endif
+
 long long usedMemory(RedisServer& redis) {
   const std::string info = redis.command({"INFO", "memory"}).str;
   const size_t at = info.find("used_memory:");
@@ -218,7 +227,7 @@ forward = ["orders"]
     HttpResponse r = postStandardWebhook(daemon.address(), id, body);
     const int64_t ms = msSince(t);
     latencies.push_back(ms);
-    if ((r.status != 204 || ms >= 1000) && failures.size() < 5)
+    if ((r.status != 204 || ms >= kLegitimateMs) && failures.size() < 5)
       failures.push_back(id + ": HTTP " + std::to_string(r.status) + " after " + std::to_string(ms) + " ms");
     std::this_thread::sleep_for(20ms);
   }
@@ -230,7 +239,7 @@ forward = ["orders"]
   const int64_t worst = latencies.empty() ? 0 : latencies.back();
   EXPECT_GT(sent, 50);
   EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures) << daemon.logs().substr(0, 4000);
-  EXPECT_LT(worst, 1000);
+  EXPECT_LT(worst, kLegitimateMs);
   // Every legitimate callback is a stored event; the check is one event however often it came.
   EXPECT_EQ(countKeys(redis, "{payhook}:idem:demo:*"), static_cast<size_t>(sent));
   EXPECT_EQ(countKeys(redis, "{payhook}:idem:shop:*"), 1u);

@@ -293,3 +293,38 @@ TEST_F(HttpServerTest, UnderALowOpenFileLimitMaxConnectionsIsClampedAndNewcomers
 
 }  // namespace
 }  // namespace payhook::http
+
+namespace payhook::http {
+namespace {
+
+// A flood that reconnects as fast as it is shed keeps its own connections the youngest: at max_connections
+// the address holding the most connections gives one up, not the older connection of a lone client.
+TEST_F(HttpServerTest, AtMaxConnectionsTheBusiestAddressGivesUpAConnectionFirst) {
+  ServerLimits limits;
+  limits.max_connections = 4;
+  limits.max_connections_per_address = 10;
+  start(limits);
+  Client lone = Client::tcp(port_, "127.0.0.1");
+  ASSERT_TRUE(lone.send("POST / HTTP/1.1\r\nHost: t\r\n"));  // headers under way, the oldest of all
+  ASSERT_TRUE(eventually([&] { return connectionCount() == 1; }));
+  std::vector<Client> flood;
+  for (int i = 0; i < 3; ++i) {
+    flood.push_back(Client::tcp(port_, "127.0.0.2"));
+    ASSERT_TRUE(flood.back().send("POST / HTTP/1.1\r\nHost: t\r\n"));
+  }
+  ASSERT_TRUE(eventually([&] { return connectionCount() == 4; }));
+  // Each newcomer from the flood's address sheds one of that address's own.
+  for (int i = 0; i < 3; ++i) {
+    flood.push_back(Client::tcp(port_, "127.0.0.2"));
+    ASSERT_TRUE(flood.back().send("POST / HTTP/1.1\r\nHost: t\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // The lone client is still connected and finishes its request.
+  ASSERT_TRUE(lone.send("Content-Length: 0\r\n\r\n"));
+  auto r = lone.read();
+  ASSERT_TRUE(r) << "the lone client's connection was shed for the flood";
+  EXPECT_EQ(r->status, 200);
+}
+
+}  // namespace
+}  // namespace payhook::http
