@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -106,7 +108,43 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+
+// The lowest port of the kernel's ephemeral range (the local ports of outgoing connections and of bind to
+// port 0).
+int ephemeralLow() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  f >> low;
+  return low;
+}
+
+bool bindable(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+// A port below the ephemeral range: between this call and the server's own bind, no outgoing connection of
+// any test running beside this one can take it as its local port (a port from bind(0) could be taken so).
+// Random, so that tests running in parallel rarely try the same one.
 int freeTcpPort() {
+  static std::mt19937 random(std::random_device{}());
+  const int top = std::min(ephemeralLow(), 32768) - 1;
+  if (top > 10'000) {
+    std::uniform_int_distribution<int> pick(10'000, top);
+    for (int i = 0; i < 200; ++i)
+      if (const int port = pick(random); bindable(port)) return port;
+  }
+  // No room below the range: let the kernel choose.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
   sockaddr_in addr{};
