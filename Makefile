@@ -8,7 +8,7 @@ FUZZ_BUILD   ?= build-fuzz
 DEB_BUILD    ?= build-deb
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-unit test-integration test-reliability test-asan bench bench-million fuzz deb test-deb \
+.PHONY: all deps build run test format-check test-unit test-integration test-reliability test-asan bench bench-million fuzz deb test-deb \
         format clean
 
 all: build
@@ -26,8 +26,9 @@ build: deps $(BUILD)/CMakeCache.txt
 run: build
 	@scripts/run-local.sh $(BUILD) $(CONFIG)
 
-# Everything but the full reliability scenarios (their short versions run here, label integration).
-test: build
+# Everything but the full reliability scenarios (their short versions run here, label integration), after
+# checking that every C++ file is formatted.
+test: build format-check
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure --timeout 300 -LE reliability
 
 test-unit: build
@@ -97,6 +98,9 @@ test-deb: deb
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
+
+format-check: deps
+	@scripts/check-format.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(DEB_BUILD)

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libhiredis-dev libsodium-dev libssl-dev
       libcurl4-openssl-dev libtomlplusplus-dev nlohmann-json3-dev libsystemd-dev
       libgtest-dev libgmock-dev redis-server curl wrk nginx-light systemd
-      libxmlsec1-dev xmlsec1 prometheus webhook)
+      libxmlsec1-dev xmlsec1 prometheus webhook clang-format)
 if [[ "${PAYHOOK_DEPS_MINIMAL:-}" == 1 ]]; then
   pkgs=("${pkgs[@]/wrk}"); pkgs=("${pkgs[@]/nginx-light}"); pkgs=("${pkgs[@]/webhook}")
 fi
