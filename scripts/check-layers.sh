@@ -3,6 +3,8 @@
 # handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
 # config/ knows no sockets, uv/ and http/ know nothing of payments or Redis, common/ is the
 # bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.
+# The build enforces the same rule (each target sees only the folders it links; tests/layers proves it);
+# this is the quick answer from the sources alone, before a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 allowed() {  # layer -> allowed include prefixes (regex)
