@@ -18,8 +18,8 @@
 #include "common/clock.h"
 #include "common/time_format.h"
 #include "common/webhook_signature.h"
-#include "daemon/http/server.h"
-#include "daemon/uv/handle.h"
+#include "http/server.h"
+#include "uv/handle.h"
 
 namespace payhook::cli {
 namespace {

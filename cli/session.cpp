@@ -8,7 +8,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
-#include "daemon/uv/handle.h"
+#include "uv/handle.h"
 
 namespace payhook::cli {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/http_message.h"
-#include "daemon/http/server.h"
+#include "http/server.h"
 
 namespace payhook::daemon {
 

@@ -23,7 +23,7 @@
 #include "common/clock.h"
 #include "common/http_message.h"
 #include "common/secret.h"
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "queue/operator.h"
 
 namespace payhook::daemon {

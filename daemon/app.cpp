@@ -15,16 +15,16 @@
 #include "daemon/admin.h"
 #include "daemon/admin_api.h"
 #include "daemon/delivery.h"
-#include "daemon/http/client.h"
-#include "daemon/http/server.h"
 #include "daemon/ingest.h"
 #include "daemon/metrics.h"
 #include "daemon/redis_watch.h"
 #include "daemon/systemd_notify.h"
-#include "daemon/uv/handle.h"
 #include "daemon/watchdog.h"
+#include "http/client.h"
+#include "http/server.h"
 #include "queue/operator.h"
 #include "queue/redis_store.h"
+#include "uv/handle.h"
 
 namespace payhook::daemon {
 namespace {

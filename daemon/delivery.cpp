@@ -6,9 +6,9 @@
 
 #include "common/log.h"
 #include "config/config.h"
-#include "daemon/http/client.h"
 #include "daemon/subprocess.h"
 #include "handlers/integra_api.h"
+#include "http/client.h"
 #include "queue/envelope.h"
 
 namespace payhook::daemon {

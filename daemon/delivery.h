@@ -23,10 +23,10 @@
 
 #include "common/clock.h"
 #include "daemon/metrics.h"
-#include "daemon/uv/handle.h"
 #include "queue/circuit_breaker.h"
 #include "queue/job_queue.h"
 #include "queue/retry_policy.h"
+#include "uv/handle.h"
 
 namespace payhook::config {
 struct Config;

@@ -10,8 +10,8 @@
 #include "common/log.h"
 #include "common/untrusted_text.h"
 #include "common/uuid.h"
-#include "daemon/http/client.h"
 #include "handlers/registry.h"
+#include "http/client.h"
 #include "queue/envelope.h"
 
 namespace payhook::daemon {

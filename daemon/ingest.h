@@ -13,11 +13,11 @@
 #include "common/result.h"
 #include "common/secret.h"
 #include "config/config.h"
-#include "daemon/http/router.h"
-#include "daemon/http/server.h"
 #include "daemon/metrics.h"
 #include "daemon/refusal_log.h"
 #include "handlers/handler.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "queue/envelope.h"
 #include "queue/event_store.h"
 

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "common/clock.h"
-#include "daemon/uv/handle.h"
 #include "queue/retention.h"
+#include "uv/handle.h"
 
 namespace payhook::daemon {
 

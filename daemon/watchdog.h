@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "daemon/uv/handle.h"
+#include "uv/handle.h"
 
 namespace payhook::daemon {
 

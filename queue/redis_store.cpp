@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "common/log.h"
-#include "daemon/uv/handle.h"
 #include "queue/event_record.h"
+#include "uv/handle.h"
 
 namespace payhook::queue {
 

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # The dependency rule of the layers (README "Architecture"), checked on every #include "..." of the project's own headers:
 # handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
-# config/ knows no sockets, daemon/uv and daemon/http know nothing of payments or Redis, common/ is the
+# config/ knows no sockets, uv/ and http/ know nothing of payments or Redis, common/ is the
 # bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.
+# The build enforces the same rule (each target sees only the folders it links; tests/layers proves it);
+# this is the quick answer from the sources alone, before a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 allowed() {  # layer -> allowed include prefixes (regex)
   case "$1" in
     common) echo '^common/' ;;
-    daemon/uv) echo '^daemon/uv/' ;;
-    daemon/http) echo '^(common|daemon/uv|daemon/http)/' ;;
+    uv) echo '^uv/' ;;
+    http) echo '^(common|uv|http)/' ;;
     config) echo '^(common|config)/' ;;
     handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$' ;;
-    queue) echo '^(common|daemon/uv|queue)/' ;;
+    queue) echo '^(common|uv|queue)/' ;;
   esac
 }
 bad=0
-for layer in common daemon/uv daemon/http config handlers queue; do
+for layer in common uv http config handlers queue; do
   pattern=$(allowed "$layer")
   while IFS= read -r line; do
     file=${line%%:*}

@@ -1,4 +1,4 @@
-// Drives RequestDecoder the way Connection does (daemon/http/connection.cpp): bytes arrive in reads, are
+// Drives RequestDecoder the way Connection does (http/connection.cpp): bytes arrive in reads, are
 // appended to a buffer, and fed until the decoder wants more, reports an error, or finishes a request that
 // is taken before the rest of the buffer is fed. A request without keep-alive, or an error, ends the
 // connection, as does the end of the input (EOF).
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/http/request_decoder.h"
+#include "http/request_decoder.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/http/router.h"
+#include "http/router.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -23,8 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
-#include "daemon/http/server.h"
 #include "handlers/digest.h"
+#include "http/server.h"
 #include "tests/common/yoomoney_form.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/decision_sink.h"
@@ -38,7 +38,7 @@ namespace {
 
 using nlohmann::json;
 
-using yoomoney::kPassword;  // PROTOCOLS.md's published vector
+using yoomoney::kPassword;  // YooMoney's published test vector
 constexpr const char* kTargetSecret = "whsec_ZGVjaXNpb24tdGFyZ2V0LXNlY3JldC0wMTIzNDU=";
 
 // A signed checkOrder as YooMoney sends it.

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/loop_thread.h"
 
 namespace payhook::testing {

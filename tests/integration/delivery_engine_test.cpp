@@ -26,7 +26,7 @@
 
 #include "common/percent.h"
 #include "common/webhook_signature.h"
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/loop_thread.h"

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"

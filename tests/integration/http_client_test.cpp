@@ -20,9 +20,9 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/http/client.h"
-#include "daemon/http/server.h"
-#include "daemon/uv/handle.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "uv/handle.h"
 
 namespace payhook::http {
 namespace {

@@ -26,8 +26,8 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/http/server.h"
-#include "daemon/uv/handle.h"
+#include "http/server.h"
+#include "uv/handle.h"
 
 namespace payhook::http::server_test {
 

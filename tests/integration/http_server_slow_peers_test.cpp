@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/http_server_fixture.h"
 
 namespace payhook::http {

@@ -12,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/http/router.h"
-#include "daemon/http/server.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "tests/integration/http_server_fixture.h"
 
 namespace payhook::http {

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "common/event.h"
-#include "daemon/uv/handle.h"
 #include "queue/job_queue.h"
 #include "queue/operator.h"
 #include "queue/redis_store.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
+#include "uv/handle.h"
 
 namespace payhook::queue {
 namespace {

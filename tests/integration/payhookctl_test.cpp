@@ -27,13 +27,13 @@
 
 #include "common/event.h"
 #include "common/webhook_signature.h"
-#include "daemon/uv/handle.h"
 #include "queue/job_queue.h"
 #include "queue/redis_store.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
+#include "uv/handle.h"
 
 namespace payhook::testing {
 namespace {

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "common/event.h"
-#include "daemon/uv/handle.h"
 #include "queue/redis_store.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
+#include "uv/handle.h"
 
 namespace payhook::queue {
 namespace {

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/loop_thread.h"
 
 namespace payhook::testing {

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/http/server.h"
+#include "http/server.h"
 #include "tests/integration/loop_thread.h"
 #include "tests/reliability/ledger.h"
 

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "daemon/http/server.h"
+#include "http/server.h"
 
 namespace payhook::http {
 namespace {

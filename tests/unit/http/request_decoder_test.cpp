@@ -1,4 +1,4 @@
-#include "daemon/http/request_decoder.h"
+#include "http/request_decoder.h"
 
 #include <gtest/gtest.h>
 

@@ -37,9 +37,9 @@
 #include <string>
 
 #include "common/http_message.h"
-#include "daemon/http/request_decoder.h"
-#include "daemon/http/server.h"
-#include "daemon/uv/handle.h"
+#include "http/request_decoder.h"
+#include "http/server.h"
+#include "uv/handle.h"
 
 namespace payhook::http {
 

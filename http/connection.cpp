@@ -1,4 +1,4 @@
-#include "daemon/http/connection.h"
+#include "http/connection.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

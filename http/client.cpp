@@ -1,4 +1,4 @@
-#include "daemon/http/client.h"
+#include "http/client.h"
 
 #include <curl/curl.h>
 
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
-#include "daemon/uv/handle.h"
+#include "uv/handle.h"
 
 namespace payhook::http {
 namespace {

@@ -38,7 +38,7 @@
 #include <memory>
 
 #include "common/http_message.h"
-#include "daemon/http/server.h"
+#include "http/server.h"
 
 namespace payhook::http {
 

@@ -1,4 +1,4 @@
-#include "daemon/http/server.h"
+#include "http/server.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,8 +17,8 @@
 
 #include "common/listen_address.h"
 #include "common/log.h"
-#include "daemon/http/connection.h"
-#include "daemon/uv/handle.h"
+#include "http/connection.h"
+#include "uv/handle.h"
 
 namespace payhook::http {
 
