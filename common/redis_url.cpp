@@ -1,6 +1,7 @@
 #include "common/redis_url.h"
 
 #include "common/percent.h"
+#include "common/query.h"
 
 #include <sys/un.h>
 
@@ -41,24 +42,23 @@ Result<RedisAddress> parseUnixUrl(std::string_view rest) {
     return Error{"unix socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
                  " bytes"};
   a.host = std::string(rest);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = param.find('=');
-    if (eq == std::string_view::npos) return Error{"unix socket URL: parameter without '=' (want ?db=N)"};
-    std::string_view key = param.substr(0, eq), value = param.substr(eq + 1);
-    if (key == "db") {
-      if (!parseNumber(value, kMaxDb, &a.db)) return Error{"unix socket URL: db is not a small number"};
+  std::string problem;
+  forEachQueryPart(query, [&](std::string_view, std::string_view key, std::string_view value,
+                              bool has_value) {
+    if (!has_value) {
+      problem = "unix socket URL: parameter without '=' (want ?db=N)";
+    } else if (key == "db") {
+      if (!parseNumber(value, kMaxDb, &a.db)) problem = "unix socket URL: db is not a small number";
     } else if (key == "password") {
-      if (!percentDecode(value, &a.password)) return Error{"unix socket URL: bad %-escape in the password"};
+      if (!percentDecode(value, &a.password)) problem = "unix socket URL: bad %-escape in the password";
     } else if (key == "user" || key == "username") {
-      if (!percentDecode(value, &a.username)) return Error{"unix socket URL: bad %-escape in the user"};
+      if (!percentDecode(value, &a.username)) problem = "unix socket URL: bad %-escape in the user";
     } else {
-      return Error{"unix socket URL: unknown parameter \"" + std::string(key) +
-                   "\" (known: db, password, user)"};
+      problem = "unix socket URL: unknown parameter \"" + std::string(key) + "\" (known: db, password, user)";
     }
-  }
+    return problem.empty();
+  });
+  if (!problem.empty()) return Error{problem};
   return a;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/text.h"
 #include "common/webhook_signature.h"
 #include "config/headers_file.h"
 #include "config/loader.h"
@@ -16,13 +17,6 @@ namespace {
 // Tokens compared with what a client sends (the admin API's bearer token, Integra's url token) stand alone,
 // with no signature behind them: short ones can be guessed or brute-forced over the network.
 constexpr size_t kMinTokenBytes = 16;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 }  // namespace
 
@@ -95,10 +89,10 @@ void Loader::readHeadersFile(TableReader& t, TargetConfig& target) {
   }
   // A header both inline and in the file: which one the operator meant is a guess either way.
   std::map<std::string, std::string, std::less<>> inline_names;
-  for (const auto& [name, value] : target.headers) inline_names.emplace(lower(name), name);
+  for (const auto& [name, value] : target.headers) inline_names.emplace(lowerAscii(name), name);
   bool ok = true;
   for (const HeaderLine& header : parsed.headers) {
-    if (inline_names.contains(lower(header.name))) {
+    if (inline_names.contains(lowerAscii(header.name))) {
       t.error("headers_file", "line " + std::to_string(header.line) + " of " + file->path + ": " +
                                   header.name + " is also set in " + t.keyPath("headers") +
                                   "; set it in one place");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "common/text.h"
+
 namespace payhook::config {
 namespace {
 
@@ -17,25 +19,12 @@ bool isTokenChar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::string headerProblem(std::string_view name, std::string_view value) {
   if (name.empty() || !std::all_of(name.begin(), name.end(), isTokenChar))
     return "is not a valid header name";
-  const std::string lowered = lower(name);
+  const std::string lowered = lowerAscii(name);
   if (std::find(std::begin(kReservedHeaders), std::end(kReservedHeaders), lowered) !=
       std::end(kReservedHeaders))
     return "is set by payhook on every delivery and cannot be replaced";
@@ -62,7 +51,7 @@ ParsedHeaders parseHeadersFile(std::string_view text) {
           {number, "contains a carriage return (CR); save the file with plain LF line ends"});
       continue;
     }
-    const std::string_view content = trimmed(line);
+    const std::string_view content = trim(line);
     if (content.empty() || content.front() == '#') continue;
     const size_t colon = content.find(':');
     if (colon == std::string_view::npos) {
@@ -70,7 +59,7 @@ ParsedHeaders parseHeadersFile(std::string_view text) {
       continue;
     }
     const std::string_view name = content.substr(0, colon);
-    const std::string_view value = trimmed(content.substr(colon + 1));
+    const std::string_view value = trim(content.substr(colon + 1));
     // The name is the operator's own text, so it may be shown; a bad one is described, not echoed.
     if (std::string problem = headerProblem(name, value); !problem.empty()) {
       if (problem == "is not a valid header name")
@@ -80,7 +69,7 @@ ParsedHeaders parseHeadersFile(std::string_view text) {
       out.problems.push_back({number, std::move(problem)});
       continue;
     }
-    if (auto [it, inserted] = seen.emplace(lower(name), number); !inserted) {
+    if (auto [it, inserted] = seen.emplace(lowerAscii(name), number); !inserted) {
       out.problems.push_back(
           {number, std::string(name) + " is already set on line " + std::to_string(it->second)});
       continue;

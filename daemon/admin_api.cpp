@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/percent.h"
+#include "common/query.h"
 #include "config/config.h"
 #include "queue/operator_json.h"
 
@@ -48,24 +49,16 @@ http::Response methodNotAllowed(const char* allow) {
 }
 
 // Query parameters, percent-decoded; a malformed one makes the whole query invalid.
-bool parseQuery(std::string_view query, std::map<std::string, std::string>* out) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string name, value;
-    if (!percentDecode(pair.substr(0, eq), &name, true)) return false;
-    if (eq != std::string_view::npos && !percentDecode(pair.substr(eq + 1), &value, true)) return false;
-    (*out)[name] = value;
-  }
+bool queryParams(std::string_view query, std::map<std::string, std::string>* out) {
+  auto pairs = parseQuery(query);
+  if (!pairs) return false;
+  for (auto& [name, value] : *pairs) (*out)[name] = std::move(value);
   return true;
 }
 
 // Parameters of a POST: the query's, overridden by a JSON object body's string members.
 bool postParams(const http::Request& r, std::map<std::string, std::string>* out) {
-  if (!parseQuery(r.query, out)) return false;
+  if (!queryParams(r.query, out)) return false;
   if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return true;
   ordered_json body = ordered_json::parse(r.body, nullptr, false);
   if (!body.is_object()) return false;
@@ -146,7 +139,7 @@ void AdminApi::handle(http::Request&& request, http::Responder responder) {
   if (path == "/v1/events") {
     if (!get) return responder.send(methodNotAllowed("GET"));
     std::map<std::string, std::string> q;
-    if (!parseQuery(request.query, &q)) return responder.send(error(400, "malformed query"));
+    if (!queryParams(request.query, &q)) return responder.send(error(400, "malformed query"));
     queue::ListQuery lq;
     if (q.count("state")) lq.state = q["state"];
     lq.route = q["route"];

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/untrusted_text.h"
 #include "common/uuid.h"
 #include "handlers/registry.h"
@@ -23,12 +24,6 @@ std::string where(const config::RouteConfig& r) {
 
 double elapsedMs(uint64_t start_ns) {
   return static_cast<double>(uv_hrtime() - start_ns) / 1e6;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // The daemon's part of every stored event: its id, its time and the request itself. The request is ours and

@@ -24,6 +24,7 @@
 #include <set>
 
 #include "common/base64.h"
+#include "common/text.h"
 #include "common/untrusted_text.h"
 #include "handlers/form.h"
 #include "handlers/payment.h"
@@ -104,7 +105,7 @@ bool isFormBody(const http::Request& request) {
   if (!type) return false;
   std::string media = type->substr(0, type->find(';'));
   while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
-  for (char& c : media) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  media = lowerAscii(media);
   return media == "application/x-www-form-urlencoded";
 }
 

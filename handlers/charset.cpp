@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "common/text.h"
+
 namespace payhook::handlers {
 namespace {
 
@@ -14,10 +16,6 @@ constexpr std::array<uint16_t, 64> kHigh = {
     0x00A7, 0x0401, 0x00A9, 0x0404, 0x00AB, 0x00AC, 0x00AD, 0x00AE, 0x0407, 0x00B0, 0x00B1, 0x0406, 0x0456,
     0x0491, 0x00B5, 0x00B6, 0x00B7, 0x0451, 0x2116, 0x0454, 0x00BB, 0x0458, 0x0405, 0x0455, 0x0457,
 };
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 }  // namespace
 
@@ -108,7 +106,7 @@ std::string cp1251ToUtf8(std::string_view bytes) {
 bool namesCp1251(std::string_view content_type) {
   std::string lowered;
   lowered.reserve(content_type.size());
-  for (char c : content_type) lowered.push_back(lower(c));
+  for (char c : content_type) lowered.push_back(lowerAscii(c));
   return lowered.find("windows-1251") != std::string::npos || lowered.find("cp1251") != std::string::npos ||
          lowered.find("cp-1251") != std::string::npos;
 }

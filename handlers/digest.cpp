@@ -6,18 +6,11 @@
 
 #include <memory>
 
+#include "common/text.h"
+#include "handlers/openssl_ptr.h"
+
 namespace payhook::handlers {
-namespace {
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-char lowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string toHex(std::string_view bytes, HexCase hex_case) {
   static constexpr char kLower[] = "0123456789abcdef";
@@ -46,7 +39,7 @@ Result<std::string> fromHex(std::string_view hex) {
 std::string md5Hex(std::string_view data, HexCase hex_case) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  openssl::MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)

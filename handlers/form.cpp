@@ -2,25 +2,16 @@
 
 #include <algorithm>
 
+#include "common/query.h"
 #include "common/untrusted_text.h"
 
 namespace payhook::handlers {
 
 Result<Form> Form::parse(std::string_view text, Repeats repeats) {
   Form form;
-  while (!text.empty()) {
-    size_t amp = text.find('&');
-    std::string_view part = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    std::string name, value;
-    if (!percentDecode(part.substr(0, eq), &name, true))
-      return Error{"malformed percent escape in a parameter name"};
-    if (eq != std::string_view::npos && !percentDecode(part.substr(eq + 1), &value, true))
-      return Error{"malformed percent escape in parameter " + quoteUntrusted(name)};
-    form.pairs_.emplace_back(std::move(name), std::move(value));
-  }
+  auto pairs = parseQuery(text);
+  if (!pairs) return pairs.error();
+  form.pairs_ = std::move(*pairs);
   // Sorted, not a pairwise scan: a hostile request may carry ten thousand parameters.
   std::vector<const std::string*> names;
   names.reserve(form.pairs_.size());

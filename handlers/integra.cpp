@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/query.h"
 #include "common/untrusted_text.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
@@ -65,16 +66,14 @@ bool userHash(std::string_view s) {
 std::string withoutToken(std::string_view query) {
   std::string out;
   out.reserve(query.size());
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  forEachQueryPart(query, [&](std::string_view part, std::string_view raw_name, std::string_view, bool) {
     std::string name;
     // A name that does not decode is kept: Form::parse refuses such a query, so it carried no valid token.
-    if (percentDecode(part.substr(0, part.find('=')), &name, true) && name == "token") continue;
+    if (percentDecode(raw_name, &name, true) && name == "token") return true;
     if (!out.empty()) out += '&';
     out += part;
-  }
+    return true;
+  });
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/text.h"
 #include "handlers/digest.h"
 #include "handlers/payment.h"
 
@@ -31,16 +32,6 @@ Reject malformed(std::string reason) {
 
 Reject forged(std::string reason) {
   return Reject{answer(403, false), std::move(reason), "forged"};
-}
-
-char lowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lowerAscii(c);
-  return out;
 }
 
 // PHP's ksort(..., SORT_STRING | SORT_FLAG_CASE): bytes compared as unsigned after ASCII lower-casing, a
@@ -149,7 +140,7 @@ Result<Body> parseBody(std::string_view text) {
   }
   std::vector<std::string> keys;
   keys.reserve(body.fields.size());
-  for (const auto& f : body.fields) keys.push_back(lowered(f.key));
+  for (const auto& f : body.fields) keys.push_back(lowerAscii(f.key));
   std::sort(keys.begin(), keys.end());
   if (std::adjacent_find(keys.begin(), keys.end()) != keys.end())
     return Error{"body repeats a key (or two keys differ only in case)"};

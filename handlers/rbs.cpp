@@ -14,29 +14,18 @@
 
 #include "common/untrusted_text.h"
 #include "handlers/digest.h"
+#include "handlers/openssl_ptr.h"
 #include "handlers/payment.h"
 
 namespace payhook::handlers {
 namespace rbs {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct OpensslFree {
-  void operator()(void* p) const { OPENSSL_free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using openssl::BioPtr;
+using openssl::MdCtxPtr;
+using openssl::X509Ptr;
 template <class T>
-using OpensslPtr = std::unique_ptr<T, OpensslFree>;
+using OpensslPtr = openssl::Ptr<T>;
 
 // OpenSSL reports failures on a per-thread error queue; what parsing or verifying leaves there must not
 // surface later as someone else's error.

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/version.h"
 #include "uv/handle.h"
 
@@ -33,13 +34,6 @@ void globalInit() {
 
 bool hasLineBreak(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos || s.find('\0') != std::string_view::npos;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
 }
 
 double msSince(uint64_t start_ns) {
@@ -386,10 +380,10 @@ struct Client::Impl {
     }
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return len;
-    std::string name(trim(line.substr(0, colon)));
+    std::string name(trim(line.substr(0, colon), " \t\r\n"));
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    t->response.headers.push_back({std::move(name), std::string(trim(line.substr(colon + 1)))});
+    t->response.headers.push_back({std::move(name), std::string(trim(line.substr(colon + 1), " \t\r\n"))});
     return len;
   }
 };

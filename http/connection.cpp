@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace payhook::http {
 namespace {
@@ -20,16 +21,6 @@ bool unsafeForHeader(std::string_view s) {
 }
 bool unsafeName(std::string_view s) {
   return s.empty() || s.find_first_of(":\r\n \t") != std::string_view::npos;
-}
-
-bool equalsLower(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
 }
 
 std::string peerOf(uv_tcp_t* tcp) {
@@ -242,9 +233,9 @@ void Connection::writeResponse(Response&& response, bool close_after) {
       continue;
     }
     // Framing is the server's business: these would contradict the headers it writes itself.
-    if (equalsLower(h.name, "content-length") || equalsLower(h.name, "transfer-encoding")) continue;
-    if (equalsLower(h.name, "connection")) {
-      if (equalsLower(h.value, "close")) close_after = true;
+    if (equalsIgnoreCase(h.name, "content-length") || equalsIgnoreCase(h.name, "transfer-encoding")) continue;
+    if (equalsIgnoreCase(h.name, "connection")) {
+      if (equalsIgnoreCase(h.value, "close")) close_after = true;
       continue;
     }
     out_head_.append(h.name).append(": ").append(h.value).append("\r\n");

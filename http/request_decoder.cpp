@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace payhook::http {
 namespace {
 
@@ -17,12 +19,6 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // Per header line, the bytes the spans do not show (": " and CRLF); used only for trailers, whose
@@ -166,8 +162,7 @@ struct RequestDecoder::Impl {
     auto* d = of(p);
     d->field_open = false;
     if (d->in_trailers) return 0;
-    for (auto& c : d->request.headers.back().name)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    for (auto& c : d->request.headers.back().name) c = lowerAscii(c);
     return 0;
   }
 

@@ -229,10 +229,6 @@ return depth(ARGV[1], KEYS[1], KEYS[2], KEYS[3])
 
 constexpr size_t kAnswerHeadBytes = 1024;
 
-Error scriptError(const char* what, const ScriptReply& r) {
-  return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
-}
-
 std::pair<std::string, std::string> splitJob(const std::string& job_id) {
   size_t bar = job_id.find('|');
   if (bar == std::string::npos) return {job_id, {}};
@@ -240,11 +236,11 @@ std::pair<std::string, std::string> splitJob(const std::string& job_id) {
 }
 
 Result<ClaimBatch> parseClaim(const ScriptReply& r) {
-  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return scriptError("claim", r);
+  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return lua::scriptError("claim", r);
   ClaimBatch batch;
   for (const ScriptValue& entry : r.value.elements) {
     int64_t kind = 0;
-    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return scriptError("claim", {});
+    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return lua::scriptError("claim", {});
     std::string job = text(element(entry, 1));
     ++batch.taken[splitJob(job).second];
     if (kind == 0) {
@@ -253,7 +249,7 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     }
     int64_t attempt = 0;
     const ScriptValue* f = element(entry, 3);
-    if (!integer(element(entry, 2), attempt) || !f) return scriptError("claim", {});
+    if (!integer(element(entry, 2), attempt) || !f) return lua::scriptError("claim", {});
     ClaimedJob j;
     auto [id, target] = splitJob(job);
     j.target = std::move(target);
@@ -402,7 +398,7 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
                    [cb = std::move(cb)](ScriptReply r) {
                      std::string s = text(&r.value);
                      if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {
-                       cb(scriptError("finishing a job", r));
+                       cb(lua::scriptError("finishing a job", r));
                        return;
                      }
                      cb(s == "ok"     ? LeaseOutcome::kApplied
@@ -424,12 +420,12 @@ void JobQueue::sweep(int64_t now_ms, size_t max, const std::vector<std::string>&
                      if (!r.ok() || r.value.elements.size() != 9 || !integer(element(r.value, 0), expired) ||
                          !integer(element(r.value, 1), scanned) || !integer(element(r.value, 2), repaired) ||
                          !integer(element(r.value, 4), skip) || !integer(element(r.value, 5), wrapped)) {
-                       cb(scriptError("sweep", r));
+                       cb(lua::scriptError("sweep", r));
                        return;
                      }
                      SweepReport rep;
                      if (!parseDepth(r.value, 6, rep.depth)) {
-                       cb(scriptError("sweep", r));
+                       cb(lua::scriptError("sweep", r));
                        return;
                      }
                      cursor->score = text(element(r.value, 3));
@@ -447,7 +443,7 @@ void JobQueue::depth(std::function<void(Result<QueueDepth>)> cb) {
                    [cb = std::move(cb)](ScriptReply r) {
                      QueueDepth d;
                      if (!r.ok() || !parseDepth(r.value, 0, d)) {
-                       cb(scriptError("depth", r));
+                       cb(lua::scriptError("depth", r));
                        return;
                      }
                      cb(d);

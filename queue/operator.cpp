@@ -305,10 +305,6 @@ std::vector<std::string> strings(const ScriptValue* v) {
   return out;
 }
 
-Error scriptError(const char* what, const ScriptReply& r) {
-  return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
-}
-
 TargetState parseTarget(const ScriptValue& v) {
   TargetState t;
   t.name = text(element(v, 0));
@@ -446,7 +442,7 @@ void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb)
                          !integer(element(v, 1), s.leased) || !integer(element(v, 2), s.leased_expired) ||
                          !integer(element(v, 3), s.dead) || !integer(element(v, 5), s.dead_counted) ||
                          !isArray(element(v, 6)) || !isArray(element(v, 7)) || !isArray(element(v, 8))) {
-                       cb(scriptError("stats", r));
+                       cb(lua::scriptError("stats", r));
                        return;
                      }
                      s.oldest_dead_ms = integerOr0(element(v, 4));
@@ -510,7 +506,7 @@ void listStep(const std::shared_ptr<ListWalk>& walk) {
         const ScriptValue* rows = element(v, 0);
         if (!r.ok() || !isArray(rows) || !integer(element(v, 2), skip) || !integer(element(v, 3), done) ||
             !integer(element(v, 4), seen)) {
-          walk->cb(scriptError("list", r));
+          walk->cb(lua::scriptError("list", r));
           return;
         }
         for (const auto& row : rows->elements) {
@@ -560,7 +556,7 @@ void deadStep(const std::shared_ptr<DeadWalk>& walk) {
                            int64_t done = 0, skipped = 0, kept = 0, finished = 0;
                            if (!r.ok() || !integer(element(v, 0), done) || !integer(element(v, 1), skipped) ||
                                !integer(element(v, 3), kept) || !integer(element(v, 4), finished)) {
-                             walk->cb(scriptError(walk->mode == "retry" ? "retry dead" : "purge", r));
+                             walk->cb(lua::scriptError(walk->mode == "retry" ? "retry dead" : "purge", r));
                              return;
                            }
                            walk->report.done += done;
@@ -614,7 +610,7 @@ void Operator::show(const std::string& id, std::function<void(Result<std::option
       show_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_), {key_prefix_, id},
       [cb = std::move(cb)](ScriptReply r) {
         if (!r.ok()) {
-          cb(scriptError("show", r));
+          cb(lua::scriptError("show", r));
           return;
         }
         if (r.value.type == ScriptValue::Type::kInteger) {
@@ -626,7 +622,7 @@ void Operator::show(const std::string& id, std::function<void(Result<std::option
         const ScriptValue* summary = element(r.value, 2);
         EventDetail d;
         if (!isArray(hash) || !isArray(attempts) || !summary || !parseSummary(*summary, d.summary)) {
-          cb(scriptError("show", {}));
+          cb(lua::scriptError("show", {}));
           return;
         }
         std::map<std::string, std::string> f;
@@ -669,7 +665,7 @@ void Operator::retry(const std::vector<std::string>& ids, int64_t now_ms,
   store_.runScript(retry_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_),
                    std::move(args), [cb = std::move(cb), ids](ScriptReply r) {
                      if (!r.ok() || r.value.type != ScriptValue::Type::kArray) {
-                       cb(scriptError("retry", r));
+                       cb(lua::scriptError("retry", r));
                        return;
                      }
                      std::map<std::string, RetryResult> by_id;
@@ -735,7 +731,7 @@ void Operator::replay(const std::string& id, int64_t now_ms, std::function<void(
                    [cb = std::move(cb), id](ScriptReply r) {
                      const std::string outcome = text(element(r.value, 0));
                      if (!r.ok() || outcome.empty()) {
-                       cb(scriptError("replay", r));
+                       cb(lua::scriptError("replay", r));
                        return;
                      }
                      ReplayResult res;

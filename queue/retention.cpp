@@ -94,10 +94,6 @@ local role = string.match(redis.call('INFO', 'replication'), 'role:(%a+)') or ''
 return {redis.call('INFO', 'memory'), role, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 )lua";
 
-Error scriptError(const char* what, const ScriptReply& r) {
-  return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
-}
-
 int64_t toInt(std::string_view s) {
   int64_t v = -1;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -162,7 +158,7 @@ void Retention::sweep(int64_t cutoff_ms, size_t max, std::function<void(Result<R
                          !integer(element(r.value, 1), rep.dropped) || !integer(element(r.value, 2), full) ||
                          !integer(element(r.value, 3), rep.indexed) ||
                          !integer(element(r.value, 4), walked)) {
-                       cb(scriptError("retention sweep", r));
+                       cb(lua::scriptError("retention sweep", r));
                        return;
                      }
                      rep.more = full != 0;
@@ -179,7 +175,7 @@ void Retention::probe(std::function<void(Result<RedisHealth>)> cb) {
       [store = &store_, script = info_script_, keys = std::vector<std::string>{events_key_, done_key_},
        cb = std::move(cb)](ScriptReply w) mutable {
         if (!w.ok() && w.outcome != ScriptOutcome::kError) {
-          cb(scriptError("redis probe", w));
+          cb(lua::scriptError("redis probe", w));
           return;
         }
         std::string refused = w.ok() ? std::string() : std::move(w.error);
@@ -189,7 +185,7 @@ void Retention::probe(std::function<void(Result<RedisHealth>)> cb) {
                            const std::string info = text(element(r.value, 0));
                            if (!r.ok() || info.empty() || !integer(element(r.value, 2), h.events) ||
                                !integer(element(r.value, 3), h.completed)) {
-                             cb(scriptError("redis probe", r));
+                             cb(lua::scriptError("redis probe", r));
                              return;
                            }
                            h.memory = parseRedisMemory(info);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/result.h"
 #include "queue/redis_store.h"
 
 namespace payhook::queue::lua {
@@ -44,6 +45,11 @@ inline bool integer(const ScriptValue* v, int64_t& out) {
   if (v->type != ScriptValue::Type::kString) return false;
   auto [p, ec] = std::from_chars(v->str.data(), v->str.data() + v->str.size(), out);
   return ec == std::errc() && p == v->str.data() + v->str.size();
+}
+
+// What failed, for a script whose reply is an error or not of the expected shape.
+inline Error scriptError(const char* what, const ScriptReply& r) {
+  return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
 }
 
 }  // namespace payhook::queue::lua
