@@ -1,5 +1,5 @@
 // YooMoney's HTTP protocol for tests: a checkOrder or paymentAviso form as YooMoney sends it,
-// signed with the published test vector's shop password (PROTOCOLS.md), and its urlencoded body.
+// signed with the shop password of YooMoney's published test vector, and its urlencoded body.
 #pragma once
 
 #include <cctype>

@@ -28,7 +28,7 @@ enum Flags : uint8_t {
 };
 
 const payhook::Secret& key() {
-  static const payhook::Secret k(std::string("secret_key"));  // PROTOCOLS.md's vector key
+  static const payhook::Secret k(std::string("secret_key"));  // Payin-payout's published vector key
   return k;
 }
 

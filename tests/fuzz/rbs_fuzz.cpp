@@ -23,8 +23,8 @@ namespace {
 namespace handlers = payhook::handlers;
 namespace rbs = payhook::handlers::rbs;
 
-constexpr std::string_view kToken = "ooc7slpvc61k7sf7ma7p4hrefr";  // PROTOCOLS.md vector
-// PROTOCOLS.md's published bank key (tests/fixtures/rbs/bank-public.pem).
+constexpr std::string_view kToken = "ooc7slpvc61k7sf7ma7p4hrefr";  // the provider's published test vector
+// The RBS gateway's published bank key (tests/fixtures/rbs/bank-public.pem).
 constexpr std::string_view kBankPem =
     "-----BEGIN PUBLIC KEY-----\n"
     "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwtuGKbQ4WmfdV1gjWWys\n"

@@ -25,7 +25,7 @@ namespace {
 namespace h = payhook::handlers;
 
 constexpr int64_t kNowMs = 1304527081000;
-constexpr std::string_view kPassword = "s<kY23653f,{9fcnshwq";  // PROTOCOLS.md vector
+constexpr std::string_view kPassword = "s<kY23653f,{9fcnshwq";  // the provider's published test vector
 constexpr std::string_view kXmlHead = R"(<?xml version="1.0" encoding="UTF-8"?>)";
 
 enum Flags : uint8_t { kAviso = 1, kSign = 2 };

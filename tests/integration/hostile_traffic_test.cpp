@@ -49,8 +49,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr const char* kYooPassword = yoomoney::kPassword;        // PROTOCOLS.md's published vector
-constexpr const char* kRbsToken = "ooc7slpvc61k7sf7ma7p4hrefr";  // PROTOCOLS.md's published vector
+constexpr const char* kYooPassword = yoomoney::kPassword;        // the provider's published test vector
+constexpr const char* kRbsToken = "ooc7slpvc61k7sf7ma7p4hrefr";  // the provider's published test vector
 constexpr const char* kRbsQuery =
     "mdOrder=06cf5599-3f17-7c86-bdbc-bd7d00a8b38b&operation=approved&orderNumber=2003&status=1";
 constexpr const char* kRbsChecksum = "EAF2FB72CAB99FD5067F4BA493DD84F4D79C1589FDE8ED29622F0F07215AA972";
@@ -853,7 +853,7 @@ TEST_F(HostileTrafficTest, DuplicatedSignedParametersAreRefusedWhicheverCopyIsSi
   const size_t rbs_events = storedEvents();
   EXPECT_EQ(rbs_events, 1u);
   // Integra: two tokens (the right one first or second), two ids, two amounts: the query is unreadable,
-  // so the answer is the unknown-path 404 (PROTOCOLS.md: nothing revealed before the token is proven).
+  // so the answer is the unknown-path 404 (nothing is revealed before the token is proven).
   const std::string iq = integraQuery();
   for (const std::string& query :
        {iq + "&token=wrong", "token=wrong&" + iq, iq + "&transaction_id=ffffffffffffffffffffffffffffffff",

@@ -21,7 +21,7 @@
 namespace payhook::testing {
 namespace {
 
-// PROTOCOLS.md's published HMAC vector.
+// The RBS gateway's published HMAC test vector.
 constexpr const char* kToken = "ooc7slpvc61k7sf7ma7p4hrefr";
 constexpr const char* kHmacQuery =
     "mdOrder=06cf5599-3f17-7c86-bdbc-bd7d00a8b38b&operation=approved&orderNumber=2003&status=1";

@@ -17,7 +17,7 @@
 namespace payhook::testing {
 namespace {
 
-// The published vector's password and shop (PROTOCOLS.md "YooMoney").
+// The password and shop of YooMoney's published test vector.
 constexpr const char* kPassword = yoomoney::kPassword;
 
 constexpr const char* kRoutes = R"(

@@ -1,5 +1,5 @@
 // allpay.kz merchant notifications: signed WebShopResponse documents made by
-// tests/fixtures/allpay/make-fixtures.sh with the xmlsec1 command (PROTOCOLS.md has no published vector).
+// tests/fixtures/allpay/make-fixtures.sh with the xmlsec1 command (allpay publishes no test vector).
 #include "handlers/allpay.h"
 
 #include <gtest/gtest.h>

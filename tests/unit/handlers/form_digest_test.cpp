@@ -39,7 +39,7 @@ TEST(Form, TenThousandParametersParseQuickly) {
 }
 
 TEST(Digest, Md5PublishedYooMoneyVector) {
-  // PROTOCOLS.md: the YooMoney checkOrder example.
+  // YooMoney's published checkOrder example.
   EXPECT_EQ(md5Hex("checkOrder;87.10;643;1001;13;55;8123294469;s<kY23653f,{9fcnshwq", HexCase::kUpper),
             "1B35ABE38AA54F2931B0C58646FD1321");
 }

@@ -21,7 +21,7 @@ Result<std::string> asSent(std::string_view body, FloatForm floats = FloatForm::
   return payinpayout::signedMessage(body, Order::kAsSent, floats);
 }
 
-// The published computed vectors of PROTOCOLS.md (key "secret_key"). The tracker values start with a space.
+// Payin-payout's published computed vectors (key "secret_key"). The tracker values start with a space.
 constexpr const char* kKey = "secret_key";
 constexpr const char* kInvoice =
     R"({"external_id":"123457","service_id":111,"status":1,"tracker":" gid_...","payment_in_id":"011111-000082",)"

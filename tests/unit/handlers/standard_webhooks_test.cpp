@@ -8,7 +8,7 @@
 namespace payhook::handlers {
 namespace {
 
-// The published vector from the Standard Webhooks specification (PROTOCOLS.md).
+// The published vector from the Standard Webhooks specification.
 constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* kId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 constexpr const char* kTs = "1614265330";

@@ -12,7 +12,7 @@
 namespace payhook::handlers {
 namespace {
 
-// The published vector (PROTOCOLS.md "YooMoney").
+// YooMoney's published test vector.
 constexpr const char* kVectorMd5 = "1B35ABE38AA54F2931B0C58646FD1321";
 // 2011-05-04T20:38:01+04:00, the instant of the protocol's sample answer.
 constexpr int64_t kNowMs = 1304527081000;
