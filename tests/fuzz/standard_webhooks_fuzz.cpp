@@ -23,7 +23,8 @@ namespace {
 namespace swh = payhook::handlers::swh;
 
 constexpr int64_t kNowMs = 1614265330LL * 1000;
-constexpr std::string_view kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";  // the provider's published test vector
+constexpr std::string_view kSecret =
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";  // the provider's published test vector
 // Made up for the driver: a base64 32-byte ed25519 seed.
 constexpr std::string_view kSigningKey = "whsk_8DtI2vR9Cyg0wNL0x7oLlDB0Fmy0zGZxxWZIRaoTUr0=";
 

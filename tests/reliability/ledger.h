@@ -1,5 +1,5 @@
 // The ledger of a reliability run: what the load generator sent and what payhookd
-// answered, what the shop's app received, and what Redis holds, reconciled into the counts the issue asks
+// answered, what the shop's app received, and what Redis holds, reconciled into the counts the ledger reports
 // for. "Published = delivered + missing, or the run is void."
 //
 // Definitions (each id is one callback the load generator sent once, never retried):

@@ -7,7 +7,7 @@
 // Durations come from the environment, so one binary serves both runs:
 //   PAYHOOK_RELIABILITY=short  (default; inside `make test`, label integration): 3 kill rounds, Redis down
 //                              3 s, the app down 5 s; about a minute in all.
-//   PAYHOOK_RELIABILITY=full   (`make test-reliability`, label reliability): the figures, 20 kill
+//   PAYHOOK_RELIABILITY=full   (`make test-reliability`, label reliability): the full figures, 20 kill
 //                              rounds, Redis down 30 s, the app down 60 s.
 // and each figure can be overridden: PAYHOOK_REL_RATE (requests/s), PAYHOOK_REL_THREADS,
 // PAYHOOK_REL_KILL_ROUNDS, PAYHOOK_REL_KILL_EVERY_MS, PAYHOOK_REL_REDIS_DOWN_MS, PAYHOOK_REL_SINK_DOWN_MS,
@@ -298,7 +298,7 @@ retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_inte
     return o.str();
   }
 
-  // Reconciles, prints and records the ledger, and asserts the goal. `dup_bound` is the most
+  // Reconciles, prints and records the ledger, and asserts the ledger's goal. `dup_bound` is the most
   // duplicates the scenario can justify: kMaxInFlight attempts abandoned per disruption.
   LedgerReport finish(const std::vector<Send>& sends, std::vector<Window> redis_down, int64_t settled_ms,
                       size_t dup_bound, std::vector<std::string> facts) {
