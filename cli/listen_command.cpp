@@ -20,6 +20,7 @@
 #include "common/webhook_signature.h"
 #include "http/server.h"
 #include "uv/handle.h"
+#include "uv/loop.h"
 
 namespace payhook::cli {
 namespace {
@@ -109,8 +110,7 @@ int listenCommand(const std::vector<std::string>& args) {
                             ? "[" + host + "]:" + std::to_string(*port)
                             : host + ":" + std::to_string(*port);
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  uv::Loop loop;
   int code = 0;
   {
     SystemClock clock;
@@ -126,7 +126,7 @@ int listenCommand(const std::vector<std::string>& args) {
       server->shutdown([] {});
     };
     server = std::make_unique<http::Server>(
-        &loop, http::ServerLimits{}, [&](http::Request&& r, http::Responder resp) {
+        loop.get(), http::ServerLimits{}, [&](http::Request&& r, http::Responder resp) {
           const int64_t now = clock.nowMs();
           const std::string id = header(r, "webhook-id"), ts = header(r, "webhook-timestamp"),
                             sig = header(r, "webhook-signature");
@@ -172,19 +172,18 @@ int listenCommand(const std::vector<std::string>& args) {
       server->closeAll();
       code = 2;
     } else {
-      sigint = uv::Signal(&loop, SIGINT, [&](int) { stop(); });
-      sigterm = uv::Signal(&loop, SIGTERM, [&](int) { stop(); });
+      sigint = uv::Signal(loop.get(), SIGINT, [&](int) { stop(); });
+      sigterm = uv::Signal(loop.get(), SIGTERM, [&](int) { stop(); });
       std::fprintf(stderr, "payhookctl: listening on http://%s/ (%s)\n",
                    server->boundAddresses().at(0).c_str(),
                    check ? "checking signatures" : "not checking signatures");
-      uv_run(&loop, UV_RUN_DEFAULT);
+      loop.run();
     }
     server.reset();
     sigint.close();
     sigterm.close();
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  loop.close();
   return code;
 }
 

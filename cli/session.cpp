@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "uv/handle.h"
+#include "uv/loop.h"
 
 namespace payhook::cli {
 
@@ -34,13 +35,12 @@ bool Session::open(const std::string& config_path) {
 int Session::run(const std::function<void(queue::Operator&, Done)>& op) {
   // Only errors from the store reach stderr; connection trouble is reported once, below.
   log::configure(log::Level::kError, log::Format::kText);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  uv::Loop loop;
   int code = 2;
   {
-    queue::RedisStore store(&loop, options_);
+    queue::RedisStore store(loop.get(), options_);
     queue::Operator ops(store, queue::OperatorOptions{options_.prefix});
-    uv::Timer connect_timer(&loop);
+    uv::Timer connect_timer(loop.get());
     bool started = false, finished = false;
     auto done = [&](int c) {
       if (finished) return;
@@ -60,10 +60,9 @@ int Session::run(const std::function<void(queue::Operator&, Done)>& op) {
       done(2);
     });
     store.start();
-    uv_run(&loop, UV_RUN_DEFAULT);
+    loop.run();
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop) != 0) std::fputs("payhookctl: a libuv handle was left open\n", stderr);
+  if (loop.close() != 0) std::fputs("payhookctl: a libuv handle was left open\n", stderr);
   return code;
 }
 

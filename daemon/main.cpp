@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "daemon/ingest.h"
+#include "uv/loop.h"
 
 namespace {
 
@@ -34,10 +35,6 @@ struct Args {
 int usageError(const char* msg) {
   std::fprintf(stderr, "payhookd: %s\n%s", msg, kUsage);
   return 2;
-}
-
-void closeWalk(uv_handle_t* h, void*) {
-  if (!uv_is_closing(h)) uv_close(h, nullptr);
 }
 
 // Every connection, delivery and Redis link is a descriptor. Outside systemd (which sets LimitNOFILE=) the
@@ -111,24 +108,17 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   raiseFileLimit();
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  payhook::uv::Loop loop;
   int code = 0;
   {
-    payhook::daemon::App app(&loop, cfg, env);
+    payhook::daemon::App app(loop.get(), cfg, env);
     if (auto st = app.start(); !st) {
       payhook::log::error("start-up failed", {{"problem", st.error().message}});
       code = 1;
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
+    loop.run();
     if (code == 0) code = app.exitCode();
   }
-  // Let close callbacks of everything the app released run, then make sure nothing is left.
-  uv_run(&loop, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop) != 0) {
-    uv_walk(&loop, closeWalk, nullptr);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-  }
+  loop.close();
   return code;
 }

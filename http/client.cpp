@@ -6,12 +6,12 @@
 #include <cctype>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "common/log.h"
 #include "common/text.h"
 #include "common/version.h"
+#include "uv/deferred.h"
 #include "uv/handle.h"
 
 namespace payhook::http {
@@ -40,38 +40,6 @@ double msSince(uint64_t start_ns) {
   return static_cast<double>(uv_hrtime() - start_ns) / 1e6;
 }
 
-// Closures to run on a later loop turn. The block lives on the heap and outlives the Client when it must:
-// a failure queued by shutdown() in the Client's destructor still runs, then the block closes itself.
-struct Deferred {
-  uv_timer_t timer{};
-  std::vector<std::function<void()>> queue;
-  bool orphaned = false;  // the owner is gone or shut down: close once the queue is empty
-
-  static Deferred* open(uv_loop_t* loop) {
-    auto* d = new Deferred();
-    uv_timer_init(loop, &d->timer);  // cannot fail on Linux
-    d->timer.data = d;
-    return d;
-  }
-  void post(std::function<void()> fn) {
-    queue.push_back(std::move(fn));
-    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&timer)))
-      uv_timer_start(&timer, &Deferred::onFire, 0, 0);
-  }
-  void close() {
-    auto* h = reinterpret_cast<uv_handle_t*>(&timer);
-    if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* t) { delete static_cast<Deferred*>(t->data); });
-  }
-  static void onFire(uv_timer_t* t) noexcept {
-    auto* d = static_cast<Deferred*>(t->data);
-    // Swap first: a closure may post more (a new send from a done callback), which then runs next turn.
-    auto run = std::move(d->queue);
-    d->queue.clear();
-    for (auto& fn : run) fn();
-    if (d->orphaned && d->queue.empty()) d->close();
-  }
-};
-
 }  // namespace
 
 struct Client::Impl {
@@ -87,20 +55,15 @@ struct Client::Impl {
     char errbuf[CURL_ERROR_SIZE] = {};
   };
 
-  // One uv_poll per socket curl asks us to watch, freed in its close callback.
-  struct SocketPoll {
-    uv_poll_t poll{};
-    Impl* owner = nullptr;
-    curl_socket_t fd = CURL_SOCKET_BAD;
-  };
-
   uv_loop_t* loop;
   ClientOptions options;
   CURLM* multi = nullptr;
   uv::Timer timer;  // curl's single timeout
-  Deferred* deferred = nullptr;
+  // Failures reported on a later loop turn (send() never calls back from inside); one queued by shutdown()
+  // in the Client's destructor still runs after the Client is gone.
+  uv::Deferred deferred;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers;
-  std::unordered_set<SocketPoll*> polls;
+  std::unordered_map<curl_socket_t, uv::Poll> polls;  // one per socket curl asks us to watch
   uint64_t next_id = 1;
   bool shut = false;
 
@@ -122,14 +85,12 @@ struct Client::Impl {
 
   void post(std::function<void()> fn) {
     if (shut) {
-      // No owner keeps this one: it closes itself once it has run.
-      auto* d = Deferred::open(loop);
-      d->orphaned = true;
-      d->post(std::move(fn));
+      // No owner keeps this one: released at once, it closes itself once it has run.
+      uv::Deferred(loop).post(std::move(fn));
       return;
     }
-    if (!deferred) deferred = Deferred::open(loop);
-    deferred->post(std::move(fn));
+    if (!deferred) deferred = uv::Deferred(loop);
+    deferred.post(std::move(fn));
   }
 
   // A failure reported on a later loop turn, as send() promises.
@@ -235,69 +196,50 @@ struct Client::Impl {
     transfers.clear();
     shut = true;
     // Failures already queued still run; the block closes itself after them.
-    if (deferred) {
-      deferred->orphaned = true;
-      if (deferred->queue.empty() && !uv_is_active(reinterpret_cast<uv_handle_t*>(&deferred->timer)))
-        deferred->close();
-      deferred = nullptr;
-    }
+    deferred.release();
     // Stop watching every socket while its descriptor is still open, then let curl close the connections.
-    for (auto* p : std::vector<SocketPoll*>(polls.begin(), polls.end())) closePoll(p);
+    polls.clear();
     curl_multi_cleanup(multi);
     multi = nullptr;
     timer.close();
   }
 
   // Called from curl (inside socket_action, add_handle, remove_handle or cleanup): only watches change.
-  static int onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* socketp) noexcept {
+  static int onSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) noexcept {
     auto* self = static_cast<Impl*>(userp);
-    auto* p = static_cast<SocketPoll*>(socketp);
     if (what == CURL_POLL_REMOVE) {
       // Closing now, before curl closes the descriptor, removes it from epoll while it is still this
       // socket: the number may be reused for the next connection at once.
-      if (p) self->closePoll(p);
-      if (!self->shut) curl_multi_assign(self->multi, fd, nullptr);
+      self->polls.erase(fd);
       return 0;
     }
     if (self->shut) return 0;
-    if (!p) {
-      p = new SocketPoll();
-      p->owner = self;
-      p->fd = fd;
-      if (int rc = uv_poll_init_socket(self->loop, &p->poll, fd); rc != 0) {
+    auto it = self->polls.find(fd);
+    if (it == self->polls.end()) {
+      uv::Poll poll;
+      auto onReady = [self, fd](int status, int events) { self->onPoll(fd, status, events); };
+      if (int rc = poll.open(self->loop, fd, onReady); rc != 0) {
         log::error("http client: cannot watch a socket", {{"error", uv_strerror(rc)}});
-        delete p;
         return -1;
       }
-      p->poll.data = p;
-      self->polls.insert(p);
-      curl_multi_assign(self->multi, fd, p);
+      it = self->polls.emplace(fd, std::move(poll)).first;
     }
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    uv_poll_start(&p->poll, events, &Impl::onPoll);
+    it->second.start(events);
     return 0;
   }
 
-  void closePoll(SocketPoll* p) {
-    if (!polls.erase(p)) return;  // already closing
-    p->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll),
-             [](uv_handle_t* h) { delete static_cast<SocketPoll*>(h->data); });
-  }
-
-  static void onPoll(uv_poll_t* handle, int status, int events) noexcept {
-    auto* p = static_cast<SocketPoll*>(handle->data);
-    Impl* self = p->owner;
-    if (!self || !self->multi) return;
+  void onPoll(curl_socket_t fd, int status, int events) {
+    if (!multi) return;
     int flags = 0;
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     int running = 0;
-    curl_multi_socket_action(self->multi, p->fd, flags, &running);
-    self->finishDone();
+    curl_multi_socket_action(multi, fd, flags, &running);
+    finishDone();
   }
 
   static int onTimerChange(CURLM* /*multi*/, long timeout_ms, void* userp) noexcept {

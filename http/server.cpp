@@ -52,13 +52,6 @@ bool worthLogging(uint64_t count) {
   return (count & (count - 1)) == 0;
 }
 
-union AnyStream {
-  uv_handle_t handle;
-  uv_stream_t stream;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
-};
-
 Error uvError(const std::string& what, int rc) {
   return Error{what + ": " + uv_strerror(rc)};
 }
@@ -238,13 +231,13 @@ struct Server::Impl final : ConnectionHost {
   void accept(uv_stream_t* server, Connection::Kind kind) {
     if (!shutting_down && open() >= connectionLimit()) shedOne("max_connections");
     if (shutting_down || open() >= connectionLimit()) {
-      reject(server, kind);
+      reject(server);
       return;
     }
     auto conn = std::make_shared<Connection>(this, kind);
     if (int rc = conn->init(loop); rc != 0) {
       log::warn("http connection init failed", {{"error", uv_strerror(rc)}});
-      reject(server, kind);
+      reject(server);
       return;
     }
     if (int rc = uv_accept(server, conn->stream()); rc != 0) {
@@ -355,17 +348,9 @@ struct Server::Impl final : ConnectionHost {
     best->close();
   }
 
-  // Over the limit: accept and close at once, so the peer gets a prompt end instead of a backlog wait,
-  // and connections already open are untouched.
-  void reject(uv_stream_t* server, Connection::Kind kind) {
-    auto* h = new AnyStream{};
-    int rc = kind == Connection::Kind::kTcp ? uv_tcp_init(loop, &h->tcp) : uv_pipe_init(loop, &h->pipe, 0);
-    if (rc != 0) {
-      delete h;
-      return;
-    }
-    uv_accept(server, &h->stream);
-    uv_close(&h->handle, [](uv_handle_t* handle) { delete reinterpret_cast<AnyStream*>(handle); });
+  // Over the limit: accept and close at once, so connections already open are untouched.
+  void reject(uv_stream_t* server) {
+    uv::acceptAndClose(server);
     log::debug("http connection refused: max_connections reached");
   }
 

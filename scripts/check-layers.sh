@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 allowed() {  # layer -> allowed include prefixes (regex)
   case "$1" in
     common) echo '^common/' ;;
-    uv) echo '^uv/' ;;
+    uv) echo '^(common|uv)/' ;;
     http) echo '^(common|uv|http)/' ;;
     config) echo '^(common|config)/' ;;
     handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$' ;;

@@ -1,7 +1,7 @@
 // Move-only ownership of libuv handles.
 //
 // libuv may touch a handle until its close callback has run, so the memory of every handle lives in a
-// heap block that is freed only in that callback (the libuv rule, see docs/src/handle.rst). The owning
+// heap block that is freed only in that callback (libuv's rule for uv_close()). The owning
 // C++ object may die first: it clears the block's owner pointer and asks libuv to close; late callbacks
 // then find no owner and do nothing.
 #pragma once
@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <utility>
+
+#include "common/check.h"
 
 namespace payhook::uv {
 
@@ -74,7 +76,8 @@ class Timer {
  public:
   Timer() = default;
   explicit Timer(uv_loop_t* loop) {
-    h_.open([loop](uv_timer_t* t) { return uv_timer_init(loop, t); });
+    const int rc = h_.open([loop](uv_timer_t* t) { return uv_timer_init(loop, t); });
+    PAYHOOK_CHECK(rc == 0, "uv_timer_init failed");
   }
 
   void start(uint64_t timeout_ms, std::function<void()> cb, uint64_t repeat_ms = 0) {
@@ -108,8 +111,10 @@ class Timer {
 class Signal {
  public:
   Signal() = default;
+  // Fails only when the loop's signal pipe cannot be made (no descriptor left at start-up).
   Signal(uv_loop_t* loop, int signum, std::function<void(int)> cb) {
-    if (h_.open([loop](uv_signal_t* s) { return uv_signal_init(loop, s); }) != 0) return;
+    const int rc = h_.open([loop](uv_signal_t* s) { return uv_signal_init(loop, s); });
+    PAYHOOK_CHECK(rc == 0, "uv_signal_init failed");
     h_.state()->cb = std::move(cb);
     uv_signal_start(h_.get(), &Signal::onSignal, signum);
   }
@@ -128,5 +133,54 @@ class Signal {
   }
   Owned<uv_signal_t, State> h_;
 };
+
+// A socket watched for readiness. Opening may fail (a descriptor epoll refuses), so it returns libuv's
+// status; the callback gets the poll status and the ready events (UV_READABLE, UV_WRITABLE).
+class Poll {
+ public:
+  using Callback = std::function<void(int status, int events)>;
+
+  int open(uv_loop_t* loop, uv_os_sock_t socket, Callback cb) {
+    const int rc = h_.open([loop, socket](uv_poll_t* p) { return uv_poll_init_socket(loop, p, socket); });
+    if (rc == 0) h_.state()->cb = std::move(cb);
+    return rc;
+  }
+  // Watches for `events`, replacing what was watched before.
+  void start(int events) {
+    if (h_) uv_poll_start(h_.get(), events, &Poll::onPoll);
+  }
+  // Closing stops the watch at once (the descriptor leaves epoll now), so the socket may be closed next.
+  void close() { h_.close(); }
+  explicit operator bool() const { return static_cast<bool>(h_); }
+
+ private:
+  struct State {
+    Callback cb;
+  };
+  static void onPoll(uv_poll_t* p, int status, int events) noexcept {
+    // Copy: the callback may close this poll.
+    auto cb = Owned<uv_poll_t, State>::stateOf(p)->cb;
+    if (cb) cb(status, events);
+  }
+  Owned<uv_poll_t, State> h_;
+};
+
+// Accepts one pending connection of a TCP or unix-socket listener and closes it at once: the peer gets a
+// prompt end instead of a wait in the backlog.
+inline void acceptAndClose(uv_stream_t* server) {
+  struct None {};
+  auto accept = [server](auto& stream) {
+    if (stream) uv_accept(server, reinterpret_cast<uv_stream_t*>(stream.get()));
+  };  // the stream closes when it leaves scope; its memory is freed in the close callback
+  if (server->type == UV_TCP) {
+    Owned<uv_tcp_t, None> tcp;
+    tcp.open([server](uv_tcp_t* t) { return uv_tcp_init(server->loop, t); });
+    accept(tcp);
+  } else {
+    Owned<uv_pipe_t, None> pipe;
+    pipe.open([server](uv_pipe_t* p) { return uv_pipe_init(server->loop, p, 0); });
+    accept(pipe);
+  }
+}
 
 }  // namespace payhook::uv
