@@ -2,30 +2,10 @@
 // every step one Lua script on the store's connection, so it is atomic and several payhookd instances can
 // share one Redis.
 //
-// Keys, all under the store's "{prefix}" hash tag (the due sets, the target set and the event hash come
-// from store()):
-//   {p}:due:<target>       per target, sorted set of jobs "<event_id>|<target>" by due time (Unix ms). One
-//                          set per target: a claim asks each target for as many jobs as it can take now,
-//                          so a target that is down or at its cap never hides another's due jobs.
-//   {p}:targets            set of the target names that have a due set (depth and operators read it)
-//   {p}:events             sorted set of event ids by receipt time (Unix ms); the repair sweep walks it
-//   {p}:ev:<id>            the event hash; the queue adds per target t:
-//                            attempts:<t>  attempts claimed so far (1-based once claimed)
-//                            lease:<t>     token of the claim that holds the job now (absent when none)
-//                            status:<t>    "delivered" or "dead" once the job is finished
-//                            reason:<t>    why it was buried
-//                            since:<t>     when an operator last retried or replayed the job (Unix ms):
-//                                          its max_age counts from then, not from the event's receipt
-//                          and moves `state` from pending to retrying, delivered (every target delivered)
-//                          or dead (any target dead: an operator has to act, whatever the others did);
-//                          an event that becomes delivered joins {p}:events:done (queue/retention.h).
-//                          A completion may add a follow-up job (Integra's API call after the shop's
-//                          decision): its target joins `targets`, and `decision` keeps what was decided.
-//   {p}:leased             sorted set of claimed jobs by lease expiry (Unix ms)
-//   {p}:dead               sorted set of buried jobs by the time they were buried (Unix ms)
-//   {p}:attempts:<id>      list of attempt records of the event, one JSON object per line, the last
-//                          attempts_kept only: {"attempt","target","at","status","error","latency_ms",
-//                          "answer_head","result"(delivered|retry|dead)[,"next_due"][,"reason"]}
+// Keys and fields: docs/architecture.md ("The Redis schema"). One due set per target: a claim asks each
+// target for as many jobs as it can take now, so a target that is down or at its cap never hides another's
+// due jobs. An event that becomes delivered joins {p}:events:done (queue/retention.h); a completion may add a
+// follow-up job (Integra's API call after the shop's decision), whose target joins the event's `targets`.
 // A job lives in exactly one of its due set, leased, dead, or is delivered (status:<t>); every move is one
 // script. Each operation costs O(log n) in the size of the sets it touches; nothing is read at start-up.
 //

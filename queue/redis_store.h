@@ -1,21 +1,7 @@
 // RedisStore: EventStore over hiredis' async API, attached to the daemon's libuv loop.
 //
-// Keys all carry the "{prefix}" hash tag so the Lua script is valid on Redis Cluster too:
-//   {p}:ev:<id>             hash: the event (fields id, type, route, provider, received_at, verified, data,
-//                           idem, raw_method, raw_path, raw_query, raw_content_type, raw_body, state,
-//                           targets)
-//   {p}:idem:<route>:<key>  string: the id of the first event stored with that key; expires after the TTL
-//   {p}:due:<target>        per target, sorted set of jobs "<id>|<target>" by due time (Unix ms): one
-//                           set per target, so a target that is down or at its cap never hides another's
-//                           due jobs from a claim
-//   {p}:targets             set of the target names that have a due set
-//   {p}:events              sorted set of event ids by receipt time (Unix ms)
-//   {p}:events:done         sorted set of complete event ids by completion time (queue/retention.h)
-//   {p}:marker              random text set once: when it changes or vanishes, Redis lost our data
-//   {p}:note:<route>:<key>  string: a route's note about one of the provider's keys; expires after its TTL
-//
-// Hash values: received_at is decimal Unix ms; verified is "1" or "0"; data is the normalised JSON object;
-// state is "pending" (jobs queued) or "stored" (no targets); targets is the comma-joined target list.
+// The keys and an event's fields are described once, in docs/architecture.md ("The Redis schema"). They all
+// carry the "{prefix}" hash tag, so every script is valid on Redis Cluster too.
 // An event without an idempotency key is keyed by its own id, so it is never taken for a duplicate.
 //
 // Threading: everything runs on the loop given to the constructor; no method may be called from another
