@@ -1,9 +1,8 @@
 // Operator: what payhookctl and the admin API v1 do to the queue, each call one or a few Lua scripts on a
 // RedisStore's connection, so every step is atomic and costs O(page) in Redis whatever the queue's size.
 //
-// It works on the keys JobQueue and RedisStore describe ({p}:ev:<id>, {p}:due:<target>, {p}:targets,
-// {p}:leased, {p}:dead, {p}:events, {p}:attempts:<id>), and needs no running payhookd: the delivery engine of
-// any instance picks up what an operation made due.
+// It works on the keys docs/architecture.md describes ("The Redis schema"), and needs no running payhookd:
+// the delivery engine of any instance picks up what an operation made due.
 //
 // The operations and what they change:
 //   stats      reads only: events total (and how many are complete, waiting for their retention), Redis'
