@@ -51,6 +51,10 @@ make run: Ctrl-C stops payhookd and the private Redis.
 TXT
 # payhookd handles SIGINT itself (graceful stop); the trap then stops Redis.
 set +e
+# git checks the example's demo secrets out readable by everyone, and payhookd rightly warns about such files.
+if [[ "$(realpath "$config")" == "$(realpath config/payhook.example.toml)" ]]; then
+  chmod 600 config/secrets/* 2>/dev/null || true
+fi
 "$build/payhookd" --config "$config"
 status=$?
 exit $status
