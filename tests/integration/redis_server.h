@@ -1,10 +1,10 @@
 // Test fixture: a private redis-server per test, in its own temp dir, on a free loopback port or a unix
 // socket.
 //
-// Every integration test that needs Redis owns one RedisServer. The server runs with `appendonly yes` and
-// `save ""`, so data written before stop() or kill() is back after start() (the AOF is written before a
-// reply is sent, so even SIGKILL loses nothing that was acknowledged). All methods are blocking and meant
-// for the test thread only.
+// Every integration test that needs Redis owns one RedisServer. The server runs with `appendonly yes`,
+// `appendfsync no` and `save ""`, so data written before stop() or kill() is back after start() (the AOF is
+// written before a reply is sent, so even SIGKILL loses nothing that was acknowledged). All methods are
+// blocking and meant for the test thread only.
 #pragma once
 
 #include <sys/types.h>
