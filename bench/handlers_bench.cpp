@@ -12,9 +12,13 @@
 #include "common/uuid.h"
 #include "common/webhook_signature.h"
 #include "config/config.h"
+#include "delivery/envelope.h"
 #include "handlers/digest.h"
+#include "handlers/payinpayout/settings.h"
+#include "handlers/rbs/settings.h"
 #include "handlers/registry.h"
-#include "queue/envelope.h"
+#include "handlers/standard_webhooks/settings.h"
+#include "handlers/yoomoney/settings.h"
 
 namespace {
 
@@ -119,7 +123,9 @@ void StandardWebhooks(benchmark::State& state) {
   rc.name = "bench";
   rc.provider = "standard-webhooks";
   rc.path = "/hooks/bench";
-  rc.secret.push_back(Secret(kSecret));
+  auto settings = std::make_shared<payhook::handlers::standard_webhooks::Settings>();
+  settings->secret.push_back(Secret(kSecret));
+  rc.settings = settings;
   handle(state, rc, 0, swhRequest());
 }
 BENCHMARK(StandardWebhooks);
@@ -129,8 +135,10 @@ void YooMoneyAviso(benchmark::State& state) {
   rc.name = "shop";
   rc.provider = "yoomoney";
   rc.path = "/yoomoney";
-  rc.shop_id = "13";
-  rc.shop_password = Secret(kPassword);
+  auto settings = std::make_shared<payhook::handlers::yoomoney::Settings>();
+  settings->shop_id = "13";
+  settings->shop_password = Secret(kPassword);
+  rc.settings = settings;
   rc.decision = "orders";
   handle(state, rc, 1, avisoRequest());
 }
@@ -141,8 +149,10 @@ void RbsDeposit(benchmark::State& state) {
   rc.name = "bank";
   rc.provider = "rbs";
   rc.path = "/rbs";
-  rc.checksum = "hmac-sha256";
-  rc.secret.push_back(Secret(kRbsToken));
+  auto settings = std::make_shared<payhook::handlers::rbs::Settings>();
+  settings->checksum = "hmac-sha256";
+  settings->secret.push_back(Secret(kRbsToken));
+  rc.settings = settings;
   handle(state, rc, 0, rbsRequest());
 }
 BENCHMARK(RbsDeposit);
@@ -152,8 +162,10 @@ void PayinPayoutInvoice(benchmark::State& state) {
   rc.name = "pp";
   rc.provider = "payinpayout";
   rc.path = "/payinpayout";
-  rc.secret.push_back(Secret(kPayinPayoutKey));
-  rc.timestamp_tolerance_ms = 600'000;
+  auto settings = std::make_shared<payhook::handlers::payinpayout::Settings>();
+  settings->secret.push_back(Secret(kPayinPayoutKey));
+  settings->timestamp_tolerance_ms = 600'000;
+  rc.settings = settings;
   handle(state, rc, 0, payinPayoutRequest());
 }
 BENCHMARK(PayinPayoutInvoice);
@@ -176,10 +188,10 @@ void DeliveryEnvelopeAndSignature(benchmark::State& state) {
   e.raw.path = "/hooks/bench";
   e.raw.content_type = "application/json";
   e.raw.body = e.data_json;
-  const auto keys = payhook::queue::decodeSigningKeys({Secret(kSecret)}, Secret());
+  const auto keys = payhook::delivery::decodeSigningKeys({Secret(kSecret)}, Secret());
   for (auto _ : state) {
-    std::string body = payhook::queue::envelopeJson(e, 1);
-    auto headers = payhook::queue::signedHeaders(e.id, 1'790'000'000, body, keys);
+    std::string body = payhook::delivery::envelopeJson(e, 1);
+    auto headers = payhook::delivery::signedHeaders(e.id, 1'790'000'000, body, keys);
     benchmark::DoNotOptimize(headers);
   }
 }

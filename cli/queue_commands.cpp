@@ -58,7 +58,8 @@ constexpr const char* kReplayUsage =
     "usage: payhookctl [-c FILE] replay ID [--json]\n"
     "\n"
     "Delivers an already delivered event again: every target that delivered it gets it once more, with a\n"
-    "fresh schedule. Integra API calls are not repeated. Refused (exit 1) while a job of the event is due\n"
+    "fresh schedule. Follow-up calls to a provider are not repeated. Refused (exit 1) while a job of the "
+    "event is due\n"
     "or in flight, and when no target has delivered it.\n";
 
 constexpr const char* kPurgeUsage =

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "handlers/registry.h"
 #include "uv/handle.h"
 #include "uv/loop.h"
 
@@ -16,7 +17,7 @@ namespace payhook::cli {
 bool Session::open(const std::string& config_path) {
   config::Environment env;
   if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY")) env.credentials_directory = creds;
-  auto loaded = config::loadConfigFile(config_path, env);
+  auto loaded = config::loadConfigFile(config_path, env, handlers::providerCatalog());
   if (!loaded.config) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "payhookctl: %s\n", e.c_str());
     if (loaded.errors.empty()) std::fprintf(stderr, "payhookctl: cannot load %s\n", config_path.c_str());

@@ -16,9 +16,9 @@ struct RawRequest {
 
 struct Event {
   std::string id;               // UUIDv7, assigned on receipt
-  std::string type;             // e.g. "yoomoney.payment_aviso"
+  std::string type;             // "<provider>.<kind>", as the handler names it
   std::string route;            // route name from the config
-  std::string provider;         // provider id, e.g. "standard-webhooks"
+  std::string provider;         // the route's provider name
   int64_t received_at_ms = 0;   // Unix milliseconds
   bool verified = false;        // signature checked and valid
   std::string data_json;        // normalised fields, a JSON object

@@ -5,7 +5,6 @@
 #include <map>
 
 #include "common/text.h"
-#include "common/webhook_signature.h"
 #include "config/headers_file.h"
 #include "config/loader.h"
 #include "config/secret_files.h"
@@ -14,8 +13,8 @@
 namespace payhook::config {
 namespace {
 
-// Tokens compared with what a client sends (the admin API's bearer token, Integra's url token) stand alone,
-// with no signature behind them: short ones can be guessed or brute-forced over the network.
+// Tokens compared with what a client sends (the admin API's bearer token, a provider's URL token) stand
+// alone, with no signature behind them: short ones can be guessed or brute-forced over the network.
 constexpr size_t kMinTokenBytes = 16;
 
 }  // namespace
@@ -40,22 +39,16 @@ void Loader::checkReplayWindow(TableReader& t, const RouteConfig& route) {
   // A signed callback is accepted while its timestamp is within the tolerance of the clock, on either side,
   // and the idempotency record is what turns a later copy into a duplicate. The first copy may arrive at the
   // window's start and a replay at its end: the record must outlive twice the tolerance.
-  uint64_t tolerance_ms = 0;
-  std::string tolerance_key;
-  if (route.provider == "standard-webhooks") {
-    tolerance_ms = static_cast<uint64_t>(swh::kToleranceS) * 1'000;
-  } else if (route.provider == "payinpayout") {
-    tolerance_ms = route.timestamp_tolerance_ms;
-    tolerance_key = "timestamp_tolerance";
-  } else {
-    return;
-  }
+  const auto window = route.settings ? route.settings->replayWindow() : std::nullopt;
+  if (!window) return;
+  const uint64_t tolerance_ms = window->tolerance_ms;
+  const std::string& tolerance_key = window->key;
   const uint64_t window_ms = 2 * tolerance_ms;
   const uint64_t ttl_ms = route.idempotency_ttl_s * 1'000;
   if (ttl_ms >= window_ms) return;
-  const std::string tolerance = tolerance_key.empty()
-                                    ? formatDuration(tolerance_ms) + " (Standard Webhooks' fixed tolerance)"
-                                    : tolerance_key + " (" + formatDuration(tolerance_ms) + ")";
+  const std::string tolerance =
+      tolerance_key.empty() ? formatDuration(tolerance_ms) + " (" + window->fixed_by + " fixed tolerance)"
+                            : tolerance_key + " (" + formatDuration(tolerance_ms) + ")";
   const std::string why = "a callback is accepted while its timestamp is within " + tolerance +
                           " of the clock, either way, so a copy replayed up to " + formatDuration(window_ms) +
                           " after the first would be stored and delivered again";

@@ -53,7 +53,8 @@ bool isNameChar(char c) {
 
 }  // namespace
 
-Loader::Loader(std::string file, const Environment& env) : diag_(file), env_(env) {
+Loader::Loader(std::string file, const Environment& env, const ProviderCatalog& providers)
+    : diag_(file), env_(env), providers_(providers) {
   config_.file = std::move(file);
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(config_.file, ec);
@@ -327,16 +328,16 @@ void Loader::checkLeaseTimeout() {
                     ", so lease_timeout must be more than " +
                     formatDuration(target.timeout_ms + kLeaseMarginMs));
   }
-  // Integra's encryptor and the API call run under one lease; the call's timeout is at most half of it.
+  // A provider's preparation step (an external program) and its follow-up call run under one lease.
   for (size_t i = 0; i < config_.routes.size(); ++i) {
     const RouteConfig& route = config_.routes[i];
-    if (route.crypt_command.empty() || route.crypt_timeout_ms < lease / 2) continue;
-    auto line = route.key_lines.find("crypt_timeout");
+    const auto step = route.settings ? route.settings->preparation() : std::nullopt;
+    if (!step || step->timeout_ms < lease / 2) continue;
+    auto line = route.key_lines.find(step->key);
     diag_.error(line != route.key_lines.end() ? line->second : route.loc.line,
-                "routes[" + std::to_string(i) + "].crypt_timeout",
-                formatDuration(route.crypt_timeout_ms) +
-                    " must be less than half of delivery.lease_timeout (" + formatDuration(lease) +
-                    "): the API call needs the other half");
+                "routes[" + std::to_string(i) + "]." + step->key,
+                formatDuration(step->timeout_ms) + " must be less than half of delivery.lease_timeout (" +
+                    formatDuration(lease) + "): the API call needs the other half");
   }
 }
 
@@ -450,11 +451,12 @@ void Loader::reportMissingSecret(TableReader& t, std::string_view base, std::str
   t.error(std::string(base) + "_file", why);
 }
 
-LoadResult loadConfigString(std::string_view toml, const std::string& file, const Environment& env) {
-  return Loader(file, env).load(toml);
+LoadResult loadConfigString(std::string_view toml, const std::string& file, const Environment& env,
+                            const ProviderCatalog& providers) {
+  return Loader(file, env, providers).load(toml);
 }
 
-LoadResult loadConfigFile(const std::string& path, const Environment& env) {
+LoadResult loadConfigFile(const std::string& path, const Environment& env, const ProviderCatalog& providers) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     // An ifstream opens a directory and then reads nothing, which would look like an empty config.
@@ -475,7 +477,7 @@ LoadResult loadConfigFile(const std::string& path, const Environment& env) {
     result.errors.push_back(path + ": cannot read: " + std::strerror(errno));
     return result;
   }
-  return loadConfigString(text.str(), path, env);
+  return loadConfigString(text.str(), path, env, providers);
 }
 
 }  // namespace payhook::config

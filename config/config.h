@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "common/secret.h"
 #include "config/address.h"  // parseListenAddress(), parseCidr(): the same parsing the loader validates with
+#include "config/provider.h"
 
 namespace payhook::config {
 
@@ -98,7 +100,7 @@ struct TargetConfig {
 struct RouteConfig {
   Location loc;
   std::string name;
-  std::string provider;  // yoomoney, rbs, integra, payinpayout, allpay, standard-webhooks
+  std::string provider;  // a name from the ProviderCatalog the config was loaded with
   std::string path;      // mount point, e.g. "/hooks/github"
   std::vector<std::string> forward;
   std::string decision;
@@ -107,52 +109,18 @@ struct RouteConfig {
   RetryPolicy retry;
   uint64_t idempotency_ttl_s = 30ull * 24 * 3600;
 
-  // Provider keys. Each secret was read from its `*_file` (or given inline, with a warning).
-  // Text files of secrets are split into non-empty lines with surrounding white space removed.
-  std::vector<Secret> secret;  // secret_file: HMAC keys or tokens (standard-webhooks: whsec_ lines)
-  std::string public_key;      // public_key_file: whole file (PEM, or whpk_ lines for standard-webhooks)
-  std::string shop_id;         // yoomoney
-  Secret shop_password;        // yoomoney: shop_password_file
-  uint64_t max_unsigned = 8 * 1024;     // yoomoney: bytes of fields the md5 does not cover, names included
-  std::string checksum;                 // rbs: "hmac-sha256", "rsa", "none"
-  std::string rsa_hash = "sha512";      // rbs
-  std::vector<std::string> own_params;  // rbs: parameters the shop put in its callback URL (never signed)
-  std::string currency = "RUB";         // rbs: ISO 4217 letters, when the callback carries no `currency`
-  Secret url_token;                     // integra: url_token_file
-  std::string id_param = "transaction_id";
-  std::string amount_param = "amount";
-  std::string user_param = "user";
-  std::vector<std::string> known_users;  // integra
-  std::string api_base;                  // integra
-  // integra: how `k` is encrypted, exactly one of the two when api_base is set. `crypt` names a built-in
-  // cipher ("base64": Integra's public example, not its real encryption); `crypt_command` runs the partner's
-  // own encryptor (argv, the program's path made absolute): the JSON on its stdin, `k` from its stdout.
-  std::string crypt;
-  std::vector<std::string> crypt_command;
-  uint64_t crypt_timeout_ms = 5'000;
-  std::string crypt_key_file;  // absolute path, passed to crypt_command as CRYPT_KEY_FILE; empty: none
-  // integra: declinePayment's errorCode and errorMessage when the decision target's 2xx answer is no clear
-  // decision, or a refusal without its code or message.
-  int64_t decline_code = 1;
-  std::string decline_message = "declined by the shop";
-  uint64_t timestamp_tolerance_ms = 600'000;  // payinpayout
-  std::string answer = "v1";                  // allpay: "v1" or "v2"
-  std::string status_form = "name";           // allpay: "name" or "digit"
+  // The provider's own keys, read by the provider (handlers/<provider>/); settingsAs<T>() gives them back.
+  std::shared_ptr<const ProviderSettings> settings;
 
   // Which keys were present in the file, with their lines, for handler-level validation messages.
   std::map<std::string, int> key_lines;
-};
 
-// The parameters the RBS gateway documents for its callbacks, all signed, then the two that carry the
-// checksum. A route's `own_params` may not name any of them; handlers/rbs refuses a ';' in the values of the
-// signed ones (the first kRbsSignedParamCount).
-inline constexpr std::string_view kRbsBankParams[] = {
-    "mdOrder",         "orderNumber",    "operation",    "status",     "amount",
-    "currency",        "approvalCode",   "bindingId",    "clientId",   "maskedPan",
-    "depositedAmount", "refundedAmount", "paymentState", "actionCode", "callbackCreationDate",
-    "checksum",        "sign_alias"};
-inline constexpr size_t kRbsSignedParamCount = 15;
-static_assert(kRbsBankParams[kRbsSignedParamCount] == "checksum");
+  // The provider's settings as the type it stored; null when they are another type (or absent).
+  template <class Settings>
+  const Settings* settingsAs() const {
+    return dynamic_cast<const Settings*>(settings.get());
+  }
+};
 
 struct Config {
   std::string file;  // path as given
@@ -177,9 +145,11 @@ struct Environment {
   std::string credentials_directory;  // $CREDENTIALS_DIRECTORY under systemd; empty otherwise
 };
 
-LoadResult loadConfigFile(const std::string& path, const Environment& env);
+// `providers` are the provider names a route may give, with their keys (handlers::providerCatalog()).
+LoadResult loadConfigFile(const std::string& path, const Environment& env, const ProviderCatalog& providers);
 // For tests and --check: `file` is used in messages and its directory for relative secret paths.
-LoadResult loadConfigString(std::string_view toml, const std::string& file, const Environment& env);
+LoadResult loadConfigString(std::string_view toml, const std::string& file, const Environment& env,
+                            const ProviderCatalog& providers);
 
 // "250ms", "5s", "10m", "2h", "7d" → milliseconds. Plain integers are refused (units are required).
 std::optional<uint64_t> parseDuration(std::string_view text);

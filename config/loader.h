@@ -17,7 +17,7 @@ namespace payhook::config {
 
 class Loader {
  public:
-  Loader(std::string file, const Environment& env);
+  Loader(std::string file, const Environment& env, const ProviderCatalog& providers);
   LoadResult load(std::string_view text);
 
  private:
@@ -36,13 +36,13 @@ class Loader {
   // Routes (routes.cpp).
   void readRoutes(const toml::node& node);
   void readRoute(TableReader& t, RouteConfig& route);
-  void readProviderKeys(TableReader& t, RouteConfig& route);
+  void readProviderKeys(TableReader& t, const ProviderConfig& provider, RouteConfig& route);
   void readRetry(TableReader& parent, RetryPolicy& policy);
-  // integra: crypt, crypt_command, crypt_timeout and the key file only crypt_command may use.
-  void readIntegraCipher(TableReader& t, RouteConfig& route);
+  const ProviderConfig* findProvider(std::string_view name) const;
+  std::string providerList() const;
   // Empty when `name` is a defined target, otherwise the complaint.
   std::string checkTargetName(std::string_view name) const;
-  std::optional<std::string> readPublicKey(TableReader& t, const RouteConfig& route);
+  class RouteKeyReader;  // RouteKeys over a route's TableReader (route_keys.cpp)
 
   // Secrets: `<base>_file` or inline `<base>` (config.cpp).
   struct SecretText {
@@ -70,6 +70,7 @@ class Loader {
 
   Diagnostics diag_;
   Environment env_;
+  const ProviderCatalog& providers_;
   Config config_;
   // Lines kept for checks made after a section was read.
   std::optional<int> lease_line_;

@@ -27,6 +27,7 @@ class Diagnostics {
   void fileError(int line, std::string_view message);
 
   bool hasErrors() const { return !errors_.empty(); }
+  size_t errorCount() const { return errors_.size(); }
   const std::string& file() const { return file_; }
   // In line order, so the list reads top to bottom like the file.
   std::vector<std::string> errors() const { return sorted(errors_); }

@@ -10,16 +10,17 @@
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "daemon/admin.h"
 #include "daemon/admin_api.h"
-#include "daemon/delivery.h"
 #include "daemon/ingest.h"
-#include "daemon/metrics.h"
 #include "daemon/redis_watch.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/watchdog.h"
+#include "delivery/engine.h"
+#include "handlers/registry.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "queue/operator.h"
@@ -115,11 +116,11 @@ struct App::Impl {
   // Before everything that updates it, so it is destroyed last.
   metrics::Registry registry;
   IngestMetrics ingest_metrics;
-  DeliveryMetrics delivery_metrics;
+  delivery::DeliveryMetrics delivery_metrics;
   metrics::Family<metrics::Counter>* reloads = nullptr;
   queue::RedisStore store;
   http::Client client;  // outbound: decision requests and deliveries
-  Delivery delivery;
+  delivery::Engine delivery;
   RedisWatch watch;  // readiness beyond the connection, memory, and retention
   Ingest ingest;
   Admin admin;
@@ -214,9 +215,9 @@ struct App::Impl {
     registry.gauge("payhook_circuit_breaker_state", "Per target: 0 closed, 1 half-open (probing), 2 open",
                    {"target"}, [this](const metrics::GaugeSample& s) {
                      for (const auto& [name, st] : delivery.targetStatus()) {
-                       const double v = st.breaker == queue::CircuitBreaker::State::kClosed     ? 0
-                                        : st.breaker == queue::CircuitBreaker::State::kHalfOpen ? 1
-                                                                                                : 2;
+                       const double v = st.breaker == delivery::CircuitBreaker::State::kClosed     ? 0
+                                        : st.breaker == delivery::CircuitBreaker::State::kHalfOpen ? 1
+                                                                                                   : 2;
                        s({name}, v);
                      }
                    });
@@ -415,7 +416,7 @@ struct App::Impl {
 
   void reload() {
     notifyReloading();
-    auto loaded = config::loadConfigFile(config.file, env);
+    auto loaded = config::loadConfigFile(config.file, env, handlers::providerCatalog());
     for (const auto& w : loaded.warnings) log::warn("config warning", {{"detail", w}});
     std::vector<std::string> errors = loaded.errors;
     std::shared_ptr<const RouteTable> table;

@@ -11,9 +11,9 @@
 #include "common/text.h"
 #include "common/untrusted_text.h"
 #include "common/uuid.h"
+#include "delivery/envelope.h"
 #include "handlers/registry.h"
 #include "http/client.h"
-#include "queue/envelope.h"
 
 namespace payhook::daemon {
 namespace {
@@ -172,7 +172,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config
         DecisionTarget d;
         d.name = t->name;
         d.url = t->url;
-        d.keys = queue::decodeSigningKeys(t->secrets, t->signing_key);
+        d.keys = delivery::decodeSigningKeys(t->secrets, t->signing_key);
         for (const auto& [name, value] : t->headers) d.headers.push_back({name, value});
         d.timeout_ms = rc.decision_timeout_ms;
         entry->decision = std::move(d);
@@ -471,9 +471,9 @@ void Ingest::ask(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry>
   request.method = "POST";
   request.url = target.url;
   request.timeout_ms = target.timeout_ms;
-  request.body = queue::envelopeJson(*event, 1);
+  request.body = delivery::envelopeJson(*event, 1);
   request.headers = target.headers;
-  for (auto& h : queue::signedHeaders(event->id, event->received_at_ms / 1000, request.body, target.keys))
+  for (auto& h : delivery::signedHeaders(event->id, event->received_at_ms / 1000, request.body, target.keys))
     request.headers.push_back(std::move(h));
 
   // The store is the App's and outlives the client's last callback (the client is shut down first).
@@ -497,9 +497,10 @@ void Ingest::ask(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry>
     std::string note_key = r.handler->noteKey(*event);
     queue::StoreSpec spec;
     if (deliver) {
-      // A payment that happened (allpay v2): stored like an accepted callback, under the provider's own key
-      // with the decision, and queued for the route's targets. A repeated callback is answered from the
-      // decision just asked: allpay repeats a callback answered PENDING until the shop says DONE or FAIL.
+      // A payment that happened (Decide with `deliver`): stored like an accepted callback, under the
+      // provider's own key with the decision, and queued for the route's targets. A repeated callback is
+      // answered from the decision just asked: a provider may repeat a callback answered "pending" until the
+      // shop decides.
       spec = r.spec;
       // Each distinct answer is news for the app: a callback answered PENDING and later DONE is two events
       // (pending, then succeeded), while a repeat answered as before is the first one's duplicate.
@@ -517,8 +518,9 @@ void Ingest::ask(std::shared_ptr<Event> event, std::shared_ptr<const RouteEntry>
           const RouteEntry& r = *route;
           if (result.stored()) {
             // Put on the same connection before the answer goes out, so it is in Redis before anything the
-            // answer provokes (YooMoney's aviso) can ask for it. Losing it loses only the warning.
-            // A refusal is kept for the payment's notice to carry; an acceptance removes an earlier one.
+            // answer provokes (the payment notice after a check) can ask for it. Losing it loses only the
+            // warning. A refusal is kept for the payment's notice to carry; an acceptance removes an earlier
+            // one.
             if (!note_key.empty())
               store.putNote(
                   r.name, note_key,

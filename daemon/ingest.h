@@ -10,15 +10,15 @@
 
 #include "common/cidr.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "common/secret.h"
 #include "config/config.h"
-#include "daemon/metrics.h"
 #include "daemon/refusal_log.h"
+#include "delivery/envelope.h"
 #include "handlers/handler.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "queue/envelope.h"
 #include "queue/event_store.h"
 
 namespace payhook::http {
@@ -32,7 +32,7 @@ namespace payhook::daemon {
 struct DecisionTarget {
   std::string name;
   std::string url;
-  queue::SigningKeys keys;
+  delivery::SigningKeys keys;
   std::vector<http::Header> headers;
   uint64_t timeout_ms = 5'000;  // the route's decision_timeout
 };

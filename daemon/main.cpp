@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "daemon/ingest.h"
+#include "handlers/registry.h"
 #include "uv/loop.h"
 
 namespace {
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
 
   payhook::config::Environment env;
   if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY")) env.credentials_directory = creds;
-  auto loaded = payhook::config::loadConfigFile(args.config, env);
+  auto loaded = payhook::config::loadConfigFile(args.config, env, payhook::handlers::providerCatalog());
   std::vector<std::string> errors = loaded.errors;
   if (loaded.config) {
     // Handler-level checks (secret formats, keys) belong to validation too.

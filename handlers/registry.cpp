@@ -1,57 +1,57 @@
 #include "handlers/registry.h"
 
-#include <functional>
-#include <map>
-
-#include "handlers/allpay.h"
-#include "handlers/integra.h"
-#include "handlers/payinpayout.h"
-#include "handlers/rbs.h"
-#include "handlers/standard_webhooks.h"
-#include "handlers/yoomoney.h"
+#include "handlers/allpay/allpay.h"
+#include "handlers/integra/integra.h"
+#include "handlers/payinpayout/payinpayout.h"
+#include "handlers/rbs/rbs.h"
+#include "handlers/standard_webhooks/standard_webhooks.h"
+#include "handlers/yoomoney/yoomoney.h"
 
 namespace payhook::handlers {
-namespace {
 
-Result<std::unique_ptr<Handler>> makeStandardWebhooks(const config::RouteConfig& route) {
-  swh::VerifyKeys keys;
-  for (const auto& line : route.secret) {
-    auto key = swh::decodeSecret(line.reveal());
-    if (!key) return Error{"secret_file: " + key.error().message};
-    keys.hmac.push_back(std::move(key.value()));
-  }
-  for (const auto& line : splitKeyLines(route.public_key)) {
-    auto key = swh::decodePublicKey(line.reveal());
-    if (!key) return Error{"public_key_file: " + key.error().message};
-    keys.ed25519.push_back(std::move(key.value()));
-  }
-  if (keys.hmac.empty() && keys.ed25519.empty())
-    return Error{"secret_file: a standard-webhooks route needs a whsec_ secret or a whpk_ public key"};
-  return std::unique_ptr<Handler>(std::make_unique<StandardWebhooksHandler>(route.name, std::move(keys)));
+const std::vector<Provider>& providers() {
+  static const std::vector<Provider> kProviders = {
+      yoomoney::provider(),    rbs::provider(),    integra::provider(),
+      payinpayout::provider(), allpay::provider(), standard_webhooks::provider(),
+  };
+  return kProviders;
 }
 
-using Factory = std::function<Result<std::unique_ptr<Handler>>(const config::RouteConfig&)>;
+const config::ProviderCatalog& providerCatalog() {
+  static const config::ProviderCatalog kCatalog = [] {
+    config::ProviderCatalog catalog;
+    for (const Provider& provider : providers()) catalog.push_back(provider.config);
+    return catalog;
+  }();
+  return kCatalog;
+}
 
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> kFactories = {
-      {"rbs", makeRbsHandler},           {"standard-webhooks", makeStandardWebhooks},
-      {"integra", makeIntegraHandler},   {"payinpayout", makePayinPayoutHandler},
-      {"yoomoney", makeYooMoneyHandler}, {"allpay", makeAllpayHandler},
-  };
-  return kFactories;
+namespace {
+
+const Provider* find(const std::string& name) {
+  for (const Provider& provider : providers()) {
+    if (provider.config.name == name) return &provider;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Handler>> makeHandler(const config::RouteConfig& route) {
-  auto it = factories().find(route.provider);
-  if (it == factories().end()) return Error{"provider: \"" + route.provider + "\" is not implemented yet"};
-  return it->second(route);
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr) return Error{"provider: \"" + route.provider + "\" is not a known provider"};
+  return provider->handler(route);
+}
+
+std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route) {
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr || !provider->follow_up) return nullptr;
+  return provider->follow_up(route);
 }
 
 std::vector<std::string> providerNames() {
   std::vector<std::string> names;
-  for (const auto& [name, _] : factories()) names.push_back(name);
+  for (const Provider& provider : providers()) names.emplace_back(provider.config.name);
   return names;
 }
 

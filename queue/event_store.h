@@ -69,7 +69,7 @@ class EventStore {
 
   using EventLookupDone = std::function<void(EventLookup)>;
   // The event `route` stored under idempotency key `key`, while the key is kept, read in one round trip
-  // (a repeated YooMoney check is answered from the decision its first one recorded). `done` as above.
+  // (a repeated pre-payment check is answered from the decision its first one recorded). `done` as above.
   virtual void findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) = 0;
 
   // A note is a short value a route keeps about one of the provider's keys for `ttl_s`, for a later

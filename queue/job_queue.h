@@ -5,7 +5,7 @@
 // Keys and fields: docs/architecture.md ("The Redis schema"). One due set per target: a claim asks each
 // target for as many jobs as it can take now, so a target that is down or at its cap never hides another's
 // due jobs. An event that becomes delivered joins {p}:events:done (queue/retention.h); a completion may add a
-// follow-up job (Integra's API call after the shop's decision), whose target joins the event's `targets`.
+// follow-up job (a provider's API call after the shop's decision), whose target joins the event's `targets`.
 // A job lives in exactly one of its due set, leased, dead, or is delivered (status:<t>); every move is one
 // script. Each operation costs O(log n) in the size of the sets it touches; nothing is read at start-up.
 //

@@ -28,8 +28,8 @@
 //              retried twice.
 //   replay     an event no job of which is due or in flight: every target that delivered it gets it again,
 //              due now with a fresh schedule, and the state is recomputed. Dead targets stay dead (retry
-//              them); Integra API calls (targets "@<route>") are never repeated, since the provider was
-//              already told.
+//              them); follow-up calls to a provider's API (targets "@<route>") are never repeated, since the
+//              provider was already told.
 //   purgeDead  deletes the events that have a dead job buried at or before `cutoff_ms` (of one route, or
 //   all):
 //              the event hash, its attempts list, its {p}:events entry and every dead entry of it. Events

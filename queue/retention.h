@@ -2,8 +2,8 @@
 // reads what Redis holds and whether it takes writes (RedisProbe).
 //
 // An event is complete when nothing more will happen to it by itself: state "delivered" (every target,
-// Integra's API call after the shop's decision included, answered 2xx) or "stored" (no targets: a
-// checkOrder kept for audit). Its id then enters
+// a provider's follow-up call after the shop's decision included, answered 2xx) or "stored" (no targets: a
+// pre-payment check kept for audit). Its id then enters
 //   {p}:events:done   sorted set of complete event ids by completion time (Unix ms)
 // written by the same script that completes it: the store script for an event without targets (its
 // receipt), the finish script for the last delivery (the time of that attempt). An operator's retry or

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The dependency rule of the layers (README "Architecture"), checked on every #include "..." of the project's own headers:
 # handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
+# delivery/ sends events and follow-up calls over http/ and queue/ but names no provider,
 # config/ knows no sockets, uv/ and http/ know nothing of payments or Redis, common/ is the
 # bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.
 # The build enforces the same rule (each target sees only the folders it links; tests/layers proves it);
@@ -13,12 +14,13 @@ allowed() {  # layer -> allowed include prefixes (regex)
     uv) echo '^(common|uv)/' ;;
     http) echo '^(common|uv|http)/' ;;
     config) echo '^(common|config)/' ;;
-    handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$' ;;
+    handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$|^config/provider\.h$' ;;
     queue) echo '^(common|uv|queue)/' ;;
+    delivery) echo '^(common|uv|http|config|handlers|queue|delivery)/' ;;
   esac
 }
 bad=0
-for layer in common uv http config handlers queue; do
+for layer in common uv http config handlers queue delivery; do
   pattern=$(allowed "$layer")
   while IFS= read -r line; do
     file=${line%%:*}
@@ -28,7 +30,7 @@ for layer in common uv http config handlers queue; do
       echo "layer rule: $file includes \"$inc\", which $layer/ must not depend on" >&2
       bad=1
     fi
-  done < <(grep -n '#include "' $(find "$layer" -maxdepth 1 -name '*.h' -o -maxdepth 1 -name '*.cpp') | sed 's/:[0-9]*:/:/')
+  done < <(grep -n '#include "' $(find "$layer" -name '*.h' -o -name '*.cpp') | sed 's/:[0-9]*:/:/')
 done
 ((bad == 0)) && echo "layer rule holds"
 exit "$bad"

@@ -17,7 +17,7 @@
 #include <variant>
 
 #include "common/http_message.h"
-#include "handlers/allpay.h"
+#include "handlers/allpay/allpay.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "common/http_message.h"
-#include "handlers/integra.h"
+#include "handlers/integra/integra.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -13,7 +13,7 @@
 #include "common/http_message.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
-#include "handlers/payinpayout.h"
+#include "handlers/payinpayout/payinpayout.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include "common/secret.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
-#include "handlers/rbs.h"
+#include "handlers/rbs/rbs.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/http_message.h"
-#include "handlers/standard_webhooks.h"
+#include "handlers/standard_webhooks/standard_webhooks.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/event.h"
-#include "handlers/integra_api.h"
-#include "queue/envelope.h"
+#include "delivery/envelope.h"
+#include "handlers/integra/api.h"
 #include "queue/event_record.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto back = record::unpack(packed);
   FUZZ_CHECK(back.has_value() && *back == mine);
 
-  const std::string envelope = payhook::queue::envelopeJson(e, static_cast<int>(size % 9) + 1);
+  const std::string envelope = payhook::delivery::envelopeJson(e, static_cast<int>(size % 9) + 1);
   auto j = nlohmann::json::parse(envelope, nullptr, false);
   FUZZ_CHECK(j.is_object());
   FUZZ_CHECK(j.contains("id") && j["id"].is_string());

@@ -17,7 +17,7 @@
 #include "handlers/digest.h"
 #include "handlers/form.h"
 #include "handlers/xml_text.h"
-#include "handlers/yoomoney.h"
+#include "handlers/yoomoney/yoomoney.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

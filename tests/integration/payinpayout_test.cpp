@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "handlers/digest.h"
-#include "handlers/payinpayout.h"
+#include "handlers/payinpayout/payinpayout.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"

@@ -11,7 +11,7 @@
 #include "common/webhook_signature.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
-#include "handlers/rbs.h"
+#include "handlers/rbs/rbs.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"

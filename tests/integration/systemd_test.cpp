@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "handlers/standard_webhooks.h"
+#include "handlers/standard_webhooks/standard_webhooks.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"

@@ -11,6 +11,13 @@
 #include <fstream>
 
 #include "config/address.h"
+#include "handlers/allpay/settings.h"
+#include "handlers/integra/settings.h"
+#include "handlers/payinpayout/settings.h"
+#include "handlers/rbs/settings.h"
+#include "handlers/registry.h"
+#include "handlers/standard_webhooks/settings.h"
+#include "handlers/yoomoney/settings.h"
 
 namespace payhook::config {
 namespace {
@@ -21,6 +28,27 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
+
+// A route's provider settings, as the provider read them.
+template <class Settings>
+const Settings& settingsOf(const RouteConfig& route) {
+  const Settings* settings = route.settingsAs<Settings>();
+  if (settings == nullptr) throw std::logic_error("route \"" + route.name + "\" has other settings");
+  return *settings;
+}
+
+// The secrets of a route whose provider has them (rbs, payinpayout, standard-webhooks).
+const std::vector<Secret>& secretOf(const RouteConfig& route) {
+  if (const auto* s = route.settingsAs<handlers::rbs::Settings>()) return s->secret;
+  if (const auto* s = route.settingsAs<handlers::payinpayout::Settings>()) return s->secret;
+  return settingsOf<handlers::standard_webhooks::Settings>(route).secret;
+}
+
+const std::string& publicKeyOf(const RouteConfig& route) {
+  if (const auto* s = route.settingsAs<handlers::rbs::Settings>()) return s->public_key;
+  if (const auto* s = route.settingsAs<handlers::allpay::Settings>()) return s->public_key;
+  return settingsOf<handlers::standard_webhooks::Settings>(route).public_key;
+}
 
 // Made-up keys: each is valid base64 of the size its prefix needs.
 constexpr std::string_view kOrdersSecret = "whsec_bc+ivVGMTrYO01zpxlM3PikqN14cihZ90mzZIl9SDB8=";  // 32 bytes
@@ -53,7 +81,7 @@ class ConfigTest : public ::testing::Test {
     return file() + ":" + std::to_string(line) + ": " + std::string(rest);
   }
   LoadResult load(std::string_view toml, const Environment& env = {}) {
-    return loadConfigString(toml, file(), env);
+    return loadConfigString(toml, file(), env, handlers::providerCatalog());
   }
 
   fs::path dir_;
@@ -250,8 +278,8 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_EQ(ym.name, "shop-yoomoney");
   EXPECT_EQ(ym.provider, "yoomoney");
   EXPECT_EQ(ym.path, "/yoomoney");
-  EXPECT_EQ(ym.shop_id, "13");
-  EXPECT_EQ(ym.shop_password.reveal(), "s<kY23653f,{9fcnshwq");
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(ym).shop_id, "13");
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(ym).shop_password.reveal(), "s<kY23653f,{9fcnshwq");
   EXPECT_EQ(ym.decision, "orders");
   EXPECT_EQ(ym.decision_timeout_ms, 3'000u);
   EXPECT_THAT(ym.forward, ElementsAre("orders", "audit"));
@@ -267,42 +295,43 @@ retry = { backoff = "exponential", initial = "10s", multiplier = 3, max_interval
   EXPECT_FALSE(ym.key_lines.contains("secret_file"));
 
   const RouteConfig& rbs = c.routes[1];
-  EXPECT_EQ(rbs.checksum, "hmac-sha256");
-  EXPECT_EQ(rbs.rsa_hash, "sha512");
-  ASSERT_EQ(rbs.secret.size(), 1u);
-  EXPECT_EQ(rbs.secret[0].reveal(), "ooc7slpvc61k7sf7ma7p4hrefr");
+  EXPECT_EQ(settingsOf<handlers::rbs::Settings>(rbs).checksum, "hmac-sha256");
+  EXPECT_EQ(settingsOf<handlers::rbs::Settings>(rbs).rsa_hash, "sha512");
+  ASSERT_EQ(secretOf(rbs).size(), 1u);
+  EXPECT_EQ(secretOf(rbs)[0].reveal(), "ooc7slpvc61k7sf7ma7p4hrefr");
   // Routes without their own retry table get the default schedule.
   EXPECT_EQ(rbs.retry.schedule_ms, RetryPolicy{}.schedule_ms);
 
   const RouteConfig& integra = c.routes[2];
-  EXPECT_EQ(integra.url_token.reveal(), "integra-url-token");
-  EXPECT_THAT(integra.crypt_command, ElementsAre((dir_ / "integra-crypt").string(), "--mode", "simple"));
-  EXPECT_EQ(integra.crypt_timeout_ms, 3'000u);
-  EXPECT_EQ(integra.crypt_key_file, (dir_ / "integra.key").string());
-  EXPECT_EQ(integra.crypt, "");
-  EXPECT_EQ(integra.decline_code, 9);
-  EXPECT_EQ(integra.decline_message, "refused");
-  EXPECT_EQ(integra.id_param, "tid");
-  EXPECT_EQ(integra.amount_param, "amount");
-  EXPECT_EQ(integra.user_param, "user");
-  EXPECT_THAT(integra.known_users, ElementsAre("u1", "u2"));
-  EXPECT_EQ(integra.api_base, "https://api.integra.example/v1");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).url_token.reveal(), "integra-url-token");
+  EXPECT_THAT(settingsOf<handlers::integra::Settings>(integra).crypt_command,
+              ElementsAre((dir_ / "integra-crypt").string(), "--mode", "simple"));
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).crypt_timeout_ms, 3'000u);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).crypt_key_file, (dir_ / "integra.key").string());
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).crypt, "");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).decline_code, 9);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).decline_message, "refused");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).id_param, "tid");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).amount_param, "amount");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).user_param, "user");
+  EXPECT_THAT(settingsOf<handlers::integra::Settings>(integra).known_users, ElementsAre("u1", "u2"));
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(integra).api_base, "https://api.integra.example/v1");
   EXPECT_TRUE(integra.forward.empty());
 
   const RouteConfig& pip = c.routes[3];
-  ASSERT_EQ(pip.secret.size(), 1u);
-  EXPECT_EQ(pip.secret[0].reveal(), "secret_key");
-  EXPECT_EQ(pip.timestamp_tolerance_ms, 300'000u);
+  ASSERT_EQ(secretOf(pip).size(), 1u);
+  EXPECT_EQ(secretOf(pip)[0].reveal(), "secret_key");
+  EXPECT_EQ(settingsOf<handlers::payinpayout::Settings>(pip).timestamp_tolerance_ms, 300'000u);
 
   const RouteConfig& allpay = c.routes[4];
-  EXPECT_EQ(allpay.public_key, kPem);
-  EXPECT_EQ(allpay.answer, "v2");
-  EXPECT_EQ(allpay.status_form, "digit");
+  EXPECT_EQ(publicKeyOf(allpay), kPem);
+  EXPECT_EQ(settingsOf<handlers::allpay::Settings>(allpay).answer, "v2");
+  EXPECT_EQ(settingsOf<handlers::allpay::Settings>(allpay).status_form, "digit");
 
   const RouteConfig& hooks = c.routes[5];
-  ASSERT_EQ(hooks.secret.size(), 1u);
-  EXPECT_EQ(hooks.secret[0].reveal(), kOrdersSecret2);
-  EXPECT_EQ(hooks.public_key, std::string(kPublicKey) + "\n");
+  ASSERT_EQ(secretOf(hooks).size(), 1u);
+  EXPECT_EQ(secretOf(hooks)[0].reveal(), kOrdersSecret2);
+  EXPECT_EQ(publicKeyOf(hooks), std::string(kPublicKey) + "\n");
   EXPECT_TRUE(hooks.retry.exponential);
   EXPECT_TRUE(hooks.retry.schedule_ms.empty());
   EXPECT_EQ(hooks.retry.initial_ms, 10'000u);
@@ -334,7 +363,7 @@ forward = ["orders"]
   EXPECT_EQ(c.routes[0].retry.schedule_ms, RetryPolicy{}.schedule_ms);
   EXPECT_EQ(c.routes[0].idempotency_ttl_s, 30u * 86'400u);
   // A secret file without a trailing newline is read whole.
-  EXPECT_EQ(c.routes[0].secret[0].reveal(), kOrdersSecret2);
+  EXPECT_EQ(secretOf(c.routes[0])[0].reveal(), kOrdersSecret2);
 }
 
 // The example as an operator installs it: its secrets copied with mode 0600 (a checkout's modes follow the
@@ -349,7 +378,7 @@ TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
                     fs::perms::owner_read | fs::perms::owner_write);
   }
   const std::string path = (dir_ / "payhook.example.toml").string();
-  const LoadResult result = loadConfigFile(path, {});
+  const LoadResult result = loadConfigFile(path, {}, handlers::providerCatalog());
   EXPECT_THAT(result.errors, IsEmpty());
   EXPECT_THAT(result.warnings, IsEmpty());
   ASSERT_TRUE(result.config.has_value());
@@ -371,20 +400,20 @@ TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
   EXPECT_EQ(c.routes[0].name, "demo");
   EXPECT_EQ(c.routes[0].provider, "standard-webhooks");
   EXPECT_EQ(c.routes[0].path, "/hooks/demo");
-  ASSERT_EQ(c.routes[0].secret.size(), 1u);
-  EXPECT_EQ(c.routes[0].secret[0].reveal(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  ASSERT_EQ(secretOf(c.routes[0]).size(), 1u);
+  EXPECT_EQ(secretOf(c.routes[0])[0].reveal(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
   EXPECT_THAT(c.routes[0].forward, ElementsAre("orders"));
 }
 
 TEST_F(ConfigTest, MissingFileIsOneError) {
-  const LoadResult result = loadConfigFile((dir_ / "nope.toml").string(), {});
+  const LoadResult result = loadConfigFile((dir_ / "nope.toml").string(), {}, handlers::providerCatalog());
   EXPECT_THAT(result.errors,
               ElementsAre((dir_ / "nope.toml").string() + ": cannot read: No such file or directory"));
   EXPECT_FALSE(result.config.has_value());
 }
 
 TEST_F(ConfigTest, DirectoryAsConfigIsOneError) {
-  const LoadResult result = loadConfigFile(dir_.string(), {});
+  const LoadResult result = loadConfigFile(dir_.string(), {}, handlers::providerCatalog());
   EXPECT_THAT(result.errors, ElementsAre(dir_.string() + ": cannot read: is a directory"));
 }
 
@@ -826,11 +855,11 @@ forward = ["orders"]
   ASSERT_THAT(result.errors, IsEmpty());
   ASSERT_TRUE(result.config.has_value());
   const RouteConfig& plain = result.config->routes[0];
-  EXPECT_THAT(plain.own_params, IsEmpty());
-  EXPECT_EQ(plain.currency, "RUB");
+  EXPECT_THAT(settingsOf<handlers::rbs::Settings>(plain).own_params, IsEmpty());
+  EXPECT_EQ(settingsOf<handlers::rbs::Settings>(plain).currency, "RUB");
   const RouteConfig& shop = result.config->routes[1];
-  EXPECT_THAT(shop.own_params, ElementsAre("shop", "utm source", "x;y"));
-  EXPECT_EQ(shop.currency, "KZT");
+  EXPECT_THAT(settingsOf<handlers::rbs::Settings>(shop).own_params, ElementsAre("shop", "utm source", "x;y"));
+  EXPECT_EQ(settingsOf<handlers::rbs::Settings>(shop).currency, "KZT");
 }
 
 TEST_F(ConfigTest, RbsOwnParamsAndCurrencyErrorsNameTheKey) {
@@ -907,13 +936,15 @@ crypt = "base64"
 )";
   LoadResult result = load(withTarget(route));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].decline_code, 1);
-  EXPECT_EQ(result.config->routes[0].decline_message, "declined by the shop");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).decline_code, 1);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).decline_message,
+            "declined by the shop");
 
   result = load(withTarget(route + "decline_code = 77\ndecline_message = \"refused by payhook\"\n"));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].decline_code, 77);
-  EXPECT_EQ(result.config->routes[0].decline_message, "refused by payhook");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).decline_code, 77);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).decline_message,
+            "refused by payhook");
   result = load(withTarget(route + "decline_code = 2147483647\n"));
   EXPECT_THAT(result.errors, IsEmpty());
 
@@ -976,23 +1007,26 @@ api_base = "https://integra.example/api"
   LoadResult result = load(withTarget(route + "crypt = \"base64\"\n"));
   ASSERT_THAT(result.errors, IsEmpty());
   EXPECT_THAT(result.warnings, IsEmpty());  // the daemon warns at start, so --check of the example is clean
-  EXPECT_EQ(result.config->routes[0].crypt, "base64");
-  EXPECT_THAT(result.config->routes[0].crypt_command, IsEmpty());
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt, "base64");
+  EXPECT_THAT(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_command, IsEmpty());
 
   // A relative program is found beside the config; the arguments are kept as written.
   result = load(withTarget(route + "crypt_command = [\"crypt.sh\", \"--mode\", \"k 1\"]\n"));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].crypt, "");
-  EXPECT_THAT(result.config->routes[0].crypt_command, ElementsAre(crypt_sh, "--mode", "k 1"));
-  EXPECT_EQ(result.config->routes[0].crypt_timeout_ms, 5'000u);
-  EXPECT_EQ(result.config->routes[0].crypt_key_file, "");
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt, "");
+  EXPECT_THAT(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_command,
+              ElementsAre(crypt_sh, "--mode", "k 1"));
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_timeout_ms, 5'000u);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_key_file, "");
 
   result = load(withTarget(route + "crypt_command = [\"" + crypt_sh +
                            "\"]\ncrypt_timeout = \"2s\"\ncrypt_key_file = \"integra.key\"\n"));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_THAT(result.config->routes[0].crypt_command, ElementsAre(crypt_sh));
-  EXPECT_EQ(result.config->routes[0].crypt_timeout_ms, 2'000u);
-  EXPECT_EQ(result.config->routes[0].crypt_key_file, (dir_ / "integra.key").string());
+  EXPECT_THAT(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_command,
+              ElementsAre(crypt_sh));
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_timeout_ms, 2'000u);
+  EXPECT_EQ(settingsOf<handlers::integra::Settings>(result.config->routes[0]).crypt_key_file,
+            (dir_ / "integra.key").string());
 
   struct Bad {
     std::string lines;
@@ -1506,7 +1540,7 @@ secret_file = ")" + (dir_ / "elsewhere/abs.whsec").string() +
 forward = ["orders"]
 )"));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kSecretContent);
 }
 
 TEST_F(ConfigTest, CredentialsDirectoryIsPreferredThenConfigDirectory) {
@@ -1523,13 +1557,13 @@ forward = ["orders"]
   const Environment env{(dir_ / "creds").string()};
   LoadResult result = load(toml, env);
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kSecretContent);
   // orders.whsec is not in the credentials directory: it falls back to the config's directory.
   EXPECT_EQ(result.config->targets[0].secrets[0].reveal(), kOrdersSecret);
 
   result = load(toml, Environment{});
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kOrdersSecret2);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kOrdersSecret2);
 
   // Found nowhere: both places are named.
   fs::remove(dir_ / "hooks.whsec");
@@ -1554,7 +1588,7 @@ forward = ["orders"]
 )");
   LoadResult result = load(toml, Environment{(dir_ / "creds").string()});
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kSecretContent);
 }
 
 TEST_F(ConfigTest, CredentialsAreFoundByFileNameAsLoadCredentialNamesThem) {
@@ -1571,7 +1605,7 @@ forward = ["orders"]
 )");
   LoadResult result = load(toml, Environment{(dir_ / "creds").string()});
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kSecretContent);
 }
 
 TEST_F(ConfigTest, NoteLinesInSecretFilesAreSkipped) {
@@ -1586,8 +1620,8 @@ secret_file = "hooks.whsec"
 forward = ["orders"]
 )"));
   ASSERT_THAT(result.errors, IsEmpty());
-  ASSERT_EQ(result.config->routes[0].secret.size(), 1u);
-  EXPECT_EQ(result.config->routes[0].secret[0].reveal(), kSecretContent);
+  ASSERT_EQ(secretOf(result.config->routes[0]).size(), 1u);
+  EXPECT_EQ(secretOf(result.config->routes[0])[0].reveal(), kSecretContent);
 }
 
 TEST_F(ConfigTest, PasswordsAreTakenExactlyAsWritten) {
@@ -1605,7 +1639,8 @@ forward = ["orders"]
 )";
   LoadResult result = load(withTarget(route));
   ASSERT_THAT(result.errors, IsEmpty());
-  EXPECT_EQ(result.config->routes[0].shop_password.reveal(), "#  s<kY2 3653f,{9fcnshwq ");
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(result.config->routes[0]).shop_password.reveal(),
+            "#  s<kY2 3653f,{9fcnshwq ");
 
   write("yoomoney.pass", "first\nsecond\n");
   result = load(withTarget(route));
@@ -1642,7 +1677,8 @@ decision = "orders"
   ASSERT_TRUE(result.config.has_value());
   EXPECT_EQ(result.config->admin.token.reveal(), "inline-admin-token");
   EXPECT_EQ(result.config->targets[0].secrets[0].reveal(), kSecretContent);
-  EXPECT_EQ(result.config->routes[0].shop_password.reveal(), "inline-password");
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(result.config->routes[0]).shop_password.reveal(),
+            "inline-password");
   for (const std::string& warning : result.warnings) {
     EXPECT_THAT(warning, Not(HasSubstr("inline-admin-token")));
     EXPECT_THAT(warning, Not(HasSubstr("inline-password")));
@@ -1846,10 +1882,10 @@ forward = ["orders"]
   };
   auto plain = load(route(""));
   ASSERT_THAT(plain.errors, IsEmpty());
-  EXPECT_EQ(plain.config->routes[0].max_unsigned, 8u * 1024);
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(plain.config->routes[0]).max_unsigned, 8u * 1024);
   auto set = load(route("max_unsigned = \"32KiB\"\n"));
   ASSERT_THAT(set.errors, IsEmpty());
-  EXPECT_EQ(set.config->routes[0].max_unsigned, 32u * 1024);
+  EXPECT_EQ(settingsOf<handlers::yoomoney::Settings>(set.config->routes[0]).max_unsigned, 32u * 1024);
   auto bad = load(route("max_unsigned = \"lots\"\n"));
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_NE(bad.errors[0].find("routes[0].max_unsigned: \"lots\" is not a size"), std::string::npos)

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "config/headers_file.h"
+#include "handlers/registry.h"
 
 namespace payhook::config {
 namespace {
@@ -49,7 +50,7 @@ class SafetyTest : public ::testing::Test {
     return file() + ":" + std::to_string(line) + ": " + std::string(rest);
   }
   LoadResult load(std::string_view toml, const Environment& env = {}) {
-    return loadConfigString(toml, file(), env);
+    return loadConfigString(toml, file(), env, handlers::providerCatalog());
   }
   // Every message of `result`, for checks that a secret never appears in any.
   static std::string everything(const LoadResult& result) {

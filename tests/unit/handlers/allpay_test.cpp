@@ -1,6 +1,6 @@
 // allpay.kz merchant notifications: signed WebShopResponse documents made by
 // tests/fixtures/allpay/make-fixtures.sh with the xmlsec1 command (allpay publishes no test vector).
-#include "handlers/allpay.h"
+#include "handlers/allpay/allpay.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>

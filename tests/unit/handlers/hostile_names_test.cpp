@@ -5,7 +5,7 @@
 #include <string>
 
 #include "handlers/form.h"
-#include "handlers/payinpayout.h"
+#include "handlers/payinpayout/payinpayout.h"
 
 namespace payhook::handlers {
 namespace {

@@ -1,4 +1,4 @@
-#include "handlers/integra_api.h"
+#include "handlers/integra/api.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
-#include "handlers/integra.h"
+#include "handlers/integra/integra.h"
+#include "handlers/integra/settings.h"
 
 #include <gtest/gtest.h>
 
@@ -250,19 +251,21 @@ TEST(IntegraHandler, EndpointsAndFactory) {
   config::RouteConfig route;
   route.name = "integra";
   route.provider = "integra";
+  auto settings = std::make_shared<integra::Settings>();
+  route.settings = settings;
   EXPECT_FALSE(makeIntegraHandler(route).ok());
-  route.url_token = Secret(std::string(kToken));
+  settings->url_token = Secret(std::string(kToken));
   auto made = makeIntegraHandler(route);
   ASSERT_TRUE(made.ok());
   accepted((*made)->handle(0, get(validQuery()), kNowMs));
 
-  route.amount_param = "token";
+  settings->amount_param = "token";
   EXPECT_FALSE(makeIntegraHandler(route).ok());
-  route.amount_param = "transaction_id";
+  settings->amount_param = "transaction_id";
   auto clash = makeIntegraHandler(route);
   ASSERT_FALSE(clash.ok());
   EXPECT_EQ(clash.error().message, "amount_param: \"transaction_id\" is already id_param");
-  route.amount_param = "";
+  settings->amount_param = "";
   EXPECT_FALSE(makeIntegraHandler(route).ok());
 }
 

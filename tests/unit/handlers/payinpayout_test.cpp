@@ -1,4 +1,5 @@
-#include "handlers/payinpayout.h"
+#include "handlers/payinpayout/payinpayout.h"
+#include "handlers/payinpayout/settings.h"
 
 #include <gtest/gtest.h>
 
@@ -385,9 +386,11 @@ TEST(PayinPayoutHandler, EndpointsAndFactory) {
   config::RouteConfig route;
   route.name = "pp";
   route.provider = "payinpayout";
+  auto settings = std::make_shared<payinpayout::Settings>();
+  route.settings = settings;
   EXPECT_FALSE(makePayinPayoutHandler(route).ok());
-  route.secret.emplace_back(std::string(kKey));
-  route.secret.emplace_back(std::string("ignored-second-line"));
+  settings->secret.emplace_back(std::string(kKey));
+  settings->secret.emplace_back(std::string("ignored-second-line"));
   auto made = makePayinPayoutHandler(route);
   ASSERT_TRUE(made.ok());
   EXPECT_TRUE(std::holds_alternative<Accept>((*made)->handle(kCallback, post(kInvoice), kInvoiceNowMs)));

@@ -1,4 +1,5 @@
-#include "handlers/rbs.h"
+#include "handlers/rbs/rbs.h"
+#include "handlers/rbs/settings.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -356,13 +357,20 @@ config::RouteConfig route(const std::string& checksum) {
   r.name = "bank";
   r.provider = "rbs";
   r.path = "/rbs";
-  r.checksum = checksum;
+  auto settings = std::make_shared<rbs::Settings>();
+  settings->checksum = checksum;
+  r.settings = settings;
   return r;
+}
+
+// The settings route() made, to change between factory calls (created non-const, so the cast is sound).
+rbs::Settings& settingsOf(config::RouteConfig& r) {
+  return const_cast<rbs::Settings&>(*r.settingsAs<rbs::Settings>());
 }
 
 TEST(Rbs, FactoryParsesTheKeyOnceAndNamesTheKeyOnErrors) {
   auto r = route("rsa");
-  r.public_key = fixture("bank-public.pem");
+  settingsOf(r).public_key = fixture("bank-public.pem");
   auto h = makeRbsHandler(r);
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ(statusOf((*h)->handle(0, get(fixture("rsa-sha512-callback.query")), kNowMs)), 200);
@@ -370,19 +378,19 @@ TEST(Rbs, FactoryParsesTheKeyOnceAndNamesTheKeyOnErrors) {
   EXPECT_EQ((*h)->endpoints()[0].suffix, "/callback");
   EXPECT_EQ((*h)->endpoints()[0].methods, (std::vector<std::string>{"GET", "POST"}));
 
-  r.rsa_hash = "sha256";
+  settingsOf(r).rsa_hash = "sha256";
   ASSERT_TRUE(makeRbsHandler(r).ok());
   EXPECT_EQ(statusOf((*makeRbsHandler(r))->handle(0, get(fixture("rsa-sha512-callback.query")), kNowMs)),
             403);
 
-  r.public_key = fixture("test-private.pem");
+  settingsOf(r).public_key = fixture("test-private.pem");
   auto bad = makeRbsHandler(r);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message.rfind("public_key_file: ", 0), 0u) << bad.error().message;
 
   auto hmac = route("hmac-sha256");
   EXPECT_EQ(makeRbsHandler(hmac).error().message.rfind("secret_file: ", 0), 0u);
-  hmac.secret.emplace_back(std::string(kToken));
+  settingsOf(hmac).secret.emplace_back(std::string(kToken));
   auto hh = makeRbsHandler(hmac);
   ASSERT_TRUE(hh.ok());
   EXPECT_EQ(statusOf((*hh)->handle(0, get(std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs)),
@@ -394,9 +402,9 @@ TEST(Rbs, FactoryParsesTheKeyOnceAndNamesTheKeyOnErrors) {
 
 TEST(Rbs, FactoryPassesOwnParamsAndCurrency) {
   auto r = route("hmac-sha256");
-  r.secret.emplace_back(std::string(kToken));
-  r.own_params = {"shop"};
-  r.currency = "KZT";
+  settingsOf(r).secret.emplace_back(std::string(kToken));
+  settingsOf(r).own_params = {"shop"};
+  settingsOf(r).currency = "KZT";
   auto h = makeRbsHandler(r);
   ASSERT_TRUE(h.ok()) << h.error().message;
   auto v = (*h)->handle(0, get("shop=42&" + std::string(kHmacQuery) + "&checksum=" + kHmacChecksum), kNowMs);

@@ -1,4 +1,4 @@
-#include "handlers/standard_webhooks.h"
+#include "handlers/standard_webhooks/standard_webhooks.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>

@@ -1,4 +1,4 @@
-#include "handlers/yoomoney.h"
+#include "handlers/yoomoney/yoomoney.h"
 
 #include "handlers/xml_text.h"
 
@@ -441,20 +441,22 @@ TEST(YooMoney, FactoryValidatesTheRoute) {
   config::RouteConfig route;
   route.name = "shop";
   route.provider = "yoomoney";
-  route.shop_id = "13";
-  route.shop_password = Secret(kPassword);
+  auto settings = std::make_shared<yoomoney::Settings>();
+  route.settings = settings;
+  settings->shop_id = "13";
+  settings->shop_password = Secret(kPassword);
   auto ok = makeYooMoneyHandler(route);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ((*ok)->endpoints().size(), 2u);
   auto v = (*ok)->handle(YooMoneyHandler::kCheck, post(formBody(vectorFields())), kNowMs);
   EXPECT_TRUE(std::holds_alternative<Decide>(v));
 
-  route.shop_id = "shop-13";
+  settings->shop_id = "shop-13";
   auto bad = makeYooMoneyHandler(route);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message.rfind("shop_id: ", 0), 0u);
-  route.shop_id = "13";
-  route.shop_password = Secret();
+  settings->shop_id = "13";
+  settings->shop_password = Secret();
   auto empty = makeYooMoneyHandler(route);
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.error().message.rfind("shop_password_file: ", 0), 0u);
@@ -470,8 +472,10 @@ TEST(YooMoneyStoredBody, Md5IsBlankedAndNothingElseChanges) {
   config::RouteConfig rc;
   rc.name = "shop";
   rc.provider = "yoomoney";
-  rc.shop_id = "13";
-  rc.shop_password = Secret(std::string("s<kY23653f,{9fcnshwq"));
+  auto settings = std::make_shared<yoomoney::Settings>();
+  settings->shop_id = "13";
+  settings->shop_password = Secret(std::string("s<kY23653f,{9fcnshwq"));
+  rc.settings = settings;
   auto h = makeYooMoneyHandler(rc);
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ((*h)->storedBody("action=paymentAviso&md5=1B35ABE38AA54F2931B0C58646FD1321&shopId=13"),
