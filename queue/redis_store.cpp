@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "queue/event_record.h"
+#include "queue/lua_scripts.h"
 #include "uv/handle.h"
 
 namespace payhook::queue {
@@ -64,37 +65,6 @@ const std::string& Script::text() const {
 // The store
 
 namespace {
-
-// KEYS: idem, event hash, due key prefix ("{p}:due"; a target's set is "{p}:due:<target>"), events zset,
-//       the set of target names that have a due set; and, for storeUnlessNoted(), the note.
-// ARGV: ttl, id, received_at, n, n field/value pairs, one '0'/'1' per target (whether to add it to the set
-//       of target names), then the targets.
-// Returns {1, id} when stored, {0, first id} when the key was already taken, {2, note} when the note
-// exists (nothing written).
-// Each redis.call costs Redis a few microseconds, the larger part of an event's cost to it: one SET with
-// NX GET both claims the idempotency key and reads the first id, and a target is added to the set of names
-// once per connection (see appendTargetRegistration()), not once per event.
-constexpr std::string_view kStoreScript = R"lua(
-if KEYS[6] then
-  local note = redis.call('GET', KEYS[6])
-  if note then return {2, note} end
-end
-local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'GET', 'EX', ARGV[1])
-if first then return {0, first} end
-local id, at, register = ARGV[2], ARGV[3], ARGV[5]
-local targets = {}
-for i = 6, #ARGV do targets[#targets + 1] = ARGV[i] end
-redis.call('HSET', KEYS[2], 'e', ARGV[4], 'state', (#targets == 0) and 'stored' or 'pending',
-  'targets', table.concat(targets, ','))
-for i = 1, #targets do
-  redis.call('ZADD', KEYS[3] .. ':' .. targets[i], at, id .. '|' .. targets[i])
-  if string.byte(register, i) == 49 then redis.call('SADD', KEYS[5], targets[i]) end
-end
-redis.call('ZADD', KEYS[4], at, id)
--- Without targets an event is complete at once: it joins the retention index (queue/retention.h).
-if #targets == 0 then redis.call('ZADD', KEYS[4] .. ':done', at, id) end
-return {1, id}
-)lua";
 
 // Pooled commands keep their buffer; one that held a huge body gives it back rather than pin it.
 constexpr size_t kMaxPooledCommandBytes = 16 * 1024;
@@ -449,7 +419,7 @@ struct RedisStore::Impl {
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
     redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kVersion), "INFO server");
     redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad), "SCRIPT LOAD %b",
-                      kStoreScript.data(), kStoreScript.size());
+                      scripts::kStore.data(), scripts::kStore.size());
     // The data marker: set when absent, then read. A value other than the one this process saw last means
     // Redis lost payhook's data in between (restarted without persistence, flushed, failed over to an empty
     // replica).
@@ -905,7 +875,7 @@ struct RedisStore::Impl {
   }
 
   void resendWithEval(Op* op) {
-    const std::string_view text = op->script ? std::string_view(op->script->text) : kStoreScript;
+    const std::string_view text = op->script ? std::string_view(op->script->text) : scripts::kStore;
     std::string c;
     c.reserve(op->cmd.size() + text.size() + 32);
     c += '*';
@@ -929,7 +899,7 @@ struct RedisStore::Impl {
     Op* op = acquireOp(OpKind::kScriptLoad);
     op->cmd.clear();
     op->cmd += "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n";
-    appendBulk(op->cmd, kStoreScript);
+    appendBulk(op->cmd, scripts::kStore);
     reload_inflight_ = true;
     send(op);
   }
