@@ -2,7 +2,7 @@
 
 #include "queue/event_record.h"
 #include "queue/lua_scripts.h"
-#include "queue/script_reply.h"
+#include "redis/script_reply.h"
 
 #include <charconv>
 #include <cstdio>
@@ -27,11 +27,12 @@ const char* leaseOutcomeName(LeaseOutcome o) {
 
 namespace {
 
-using lua::element;
-using lua::integer;
-using lua::isArray;
-using lua::number;
-using lua::text;
+using redis::lua::element;
+using redis::lua::integer;
+using redis::lua::isArray;
+using redis::lua::number;
+using redis::lua::scriptError;
+using redis::lua::text;
 
 constexpr size_t kAnswerHeadBytes = 1024;
 
@@ -42,11 +43,11 @@ std::pair<std::string, std::string> splitJob(const std::string& job_id) {
 }
 
 Result<ClaimBatch> parseClaim(const ScriptReply& r) {
-  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return lua::scriptError("claim", r);
+  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return scriptError("claim", r);
   ClaimBatch batch;
   for (const ScriptValue& entry : r.value.elements) {
     int64_t kind = 0;
-    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return lua::scriptError("claim", {});
+    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return scriptError("claim", {});
     std::string job = text(element(entry, 1));
     ++batch.taken[splitJob(job).second];
     if (kind == 0) {
@@ -55,7 +56,7 @@ Result<ClaimBatch> parseClaim(const ScriptReply& r) {
     }
     int64_t attempt = 0;
     const ScriptValue* f = element(entry, 3);
-    if (!integer(element(entry, 2), attempt) || !f) return lua::scriptError("claim", {});
+    if (!integer(element(entry, 2), attempt) || !f) return scriptError("claim", {});
     ClaimedJob j;
     auto [id, target] = splitJob(job);
     j.target = std::move(target);
@@ -204,7 +205,7 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
                    [cb = std::move(cb)](ScriptReply r) {
                      std::string s = text(&r.value);
                      if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {
-                       cb(lua::scriptError("finishing a job", r));
+                       cb(scriptError("finishing a job", r));
                        return;
                      }
                      cb(s == "ok"     ? LeaseOutcome::kApplied
@@ -226,12 +227,12 @@ void JobQueue::sweep(int64_t now_ms, size_t max, const std::vector<std::string>&
                      if (!r.ok() || r.value.elements.size() != 9 || !integer(element(r.value, 0), expired) ||
                          !integer(element(r.value, 1), scanned) || !integer(element(r.value, 2), repaired) ||
                          !integer(element(r.value, 4), skip) || !integer(element(r.value, 5), wrapped)) {
-                       cb(lua::scriptError("sweep", r));
+                       cb(scriptError("sweep", r));
                        return;
                      }
                      SweepReport rep;
                      if (!parseDepth(r.value, 6, rep.depth)) {
-                       cb(lua::scriptError("sweep", r));
+                       cb(scriptError("sweep", r));
                        return;
                      }
                      cursor->score = text(element(r.value, 3));
@@ -249,7 +250,7 @@ void JobQueue::depth(std::function<void(Result<QueueDepth>)> cb) {
                    [cb = std::move(cb)](ScriptReply r) {
                      QueueDepth d;
                      if (!r.ok() || !parseDepth(r.value, 0, d)) {
-                       cb(lua::scriptError("depth", r));
+                       cb(scriptError("depth", r));
                        return;
                      }
                      cb(d);

@@ -3,7 +3,7 @@
 #include "queue/event_record.h"
 #include "queue/lua_scripts.h"
 #include "queue/retention.h"
-#include "queue/script_reply.h"
+#include "redis/script_reply.h"
 
 #include <algorithm>
 #include <charconv>
@@ -14,11 +14,12 @@
 namespace payhook::queue {
 namespace {
 
-using lua::element;
-using lua::integer;
-using lua::isArray;
-using lua::number;
-using lua::text;
+using redis::lua::element;
+using redis::lua::integer;
+using redis::lua::isArray;
+using redis::lua::number;
+using redis::lua::scriptError;
+using redis::lua::text;
 
 // A score or count that may be absent (""): 0 then.
 int64_t integerOr0(const ScriptValue* v) {
@@ -172,7 +173,7 @@ Result<QueueStats> parseStats(const ScriptReply& r, int64_t now_ms) {
       !integer(element(v, 1), s.leased) || !integer(element(v, 2), s.leased_expired) ||
       !integer(element(v, 3), s.dead) || !integer(element(v, 5), s.dead_counted) || !isArray(element(v, 6)) ||
       !isArray(element(v, 7)) || !isArray(element(v, 8)))
-    return lua::scriptError("stats", r);
+    return scriptError("stats", r);
   s.oldest_dead_ms = integerOr0(element(v, 4));
   s.completed = integerOr0(element(v, 9));
   s.memory = parseRedisMemory(text(element(v, 10)));
@@ -216,7 +217,7 @@ Result<ListBatch> parseList(const ScriptReply& r) {
   const ScriptValue* rows = element(v, 0);
   if (!r.ok() || !isArray(rows) || !integer(element(v, 2), skip) || !integer(element(v, 3), done) ||
       !integer(element(v, 4), seen))
-    return lua::scriptError("list", r);
+    return scriptError("list", r);
   ListBatch b;
   for (const auto& row : rows->elements) {
     EventSummary s;
@@ -234,14 +235,14 @@ Result<ListBatch> parseList(const ScriptReply& r) {
 }
 
 Result<std::optional<EventDetail>> parseShow(const ScriptReply& r) {
-  if (!r.ok()) return lua::scriptError("show", r);
+  if (!r.ok()) return scriptError("show", r);
   if (r.value.type == ScriptValue::Type::kInteger) return std::optional<EventDetail>();
   const ScriptValue* hash = element(r.value, 0);
   const ScriptValue* attempts = element(r.value, 1);
   const ScriptValue* summary = element(r.value, 2);
   EventDetail d;
   if (!isArray(hash) || !isArray(attempts) || !summary || !parseSummary(*summary, d.summary))
-    return lua::scriptError("show", {});
+    return scriptError("show", {});
   std::map<std::string, std::string> f;
   for (size_t i = 0; i + 1 < hash->elements.size(); i += 2)
     f[text(&hash->elements[i])] = text(&hash->elements[i + 1]);
@@ -271,7 +272,7 @@ Result<std::optional<EventDetail>> parseShow(const ScriptReply& r) {
 // One result per asked id, in the order asked; an id the script did not answer (one that cannot name an
 // event never reaches it) is not_found.
 Result<std::vector<RetryResult>> parseRetry(const ScriptReply& r, const std::vector<std::string>& ids) {
-  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return lua::scriptError("retry", r);
+  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return scriptError("retry", r);
   std::map<std::string, RetryResult> by_id;
   for (const auto& e : r.value.elements) {
     RetryResult res;
@@ -313,13 +314,13 @@ Result<DeadBatch> parseDeadBatch(const ScriptReply& r, const std::string& mode) 
   int64_t done = 0, skipped = 0, kept = 0, finished = 0;
   if (!r.ok() || !integer(element(v, 0), done) || !integer(element(v, 1), skipped) ||
       !integer(element(v, 3), kept) || !integer(element(v, 4), finished))
-    return lua::scriptError(mode == "retry" ? "retry dead" : "purge", r);
+    return scriptError(mode == "retry" ? "retry dead" : "purge", r);
   return DeadBatch{done, skipped, kept, finished != 0, text(element(v, 2))};
 }
 
 Result<ReplayResult> parseReplay(const ScriptReply& r, const std::string& id) {
   const std::string outcome = text(element(r.value, 0));
-  if (!r.ok() || outcome.empty()) return lua::scriptError("replay", r);
+  if (!r.ok() || outcome.empty()) return scriptError("replay", r);
   ReplayResult res;
   res.id = id;
   res.outcome = outcome == "replayed"  ? ReplayResult::Outcome::kReplayed

@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "queue/lua_scripts.h"
-#include "queue/script_reply.h"
+#include "redis/script_reply.h"
 
 namespace payhook::queue {
 namespace {
 
-using lua::element;
-using lua::integer;
-using lua::number;
-using lua::text;
+using redis::lua::element;
+using redis::lua::integer;
+using redis::lua::number;
+using redis::lua::scriptError;
+using redis::lua::text;
 
 // Declared as writing (a shebang without no-writes), so Redis checks, before running it, everything that
 // would make it refuse a write; it writes nothing.
@@ -84,7 +85,7 @@ void Retention::sweep(int64_t cutoff_ms, size_t max, std::function<void(Result<R
                          !integer(element(r.value, 1), rep.dropped) || !integer(element(r.value, 2), full) ||
                          !integer(element(r.value, 3), rep.indexed) ||
                          !integer(element(r.value, 4), walked)) {
-                       cb(lua::scriptError("retention sweep", r));
+                       cb(scriptError("retention sweep", r));
                        return;
                      }
                      rep.more = full != 0;
@@ -101,7 +102,7 @@ void Retention::probe(std::function<void(Result<RedisHealth>)> cb) {
       [store = &store_, script = info_script_, keys = std::vector<std::string>{events_key_, done_key_},
        cb = std::move(cb)](ScriptReply w) mutable {
         if (!w.ok() && w.outcome != ScriptOutcome::kError) {
-          cb(lua::scriptError("redis probe", w));
+          cb(scriptError("redis probe", w));
           return;
         }
         std::string refused = w.ok() ? std::string() : std::move(w.error);
@@ -111,7 +112,7 @@ void Retention::probe(std::function<void(Result<RedisHealth>)> cb) {
                            const std::string info = text(element(r.value, 0));
                            if (!r.ok() || info.empty() || !integer(element(r.value, 2), h.events) ||
                                !integer(element(r.value, 3), h.completed)) {
-                             cb(lua::scriptError("redis probe", r));
+                             cb(scriptError("redis probe", r));
                              return;
                            }
                            h.memory = parseRedisMemory(info);
