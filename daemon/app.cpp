@@ -24,7 +24,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "queue/operator.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "uv/handle.h"
 
 namespace payhook::daemon {

@@ -29,7 +29,7 @@
 
 #include "common/event.h"
 #include "common/result.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 
 namespace payhook::queue {
 

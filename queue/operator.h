@@ -55,7 +55,7 @@
 
 #include "common/event.h"
 #include "common/result.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "queue/retention.h"
 
 namespace payhook::queue {

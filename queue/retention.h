@@ -37,7 +37,7 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 
 namespace payhook::queue {
 

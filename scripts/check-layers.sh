@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The dependency rule of the layers (README "Architecture"), checked on every #include "..." of the project's own headers:
-# handlers/ are pure (common/ and the plain config structs only), queue/ knows Redis but no provider,
-# delivery/ sends events and follow-up calls over http/ and queue/ but names no provider,
-# config/ knows no sockets, uv/ and http/ know nothing of payments or Redis, common/ is the
-# bottom. daemon/ (the composition root), cli/, bench/ and tests/ may include anything.
+# handlers/ are pure (common/ and the plain config structs only), redis/ is the Redis connection and knows
+# no events, queue/ knows Redis (through redis/) but no provider, delivery/ sends events and follow-up calls
+# over http/ and queue/ but names no provider, config/ knows no sockets, uv/ and http/ know nothing of
+# payments or Redis, common/ is the bottom. daemon/ (the composition root), cli/, bench/ and tests/ may
+# include anything.
 # The build enforces the same rule (each target sees only the folders it links; tests/layers proves it);
 # this is the quick answer from the sources alone, before a build.
 set -euo pipefail
@@ -15,12 +16,13 @@ allowed() {  # layer -> allowed include prefixes (regex)
     http) echo '^(common|uv|http)/' ;;
     config) echo '^(common|config)/' ;;
     handlers) echo '^(common|handlers)/|^config/config\.h$|^config/address\.h$|^config/provider\.h$' ;;
-    queue) echo '^(common|uv|queue)/' ;;
-    delivery) echo '^(common|uv|http|config|handlers|queue|delivery)/' ;;
+    redis) echo '^(common|uv|redis)/' ;;
+    queue) echo '^(common|uv|redis|queue)/' ;;
+    delivery) echo '^(common|uv|http|config|handlers|redis|queue|delivery)/' ;;
   esac
 }
 bad=0
-for layer in common uv http config handlers queue delivery; do
+for layer in common uv redis http config handlers queue delivery; do
   pattern=$(allowed "$layer")
   while IFS= read -r line; do
     file=${line%%:*}

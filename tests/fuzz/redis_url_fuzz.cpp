@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include "common/event.h"
 #include "queue/job_queue.h"
 #include "queue/operator.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
 #include "uv/handle.h"

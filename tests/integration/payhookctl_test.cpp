@@ -28,7 +28,7 @@
 #include "common/event.h"
 #include "common/webhook_signature.h"
 #include "queue/job_queue.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/redis_server.h"

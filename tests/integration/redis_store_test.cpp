@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/event.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "tests/integration/redis_server.h"
 #include "tests/integration/store_inspect.h"
 #include "uv/handle.h"

@@ -14,7 +14,7 @@
 #include "common/event.h"
 #include "queue/job_queue.h"
 #include "queue/operator.h"
-#include "queue/redis_store.h"
+#include "queue/redis_event_store.h"
 #include "queue/retention.h"
 #include "tests/integration/redis_server.h"
 

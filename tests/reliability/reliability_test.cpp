@@ -75,7 +75,7 @@ struct Params {
   int two_load_ms = 5'000;  // two instances: load in all; one is killed at half of it
   int settle_ms = 30'000;
   // The issue asks for ready within 1 s of Redis' return; RedisStore's reconnect backoff is capped at
-  // 500 ms (queue/redis_store.h, reconnect_max_ms) so that it holds after any outage, short or long.
+  // 500 ms (queue/redis_event_store.h, reconnect_max_ms) so that it holds after any outage, short or long.
   int ready_ms = 1'000;
   unsigned seed = 0;  // of the kill intervals; PAYHOOK_REL_SEED repeats a run's
 };

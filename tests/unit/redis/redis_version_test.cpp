@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "queue/redis_store.h"
+#include "redis/connection.h"
 
-namespace payhook::queue {
+namespace payhook::redis {
 namespace {
 
 TEST(RedisMajorVersion, ReadsTheVersionLineOfInfoServer) {
@@ -23,4 +23,4 @@ TEST(RedisMajorVersion, UnknownWithoutAVersionLine) {
 }
 
 }  // namespace
-}  // namespace payhook::queue
+}  // namespace payhook::redis

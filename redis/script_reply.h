@@ -1,5 +1,5 @@
-// Reading a Lua script's reply (ScriptValue) and writing its numeric arguments, shared by the queue's
-// script users. Redis replies are untrusted input: every accessor tolerates a value of the wrong type.
+// Reading a Lua script's reply (ScriptValue) and writing its numeric arguments, shared by the
+// scripts' users. Redis replies are untrusted input: every accessor tolerates a value of the wrong type.
 #pragma once
 
 #include <charconv>
@@ -8,9 +8,9 @@
 #include <string>
 
 #include "common/result.h"
-#include "queue/redis_store.h"
+#include "redis/script.h"
 
-namespace payhook::queue::lua {
+namespace payhook::redis::lua {
 
 // Decimal text of a script argument.
 inline std::string number(int64_t v) {
@@ -52,4 +52,4 @@ inline Error scriptError(const char* what, const ScriptReply& r) {
   return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
 }
 
-}  // namespace payhook::queue::lua
+}  // namespace payhook::redis::lua

@@ -1,0 +1,481 @@
+#include "redis/connection.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "common/log.h"
+#include "common/redis_url.h"
+#include "common/result.h"
+#include "redis/backoff.h"
+#include "redis/calls.h"
+#include "redis/command.h"
+#include "redis/data_marker.h"
+#include "redis/deferred.h"
+#include "redis/resolver.h"
+#include "redis/uv_adapter.h"
+#include "uv/handle.h"
+
+namespace payhook::redis {
+
+int redisMajorVersion(std::string_view info) {
+  constexpr std::string_view kKey = "\nredis_version:";
+  size_t at = info.substr(0, kKey.size() - 1) == kKey.substr(1) ? 0 : info.find(kKey);
+  if (at == std::string_view::npos) return -1;
+  at += info[at] == '\n' ? kKey.size() : kKey.size() - 1;
+  int major = -1;
+  const char* begin = info.data() + at;
+  auto [end, ec] = std::from_chars(begin, info.data() + info.size(), major);
+  return ec == std::errc() && end != begin && end < info.data() + info.size() && *end == '.' ? major : -1;
+}
+
+namespace {
+
+bool isNumericIp(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
+}
+
+// The handshake's commands, told apart in their replies by privdata: the step, and for kScriptLoad the
+// index of the preloaded script above it.
+enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kScriptLoad, kMarkSet, kMarkGet };
+constexpr unsigned kStepBits = 8;
+
+void* stepData(HandshakeStep s, size_t index = 0) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(s) | (static_cast<uintptr_t>(index) << kStepBits));
+}
+
+}  // namespace
+
+struct Connection::Impl {
+  uv_loop_t* loop_;
+  ConnectionOptions options_;
+  std::string redacted_url_;
+  Result<RedisAddress> address_;
+  std::vector<Script> preloaded_;
+  DataMarker marker_;
+  uint64_t generation_ = 0;
+
+  redisAsyncContext* ctx_ = nullptr;
+  uint64_t conn_gen_ = 0;  // bumped per connection, so deferred work can tell connections apart
+  bool started_ = false;
+  bool stopped_ = false;
+  bool ready_ = false;
+  bool outage_logged_ = false;
+  bool ever_ready_ = false;
+  Backoff backoff_;
+  Resolver resolver_;
+  std::vector<std::string> resolved_;
+  size_t next_addr_ = 0;
+
+  uint64_t drop_gen_ = 0;  // a connection to drop before the next callbacks run, 0 for none
+  std::string drop_error_;
+
+  uv::Timer retry_timer_;
+  uv::Timer connect_timer_;
+  uv::Timer heartbeat_timer_;
+  Calls calls_;
+  std::function<void(bool)> ready_cb_;
+  Deferred deferred_;
+
+  Impl(uv_loop_t* loop, ConnectionOptions options)
+      : loop_(loop),
+        options_(std::move(options)),
+        redacted_url_(redactRedisUrl(options_.url)),
+        address_(parseRedisUrl(options_.url)),
+        marker_(options_.marker_key),
+        backoff_(options_.reconnect_initial_ms, options_.reconnect_max_ms),
+        resolver_(loop),
+        retry_timer_(loop),
+        connect_timer_(loop),
+        heartbeat_timer_(loop),
+        calls_(loop, options_.command_timeout_ms, callHooks()),
+        deferred_(loop, [this] { runRequestedDrop(); }) {
+    if (address_ && !options_.password.empty()) address_->password = std::string(options_.password.reveal());
+  }
+
+  ~Impl() { shutdown(); }
+
+  Calls::Hooks callHooks() {
+    Calls::Hooks h;
+    h.heartbeat = [this](const redisReply& r) { checkMarker(r, false); };
+    h.timed_out = [this] {
+      // Replies pair with commands only by order: after a lost one, nothing on this connection is trusted.
+      dropConnection(ScriptOutcome::kTimeout, "connection dropped: an earlier command timed out");
+      linkDown("a command got no answer within store_timeout");
+    };
+    return h;
+  }
+
+  void setContext(redisAsyncContext* c) {
+    ctx_ = c;
+    calls_.attach(c);
+  }
+
+  // ---- lifecycle ----
+
+  void start() {
+    if (started_ || stopped_) return;
+    started_ = true;
+    if (!address_) {
+      log::error("redis: invalid url, not connecting",
+                 {{"url", redacted_url_}, {"error", address_.error().message}});
+      return;
+    }
+    connect();
+  }
+
+  void stop() {
+    if (stopped_) return;
+    shutdown();
+    // Callbacks still owed run from the deferred timer, which then closes itself.
+    deferred_.closeWhenIdle();
+  }
+
+  void shutdown() {
+    if (stopped_) return;
+    stopped_ = true;
+    resolver_.cancel();
+    retry_timer_.close();
+    connect_timer_.close();
+    calls_.closeTimer();
+    heartbeat_timer_.close();
+    dropConnection(ScriptOutcome::kUnavailable, "the store was stopped before Redis answered");
+    setReady(false);
+  }
+
+  // ---- connecting ----
+
+  void connect() {
+    if (stopped_) return;
+    connect_timer_.start(std::max<uint64_t>(options_.connect_timeout_ms, 1), [this] { onConnectTimeout(); });
+    const RedisAddress& a = address_.value();
+    if (a.unix_socket || isNumericIp(a.host)) {
+      openContext(a.host);
+    } else if (next_addr_ < resolved_.size()) {
+      openContext(resolved_[next_addr_++]);
+    } else {
+      std::string error = resolver_.resolve(
+          a.host,
+          [this](std::vector<std::string> addresses, std::string e) { onResolved(std::move(addresses), e); });
+      if (!error.empty()) connectFailed("resolving the host: " + error);
+    }
+  }
+
+  void onResolved(std::vector<std::string> addresses, const std::string& error) {
+    resolved_ = std::move(addresses);
+    next_addr_ = 0;
+    if (resolved_.empty()) {
+      connectFailed("resolving the host: " + error);
+      return;
+    }
+    openContext(resolved_[next_addr_++]);
+  }
+
+  void openContext(const std::string& host) {
+    const RedisAddress& a = address_.value();
+    redisAsyncContext* c =
+        a.unix_socket ? redisAsyncConnectUnix(host.c_str()) : redisAsyncConnect(host.c_str(), a.port);
+    if (!c) {
+      connectFailed("out of memory");
+      return;
+    }
+    if (c->err) {
+      std::string error = c->errstr;
+      redisAsyncFree(c);  // never attached, so no callback can run
+      connectFailed(error);
+      return;
+    }
+    c->data = this;
+    if (attachToLoop(c, loop_) != REDIS_OK) {
+      redisAsyncFree(c);
+      connectFailed("cannot watch the socket on the loop");
+      return;
+    }
+    // Attach first: setting the connect callback asks the adapter for the write event that reports it.
+    redisAsyncSetConnectCallback(c, &Impl::onConnectCb);
+    redisAsyncSetDisconnectCallback(c, &Impl::onDisconnectCb);
+    setContext(c);
+    ++conn_gen_;
+    ++generation_;
+    sendHandshake();
+  }
+
+  // hiredis queues these until the socket connects; their replies arrive in this order.
+  void sendHandshake() {
+    const RedisAddress& a = address_.value();
+    if (!a.password.empty()) {
+      if (a.username.empty())
+        redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kAuth), "AUTH %b",
+                          a.password.data(), a.password.size());
+      else
+        redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kAuth), "AUTH %b %b",
+                          a.username.data(), a.username.size(), a.password.data(), a.password.size());
+    }
+    if (a.db != 0)
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kVersion), "INFO server");
+    for (size_t i = 0; i < preloaded_.size(); ++i) {
+      const std::string& text = preloaded_[i].text();
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad, i), "SCRIPT LOAD %b",
+                        text.data(), text.size());
+    }
+    sendMarker();
+  }
+
+  // SET NX of a fresh random marker, then GET of whichever marker Redis holds, whose reply completes the
+  // handshake.
+  void sendMarker() {
+    const std::string candidate = DataMarker::candidate();
+    const std::string& key = marker_.key();
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkSet), "SET %b %s NX",
+                      key.data(), key.size(), candidate.c_str());
+    redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kMarkGet), "GET %b", key.data(),
+                      key.size());
+  }
+
+  // The marker as the handshake (after_set) or a heartbeat read it.
+  void checkMarker(const redisReply& r, bool after_set) {
+    std::optional<std::string_view> value;
+    if (r.type == REDIS_REPLY_STRING) value = replyText(r);
+    const char* lost = marker_.check(value, after_set);
+    if (!lost) return;
+    log::error(lost, {{"url", redacted_url_},
+                      {"detail",
+                       "events stored before, and their delivery jobs, are gone from Redis; payhook "
+                       "keeps working with what Redis holds now. Check Redis persistence "
+                       "(appendonly yes)"},
+                      {"data_losses", static_cast<int64_t>(marker_.losses())}});
+    ++generation_;  // what callers wrote once per generation went with the data
+    // Set it again so the loss is counted once, and other instances see the new marker.
+    if (ctx_ && marker_.forget()) sendMarker();
+  }
+
+  static void onConnectCb(const redisAsyncContext* ac, int status) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    if (!self || ac != self->ctx_ || status == REDIS_OK) return;
+    // hiredis frees the context as soon as we return.
+    self->setContext(nullptr);
+    self->connectFailed(ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+  }
+
+  static void onDisconnectCb(const redisAsyncContext* ac, int /*status*/) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    if (!self || ac != self->ctx_) return;  // one we dropped ourselves
+    self->setContext(nullptr);
+    self->linkDown(ac->c.errstr[0] ? ac->c.errstr : "connection closed");
+  }
+
+  static void onHandshakeCb(redisAsyncContext* ac, void* r, void* privdata) noexcept {
+    auto* self = static_cast<Impl*>(ac->data);
+    // A NULL reply means the context is going away; its connect or disconnect callback does the rest.
+    if (!self || ac != self->ctx_ || !r) return;
+    const auto data = reinterpret_cast<uintptr_t>(privdata);
+    self->onHandshakeReply(static_cast<HandshakeStep>(data & ((uintptr_t{1} << kStepBits) - 1)),
+                           data >> kStepBits, *static_cast<redisReply*>(r));
+  }
+
+  void onHandshakeReply(HandshakeStep step, size_t index, const redisReply& r) {
+    // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
+    if (drop_gen_ == conn_gen_) return;
+    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "INFO", "SCRIPT LOAD", "SET", "GET"};
+    const char* name = kNames[static_cast<int>(step)];
+    if (step == HandshakeStep::kVersion) {
+      // An ACL user without INFO gets an error here: the check is skipped, not the connection.
+      const int major = r.type == REDIS_REPLY_STRING ? redisMajorVersion(replyText(r)) : -1;
+      if (major >= 0 && major < 7)
+        requestDrop("Redis " + std::to_string(major) + ".x is too old: payhook needs Redis 7.0 or newer");
+      return;
+    }
+    if (r.type == REDIS_REPLY_ERROR) {
+      requestDrop(std::string(name) + ": " + std::string(replyText(r)));
+      return;
+    }
+    if (step == HandshakeStep::kScriptLoad) {
+      if (r.type != REDIS_REPLY_STRING || r.len != 40 || index >= preloaded_.size()) {
+        requestDrop("SCRIPT LOAD: unexpected reply");
+        return;
+      }
+      preloaded_[index].state()->sha.assign(r.str, r.len);
+      return;
+    }
+    if (step != HandshakeStep::kMarkGet) return;
+    checkMarker(r, true);
+    if (!ready_) becomeReady();
+  }
+
+  void becomeReady() {
+    connect_timer_.stop();
+    backoff_.reset();
+    resolved_.clear();
+    next_addr_ = 0;
+    if (outage_logged_)
+      log::info("redis: connection recovered", {{"url", redacted_url_}});
+    else if (!ever_ready_)
+      log::info("redis: connected", {{"url", redacted_url_}});
+    outage_logged_ = false;
+    ever_ready_ = true;
+    setReady(true);
+    if (options_.heartbeat_ms > 0 && !heartbeat_timer_.active())
+      heartbeat_timer_.start(
+          options_.heartbeat_ms, [this] { onHeartbeat(); }, options_.heartbeat_ms);
+  }
+
+  // Only when nothing is in flight: a command already waiting proves or disproves the link by itself.
+  void onHeartbeat() {
+    if (!ready_ || !ctx_ || !calls_.idle()) return;
+    // GET of the data marker rather than PING: it proves the link and notices a flushed Redis.
+    calls_.heartbeat(marker_.key());
+  }
+
+  void onConnectTimeout() {
+    resolver_.cancel();
+    dropConnection(ScriptOutcome::kUnavailable, "connect timeout");
+    connectFailed("no answer within connect_timeout");
+  }
+
+  // An attempt that never became ready failed.
+  void connectFailed(const std::string& error) {
+    connect_timer_.stop();
+    if (stopped_) return;
+    if (!outage_logged_) {
+      log::warn(
+          ever_ready_ ? "redis: reconnect failed, retrying with backoff" : "redis: unavailable, retrying",
+          {{"url", redacted_url_}, {"error", error}});
+      outage_logged_ = true;
+    } else {
+      log::debug("redis: connect attempt failed", {{"url", redacted_url_}, {"error", error}});
+    }
+    if (next_addr_ < resolved_.size()) {
+      retry_timer_.start(0, [this] { connect(); });  // the host has other addresses: try the next now
+      return;
+    }
+    resolved_.clear();
+    next_addr_ = 0;
+    retry_timer_.start(backoff_.next(), [this] { connect(); });
+  }
+
+  // The current connection is gone (closed by Redis or dropped by us).
+  void linkDown(const std::string& error) {
+    if (!ready_) {
+      connectFailed(error);
+      return;
+    }
+    log::warn("redis: connection lost, reconnecting", {{"url", redacted_url_}, {"error", error}});
+    outage_logged_ = true;
+    setReady(false);
+    resolved_.clear();
+    next_addr_ = 0;
+    if (stopped_) return;
+    backoff_.reset();
+    retry_timer_.start(backoff_.next(), [this] { connect(); });
+  }
+
+  // Frees the context now: only from our own timers or API calls, never from inside a hiredis callback.
+  // The commands still waiting on it are answered `outcome` before this returns.
+  void dropConnection(ScriptOutcome outcome, const char* reason) {
+    redisAsyncContext* c = std::exchange(ctx_, nullptr);
+    if (!c) return;
+    calls_.freeContext(c, outcome, reason);
+  }
+
+  // From a hiredis callback: the drop happens from the deferred timer, after hiredis has unwound.
+  void requestDrop(std::string error) {
+    if (drop_gen_ == conn_gen_) return;  // the first error is the one worth logging
+    drop_gen_ = conn_gen_;
+    drop_error_ = std::move(error);
+    deferred_.wake();
+  }
+
+  void runRequestedDrop() {
+    uint64_t gen = std::exchange(drop_gen_, 0);
+    if (gen == 0 || gen != conn_gen_ || !ctx_) return;
+    std::string error = std::move(drop_error_);
+    dropConnection(ScriptOutcome::kUnavailable, "connection dropped after a Redis error");
+    linkDown(error);
+  }
+
+  void setReady(bool r) {
+    if (ready_ == r) return;
+    ready_ = r;
+    if (ready_cb_)
+      deferred_.post([this, r] {
+        auto cb = ready_cb_;  // the callback may replace itself
+        if (cb) cb(r);
+      });
+  }
+};
+
+Connection::Connection(uv_loop_t* loop, ConnectionOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+// The calls still in flight fail here, while impl_ is whole: their completions post through it.
+Connection::~Connection() {
+  impl_->shutdown();
+}
+
+void Connection::preload(const Script& script) {
+  impl_->preloaded_.push_back(script);
+}
+
+void Connection::start() {
+  impl_->start();
+}
+
+void Connection::stop() {
+  impl_->stop();
+}
+
+bool Connection::ready() const {
+  return impl_->ready_;
+}
+
+void Connection::onReadyChange(std::function<void(bool ready)> cb) {
+  impl_->ready_cb_ = std::move(cb);
+}
+
+uint64_t Connection::dataLosses() const {
+  return impl_->marker_.losses();
+}
+
+uint64_t Connection::generation() const {
+  return impl_->generation_;
+}
+
+void Connection::post(std::function<void()> cb) {
+  impl_->deferred_.post(std::move(cb));
+}
+
+void Connection::callWith(const Script& script, uint32_t argc, void (*write)(void*, std::string&),
+                          void* writer, Completion done) {
+  if (!impl_->ready_ || !impl_->ctx_) {
+    done(CallEnd{ScriptOutcome::kUnavailable, nullptr, "Redis is not connected"});
+    return;
+  }
+  impl_->calls_.call(script, argc, write, writer, std::move(done));
+}
+
+void Connection::runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                           ScriptDone done) {
+  auto write = [&keys, &args](std::string& c) {
+    appendBulk(c, std::to_string(keys.size()));
+    for (const auto& k : keys) appendBulk(c, k);
+    for (const auto& a : args) appendBulk(c, a);
+  };
+  call(script, static_cast<uint32_t>(1 + keys.size() + args.size()), write,
+       [impl = impl_.get(), done = std::move(done)](const CallEnd& end) mutable {
+         ScriptReply reply{end.outcome, {}, {}};
+         if (end.outcome == ScriptOutcome::kOk && end.reply)
+           reply.value = copyReply(*end.reply);
+         else
+           reply.error = std::string(end.error);
+         impl->deferred_.post(
+             [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+       });
+}
+
+}  // namespace payhook::redis
