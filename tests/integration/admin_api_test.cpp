@@ -13,12 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
 
 namespace payhook::testing {
 namespace {

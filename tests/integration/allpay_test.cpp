@@ -10,12 +10,12 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/decision_sink.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/decision_sink.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
 
 namespace payhook::testing {
 namespace {

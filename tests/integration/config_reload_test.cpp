@@ -12,11 +12,11 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
 
 namespace payhook::testing {
 namespace {

@@ -25,13 +25,13 @@
 #include "common/webhook_signature.h"
 #include "handlers/digest.h"
 #include "http/server.h"
-#include "tests/common/yoomoney_form.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/decision_sink.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/loop_thread.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/decision_sink.h"
+#include "support/http_client.h"
+#include "support/loop_thread.h"
+#include "support/redis_server.h"
+#include "support/store_inspect.h"
+#include "support/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

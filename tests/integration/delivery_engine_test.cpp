@@ -27,13 +27,13 @@
 #include "common/percent.h"
 #include "common/webhook_signature.h"
 #include "http/server.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/loop_thread.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/loop_thread.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
 
 namespace payhook::testing {
 namespace {

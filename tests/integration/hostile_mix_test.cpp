@@ -18,14 +18,14 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/common/yoomoney_form.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/decision_sink.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/raw_socket.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/decision_sink.h"
+#include "support/http_client.h"
+#include "support/raw_socket.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/store_inspect.h"
+#include "support/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

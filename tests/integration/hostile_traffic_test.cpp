@@ -34,14 +34,14 @@
 #include "handlers/form.h"
 #include "handlers/payinpayout.h"
 #include "handlers/rbs.h"
-#include "tests/common/yoomoney_form.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/raw_socket.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/raw_socket.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
+#include "support/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

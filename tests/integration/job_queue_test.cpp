@@ -19,8 +19,8 @@
 #include "queue/job_queue.h"
 #include "queue/operator.h"
 #include "queue/redis_store.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/store_inspect.h"
+#include "support/redis_server.h"
+#include "support/store_inspect.h"
 #include "uv/handle.h"
 
 namespace payhook::queue {

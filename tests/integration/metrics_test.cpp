@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include "common/webhook_signature.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/sink.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/sink.h"
 
 namespace payhook::testing {
 namespace {

@@ -28,10 +28,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
 
 namespace payhook::testing {
 namespace {

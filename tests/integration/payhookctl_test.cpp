@@ -29,10 +29,10 @@
 #include "common/webhook_signature.h"
 #include "queue/job_queue.h"
 #include "queue/redis_store.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/store_inspect.h"
 #include "uv/handle.h"
 
 namespace payhook::testing {

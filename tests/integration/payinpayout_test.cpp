@@ -13,10 +13,10 @@
 
 #include "handlers/digest.h"
 #include "handlers/payinpayout.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/store_inspect.h"
 
 namespace payhook::testing {
 namespace {

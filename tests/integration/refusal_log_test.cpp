@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/signed_requests.h"
-#include "tests/integration/sink.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/signed_requests.h"
+#include "support/sink.h"
 
 namespace payhook::testing {
 namespace {

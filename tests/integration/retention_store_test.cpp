@@ -16,7 +16,7 @@
 #include "queue/operator.h"
 #include "queue/redis_store.h"
 #include "queue/retention.h"
-#include "tests/integration/redis_server.h"
+#include "support/redis_server.h"
 
 namespace payhook::queue {
 namespace {

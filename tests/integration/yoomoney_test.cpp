@@ -8,11 +8,11 @@
 #include <regex>
 
 #include "handlers/digest.h"
-#include "tests/common/yoomoney_form.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/store_inspect.h"
+#include "support/yoomoney_form.h"
 
 namespace payhook::testing {
 namespace {

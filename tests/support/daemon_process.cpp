@@ -1,4 +1,4 @@
-#include "tests/integration/daemon_process.h"
+#include "support/daemon_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,8 +14,8 @@
 #include <string_view>
 #include <thread>
 
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
 
 namespace payhook::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "http/server.h"
-#include "tests/integration/loop_thread.h"
+#include "support/loop_thread.h"
 
 namespace payhook::testing {
 

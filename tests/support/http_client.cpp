@@ -1,4 +1,4 @@
-#include "tests/integration/http_client.h"
+#include "support/http_client.h"
 
 #include <arpa/inet.h>
 #include <llhttp.h>

@@ -1,4 +1,4 @@
-#include "tests/integration/redis_server.h"
+#include "support/redis_server.h"
 
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>

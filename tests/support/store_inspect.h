@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/redis_server.h"
+#include "support/redis_server.h"
 
 namespace payhook::testing {
 

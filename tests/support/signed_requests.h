@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/webhook_signature.h"
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
 
 namespace payhook::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/integration/store_inspect.h"
+#include "support/store_inspect.h"
 
 #include <gtest/gtest.h>
 

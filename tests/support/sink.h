@@ -1,6 +1,6 @@
 // The shop's app for delivery tests: a payhook::http::Server on its own loop thread in the test process,
 // answering each request from a script of replies and recording what it got and when. It can also hold
-// requests unanswered (a slow app) until the test releases them. Plus the polling helpers those tests use.
+// requests unanswered (a slow app) until the test releases them.
 #pragma once
 
 #include <uv.h>
@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "http/server.h"
-#include "tests/integration/loop_thread.h"
+#include "support/loop_thread.h"
+#include "support/wait.h"
 
 namespace payhook::testing {
 
@@ -168,26 +169,5 @@ class Sink {
   std::vector<http::Responder> held_;
   std::vector<SinkHit> hits_;
 };
-
-// Polls `cond` every 20 ms until it holds or `timeout_ms` passed; the last answer of `cond`.
-inline bool waitFor(const std::function<bool()>& cond, int timeout_ms = 10'000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
-// Wall-clock Unix ms, the daemon's clock for attempt records and signatures.
-inline int64_t unixNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-inline int64_t msBetween(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
-}
 
 }  // namespace payhook::testing
