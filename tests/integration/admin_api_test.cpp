@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
+#include "support/config_toml.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -27,25 +29,22 @@ using nlohmann::json;
 
 constexpr const char* kToken = "admin-token-5cZ1u9qWm3";
 
-class AdminApiTest : public ::testing::Test {
+class AdminApiTest : public DaemonFixture {
  protected:
   void start(const std::string& sink_url, bool with_token) {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     if (with_token) o.extra_admin = "token_file = \"secrets/admin.token\"\n";
-    o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + sink_url +
-                "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"5s\"\n";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/admin.token", std::string(kToken) + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    o.targets = targetToml("orders", sink_url, "", "5s");
+    createDaemon(o);
+    writeSecret("admin.token", std::string(kToken) + "\n");
+    startDaemon();
   }
 
   void TearDown() override {
     if (daemon_) {
       EXPECT_EQ(daemon_->logs().find(kToken), std::string::npos) << "the admin token reached the log";
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
     }
+    DaemonFixture::TearDown();
   }
 
   HttpResponse api(const std::string& method, const std::string& target, const std::string& body = {},
@@ -80,9 +79,6 @@ class AdminApiTest : public ::testing::Test {
         },
         10'000);
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(AdminApiTest, NeedsTheBearerToken) {

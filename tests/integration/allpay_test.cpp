@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/decision_sink.h"
 #include "support/http_client.h"
@@ -44,12 +45,11 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-class AllpayTest : public ::testing::Test {
+class AllpayTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = R"(
 [[routes]]
 name = "allpay"
@@ -67,24 +67,15 @@ answer = "v2"
 status_form = "digit"
 forward = ["orders"]
 )";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/allpay.pub.pem", fixture("test-allpay.pub.pem"));
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    createDaemon(o);
+    writeSecret("allpay.pub.pem", fixture("test-allpay.pub.pem"));
+    startDaemon(10'000);
   }
 
   // allpay's POST: the base64 document as the whole body.
   HttpResponse notify(const std::string& body, const std::string& path = "/allpay/notify") {
     return httpRequest(daemon_->address(), "POST", path, {{"content-type", "application/xml"}}, body);
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(AllpayTest, SignedNotificationIsStoredThenAnsweredOK) {
@@ -185,14 +176,13 @@ TEST_F(AllpayTest, RedisDownMeans503AndNothingAckedThenTheRetryIsStoredOnce) {
 
 // Protocol v2 with a `decision` target: the shop's app decides between DONE, FAIL and PENDING while allpay
 // waits, and the notification, a payment that happened, still reaches the `forward` targets.
-class AllpayDecideTest : public ::testing::Test {
+class AllpayDecideTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
 
   void start(const std::string& decision_url, const std::string& status_form = "name",
              const std::string& decision_timeout = "5s") {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.targets = R"(
 [[targets]]
 name = "orders"
@@ -229,15 +219,9 @@ public_key_file = "secrets/allpay.pub.pem"
 decision = "shop-decisions"
 forward = ["orders"]
 )";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/allpay.pub.pem", fixture("test-allpay.pub.pem"));
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    createDaemon(o);
+    writeSecret("allpay.pub.pem", fixture("test-allpay.pub.pem"));
+    startDaemon(10'000);
   }
 
   HttpResponse notify(const std::string& body, const std::string& path = "/allpay/notify") {
@@ -270,9 +254,7 @@ forward = ["orders"]
     return nlohmann::json::parse(got.back().body, nullptr, false);
   }
 
-  RedisServer redis_;
   Sink orders_{{200}};
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(AllpayDecideTest, TheShopsRefusalIsFailWithItsReasonAndTheEventIsStillDelivered) {

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/config_toml.h"
 #include "support/daemon_process.h"
 #include "support/redis_server.h"
 #include "support/signed_requests.h"
@@ -43,9 +44,8 @@ TEST(ConfigReload, HeadersFileHeadersReachTheAppAndAreReadAgainOnSighup) {
   Sink app({200});
   DaemonOptions o;
   o.redis_url = redis.url();
-  o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + app.url() +
-              "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n"
-              "headers = { X-Source = \"payhook\" }\nheaders_file = \"secrets/orders.headers\"\n";
+  o.targets = targetToml("orders", app.url(),
+                         "headers = { X-Source = \"payhook\" }\nheaders_file = \"secrets/orders.headers\"");
   DaemonProcess daemon(o);
   writeFile(daemon.dir() + "/secrets/orders.headers",
             "# the app's gateway\nAuthorization: Bearer first-b34r3r-t0ken\nX-Tenant: shop-1\n");
@@ -92,16 +92,8 @@ TEST(ConfigReload, ARemovedRoutesJobsStayPendingAndAreDeliveredOnceItIsBack) {
   DaemonOptions o;
   o.redis_url = redis.url();
   o.delivery = "lease_timeout = \"7s\"\nsweep_interval = \"1s\"\n";
-  o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + app.url() +
-              "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"1s\"\nbreaker_failures = 0\n";
-  const std::string demo = R"(
-[[routes]]
-name = "demo"
-provider = "standard-webhooks"
-path = "/hooks/demo"
-secret_file = "secrets/demo.whsec"
-forward = ["orders"]
-)";
+  o.targets = targetToml("orders", app.url(), "breaker_failures = 0", "1s");
+  const std::string demo = demoRouteToml();
   const std::string second = R"(
 [[routes]]
 name = "second"

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "handlers/standard_webhooks.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -47,22 +48,13 @@ RedisServer::Options passwordRedis(const std::string& password) {
   return o;
 }
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
-    daemon_ = std::make_unique<DaemonProcess>(withRedis(redis_.url()));
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
+    createDaemon(withRedis(redis_.url()));
+    startDaemon(10'000);
   }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
-  }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(DaemonTest, SignedCallbackIsStoredThenAnswered204) {

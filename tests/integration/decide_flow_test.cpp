@@ -25,6 +25,7 @@
 #include "common/webhook_signature.h"
 #include "handlers/digest.h"
 #include "http/server.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/decision_sink.h"
 #include "support/http_client.h"
@@ -59,11 +60,10 @@ std::string checkXml(const std::string& attributes) {
          "/>";
 }
 
-class DecideFlowTest : public ::testing::Test {
+class DecideFlowTest : public DaemonFixture {
  protected:
   void start(const std::string& target_url, const std::string& decision_timeout = "5s") {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.targets = R"(
 [[targets]]
 name = "orders"
@@ -91,11 +91,10 @@ decision_timeout = ")" +
                R"("
 forward = ["orders"]
 )";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/yoomoney.pass", std::string(kPassword) + "\n");
-    writeFile(daemon_->dir() + "/secrets/decisions.whsec", std::string(kTargetSecret) + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    createDaemon(o);
+    writeSecret("yoomoney.pass", std::string(kPassword) + "\n");
+    writeSecret("decisions.whsec", std::string(kTargetSecret) + "\n");
+    startDaemon();
   }
 
   void TearDown() override {
@@ -104,8 +103,8 @@ forward = ["orders"]
       EXPECT_EQ(logs.find(kPassword), std::string::npos) << "the shop password reached the log";
       EXPECT_EQ(logs.find(kTargetSecret), std::string::npos) << "the target secret reached the log";
       EXPECT_EQ(logs.find("static-token"), std::string::npos) << "a target header value reached the log";
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
     }
+    DaemonFixture::TearDown();
   }
 
   HttpResponse check(const std::string& body) {
@@ -148,9 +147,6 @@ forward = ["orders"]
     EXPECT_EQ(all.size(), 1u) << daemon_->logs();
     return all.empty() ? json() : all.back();
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(DecideFlowTest, AcceptedCheckAnswersCode0AndIsStoredWithItsDecision) {

@@ -27,6 +27,8 @@
 #include "common/percent.h"
 #include "common/webhook_signature.h"
 #include "http/server.h"
+#include "support/config_toml.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/loop_thread.h"
@@ -95,12 +97,6 @@ http::Response jsonAnswer(int status, const std::string& body) {
   return http::Response{status, "application/json", body, {}, false};
 }
 
-std::string targetToml(const std::string& name, const std::string& url, const std::string& extra = "",
-                       const std::string& timeout = "2s") {
-  return "[[targets]]\nname = \"" + name + "\"\nurl = \"" + url +
-         "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"" + timeout + "\"\n" + extra + "\n";
-}
-
 // The value of `k` in Integra's API call, decoded: "zaa" + user hash + base64(json), percent-decoded.
 json integraPayload(const std::string& query, const std::string& user) {
   const std::string prefix = "k=zaa" + user;
@@ -116,24 +112,17 @@ json integraPayload(const std::string& query, const std::string& user) {
   return json::parse(raw, nullptr, false);
 }
 
-class DeliveryEngineTest : public ::testing::Test {
+class DeliveryEngineTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
 
   // `crypt_key`: the content of secrets/integra.key, when the routes name it.
   void start(DaemonOptions o, const std::string& crypt_key = "") {
     o.redis_url = redis_.url();
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/integra.token", "integra-url-token-0123456789\n");
-    if (!crypt_key.empty()) writeFile(daemon_->dir() + "/secrets/integra.key", crypt_key + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
-  }
-
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    createDaemon(o);
+    writeSecret("integra.token", "integra-url-token-0123456789\n");
+    if (!crypt_key.empty()) writeSecret("integra.key", crypt_key + "\n");
+    startDaemon();
   }
 
   std::string postSigned(const std::string& msg_id) {
@@ -141,20 +130,6 @@ class DeliveryEngineTest : public ::testing::Test {
     EXPECT_EQ(resp.status, 204) << resp.body;
     return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
   }
-
-  std::string field(const std::string& event_id, const std::string& name) {
-    return redis_.command({"HGET", "{payhook}:ev:" + event_id, name}).str;
-  }
-
-  std::vector<json> attempts(const std::string& event_id) {
-    std::vector<json> out;
-    for (const auto& e : redis_.command({"LRANGE", "{payhook}:attempts:" + event_id, "0", "-1"}).elements)
-      out.push_back(json::parse(e.str, nullptr, false));
-    return out;
-  }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 constexpr const char* kUser = "9f86d081884c7d65";

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
+#include "support/config_toml.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -59,14 +60,7 @@ class DeliveryFaultsTest : public ::testing::Test {
     o.delivery = delivery;
     o.targets = "\n[[targets]]\nname = \"orders\"\nurl = \"" + url +
                 "\"\nsecret_file = \"secrets/orders.whsec\"\nbreaker_failures = 0\n" + target_extra;
-    o.routes = R"(
-[[routes]]
-name = "demo"
-provider = "standard-webhooks"
-path = "/hooks/demo"
-secret_file = "secrets/demo.whsec"
-forward = ["orders"]
-)" + retry + "\n";
+    o.routes = demoRouteToml(retry);
     return o;
   }
 

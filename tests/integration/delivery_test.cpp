@@ -15,6 +15,8 @@
 
 #include "common/webhook_signature.h"
 #include "http/server.h"
+#include "support/config_toml.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -30,32 +32,14 @@ using nlohmann::json;
 // What DaemonProcess writes into secrets/orders.whsec.
 constexpr const char* kOrdersSecret = "whsec_b3JkZXJzLXRhcmdldC1zZWNyZXQtMDEyMzQ1Njc=";
 
-class DeliveryTest : public ::testing::Test {
+class DeliveryTest : public DaemonFixture {
  protected:
   void start(const std::string& sink_url) {
     DaemonOptions o;
-    o.redis_url = redis_.url();
-    o.targets = R"(
-[[targets]]
-name = "orders"
-url = ")" + sink_url +
-                R"("
-secret_file = "secrets/orders.whsec"
-timeout = "5s"
-headers = { x-internal-token = "static-token" }
-)";
-    o.routes = R"(
-[[routes]]
-name = "demo"
-provider = "standard-webhooks"
-path = "/hooks/demo"
-secret_file = "secrets/demo.whsec"
-forward = ["orders"]
-retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
-)";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    o.targets = targetToml("orders", sink_url, "headers = { x-internal-token = \"static-token\" }", "5s");
+    o.routes = demoRouteToml(R"(retry = { schedule = ["200ms", "200ms"], jitter = 0.0 })");
+    createDaemon(o);
+    startDaemon();
   }
 
   void TearDown() override {
@@ -63,8 +47,8 @@ retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
       const std::string logs = daemon_->logs();
       EXPECT_EQ(logs.find(kOrdersSecret), std::string::npos) << "the target secret reached the log";
       EXPECT_EQ(logs.find("static-token"), std::string::npos) << "a target header value reached the log";
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
     }
+    DaemonFixture::TearDown();
   }
 
   // Posts a Standard Webhooks callback signed with the demo route's secret; returns the stored event id.
@@ -73,13 +57,6 @@ retry = { schedule = ["200ms", "200ms"], jitter = 0.0 }
     EXPECT_EQ(resp.status, 204) << resp.body << daemon_->logs();
     return redis_.command({"GET", "{payhook}:idem:demo:" + msg_id}).str;
   }
-
-  std::string state(const std::string& event_id) {
-    return redis_.command({"HGET", "{payhook}:ev:" + event_id, "state"}).str;
-  }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(DeliveryTest, AStoredCallbackReachesTheAppSignedWithTheTargetsSecret) {

@@ -34,6 +34,7 @@
 #include "handlers/form.h"
 #include "handlers/payinpayout.h"
 #include "handlers/rbs.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/raw_socket.h"
@@ -200,7 +201,7 @@ std::string ppInvoice(const std::string& extra = "") {
 
 // --- fixture -------------------------------------------------------------------------------------
 
-class HostileTrafficTest : public ::testing::Test {
+class HostileTrafficTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() {
     ASSERT_GE(sodium_init(), 0);
@@ -211,19 +212,16 @@ class HostileTrafficTest : public ::testing::Test {
   // the default "orders" target (which points at a closed port).
   void start(const std::string& extra_server = "", const std::string& targets = "") {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = kRoutes;
     o.extra_server = extra_server;
     o.targets = targets;
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    const std::string& dir = daemon_->dir();
-    writeFile(dir + "/secrets/yoomoney.pass", std::string(kYooPassword) + "\n");
-    writeFile(dir + "/secrets/rbs.token", std::string(kRbsToken) + "\n");
-    writeFile(dir + "/secrets/integra.token", std::string(kIntegraToken) + "\n");
-    writeFile(dir + "/secrets/pp.secret", std::string(kPpKey) + "\n");
-    writeFile(dir + "/secrets/allpay.pub.pem", fixture("allpay/test-allpay.pub.pem"));
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    createDaemon(o);
+    writeSecret("yoomoney.pass", std::string(kYooPassword) + "\n");
+    writeSecret("rbs.token", std::string(kRbsToken) + "\n");
+    writeSecret("integra.token", std::string(kIntegraToken) + "\n");
+    writeSecret("pp.secret", std::string(kPpKey) + "\n");
+    writeSecret("allpay.pub.pem", fixture("allpay/test-allpay.pub.pem"));
+    startDaemon();
   }
 
   void TearDown() override {
@@ -238,11 +236,6 @@ class HostileTrafficTest : public ::testing::Test {
   }
 
   size_t storedEvents() { return countKeys(redis_, "{payhook}:ev:*"); }
-  void expectNothingStored() {
-    EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
-    EXPECT_EQ(countKeys(redis_, "{payhook}:idem:*"), 0u);
-    EXPECT_EQ(queuedJobCount(redis_), 0);
-  }
 
   HttpResponse swhPost(const std::string& id, const std::string& body) {
     return httpRequest(daemon_->address(), "POST", "/hooks/demo", swhHeaders(id, body), body);
@@ -260,9 +253,6 @@ class HostileTrafficTest : public ::testing::Test {
     return httpRequest(daemon_->address(), "POST", "/payinpayout/" + endpoint,
                        {{"content-type", "application/json"}}, body);
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 // --- slowloris -----------------------------------------------------------------------------------

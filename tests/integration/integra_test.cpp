@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -55,21 +56,19 @@ std::string notifyQuery(const std::string& token = kIntegraToken) {
   return "token=" + token + "&transaction_id=" + kTxId + "&amount=100.50&user=9f86d081884c7d65";
 }
 
-class IntegraTest : public ::testing::Test {
+class IntegraTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = kRoutes;
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/integra.token", std::string(kIntegraToken) + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    createDaemon(o);
+    writeSecret("integra.token", std::string(kIntegraToken) + "\n");
+    startDaemon();
   }
   void TearDown() override {
+    DaemonFixture::TearDown();
     if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
       // No secret ever reaches the log.
       const std::string logs = daemon_->logs();
       EXPECT_EQ(logs.find(kIntegraToken), std::string::npos);
@@ -79,9 +78,6 @@ class IntegraTest : public ::testing::Test {
   HttpResponse integra(const std::string& query, const std::string& path = "/integra/notify") {
     return httpRequest(daemon_->address(), "GET", path + "?" + query);
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(IntegraTest, NotifyIsStoredThenAnsweredOk) {

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "common/webhook_signature.h"
+#include "support/config_toml.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -16,21 +18,13 @@
 namespace payhook::testing {
 namespace {
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public DaemonFixture {
  protected:
   void start(const std::string& sink_url) {
     DaemonOptions o;
-    o.redis_url = redis_.url();
-    o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + sink_url +
-                "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    o.targets = targetToml("orders", sink_url);
+    createDaemon(o);
+    startDaemon();
   }
 
   int post(const std::string& msg_id, bool forge = false) {
@@ -50,9 +44,6 @@ class MetricsTest : public ::testing::Test {
     EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     return r.body;
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 bool has(const std::string& text, const std::string& line) {

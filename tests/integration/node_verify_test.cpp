@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -196,7 +197,7 @@ size_t countEntries(const std::string& signature, const std::string& prefix) {
   return n;
 }
 
-class NodeVerifyTest : public ::testing::Test {
+class NodeVerifyTest : public DaemonFixture {
  protected:
   void SetUp() override {
     node_ = findNode();
@@ -223,7 +224,6 @@ class NodeVerifyTest : public ::testing::Test {
     ASSERT_EQ(error, "");
 
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.targets = R"(
 [[targets]]
 name = "a"
@@ -273,19 +273,12 @@ secret_file = "secrets/demo.whsec"
 forward = ["wrong-secret", "wrong-key"]
 retry = { schedule = ["200ms"], jitter = 0.0 }
 )";
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/a.whsec", std::string(kSecretA1) + "\n" + kSecretA2 + "\n");
-    writeFile(daemon_->dir() + "/secrets/b.whsec", std::string(kSecretB) + "\n");
-    writeFile(daemon_->dir() + "/secrets/c.whsec", std::string(kSecretC) + "\n");
-    writeFile(daemon_->dir() + "/secrets/b.whsk", signing_key + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
-  }
-
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    createDaemon(o);
+    writeSecret("a.whsec", std::string(kSecretA1) + "\n" + kSecretA2 + "\n");
+    writeSecret("b.whsec", std::string(kSecretB) + "\n");
+    writeSecret("c.whsec", std::string(kSecretC) + "\n");
+    writeSecret("b.whsk", signing_key + "\n");
+    startDaemon();
   }
 
   // Posts a Standard Webhooks callback to a route; returns the stored event's id.
@@ -293,16 +286,6 @@ retry = { schedule = ["200ms"], jitter = 0.0 }
     auto resp = postStandardWebhook(daemon_->address(), msg_id, body, "/hooks/" + route);
     EXPECT_EQ(resp.status, 204) << resp.body << daemon_->logs();
     return redis_.command({"GET", "{payhook}:idem:" + route + ":" + msg_id}).str;
-  }
-
-  std::string field(const std::string& event_id, const std::string& name) {
-    return redis_.command({"HGET", "{payhook}:ev:" + event_id, name}).str;
-  }
-  std::vector<json> attempts(const std::string& event_id) {
-    std::vector<json> out;
-    for (auto& e : redis_.command({"LRANGE", "{payhook}:attempts:" + event_id, "0", "-1"}).elements)
-      out.push_back(json::parse(e.str, nullptr, false));
-    return out;
   }
 
   // Sends a request to the sink as payhookd would, with the given headers and body.
@@ -339,9 +322,7 @@ retry = { schedule = ["200ms"], jitter = 0.0 }
   }
 
   std::string node_;
-  RedisServer redis_;
   NodeSink sink_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(NodeVerifyTest, EveryDeliveryVerifiesWithTheOfficialLibraryAndNodeCrypto) {

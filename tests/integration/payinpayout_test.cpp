@@ -13,6 +13,7 @@
 
 #include "handlers/digest.h"
 #include "handlers/payinpayout.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -61,21 +62,19 @@ std::string topupBody(int64_t ts = std::time(nullptr)) {
                 R"(,"tracker":" gid_5d385b05"})");
 }
 
-class PayinPayoutTest : public ::testing::Test {
+class PayinPayoutTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = kRoutes;
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/pp.secret", std::string(kPpKey) + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    createDaemon(o);
+    writeSecret("pp.secret", std::string(kPpKey) + "\n");
+    startDaemon();
   }
   void TearDown() override {
+    DaemonFixture::TearDown();
     if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
       // No secret ever reaches the log.
       const std::string logs = daemon_->logs();
       EXPECT_EQ(logs.find(kPpKey), std::string::npos);
@@ -86,8 +85,6 @@ class PayinPayoutTest : public ::testing::Test {
     return httpRequest(daemon_->address(), "POST", "/payinpayout/" + endpoint,
                        {{"content-type", "application/json"}}, body);
   }
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 void expectPpAnswer(const HttpResponse& r, int status, const char* body) {

@@ -12,6 +12,7 @@
 #include "handlers/digest.h"
 #include "handlers/form.h"
 #include "handlers/rbs.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -85,23 +86,16 @@ allow_ips = ["192.0.2.0/24"]
 forward = ["orders"]
 )";
 
-class RbsTest : public ::testing::Test {
+class RbsTest : public DaemonFixture {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = kRoutes;
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/rbs.token", std::string(kToken) + "\n");
-    writeFile(daemon_->dir() + "/secrets/bank-public.pem", fixture("bank-public.pem"));
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
-    }
+    createDaemon(o);
+    writeSecret("rbs.token", std::string(kToken) + "\n");
+    writeSecret("bank-public.pem", fixture("bank-public.pem"));
+    startDaemon(10'000);
   }
 
   HttpResponse get(const std::string& query, const std::string& path = "/rbs/callback") {
@@ -110,9 +104,6 @@ class RbsTest : public ::testing::Test {
   HttpResponse post(const std::string& body, const std::string& path = "/rbs/callback") {
     return httpRequest(daemon_->address(), "POST", path, {{"content-type", kForm}}, body);
   }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(RbsTest, GetCallbackIsStoredThenAnsweredOK) {

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "common/webhook_signature.h"
+#include "support/config_toml.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -47,8 +48,7 @@ TEST(ReloadTest, SighupUnderLoadFailsNoRequestDropsNoConnectionAndLosesNoDeliver
   Sink app({200});
   DaemonOptions o;
   o.redis_url = redis.url();
-  o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + app.url() +
-              "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n";
+  o.targets = targetToml("orders", app.url());
   DaemonProcess daemon(o);
   ASSERT_TRUE(daemon.start()) << daemon.logs();
   ASSERT_TRUE(daemon.waitReady(200, 15'000)) << daemon.logs();

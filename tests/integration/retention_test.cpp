@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/webhook_signature.h"
+#include "support/config_toml.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -77,10 +78,7 @@ TEST(RetentionTest, DeliveredEventsLeaveRedisAfterRetentionDeadOnesStay) {
   o.redis_url = redis.url();
   o.extra_redis = "retention = \"2s\"\n";
   o.delivery = "sweep_interval = \"100ms\"\n";
-  o.targets = "[[targets]]\nname = \"orders\"\nurl = \"" + app.url() +
-              "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n"
-              "[[targets]]\nname = \"gone\"\nurl = \"" +
-              gone.url() + "\"\nsecret_file = \"secrets/orders.whsec\"\ntimeout = \"2s\"\n";
+  o.targets = targetToml("orders", app.url()) + targetToml("gone", gone.url());
   o.routes = R"(
 [[routes]]
 name = "demo"

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "handlers/digest.h"
+#include "support/daemon_fixture.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
@@ -57,31 +58,21 @@ std::string xml(const std::string& element, const std::string& rest) {
   return R"(<?xml version="1.0" encoding="UTF-8"?><)" + element + R"( performedDatetime="T" )" + rest + "/>";
 }
 
-class YooMoneyTest : public ::testing::Test {
+class YooMoneyTest : public DaemonFixture {
  protected:
   void SetUp() override {
     DaemonOptions o;
-    o.redis_url = redis_.url();
     o.routes = kRoutes;
-    daemon_ = std::make_unique<DaemonProcess>(o);
-    writeFile(daemon_->dir() + "/secrets/yoomoney.pass", std::string(kPassword) + "\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->logs();
-    ASSERT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();
+    createDaemon(o);
+    writeSecret("yoomoney.pass", std::string(kPassword) + "\n");
+    startDaemon();
   }
   void TearDown() override {
     if (daemon_) {
       EXPECT_EQ(daemon_->logs().find(kPassword), std::string::npos) << "the shop password reached the log";
-      EXPECT_EQ(daemon_->stop(), 0) << daemon_->logs();
     }
+    DaemonFixture::TearDown();
   }
-  void expectNothingStored() {
-    EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
-    EXPECT_EQ(countKeys(redis_, "{payhook}:idem:*"), 0u);
-    EXPECT_EQ(queuedJobCount(redis_), 0);
-  }
-
-  RedisServer redis_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(YooMoneyTest, AvisoIsStoredThenAnsweredCode0) {
