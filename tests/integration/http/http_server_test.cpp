@@ -14,7 +14,7 @@
 
 #include "http/router.h"
 #include "http/server.h"
-#include "tests/integration/http_server_fixture.h"
+#include "tests/integration/http/http_server_fixture.h"
 
 namespace payhook::http {
 namespace {

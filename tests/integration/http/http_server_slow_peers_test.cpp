@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.h"
-#include "tests/integration/http_server_fixture.h"
+#include "tests/integration/http/http_server_fixture.h"
 
 namespace payhook::http {
 namespace {
