@@ -1,4 +1,4 @@
-// An internal app for the integration tests (tests/integration/node_verify_test.cpp): an HTTP sink that checks
+// An internal app for the integration tests (tests/integration/daemon/node_verify_test.cpp): an HTTP sink that checks
 // every POST the way an integrator would, with code that is not payhook's:
 //   - v1 with the official Standard Webhooks library (npm `standardwebhooks`): `new Webhook(secret).verify(body,
 //     headers)` must pass for EACH configured whsec_ secret (during rotation payhook signs with all of them);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "http/server.h"
-#include "tests/integration/loop_thread.h"
+#include "support/loop_thread.h"
 #include "tests/reliability/ledger.h"
 
 namespace payhook::reliability {

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "common/webhook_signature.h"
-#include "tests/integration/http_client.h"
+#include "support/http_client.h"
 
 namespace payhook::reliability {
 namespace {

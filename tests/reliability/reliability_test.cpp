@@ -37,11 +37,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/daemon_process.h"
-#include "tests/integration/http_client.h"
-#include "tests/integration/redis_server.h"
-#include "tests/integration/sink.h"
-#include "tests/integration/store_inspect.h"
+#include "support/daemon_process.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/sink.h"
+#include "support/store_inspect.h"
 #include "tests/reliability/ledger.h"
 #include "tests/reliability/ledger_sink.h"
 #include "tests/reliability/load_generator.h"

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/digest.h"
-#include "tests/common/yoomoney_form.h"
+#include "support/yoomoney_form.h"
 
 namespace payhook::handlers {
 namespace {
