@@ -60,6 +60,18 @@ handlers::Decision failed(std::string reason) {
   return d;
 }
 
+// The refusal code and message of a decision object: the app's answer, or the decision recorded in an event.
+void readCodeAndMessage(const nlohmann::json& object, bool with_code, handlers::Decision& d) {
+  if (auto code = object.find("code"); with_code && code != object.end() && code->is_number_integer()) {
+    const auto v = code->get<int64_t>();
+    if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
+  }
+  if (auto message = object.find("message"); message != object.end() && message->is_string()) {
+    d.message = message->get<std::string>();
+    if (d.message.size() > kMaxDecisionMessage) d.message.resize(kMaxDecisionMessage);
+  }
+}
+
 // The app's answer: a 2xx with {"accept": true}, {"accept": false, "code": N, "message": "..."} or
 // {"pending": true, "message": "..."} (checked first: an answer that says both is not an acceptance).
 // Anything else is a failure, which the handler answers as a refusal (or, where it has one, as pending).
@@ -82,14 +94,7 @@ handlers::Decision interpret(const http::ClientResponse& r) {
   }
   d.kind = handlers::Decision::Kind::kRefuse;
   d.pending = is_pending;
-  if (auto code = body.find("code"); !is_pending && code != body.end() && code->is_number_integer()) {
-    const auto v = code->get<int64_t>();
-    if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
-  }
-  if (auto message = body.find("message"); message != body.end() && message->is_string()) {
-    d.message = message->get<std::string>();
-    if (d.message.size() > kMaxDecisionMessage) d.message.resize(kMaxDecisionMessage);
-  }
+  readCodeAndMessage(body, /*with_code=*/!is_pending, d);
   return d;
 }
 
@@ -129,12 +134,7 @@ std::optional<handlers::Decision> recordedDecision(const Event& event) {
   } else {
     return std::nullopt;
   }
-  if (auto code = it->find("code"); code != it->end() && code->is_number_integer()) {
-    const auto v = code->get<int64_t>();
-    if (v >= INT32_MIN && v <= INT32_MAX) d.code = static_cast<int>(v);
-  }
-  if (auto message = it->find("message"); message != it->end() && message->is_string())
-    d.message = message->get<std::string>();
+  readCodeAndMessage(*it, /*with_code=*/true, d);
   return d;
 }
 
