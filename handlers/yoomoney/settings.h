@@ -9,10 +9,13 @@
 
 namespace payhook::handlers::yoomoney {
 
+// Bytes of fields the md5 does not cover, names included, that a callback may carry.
+inline constexpr uint64_t kDefaultMaxUnsigned = 8 * 1024;
+
 struct Settings final : config::ProviderSettings {
   std::string shop_id;  // the shop's numeric id, as YooMoney sends it
   Secret shop_password;
-  uint64_t max_unsigned = 8 * 1024;  // bytes of fields the md5 does not cover, names included
+  uint64_t max_unsigned = kDefaultMaxUnsigned;
 };
 
 config::ProviderConfig providerConfig();

@@ -45,7 +45,7 @@ class YooMoneyHandler final : public Handler {
   // `shop_id` is the shop's numeric id as configured; `shop_password` the cabinet's shopPassword.
   // `max_unsigned` bounds the bytes (names and values) of the fields the md5 does not cover.
   YooMoneyHandler(std::string route, std::string shop_id, Secret shop_password,
-                  uint64_t max_unsigned = yoomoney::Settings{}.max_unsigned);
+                  uint64_t max_unsigned = yoomoney::kDefaultMaxUnsigned);
 
   std::vector<Endpoint> endpoints() const override;
   Verdict handle(size_t endpoint, const http::Request& request, int64_t now_ms) const override;
