@@ -3,6 +3,7 @@
 //
 //   GET  /v1/stats
 //   GET  /v1/events?state=&route=&since=&until=&limit=&cursor=   (times: Unix ms or ISO 8601 UTC)
+//   GET  /v1/events?key=&route=&limit=   the events a payment is known by (queue::Operator::find)
 //   GET  /v1/events/{id}
 //   POST /v1/events/{id}/retry        200, 404 no such event, 409 nothing to retry
 //   POST /v1/events/{id}/replay       200, 404, 409 still being delivered or never delivered
@@ -18,6 +19,8 @@
 #pragma once
 
 #include <array>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "common/clock.h"
@@ -40,6 +43,7 @@ class AdminApi {
 
  private:
   bool authorized(const http::Request& request) const;
+  void find(std::map<std::string, std::string>& query, http::Responder responder);
 
   queue::Operator& ops_;
   const Clock& clock_;
