@@ -144,27 +144,48 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
   // target counts as added once a store that carried its flag stored (a duplicate returns before the
   // SADD), and a new connection, or a Redis found without our data, starts over. The delivery sweep adds
   // every configured target too, which repairs the set after a flush the heartbeat has not noticed yet.
+  const uint32_t slot = takeSlot();
+  PendingStore& p = pending_[slot];
+  p.done = std::move(done);
   std::string flags;
-  std::vector<std::string> registering;
   for (const auto& t : spec.targets) {
     auto it = registered_.find(t);
     const bool send = it == registered_.end() || it->second != conn_.generation();
-    if (send) registering.push_back(t);
+    if (send) p.registering.push_back(t);
     flags += send ? '1' : '0';
   }
   const uint32_t argc = 13 + static_cast<uint32_t>(spec.targets.size()) + (note_key.empty() ? 0 : 1);
+  // The completion and the posted answer capture the store and a slot number only: small enough for
+  // std::function to keep them without allocating, where capturing `done` and the result cost two
+  // allocations per stored callback.
   conn_.call(
       store_script_, argc, [&](std::string& c) { writeStoreArgs(c, e, spec, note_key, flags); },
-      [this, done = std::move(done),
-       registering = std::move(registering)](const redis::CallEnd& end) mutable {
-        StoreResult result = end.outcome == redis::ScriptOutcome::kOk
-                                 ? storeResultOf(*end.reply)
-                                 : StoreResult{storeOutcome(end.outcome), {}, std::string(end.error)};
-        if (result.outcome == StoreOutcome::kStored)
-          for (auto& t : registering) registered_[std::move(t)] = conn_.generation();
-        conn_.post(
-            [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+      [this, slot](const redis::CallEnd& end) {
+        PendingStore& p = pending_[slot];
+        p.result = end.outcome == redis::ScriptOutcome::kOk
+                       ? storeResultOf(*end.reply)
+                       : StoreResult{storeOutcome(end.outcome), {}, std::string(end.error)};
+        if (p.result.outcome == StoreOutcome::kStored)
+          for (auto& t : p.registering) registered_[std::move(t)] = conn_.generation();
+        p.registering.clear();
+        conn_.post([this, slot] {
+          PendingStore& p = pending_[slot];
+          Done done = std::move(p.done);
+          StoreResult result = std::move(p.result);
+          free_slots_.push_back(slot);
+          done(std::move(result));
+        });
       });
+}
+
+uint32_t RedisStore::takeSlot() {
+  if (free_slots_.empty()) {
+    pending_.emplace_back();
+    return static_cast<uint32_t>(pending_.size() - 1);
+  }
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
 }
 
 // ARGV and KEYS as queue/lua/store.lua takes them, after EVALSHA and its sha.

@@ -98,6 +98,15 @@ class RedisStore final : public EventStore {
   void writeStoreArgs(std::string& c, const Event& e, const StoreSpec& spec, std::string_view note_key,
                       const std::string& flags) const;
 
+  // A store() between its call and its answer: kept here, by slot number, so that the callbacks capture
+  // only that number. Slots are reused; the vector grows to the most stores in flight at once.
+  struct PendingStore {
+    Done done;
+    std::vector<std::string> registering;  // targets whose SADD this store carries
+    StoreResult result;
+  };
+  uint32_t takeSlot();
+
   std::string key_prefix_;  // "{prefix}:"
   std::string due_key_;
   std::string events_key_;
@@ -105,6 +114,8 @@ class RedisStore final : public EventStore {
   std::string find_key_;
   // Target name -> the connection generation in which a store added it to {p}:targets.
   std::unordered_map<std::string, uint64_t> registered_;
+  std::vector<PendingStore> pending_;
+  std::vector<uint32_t> free_slots_;
   Script store_script_;
   Script get_script_{"return redis.call('GET', KEYS[1])"};
   // KEYS: the idempotency key, then the event hashes' key prefix ("{p}:ev:", under the same hash tag).
