@@ -20,6 +20,7 @@
 #include "daemon/rate_window.h"
 #include "daemon/redis_watch.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/ui_routes.h"
 #include "daemon/ui_session.h"
 #include "daemon/watchdog.h"
 #include "delivery/engine.h"
@@ -133,6 +134,7 @@ struct App::Impl {
   queue::Operator ops;  // the /v1 API's operations, on the store's connection
   AdminApi api;
   UiSessions ui_sessions;  // the queue page's sign-ins; the api checks their cookie
+  UiRoutes ui;             // GET /ui/
   RateWindow rates;        // per-minute rates for GET /v1/live
   uv::Timer rate_sample;
   http::Server server;
@@ -163,12 +165,15 @@ struct App::Impl {
         ops(store, queue::OperatorOptions{c.redis.prefix}),
         api(ops, clock, c.admin.token),
         ui_sessions(clock),
+        ui(api, ui_sessions, clock),
         server(l, limitsOf(c.server, fdReserveOf(c)),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
         admin_server(l, adminLimits(),
                      [this](http::Request&& r, http::Responder resp) {
                        if (AdminApi::handles(r.path))
                          api.handle(std::move(r), resp);
+                       else if (UiRoutes::handles(r.path))
+                         ui.handle(std::move(r), resp);
                        else
                          admin.handle(std::move(r), resp);
                      }),
