@@ -171,7 +171,7 @@
     $('rate-note').textContent = pm.warming_up
       ? 'Rates: warming up, measured over ' + text(pm.window_s) + ' s since start and scaled to a minute.'
       : 'Rates over the last ' + text(pm.window_s) + ' s, from this payhookd.';
-    $('events-total').textContent = text(s.events) + (s.dead ? ' (' + s.dead + ' dead jobs)' : '');
+    $('events-total').textContent = text(s.events) + (s.dead ? ' (' + plural(s.dead, 'dead job') + ')' : '');
 
     const rows = new Map();
     const row = (name) => {
@@ -197,6 +197,10 @@
       OVERVIEW_EVERY_MS / 1000 + ' s.';
   }
 
+  function plural(n, noun) {
+    return n + ' ' + noun + (n === 1 ? '' : 's');
+  }
+
   function mib(bytes) {
     return (bytes / 1048576).toFixed(1) + ' MiB';
   }
@@ -215,8 +219,8 @@
     try {
       const res = await api('POST', kind === 'retry' ? '/v1/dead/retry' : '/v1/dead/purge', body);
       $('dead-result').textContent = res.status !== 200 ? 'Refused: ' + text(res.data.error)
-        : kind === 'retry' ? 'Retried ' + res.data.retried + ' dead jobs.'
-          : 'Purged ' + res.data.purged + ' events (' + res.data.skipped + ' still being delivered, kept).';
+        : kind === 'retry' ? 'Retried ' + plural(res.data.retried, 'dead job') + '.'
+          : 'Purged ' + plural(res.data.purged, 'event') + ' (' + res.data.skipped + ' still being delivered, kept).';
     } catch (e) {
       if (!(e instanceof SignedOut)) $('dead-result').textContent = 'Failed: ' + e.message;
       return;
@@ -281,7 +285,7 @@
 
   function eventRow(e) {
     const link = el('a', {className: 'open', href: '#event/' + encodeURIComponent(text(e.id))}, e.id);
-    const targets = el('td', {});
+    const targets = el('td', {className: 'nowrap'});
     for (const t of e.targets || []) {
       if (targets.childNodes.length) targets.append(el('br'));
       targets.append(text(t.name) + ': ', badge(t.status));
@@ -290,7 +294,7 @@
     const payment = (e.data && e.data.payment) || {};
     return el('tr', {'data-id': text(e.id)},
       el('td', {className: 'id'}, link),
-      el('td', {}, e.received_at),
+      el('td', {className: 'nowrap'}, e.received_at),
       el('td', {}, e.route),
       el('td', {}, e.provider),
       el('td', {}, e.type),

@@ -135,6 +135,8 @@ try {
   await page.click('#f-apply');
   await page.locator(`#events-table tr[data-id="${eventId}"]`).waitFor();
 
+  await page.screenshot({path: path.join(shots, 'events.png')});
+
   step = 'open the event';
   await page.click(`#events-table tr[data-id="${eventId}"] a.open`);
   await page.locator('#event').waitFor({state: 'visible'});
@@ -147,7 +149,6 @@ try {
   const attempts = await page.locator('#ev-attempts tbody tr').count();
   check(attempts >= 1 && (await page.textContent('#ev-attempts tbody')).includes('200'), 'no attempt shown');
   check((await page.textContent('#ev-targets tbody')).includes('delivered'), 'target state not shown');
-  await page.screenshot({path: path.join(shots, 'event.png'), fullPage: false});
 
   step = 'a payload holding markup stays text';
   await page.goto(`${base}/ui/#event/${encodeURIComponent(xssId)}`);
@@ -177,6 +178,8 @@ try {
   await page.click('#confirm-ok');
   await page.locator('#ev-summary .state.delivered').waitFor({timeout: 20_000});
   check((await page.textContent('#ev-result')).includes('Retried'), 'no "Retried" shown');
+  await page.waitForFunction(() => document.querySelectorAll('#ev-attempts tbody tr').length === 2);
+  await page.screenshot({path: path.join(shots, 'event.png')});
 
   step = 'nothing ran';
   check(await page.evaluate(() => window.__xss) === undefined, 'window.__xss was set');
