@@ -39,6 +39,10 @@ std::string liveJson(const std::string& not_ready,
                      {"failed_deliveries", rounded(rates.failed_deliveries)},
                      {"window_s", rates.window_ms / 1000},
                      {"warming_up", rates.warming_up}};
+  // What the rates were computed from, for a reader that prefers counts to a rate scaled up from seconds.
+  j["counted"] = {{"callbacks", rates.counted.callbacks},
+                  {"deliveries", rates.counted.deliveries},
+                  {"failed_deliveries", rates.counted.failed_deliveries}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

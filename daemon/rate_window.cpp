@@ -3,10 +3,14 @@
 namespace payhook::daemon {
 namespace {
 
-// Scaled to a minute; a counter never shrinks, but a sample from the future (a clock step back) gives 0.
-double perMinute(uint64_t now, uint64_t then, int64_t elapsed_ms) {
-  if (now <= then || elapsed_ms <= 0) return 0;
-  return static_cast<double>(now - then) * 60'000.0 / static_cast<double>(elapsed_ms);
+// A counter never shrinks, but a sample from the future (a clock step back) gives 0.
+uint64_t growth(uint64_t now, uint64_t then) {
+  return now > then ? now - then : 0;
+}
+
+double perMinute(uint64_t counted, int64_t elapsed_ms) {
+  if (elapsed_ms <= 0) return 0;
+  return static_cast<double>(counted) * 60'000.0 / static_cast<double>(elapsed_ms);
 }
 
 }  // namespace
@@ -30,9 +34,12 @@ Rates RateWindow::rates(int64_t now_ms, const RateCounts& current) const {
     if (s.at_ms <= now_ms - span_ms_) base = &s;
   r.window_ms = now_ms - base->at_ms;
   r.warming_up = r.window_ms < span_ms_;
-  r.callbacks = perMinute(current.callbacks, base->counts.callbacks, r.window_ms);
-  r.deliveries = perMinute(current.deliveries, base->counts.deliveries, r.window_ms);
-  r.failed_deliveries = perMinute(current.failed_deliveries, base->counts.failed_deliveries, r.window_ms);
+  r.counted = {growth(current.callbacks, base->counts.callbacks),
+               growth(current.deliveries, base->counts.deliveries),
+               growth(current.failed_deliveries, base->counts.failed_deliveries)};
+  r.callbacks = perMinute(r.counted.callbacks, r.window_ms);
+  r.deliveries = perMinute(r.counted.deliveries, r.window_ms);
+  r.failed_deliveries = perMinute(r.counted.failed_deliveries, r.window_ms);
   return r;
 }
 

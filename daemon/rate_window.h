@@ -19,6 +19,7 @@ struct Rates {
   double callbacks = 0;
   double deliveries = 0;
   double failed_deliveries = 0;
+  RateCounts counted;       // the counters' growth over the window, unscaled
   int64_t window_ms = 0;    // what the rates were measured over
   bool warming_up = false;  // less than a minute of samples: scaled up from window_ms
 };

@@ -12,7 +12,6 @@
   let overviewTimer = 0;
   let eventsCursor = '';     // the page shown
   let eventsNext = '';       // its next_cursor
-  let eventsHistory = [];    // cursors of the pages before, for "Newest"
 
   // An element with text children only: el('td', {className: 'num'}, 42).
   function el(tag, props, ...children) {
@@ -165,13 +164,18 @@
       status.append(el('br'), el('span', {className: 'note'}, 'memory ' + mib(s.redis_used_memory) +
         (s.redis_maxmemory ? ' of ' + mib(s.redis_maxmemory) : '')));
     const pm = l.per_minute || {};
-    $('rate-callbacks').textContent = text(pm.callbacks);
-    $('rate-deliveries').textContent = text(pm.deliveries);
-    $('rate-failed').textContent = text(pm.failed_deliveries);
-    $('rate-note').textContent = pm.warming_up
-      ? 'Rates: warming up, measured over ' + text(pm.window_s) + ' s since start and scaled to a minute.'
-      : 'Rates over the last ' + text(pm.window_s) + ' s, from this payhookd.';
-    $('events-total').textContent = text(s.events) + (s.dead ? ' (' + plural(s.dead, 'dead job') + ')' : '');
+    // In its first minute payhookd has less than a minute to count: the page shows what it counted so far
+    // rather than a rate scaled up from a few seconds.
+    const counted = l.counted || {};
+    const warming = pm.warming_up && typeof pm.window_s === 'number';
+    $('rate-callbacks').textContent = text(warming ? counted.callbacks : pm.callbacks);
+    $('rate-deliveries').textContent = text(warming ? counted.deliveries : pm.deliveries);
+    $('rate-failed').textContent = text(warming ? counted.failed_deliveries : pm.failed_deliveries);
+    $('rate-note').textContent = warming
+      ? 'Warming up: counted over the ' + pm.window_s + ' s since payhookd started, not yet a minute.'
+      : 'Per minute over the last ' + text(pm.window_s) + ' s, from this payhookd.';
+    $('events-total').textContent = text(s.events);
+    $('events-dead').textContent = s.dead ? plural(s.dead, 'dead job') : 'no dead job';
 
     const rows = new Map();
     const row = (name) => {
@@ -250,7 +254,7 @@
       if (since) q.set('since', since);
       if (until) q.set('until', until);
     }
-    q.set('limit', '50');
+    q.set('limit', $('f-limit').value);
     if (cursor) q.set('cursor', cursor);
     return '/v1/events?' + q.toString();
   }
@@ -411,26 +415,21 @@
     $('filters').addEventListener('submit', (ev) => {
       ev.preventDefault();
       $('f-key').value = '';
-      eventsHistory = [];
       loadEvents('');
     });
     $('search').addEventListener('submit', (ev) => {
       ev.preventDefault();
-      eventsHistory = [];
       loadEvents('');
     });
     $('f-clear').addEventListener('click', () => {
       $('f-key').value = '';
-      eventsHistory = [];
       loadEvents('');
     });
     $('next-page').addEventListener('click', () => {
       if (!eventsNext) return;
-      eventsHistory.push(eventsCursor);
       loadEvents(eventsNext);
     });
     $('first-page').addEventListener('click', () => {
-      eventsHistory = [];
       loadEvents('');
     });
     $('ev-retry').addEventListener('click', () => eventAction('retry'));

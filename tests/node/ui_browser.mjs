@@ -135,6 +135,25 @@ try {
   await page.click('#f-apply');
   await page.locator(`#events-table tr[data-id="${eventId}"]`).waitFor();
 
+  step = 'page through the events';
+  const rowIds = () => page.$$eval('#events-table tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
+  const rowCount = (n) => page.waitForFunction(
+    (want) => document.querySelectorAll('#events-table tbody tr[data-id]').length === want, n);
+  await page.selectOption('#f-limit', '10');
+  await page.click('#f-apply');
+  await rowCount(10);
+  check(!(await page.isDisabled('#next-page')), 'no next page after ten of twelve events');
+  const firstPage = await rowIds();
+  await page.click('#next-page');
+  await rowCount(2);
+  const secondPage = await rowIds();
+  check(secondPage.every((id) => !firstPage.includes(id)), 'the second page repeats the first');
+  check(await page.isDisabled('#next-page'), 'a next page after the last');
+  await page.click('#first-page');
+  await rowCount(10);
+  await page.selectOption('#f-limit', '50');
+  await page.click('#f-apply');
+  await rowCount(12);
   await page.screenshot({path: path.join(shots, 'events.png')});
 
   step = 'open the event';

@@ -81,6 +81,8 @@ TEST_F(UiBrowserTest, AnOperatorSignsInFindsAnEventAndRetriesADeadOne) {
            "/hooks/demo");
   const std::string dead_id = post(
       "refund-17", R"({"type":"refund.created","data":{"order_id":"17","amount":"3.00"}})", "/hooks/refunds");
+  // Enough for two pages of ten.
+  for (int i = 1; i <= 9; ++i) post("bulk-" + std::to_string(i), kInvoiceBody, "/hooks/demo");
   ASSERT_TRUE(waitFor([&] { return state(order_id) == "delivered" && state(xss_id) == "delivered"; }))
       << daemon_->logs();
   ASSERT_TRUE(waitFor([&] { return state(dead_id) == "dead"; })) << daemon_->logs();

@@ -162,6 +162,7 @@ TEST_F(UiRoutesTest, TheTokenSignsInOnceAndTheCookieNeedsTheCsrfTokenForChanges)
   EXPECT_EQ(l["targets"][0]["in_flight"], 0);
   EXPECT_TRUE(l["per_minute"].contains("callbacks"));
   EXPECT_TRUE(l["per_minute"]["warming_up"].get<bool>());
+  EXPECT_EQ(l["counted"]["callbacks"], 0);
   EXPECT_EQ(get("/v1/live", {{"cookie", "payhook_session=" + csrf}}).status, 401);
 
   // Changes: 403 without the CSRF token, with a wrong one, or from another origin.

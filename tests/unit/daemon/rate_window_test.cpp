@@ -22,6 +22,9 @@ TEST(RateWindow, BeforeAMinuteTheRateIsScaledFromWhatThereIs) {
   EXPECT_DOUBLE_EQ(r.callbacks, 60);  // 20 in 20 s
   EXPECT_DOUBLE_EQ(r.deliveries, 24);
   EXPECT_DOUBLE_EQ(r.failed_deliveries, 6);
+  EXPECT_EQ(r.counted.callbacks, 20u);
+  EXPECT_EQ(r.counted.deliveries, 8u);
+  EXPECT_EQ(r.counted.failed_deliveries, 2u);
 }
 
 TEST(RateWindow, AfterAMinuteTheNewestSampleAMinuteOldIsTheBase) {
