@@ -15,6 +15,8 @@ int listenCommand(const std::vector<std::string>& args);
 
 int statsCommand(const std::vector<std::string>& args, const std::string& config_path);
 int listCommand(const std::vector<std::string>& args, const std::string& config_path);
+int findCommand(const std::vector<std::string>& args, const std::string& config_path);
+int reindexCommand(const std::vector<std::string>& args, const std::string& config_path);
 int showCommand(const std::vector<std::string>& args, const std::string& config_path);
 int retryCommand(const std::vector<std::string>& args, const std::string& config_path);
 int replayCommand(const std::vector<std::string>& args, const std::string& config_path);

@@ -20,10 +20,12 @@ constexpr const char* kUsage =
     "operators (read the config's [redis]; -c defaults to /etc/payhook/payhook.toml):\n"
     "  stats     what waits where: due, overdue, in flight and dead jobs per target and route\n"
     "  list      events by state, route and time, newest first, with each target's job\n"
+    "  find      the events of a payment, by order number, provider payment id or webhook-id\n"
     "  show      one event: fields, normalised data, raw request, every attempt\n"
     "  retry     make dead (or waiting) jobs due now: by event id, or every dead job of a route\n"
     "  replay    deliver an already delivered event again\n"
     "  purge     delete dead events (--dead [--older-than 7d])\n"
+    "  reindex   index events stored by an older payhookd, so that find covers them\n"
     "\n"
     "integrators:\n"
     "  listen    a local receiver that verifies signatures and prints each event\n"
@@ -84,6 +86,8 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return statsCommand(args, config);
   if (cmd == "list") return listCommand(args, config);
   if (cmd == "show") return showCommand(args, config);
+  if (cmd == "find") return findCommand(args, config);
+  if (cmd == "reindex") return reindexCommand(args, config);
   if (cmd == "retry") return retryCommand(args, config);
   if (cmd == "replay") return replayCommand(args, config);
   if (cmd == "purge") return purgeCommand(args, config);

@@ -14,6 +14,7 @@
 #include "cli/table.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "handlers/listing.h"
 #include "queue/operator_json.h"
 
 namespace payhook::cli {
@@ -38,6 +39,22 @@ constexpr const char* kListUsage =
     "time (\"2026-11-26T10:00:00Z\") or a date; it bounds the receipt time (burial time for dead). --limit\n"
     "defaults to 50 (at most 500); when more may follow, the next page's --cursor is printed.\n"
     "Exit 0 with rows, 1 when nothing matches.\n";
+
+constexpr const char* kFindUsage =
+    "usage: payhookctl [-c FILE] find KEY [--route R] [--limit N] [--json]\n"
+    "\n"
+    "The events a payment is known by: KEY is the shop's order number, the provider's payment id (YooMoney\n"
+    "invoiceId, RBS mdOrder, Integra transaction_id, Payin-payout external_id / payment_in_id /\n"
+    "payment_out_id, allpay TransactionId), a webhook-id or payhook's own event id. Newest first, with each\n"
+    "target's job; --limit defaults to 50 (at most 500). Events stored by an older payhookd are found once\n"
+    "`payhookctl reindex` has run. Exit 0 with rows, 1 when nothing matches.\n";
+
+constexpr const char* kReindexUsage =
+    "usage: payhookctl [-c FILE] reindex [--json]\n"
+    "\n"
+    "Indexes the events stored without their keys (by a payhookd older than find), so that find and the\n"
+    "amount, currency and status columns of list cover them too. Walks every event in batches; stopped, it\n"
+    "goes on where it stopped when run again. Safe while payhookd runs. Exit 0 when the walk completed.\n";
 
 constexpr const char* kShowUsage =
     "usage: payhookctl [-c FILE] show ID [--json]\n"
@@ -115,6 +132,24 @@ int prepare(const std::vector<std::string>& args, const std::vector<OptionSpec>&
   return -1;
 }
 
+// "87.10 RUB", "-" when the provider gave no amount.
+std::string amountCell(const EventListing& l) {
+  if (l.amount.empty()) return "-";
+  return l.currency.empty() ? l.amount : l.amount + " " + l.currency;
+}
+
+// The provider's status (or the event's type without the provider), then the payment's outcome.
+std::string statusCell(const queue::EventSummary& e) {
+  std::string s = e.listing.status;
+  if (s.empty()) s = e.type.substr(e.type.find('.') + 1);
+  if (!e.listing.outcome.empty()) s += " → " + e.listing.outcome;
+  return ellipsize(s, 40);
+}
+
+std::string keyCell(const queue::EventSummary& e) {
+  return e.listing.keys.empty() ? "-" : ellipsize(e.listing.keys.front(), 40);
+}
+
 std::string targetsCell(const queue::EventSummary& e) {
   std::string out;
   for (const auto& t : e.targets) {
@@ -164,6 +199,15 @@ std::string memoryCell(const queue::RedisMemory& m) {
     out += " of maxmemory " + bytesCell(m.maxmemory) + " (" + pct + ", policy " + m.policy + ")";
   }
   return out;
+}
+
+Table eventTable() {
+  return Table({"ID", "RECEIVED", "ROUTE", "KEY", "AMOUNT", "STATUS", "STATE", "TARGETS", "LAST ATTEMPT"});
+}
+
+void addEventRow(Table& t, const queue::EventSummary& e, int64_t now) {
+  t.add({e.id, timeCell(e.received_at_ms, now), e.route, keyCell(e), amountCell(e.listing), statusCell(e),
+         e.state, targetsCell(e), attemptCell(e.last_attempt)});
 }
 
 }  // namespace
@@ -256,9 +300,10 @@ int listCommand(const std::vector<std::string>& args, const std::string& config_
         return done(code);
       }
       const bool dead = q.state == "dead";
-      Table t = dead ? Table({"ID", "DIED", "ROUTE", "TYPE", "TARGET", "ATTEMPTS", "REASON"})
-                     : Table({"ID", "RECEIVED", "ROUTE", "TYPE", "STATE", "TARGETS", "LAST ATTEMPT"});
-      if (dead) t.alignRight(5);
+      Table t =
+          dead ? Table({"ID", "DIED", "ROUTE", "KEY", "AMOUNT", "STATUS", "TARGET", "ATTEMPTS", "REASON"})
+               : eventTable();
+      if (dead) t.alignRight(7);
       for (const auto& e : page.events) {
         if (dead) {
           std::string attempts = "-", reason = "-";
@@ -267,16 +312,81 @@ int listCommand(const std::vector<std::string>& args, const std::string& config_
               attempts = std::to_string(x.attempts);
               reason = x.reason.empty() ? "-" : ellipsize(x.reason, 60);
             }
-          t.add({e.id, timeCell(e.dead_at_ms, now), e.route, e.type, e.dead_target, attempts, reason});
+          t.add({e.id, timeCell(e.dead_at_ms, now), e.route, keyCell(e), amountCell(e.listing), statusCell(e),
+                 e.dead_target, attempts, reason});
         } else {
-          t.add({e.id, timeCell(e.received_at_ms, now), e.route, e.type, e.state, targetsCell(e),
-                 attemptCell(e.last_attempt)});
+          addEventRow(t, e, now);
         }
       }
       std::string out = t.rows() ? t.render() : std::string("no events match\n");
       if (!page.next_cursor.empty()) out += "more: --cursor " + page.next_cursor + "\n";
       print(out);
       done(code);
+    });
+  });
+}
+
+int findCommand(const std::vector<std::string>& args, const std::string& config_path) {
+  ParsedArgs a;
+  Session session;
+  const auto spec = with({{"--route", true, ""}, {"--limit", true, ""}});
+  if (int rc = prepare(args, spec, kFindUsage, config_path, &a, &session); rc >= 0) return rc;
+  if (a.positional.size() != 1) return usageError("find takes one key", kFindUsage);
+  const std::string key = a.positional[0];
+  if (!queue::isFindKey(key))
+    return usageError("a key is 1 to 200 characters without control characters", kFindUsage);
+  const std::string route = a.value("--route");
+  if (a.has("--route") && !queue::isValidName(route)) return usageError("invalid route name", kFindUsage);
+  size_t limit = 50;
+  if (a.has("--limit")) {
+    auto n = parseCount(a.value("--limit"), 1, static_cast<int64_t>(queue::kFindLimitMax));
+    if (!n) return usageError("--limit must be 1 to 500", kFindUsage);
+    limit = static_cast<size_t>(*n);
+  }
+  return session.run([&](queue::Operator& ops, Session::Done done) {
+    ops.find(key, route, limit, [&, done](Result<queue::FindResult> r) {
+      if (!r) return done(failed(r.error()));
+      const int code = r->events.empty() ? 1 : 0;
+      if (a.flag("--json")) {
+        printJson(queue::findJson(*r, key, route));
+        return done(code);
+      }
+      const int64_t now = nowMs();
+      Table t = eventTable();
+      for (const auto& e : r->events) addEventRow(t, e, now);
+      std::string out = t.rows() ? t.render() : "no event is known by " + terminalSafe(key) + "\n";
+      if (r->more) out += "more match: narrow with --route, or raise --limit\n";
+      print(out);
+      done(code);
+    });
+  });
+}
+
+int reindexCommand(const std::vector<std::string>& args, const std::string& config_path) {
+  ParsedArgs a;
+  Session session;
+  if (int rc = prepare(args, with({}), kReindexUsage, config_path, &a, &session); rc >= 0) return rc;
+  if (!a.positional.empty()) return usageError("reindex takes no arguments", kReindexUsage);
+  const bool json = a.flag("--json");
+  auto listing = [](const std::string& provider, const std::string& data_json) {
+    return handlers::listingOf(provider,
+                               nlohmann::json::parse(data_json, nullptr, /*allow_exceptions=*/false));
+  };
+  auto progress = [json](const queue::ReindexReport& r) {
+    if (!json && r.batches % 25 == 0)
+      std::fprintf(stderr, "reindex: %lld events read, %lld indexed\n", static_cast<long long>(r.read),
+                   static_cast<long long>(r.indexed));
+  };
+  return session.run([&](queue::Operator& ops, Session::Done done) {
+    ops.reindex(listing, progress, [&, done](Result<queue::ReindexReport> r) {
+      if (!r) return done(failed(r.error()));
+      if (json) {
+        printJson(queue::toJson(*r));
+        return done(0);
+      }
+      print(std::string(r->resumed ? "reindex went on from where an earlier run stopped: " : "reindex: ") +
+            std::to_string(r->read) + " events read, " + std::to_string(r->indexed) + " indexed, complete\n");
+      done(0);
     });
   });
 }
@@ -313,6 +423,11 @@ int showCommand(const std::vector<std::string>& args, const std::string& config_
       head.add({"received", timeCell(s.received_at_ms, now)});
       head.add({"verified", s.verified ? "yes" : "no"});
       head.add({"idempotency key", d.idempotency_key.empty() ? "-" : d.idempotency_key});
+      std::string keys;
+      for (const auto& k : s.listing.keys) keys += (keys.empty() ? "" : ", ") + k;
+      head.add({"keys", keys.empty() ? "-" : keys});
+      head.add({"amount", amountCell(s.listing)});
+      head.add({"status", statusCell(s)});
       if (!d.decision.empty()) head.add({"decision", d.decision});
       std::string out = head.render();
       ordered_json data = queue::embedJson(d.data_json);

@@ -3,8 +3,19 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace payhook {
+
+// What an operator reads and searches an event by (queue/operator.h): the provider's identifying values,
+// the amount, the currency and the provider's own status, taken from the callback when it is stored.
+struct EventListing {
+  std::vector<std::string> keys;  // the order number and the provider's ids, the most telling first
+  std::string amount;             // major units as the provider wrote them; empty when not given
+  std::string currency;           // ISO 4217 letters; empty when not known
+  std::string status;             // the provider's status or operation, e.g. "deposited/1"
+  std::string outcome;            // data.payment.outcome; empty for events without a payment
+};
 
 struct RawRequest {
   std::string method;
@@ -24,6 +35,7 @@ struct Event {
   std::string data_json;        // normalised fields, a JSON object
   std::string idempotency_key;  // provider's own key; unique per route
   RawRequest raw;
+  EventListing listing;
 };
 
 }  // namespace payhook

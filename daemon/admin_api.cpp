@@ -91,6 +91,24 @@ std::optional<int64_t> timeParam(const std::string& text) {
 
 }  // namespace
 
+void AdminApi::find(std::map<std::string, std::string>& q, http::Responder responder) {
+  const std::string key = q["key"], route = q["route"];
+  if (!queue::isFindKey(key))
+    return responder.send(error(400, "key: 1 to 200 characters without control characters"));
+  if (!route.empty() && !queue::isValidName(route)) return responder.send(error(400, "invalid route"));
+  size_t limit = 50;
+  if (q.count("limit")) {
+    const std::string& l = q["limit"];
+    if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(l) < 1 || std::stoul(l) > queue::kFindLimitMax)
+      return responder.send(error(400, "limit must be 1 to 500"));
+    limit = std::stoul(l);
+  }
+  ops_.find(key, route, limit, [responder, key, route](Result<queue::FindResult> r) {
+    responder.send(r ? json(200, queue::findJson(*r, key, route)) : error(503, r.error().message));
+  });
+}
+
 AdminApi::AdminApi(queue::Operator& ops, const Clock& clock, const Secret& token)
     : ops_(ops), clock_(clock), enabled_(!token.empty()), token_digest_(digest(token.reveal())) {}
 
@@ -163,6 +181,7 @@ void AdminApi::handle(http::Request&& request, http::Responder responder) {
     if (!get) return responder.send(methodNotAllowed("GET"));
     std::map<std::string, std::string> q;
     if (!queryParams(request.query, &q)) return responder.send(error(400, "malformed query"));
+    if (q.count("key")) return find(q, std::move(responder));
     queue::ListQuery lq;
     if (q.count("state")) lq.state = q["state"];
     lq.route = q["route"];

@@ -3,6 +3,7 @@
 //
 //   GET  /v1/stats
 //   GET  /v1/events?state=&route=&since=&until=&limit=&cursor=   (times: Unix ms or ISO 8601 UTC)
+//   GET  /v1/events?key=&route=&limit=   the events a payment is known by (queue::Operator::find)
 //   GET  /v1/events/{id}
 //   POST /v1/events/{id}/retry        200, 404 no such event, 409 nothing to retry
 //   POST /v1/events/{id}/replay       200, 404, 409 still being delivered or never delivered
@@ -22,6 +23,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -55,6 +57,7 @@ class AdminApi {
   bool authorized(const http::Request& request) const;
   // The bearer token, or else the session cookie (and its CSRF token where needed).
   SessionAccess access(const http::Request& request) const;
+  void find(std::map<std::string, std::string>& query, http::Responder responder);
 
   queue::Operator& ops_;
   const Clock& clock_;

@@ -1,5 +1,6 @@
 #include "queue/event_record.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace payhook::queue::record {
@@ -14,7 +15,56 @@ size_t digits(size_t n) {
   return d;
 }
 
+void appendValue(std::string& out, std::string_view v) {
+  for (char c : v) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+}
+
 }  // namespace
+
+bool isListingKey(std::string_view key) {
+  if (key.empty() || key.size() > kListingKeyMax) return false;
+  for (char c : key)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+void appendListing(std::string& out, const EventListing& l) {
+  for (const std::string* v : {&l.amount, &l.currency, &l.status, &l.outcome}) {
+    appendValue(out, *v);
+    out += '\n';
+  }
+  for (size_t i = 0; i < l.keys.size(); ++i) {
+    const std::string& k = l.keys[i];
+    if (!isListingKey(k) || std::find(l.keys.begin(), l.keys.begin() + i, k) != l.keys.begin() + i) continue;
+    out += k;
+    out += '\n';
+  }
+  out.pop_back();
+}
+
+std::string packListing(const EventListing& listing) {
+  std::string out;
+  appendListing(out, listing);
+  return out;
+}
+
+EventListing unpackListing(std::string_view packed) {
+  EventListing l;
+  std::string* fields[] = {&l.amount, &l.currency, &l.status, &l.outcome};
+  size_t n = 0, pos = 0;
+  while (pos <= packed.size()) {
+    size_t nl = packed.find('\n', pos);
+    if (nl == std::string_view::npos) nl = packed.size();
+    const std::string_view line = packed.substr(pos, nl - pos);
+    if (n < 4)
+      fields[n]->assign(line);
+    else if (!line.empty())
+      l.keys.emplace_back(line);
+    ++n;
+    pos = nl + 1;
+  }
+  return l;
+}
 
 Parts partsOf(const Event& e, std::string& received_at) {
   char buf[24];

@@ -39,4 +39,19 @@ std::optional<Parts> unpack(std::string_view packed);
 // reads as 0, as an absent one did before.
 void fill(const Parts& parts, Event& e);
 
+// The hash field holding the event's listing (common/event.h): its amount, currency, status and outcome,
+// then its keys, one per line. The store script adds each key to the find index ({p}:find, members
+// "<key>\n<id>"), and whatever deletes the event removes them again by this field.
+inline constexpr std::string_view kListingField = "ix";
+// A key longer than this, empty, or holding a control character is not indexed: no operator types it.
+inline constexpr size_t kListingKeyMax = 200;
+
+bool isListingKey(std::string_view key);
+// The listing's packed form. Control characters in the four values become spaces; keys that fail
+// isListingKey(), and repeats, are left out.
+void appendListing(std::string& out, const EventListing& listing);
+std::string packListing(const EventListing& listing);
+// Back from the packed form (missing lines read as empty).
+EventListing unpackListing(std::string_view packed);
+
 }  // namespace payhook::queue::record

@@ -69,9 +69,10 @@ bool parseSummary(const ScriptValue& v, EventSummary& s) {
   const ScriptValue* ts = element(v, 8);
   if (isArray(ts))
     for (const auto& t : ts->elements) s.targets.push_back(parseTarget(t));
-  if (v.elements.size() >= 11) {
-    s.dead_target = text(element(v, 9));
-    s.dead_at_ms = integerOr0(element(v, 10));
+  s.listing = record::unpackListing(text(element(v, 9)));
+  if (v.elements.size() >= 12) {
+    s.dead_target = text(element(v, 10));
+    s.dead_at_ms = integerOr0(element(v, 11));
   }
   return true;
 }
@@ -82,7 +83,8 @@ std::vector<std::string> operatorKeys(const std::string& leased, const std::stri
 }
 
 Script script(std::string_view body) {
-  return Script(std::string(scripts::kOperatorCommon) + std::string(body));
+  return Script(std::string(scripts::kListingKeys) + std::string(scripts::kOperatorCommon) +
+                std::string(body));
 }
 
 }  // namespace
@@ -108,6 +110,10 @@ std::optional<ListCursor> decodeCursor(std::string_view text) {
 
 bool isListState(std::string_view s) {
   return s == "all" || s == "pending" || s == "retrying" || s == "delivered" || s == "dead" || s == "stored";
+}
+
+bool isFindKey(std::string_view key) {
+  return record::isListingKey(key);
 }
 
 bool isValidName(std::string_view s) {
@@ -158,7 +164,10 @@ Operator::Operator(RedisStore& store, OperatorOptions options)
       show_script_(script(scripts::kOperatorShow)),
       retry_script_(script(scripts::kOperatorRetry)),
       replay_script_(script(scripts::kOperatorReplay)),
-      walk_dead_script_(script(scripts::kOperatorWalkDead)) {}
+      walk_dead_script_(script(scripts::kOperatorWalkDead)),
+      find_script_(script(scripts::kOperatorFind)),
+      reindex_read_script_(script(scripts::kOperatorReindexRead)),
+      reindex_write_script_(script(scripts::kOperatorReindexWrite)) {}
 
 namespace {
 
@@ -419,6 +428,77 @@ void deadStep(const std::shared_ptr<DeadWalk>& walk) {
                          });
 }
 
+Result<FindResult> parseFind(const ScriptReply& r) {
+  const ScriptValue* rows = element(r.value, 0);
+  int64_t more = 0;
+  if (!r.ok() || !isArray(rows) || !integer(element(r.value, 1), more)) return scriptError("find", r);
+  FindResult f;
+  for (const auto& row : rows->elements) {
+    EventSummary s;
+    if (parseSummary(row, s)) f.events.push_back(std::move(s));
+  }
+  f.more = more != 0;
+  return f;
+}
+
+struct ReindexWalk {
+  RedisStore* store = nullptr;
+  std::vector<std::string> keys;
+  std::string prefix;
+  std::string position_key;
+  Operator::ListingOf listing;
+  ReindexReport report;
+  std::function<void(const ReindexReport&)> progress;
+  std::function<void(Result<ReindexReport>)> cb;
+  // Copies: the Operator may go before the walk ends (its scripts with it).
+  Script read_copy{std::string()};
+  Script write_copy{std::string()};
+};
+
+void reindexStep(const std::shared_ptr<ReindexWalk>& walk) {
+  walk->store->runScript(
+      walk->read_copy, walk->keys,
+      {walk->prefix, walk->position_key, number(static_cast<int64_t>(kReindexBatch))}, [walk](ScriptReply r) {
+        const ScriptValue* rows = element(r.value, 0);
+        int64_t done = 0, read = 0;
+        if (!r.ok() || !isArray(rows) || !integer(element(r.value, 2), done) ||
+            !integer(element(r.value, 3), read)) {
+          walk->cb(scriptError("reindex", r));
+          return;
+        }
+        const std::string read_at = text(element(r.value, 4));
+        if (walk->report.batches == 0) walk->report.resumed = !read_at.empty();
+        std::vector<std::string> args{walk->prefix, walk->position_key, read_at,
+                                      done ? std::string() : text(element(r.value, 1))};
+        for (const auto& row : rows->elements) {
+          const std::string id = text(element(row, 0));
+          if (id.empty()) continue;
+          args.push_back(id);
+          args.push_back(record::packListing(walk->listing(text(element(row, 1)), text(element(row, 2)))));
+        }
+        walk->report.read += read;
+        walk->store->runScript(walk->write_copy, walk->keys, std::move(args), [walk, done](ScriptReply w) {
+          int64_t indexed = 0, moved = 0;
+          if (!w.ok() || !integer(element(w.value, 0), indexed) || !integer(element(w.value, 1), moved)) {
+            walk->cb(scriptError("reindex", w));
+            return;
+          }
+          if (moved) {
+            walk->cb(Error{"reindex: another reindex moved the position meanwhile; let it finish"});
+            return;
+          }
+          walk->report.indexed += indexed;
+          ++walk->report.batches;
+          if (walk->progress) walk->progress(walk->report);
+          if (done) {
+            walk->cb(walk->report);
+            return;
+          }
+          reindexStep(walk);
+        });
+      });
+}
+
 }  // namespace
 
 void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb) {
@@ -509,6 +589,33 @@ void Operator::replay(const std::string& id, int64_t now_ms, std::function<void(
   store_.runScript(replay_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_),
                    {key_prefix_, number(now_ms), isValidName(id) ? id : std::string("-")},
                    [cb = std::move(cb), id](ScriptReply r) { cb(parseReplay(r, id)); });
+}
+
+void Operator::find(const std::string& key, const std::string& route, size_t limit,
+                    std::function<void(Result<FindResult>)> cb) {
+  if (!isFindKey(key) || (!route.empty() && !isValidName(route)) || limit < 1 || limit > kFindLimitMax) {
+    cb(Error{"invalid find query"});
+    return;
+  }
+  store_.runScript(
+      find_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_),
+      {key_prefix_, key, route, number(static_cast<int64_t>(limit)), number(static_cast<int64_t>(kFindScan))},
+      [cb = std::move(cb)](ScriptReply r) { cb(parseFind(r)); });
+}
+
+void Operator::reindex(ListingOf listing, std::function<void(const ReindexReport&)> progress,
+                       std::function<void(Result<ReindexReport>)> cb) {
+  auto walk = std::make_shared<ReindexWalk>();
+  walk->store = &store_;
+  walk->read_copy = reindex_read_script_;
+  walk->write_copy = reindex_write_script_;
+  walk->keys = operatorKeys(leased_key_, dead_key_, events_key_, targets_key_);
+  walk->prefix = key_prefix_;
+  walk->position_key = key_prefix_ + "reindex";
+  walk->listing = std::move(listing);
+  walk->progress = std::move(progress);
+  walk->cb = std::move(cb);
+  reindexStep(walk);
 }
 
 }  // namespace payhook::queue

@@ -16,6 +16,15 @@
 //              until `limit` rows match, the end is reached, or kListScriptsMax scripts ran, and returns a
 //              cursor to go on from when it stopped early.
 //   show       reads only: the event hash, every target's job and the attempt records kept.
+//   find       reads only: the event whose id is the key and the events whose listing holds it (the order
+//              number, the provider's payment ids, a webhook-id: common/event.h, EventListing), newest
+//              first. The store script indexes every event's keys in {p}:find as it stores it, and whatever
+//              deletes an event takes them out again.
+//   reindex    indexes the events stored without a listing: walks {p}:events from the oldest in batches, a
+//              position stored in Redis after each ({p}:reindex), so a walk that stopped goes on where it
+//              stopped and memory stays one batch; the caller computes each listing from the event's
+//              provider and data. Safe beside running daemons: an event deleted or indexed meanwhile is
+//              left alone, and two walks at once are told apart by the position (the second stops).
 //   retry      per event id: each dead target is due now with a fresh schedule (dead entry removed, status
 //              and reason deleted, attempts:<t> = 0, since:<t> = now, so max_age counts from the retry); a
 //              target waiting for a later attempt is made due now (its attempt count and schedule go on);
@@ -66,6 +75,9 @@ constexpr size_t kListScriptsMax = 20;
 constexpr size_t kListLimitMax = 500;
 constexpr size_t kBulkBatch = 500;
 constexpr size_t kRetryIdsMax = 1'000;  // ids per retry() call
+constexpr size_t kFindLimitMax = 500;
+constexpr size_t kFindScan = 2'000;  // index entries one find() looks at
+constexpr size_t kReindexBatch = 200;
 
 struct OperatorOptions {
   std::string prefix = "payhook";  // the RedisStore's prefix
@@ -118,6 +130,7 @@ struct EventSummary {
   bool verified = false;
   std::vector<TargetState> targets;
   std::string last_attempt;  // the newest attempt record (a JSON object as stored), empty when none
+  EventListing listing;      // empty for an event stored before listings were kept, until a reindex
   // Rows of a dead listing: which dead job the row is for.
   std::string dead_target;
   int64_t dead_at_ms = 0;
@@ -161,6 +174,21 @@ bool isListState(std::string_view state);
 // Event ids and route names as accepted from operators: 1..128 of [A-Za-z0-9._:@-]. Anything else cannot
 // name a stored event, and is kept out of Redis keys.
 bool isValidName(std::string_view s);
+
+struct FindResult {
+  std::vector<EventSummary> events;
+  bool more = false;  // more events matched than the limit
+};
+
+// A key find() can look up: what the store indexes (queue/event_record.h, isListingKey).
+bool isFindKey(std::string_view key);
+
+struct ReindexReport {
+  int64_t read = 0;     // events looked at
+  int64_t indexed = 0;  // given a listing now
+  int64_t batches = 0;
+  bool resumed = false;  // went on from a position an earlier walk stored
+};
 
 struct RetryResult {
   enum class Outcome { kRetried, kNotFound, kNothingToDo };
@@ -206,6 +234,15 @@ class Operator {
   // An invalid route matches nothing: an empty report at once.
   void retryDead(const std::string& route, int64_t now_ms, std::function<void(Result<BulkReport>)> cb);
   void replay(const std::string& id, int64_t now_ms, std::function<void(Result<ReplayResult>)> cb);
+  // An Error at once for a key that fails isFindKey, a route that fails isValidName, or a limit outside
+  // 1..kFindLimitMax.
+  void find(const std::string& key, const std::string& route, size_t limit,
+            std::function<void(Result<FindResult>)> cb);
+  // `listing` gives an event's listing from its provider and data JSON; `progress` (optional) is called
+  // after each batch.
+  using ListingOf = std::function<EventListing(const std::string& provider, const std::string& data_json)>;
+  void reindex(ListingOf listing, std::function<void(const ReindexReport&)> progress,
+               std::function<void(Result<ReindexReport>)> cb);
   void purgeDead(const std::string& route, int64_t cutoff_ms, std::function<void(Result<BulkReport>)> cb);
 
  private:
@@ -224,6 +261,9 @@ class Operator {
   Script retry_script_;
   Script replay_script_;
   Script walk_dead_script_;
+  Script find_script_;
+  Script reindex_read_script_;
+  Script reindex_write_script_;
 };
 
 }  // namespace payhook::queue

@@ -11,6 +11,10 @@ ordered_json timeOrNull(int64_t ms) {
   return ms > 0 ? ordered_json(formatIso8601Utc(ms)) : ordered_json(nullptr);
 }
 
+ordered_json orNull(const std::string& s) {
+  return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
+
 }  // namespace
 
 ordered_json embedJson(const std::string& text) {
@@ -69,6 +73,13 @@ ordered_json toJson(const EventSummary& e) {
   j["type"] = e.type;
   j["received_at"] = formatIso8601Utc(e.received_at_ms);
   j["verified"] = e.verified;
+  const EventListing& l = e.listing;
+  j["key"] = l.keys.empty() ? ordered_json(nullptr) : ordered_json(l.keys.front());
+  j["keys"] = l.keys;
+  j["amount"] = orNull(l.amount);
+  j["currency"] = orNull(l.currency);
+  j["status"] = orNull(l.status);
+  j["outcome"] = orNull(l.outcome);
   j["targets"] = ordered_json::array();
   for (const auto& t : e.targets) j["targets"].push_back(toJson(t));
   j["last_attempt"] = embedJson(e.last_attempt);
@@ -103,6 +114,21 @@ ordered_json toJson(const ListPage& p) {
   j["next_cursor"] = p.next_cursor.empty() ? ordered_json(nullptr) : ordered_json(p.next_cursor);
   j["scanned"] = p.scanned;
   return j;
+}
+
+ordered_json findJson(const FindResult& f, const std::string& key, const std::string& route) {
+  ordered_json j;
+  j["key"] = key;
+  j["route"] = orNull(route);
+  j["events"] = ordered_json::array();
+  for (const auto& e : f.events) j["events"].push_back(toJson(e));
+  j["more"] = f.more;
+  j["next_cursor"] = nullptr;
+  return j;
+}
+
+ordered_json toJson(const ReindexReport& r) {
+  return {{"read", r.read}, {"indexed", r.indexed}, {"batches", r.batches}, {"resumed", r.resumed}};
 }
 
 ordered_json toJson(const std::vector<RetryResult>& results) {

@@ -15,6 +15,10 @@ nlohmann::ordered_json toJson(const TargetState& t);
 nlohmann::ordered_json toJson(const EventSummary& e);
 nlohmann::ordered_json toJson(const EventDetail& d);
 nlohmann::ordered_json toJson(const ListPage& p);
+// {"key","route","events":[...],"more","next_cursor":null}: the list page's shape, so one reader takes both.
+nlohmann::ordered_json findJson(const FindResult& f, const std::string& key, const std::string& route);
+// {"read","indexed","batches","resumed"}.
+nlohmann::ordered_json toJson(const ReindexReport& r);
 // {"results":[{"id","result","revived","hurried","state"}...],"retried":N}: N events retried.
 nlohmann::ordered_json toJson(const std::vector<RetryResult>& results);
 nlohmann::ordered_json toJson(const ReplayResult& r);

@@ -101,7 +101,8 @@ RedisStore::RedisStore(uv_loop_t* loop, RedisStoreOptions options)
       due_key_(key_prefix_ + "due"),
       events_key_(key_prefix_ + "events"),
       targets_key_(key_prefix_ + "targets"),
-      store_script_(std::string(scripts::kStore)),
+      find_key_(key_prefix_ + "find"),
+      store_script_(std::string(scripts::kListingKeys) + std::string(scripts::kStore)),
       conn_(loop, connectionOptions(std::move(options))) {
   conn_.preload(store_script_);
 }
@@ -151,7 +152,7 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
     if (send) registering.push_back(t);
     flags += send ? '1' : '0';
   }
-  const uint32_t argc = 11 + static_cast<uint32_t>(spec.targets.size()) + (note_key.empty() ? 0 : 1);
+  const uint32_t argc = 13 + static_cast<uint32_t>(spec.targets.size()) + (note_key.empty() ? 0 : 1);
   conn_.call(
       store_script_, argc, [&](std::string& c) { writeStoreArgs(c, e, spec, note_key, flags); },
       [this, done = std::move(done),
@@ -170,13 +171,14 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
 void RedisStore::writeStoreArgs(std::string& c, const Event& e, const StoreSpec& spec,
                                 std::string_view note_key, const std::string& flags) const {
   const bool noted = !note_key.empty();
-  appendBulk(c, noted ? "6" : "5");
+  appendBulk(c, noted ? "7" : "6");
   const std::string_view idem = e.idempotency_key.empty() ? std::string_view(e.id) : e.idempotency_key;
   appendBulkParts(c, {key_prefix_, "idem:", e.route, ":", idem});
   appendBulkParts(c, {key_prefix_, "ev:", e.id});
   appendBulk(c, due_key_);
   appendBulk(c, events_key_);
   appendBulk(c, targets_key_);
+  appendBulk(c, find_key_);
   if (noted) appendBulkParts(c, {key_prefix_, "note:", e.route, ":", note_key});
   char num[24];
   auto ttl_end = std::to_chars(num, num + sizeof(num), std::max<uint64_t>(spec.idempotency_ttl_s, 1)).ptr;
@@ -191,6 +193,11 @@ void RedisStore::writeStoreArgs(std::string& c, const Event& e, const StoreSpec&
   record::appendPacked(c, parts);
   c += "\r\n";
   appendBulk(c, flags);
+  // Reused, so that the listing costs no allocation once it has grown to the usual size.
+  static thread_local std::string listing;
+  listing.clear();
+  record::appendListing(listing, e.listing);
+  appendBulk(c, listing);
   for (const auto& t : spec.targets) appendBulk(c, t);
 }
 

@@ -71,7 +71,7 @@ class RedisStore final : public EventStore {
   // Not ready: kUnavailable without touching Redis. Otherwise one EVALSHA, with runScript()'s guarantees.
   void store(const Event& event, const StoreSpec& spec, Done done) override;
   bool ready() const override;
-  // The note is read inside the store script (KEYS[6]), before the idempotency key is claimed.
+  // The note is read inside the store script (KEYS[7]), before the idempotency key is claimed.
   void storeUnlessNoted(const Event& event, const StoreSpec& spec, const std::string& note_key,
                         Done done) override;
   // One GET, SET or DEL each, with runScript()'s guarantees.
@@ -102,6 +102,7 @@ class RedisStore final : public EventStore {
   std::string due_key_;
   std::string events_key_;
   std::string targets_key_;
+  std::string find_key_;
   // Target name -> the connection generation in which a store added it to {p}:targets.
   std::unordered_map<std::string, uint64_t> registered_;
   Script store_script_;

@@ -70,7 +70,7 @@ Retention::Retention(RedisStore& store, std::string prefix)
       leased_key_(key_prefix_ + "leased"),
       dead_key_(key_prefix_ + "dead"),
       scan_key_(key_prefix_ + "events:done:scan"),
-      sweep_script_(std::string(scripts::kRetentionSweep)),
+      sweep_script_(std::string(scripts::kListingKeys) + std::string(scripts::kRetentionSweep)),
       writable_script_(std::string(kWritableScript)),
       info_script_(std::string(scripts::kRetentionInfo)) {}
 

@@ -27,6 +27,7 @@
 #include "common/text.h"
 #include "common/untrusted_text.h"
 #include "handlers/form.h"
+#include "handlers/listing.h"
 #include "handlers/payment.h"
 #include "handlers/xml_text.h"
 
@@ -412,6 +413,7 @@ void AllpayHandler::settle(Event& event, const Decision& decision) const {
   } else {
     payment["outcome"] = outcomeName(Outcome::kPending);
   }
+  event.listing.outcome = payment["outcome"].get<std::string>();
   event.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -469,6 +471,7 @@ Verdict AllpayHandler::handle(size_t /*endpoint*/, const http::Request& request,
   // plain ':' would be one key and merge two payments.
   ev.idempotency_key = std::to_string(n.invoice_number.size()) + ":" + n.invoice_number + ":" +
                        std::to_string(n.transaction_id.size()) + ":" + n.transaction_id + ":" + n.status;
+  ev.listing = listingOf(ev.provider, data, payment);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   payment.addTo(ev.data_json);
   if (answer_ == Answer::kV2 && decide_) return Decide{std::move(ev), /*deliver=*/true};

@@ -12,6 +12,7 @@
 #include "common/untrusted_text.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/listing.h"
 #include "handlers/payment.h"
 
 namespace payhook::handlers {
@@ -137,6 +138,7 @@ Verdict IntegraHandler::handle(size_t /*endpoint*/, const http::Request& request
   ev.provider = "integra";
   ev.verified = true;
   ev.idempotency_key = *id;
+  ev.listing = listingOf(ev.provider, data, payment);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   payment.addTo(ev.data_json);
   return Accept{std::move(ev), http::Response::text(200, "OK")};

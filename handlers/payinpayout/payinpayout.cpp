@@ -8,6 +8,7 @@
 
 #include "common/text.h"
 #include "handlers/digest.h"
+#include "handlers/listing.h"
 #include "handlers/payment.h"
 
 namespace payhook::handlers {
@@ -342,6 +343,7 @@ Verdict PayinPayoutHandler::handle(size_t endpoint, const http::Request& request
   ev.route = route_;
   ev.provider = "payinpayout";
   ev.verified = true;
+  ev.listing = listingOf(ev.provider, data, payment);
   ev.data_json = data.dump(-1, ' ', false, Json::error_handler_t::replace);
   payment.addTo(ev.data_json);
   Accept accept{std::move(ev), answer(200, true)};

@@ -14,6 +14,7 @@
 
 #include "common/untrusted_text.h"
 #include "handlers/digest.h"
+#include "handlers/listing.h"
 #include "handlers/openssl_ptr.h"
 #include "handlers/payment.h"
 
@@ -412,6 +413,7 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
   else if (const std::string* deposited = valueOf(bank, "depositedAmount");
            deposited && *operation == "deposited")
     ev.idempotency_key += ":" + keySegment(*deposited);
+  ev.listing = listingOf(ev.provider, data, payment);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   payment.addTo(ev.data_json);
   return Accept{std::move(ev), http::Response::text(200, "OK")};

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "handlers/listing.h"
+
 namespace payhook::handlers {
 namespace {
 
@@ -85,6 +87,7 @@ Verdict StandardWebhooksHandler::handle(size_t /*endpoint*/, const http::Request
   data["webhook_id"] = *id;
   data["webhook_timestamp"] = *ts;
   data["payload"] = body.is_discarded() ? nlohmann::json(nullptr) : std::move(body);
+  ev.listing = listingOf(ev.provider, data);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return Accept{std::move(ev), http::Response::empty(204)};
 }

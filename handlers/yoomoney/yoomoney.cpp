@@ -12,6 +12,7 @@
 #include "handlers/charset.h"
 #include "handlers/digest.h"
 #include "handlers/form.h"
+#include "handlers/listing.h"
 #include "handlers/payment.h"
 #include "handlers/xml_text.h"
 
@@ -309,6 +310,7 @@ Verdict YooMoneyHandler::handle(size_t endpoint, const http::Request& request, i
   ev.provider = "yoomoney";
   ev.verified = true;
   ev.idempotency_key = std::string(spec.action) + ":" + std::string(canonicalInteger(invoice_id));
+  ev.listing = listingOf(ev.provider, data, payment);
   // Bytes that are still not UTF-8 become U+FFFD here and stay exact in raw.body.
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   payment.addTo(ev.data_json);

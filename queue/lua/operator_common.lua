@@ -47,13 +47,13 @@ local function targetInfo(ev, id, t)
 end
 local function summary(id, p)
   local ev = P .. 'ev:' .. id
-  local f = redis.call('HMGET', ev, 'state', 'targets')
+  local f = redis.call('HMGET', ev, 'state', 'targets', 'ix')
   if not f[1] then return nil end
   p = p or parts(ev, 5)
   local ts = {}
   for _, t in ipairs(split(f[2])) do ts[#ts + 1] = targetInfo(ev, id, t) end
   return {id, f[1], p.route or '', p.provider or '', p.type or '', p.received_at or '0', p.verified or '0',
-    redis.call('LINDEX', P .. 'attempts:' .. id, -1) or '', ts}
+    redis.call('LINDEX', P .. 'attempts:' .. id, -1) or '', ts, f[3] or ''}
 end
 local function recompute(ev)
   local any, dead, all, tried = false, false, true, false

@@ -22,7 +22,7 @@ for i = 1, #items, 2 do
     local p = s and (mode == 'dead' or state == 'all' or s == state) and parts(ev, 5)
     if p and (route == '' or p.route == route) then
       local row = summary(id, p)
-      if mode == 'dead' then row[10] = target; row[11] = score end
+      if mode == 'dead' then row[11] = target; row[12] = score end
       out[#out + 1] = row
       if #out >= limit then break end
     end

@@ -34,6 +34,7 @@ for i = 1, #items, 2 do
     else
       for _, t in ipairs(ts) do redis.call('ZREM', DEAD, id .. '|' .. t) end
       redis.call('ZREM', DEAD, job)
+      unindex(P .. 'find', ev, id)
       redis.call('DEL', ev, P .. 'attempts:' .. id)
       redis.call('ZREM', EVENTS, id)
       redis.call('ZREM', EVENTS .. ':done', id)

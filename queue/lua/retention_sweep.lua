@@ -24,6 +24,7 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', DONE, id)
   if ts then
     for _, t in ipairs(ts) do redis.call('ZREM', DEAD, id .. '|' .. t) end
+    unindex(P .. 'find', ev, id)
     redis.call('DEL', ev, P .. 'attempts:' .. id)
     redis.call('ZREM', EVENTS, id)
     removed = removed + 1

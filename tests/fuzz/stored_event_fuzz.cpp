@@ -50,6 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto back = record::unpack(packed);
   FUZZ_CHECK(back.has_value() && *back == mine);
 
+  // The listing field ("ix") as Redis holds it: whatever it holds reads as four values and keys, and a
+  // listing packed again keeps its keys (each one a key the store indexes) and its line structure.
+  const payhook::EventListing listing = record::unpackListing(payhook::fuzz::asView(data, size));
+  for (const auto& k : listing.keys) FUZZ_CHECK(k.find('\n') == std::string::npos);
+  const payhook::EventListing again = record::unpackListing(record::packListing(listing));
+  for (const auto& k : again.keys) FUZZ_CHECK(record::isListingKey(k));
+  FUZZ_CHECK(again.keys.size() <= listing.keys.size());
+
   const std::string envelope = payhook::delivery::envelopeJson(e, static_cast<int>(size % 9) + 1);
   auto j = nlohmann::json::parse(envelope, nullptr, false);
   FUZZ_CHECK(j.is_object());

@@ -83,7 +83,9 @@ class Seeder {
     EXPECT_EQ(uv_loop_close(&loop_), 0);
   }
 
-  void store(const std::string& id, const std::string& route, int64_t at, std::vector<std::string> targets) {
+  // The event's keys: its order number ("order-<id>" unless given) and its webhook-id ("msg-<id>").
+  void store(const std::string& id, const std::string& route, int64_t at, std::vector<std::string> targets,
+             const std::string& order = "") {
     Event e;
     e.id = id;
     e.type = "invoice.paid";
@@ -91,8 +93,9 @@ class Seeder {
     e.provider = "standard-webhooks";
     e.received_at_ms = at;
     e.verified = true;
-    e.data_json = R"({"amount":"10.50","order":")" + id + R"("})";
+    e.data_json = R"({"amount":"10.50","order":")" + id + R"(","webhook_id":"msg-)" + id + R"("})";
     e.idempotency_key = "msg-" + id;
+    e.listing = {{order.empty() ? "order-" + id : order, "msg-" + id}, "10.50", "RUB", "paid", "succeeded"};
     e.raw = RawRequest{"POST", "/hooks/" + route, "", "application/json", "{\"body-of\":\"" + id + "\"}"};
     queue::StoreSpec spec;
     spec.targets = std::move(targets);
@@ -404,6 +407,140 @@ TEST_F(PayhookctlTest, PurgeDeletesDeadEventsButKeepsTheirIdempotencyKeys) {
   EXPECT_EQ(ctl({"stats", "--json"}).doc()["events"], 4);
   EXPECT_EQ(ctl({"purge"}).code, 2);
   EXPECT_EQ(ctl({"purge", "--dead", "--older-than", "soon"}).code, 2);
+}
+
+// An operator knows the order number, the provider's id or the webhook-id, never payhook's id.
+TEST_F(PayhookctlTest, FindGoesFromAnyKeyToTheEventAndItsState) {
+  CtlRun r = ctl({"find", "order-ev-dead"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("ev-dead "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10.50 RUB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("paid → succeeded"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("orders:dead(1)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("ev-dead-other"), std::string::npos) << r.out;
+
+  json j = ctl({"find", "msg-ev-retrying", "--json"}).doc();
+  ASSERT_EQ(j["events"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["events"][0]["id"], "ev-retrying");
+  EXPECT_EQ(j["events"][0]["key"], "order-ev-retrying");
+  EXPECT_EQ(j["events"][0]["keys"], json::array({"order-ev-retrying", "msg-ev-retrying"}));
+  EXPECT_EQ(j["events"][0]["amount"], "10.50");
+  EXPECT_EQ(j["events"][0]["currency"], "RUB");
+  EXPECT_EQ(j["events"][0]["targets"][0]["status"], "due");
+  EXPECT_EQ(j["more"], false);
+
+  // payhook's own id finds its event too.
+  j = ctl({"find", "ev-pending", "--json"}).doc();
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["state"], "pending");
+
+  r = ctl({"find", "order-404"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("no event is known by order-404"), std::string::npos) << r.out;
+  EXPECT_EQ(ctl({"find", "order-ev-dead-other", "--route", "shop"}).code, 1);
+  EXPECT_EQ(ctl({"find", "order-ev-dead-other", "--route", "other"}).code, 0);
+  EXPECT_EQ(ctl({"find", "a\tb"}).code, 2);
+  EXPECT_EQ(ctl({"find"}).code, 2);
+}
+
+TEST_F(PayhookctlTest, FindListsEveryEventOfOneOrderNewestFirst) {
+  {
+    Seeder s(redis_->url());
+    s.store("ev-2003-a", "shop", nowMs() - 3'000, {"orders"}, "2003");
+    s.store("ev-2003-b", "other", nowMs() - 2'000, {}, "2003");
+    s.store("ev-2003-c", "shop", nowMs() - 1'000, {}, "2003");
+  }
+  json j = ctl({"find", "2003", "--json"}).doc();
+  std::vector<std::string> ids;
+  for (const auto& e : j["events"]) ids.push_back(e["id"]);
+  // Ids are UUIDv7 in payhookd; here their names sort like their times.
+  EXPECT_EQ(ids, (std::vector<std::string>{"ev-2003-c", "ev-2003-b", "ev-2003-a"}));
+  j = ctl({"find", "2003", "--route", "shop", "--limit", "1", "--json"}).doc();
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["id"], "ev-2003-c");
+  EXPECT_EQ(j["more"], true);
+  CtlRun r = ctl({"find", "2003", "--limit", "2"});
+  EXPECT_NE(r.out.find("more match"), std::string::npos) << r.out;
+}
+
+TEST_F(PayhookctlTest, ListRowsCarryTheKeyTheAmountAndTheStatus) {
+  CtlRun r = ctl({"list"});
+  EXPECT_EQ(r.code, 0);
+  for (const char* column : {"KEY", "AMOUNT", "STATUS", "order-ev-pending", "10.50 RUB", "paid → succeeded"})
+    EXPECT_NE(r.out.find(column), std::string::npos) << column << "\n" << r.out;
+  json j = ctl({"list", "--state", "dead", "--json"}).doc();
+  ASSERT_EQ(j["events"].size(), 2u);
+  for (const auto& e : j["events"]) {
+    EXPECT_EQ(e["key"], "order-" + e["id"].get<std::string>());
+    EXPECT_EQ(e["status"], "paid");
+    EXPECT_EQ(e["outcome"], "succeeded");
+  }
+  r = ctl({"show", "ev-dead"});
+  EXPECT_NE(r.out.find("order-ev-dead, msg-ev-dead"), std::string::npos) << r.out;
+}
+
+TEST_F(PayhookctlTest, PurgedEventsLeaveTheFindIndex) {
+  EXPECT_EQ(ctl({"purge", "--dead"}).code, 0);
+  EXPECT_EQ(ctl({"find", "order-ev-dead"}).code, 1);
+  EXPECT_EQ(ctl({"find", "msg-ev-dead-other"}).code, 1);
+  auto left = redis_->command({"ZRANGE", "{payhook}:find", "0", "-1"});
+  EXPECT_EQ(left.elements.size(), 8u);  // two keys for each of the four events left
+  for (const auto& m : left.elements) EXPECT_EQ(m.str.find("ev-dead"), std::string::npos) << m.str;
+}
+
+// Events stored before listings were kept: no "ix" field and nothing in {p}:find.
+class ReindexTest : public PayhookctlTest {
+ protected:
+  void forgetListings() {
+    auto ids = redis_->command({"ZRANGE", "{payhook}:events", "0", "-1"});
+    for (const auto& id : ids.elements) redis_->command({"HDEL", "{payhook}:ev:" + id.str, "ix"});
+    redis_->command({"DEL", "{payhook}:find"});
+  }
+};
+
+TEST_F(ReindexTest, IndexesWhatWasStoredWithoutKeysThenHasNothingToDo) {
+  {
+    Seeder s(redis_->url());
+    for (int i = 0; i < 450; ++i) s.store("bulk-" + std::to_string(1000 + i), "shop", nowMs() - 5'000, {});
+  }
+  forgetListings();
+  EXPECT_EQ(ctl({"find", "msg-ev-delivered"}).code, 1);
+  json j = ctl({"list", "--limit", "1", "--json"}).doc();
+  EXPECT_TRUE(j["events"][0]["key"].is_null());
+
+  CtlRun r = ctl({"reindex", "--json"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  j = r.doc();
+  EXPECT_EQ(j["read"], 456);
+  EXPECT_EQ(j["indexed"], 456);
+  EXPECT_EQ(j["batches"], 3);  // bounded batches, not one pass over everything
+  EXPECT_EQ(j["resumed"], false);
+  // The keys come from the stored data, as the handlers take them at receipt (here the webhook-id).
+  j = ctl({"find", "msg-ev-delivered", "--json"}).doc();
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["id"], "ev-delivered");
+  EXPECT_EQ(ctl({"find", "msg-bulk-1449"}).code, 0);
+  EXPECT_EQ(redis_->command({"EXISTS", "{payhook}:reindex"}).integer, 0)
+      << "a complete walk leaves no position";
+
+  r = ctl({"reindex"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("456 events read, 0 indexed, complete"), std::string::npos) << r.out;
+}
+
+TEST_F(ReindexTest, GoesOnWhereAnEarlierWalkStopped) {
+  forgetListings();
+  // An earlier walk stopped after the three oldest events (ev-delivered, ev-retrying, ev-dead).
+  auto third = redis_->command({"ZRANGE", "{payhook}:events", "2", "2", "WITHSCORES"});
+  ASSERT_EQ(third.elements.size(), 2u);
+  redis_->command({"SET", "{payhook}:reindex", third.elements[1].str + " 1"});
+  CtlRun r = ctl({"reindex"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("went on from where an earlier run stopped: 3 events read, 3 indexed"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(ctl({"find", "msg-ev-pending"}).code, 0);
+  EXPECT_EQ(ctl({"find", "msg-ev-delivered"}).code, 1);  // before the position: the stopped walk's part
 }
 
 TEST_F(PayhookctlTest, UsageErrorsAndHelpEverywhere) {

@@ -108,6 +108,27 @@ TEST_F(AdminApiTest, OffWithoutAToken) {
   EXPECT_EQ(api("GET", "/readyz", {}, "").status, 200);
 }
 
+// The operator knows the webhook-id (or an order number), never payhook's id.
+TEST_F(AdminApiTest, FindsAnEventByTheKeyTheProviderSent) {
+  Sink sink({200});
+  start(sink.url(), true);
+  const std::string id = postCallback("msg_order_2003");
+  json j = apiJson("GET", "/v1/events?key=msg_order_2003", 200);
+  ASSERT_EQ(j["events"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["events"][0]["id"], id);
+  EXPECT_EQ(j["events"][0]["key"], "msg_order_2003");
+  EXPECT_EQ(j["events"][0]["route"], "demo");
+  EXPECT_EQ(j["key"], "msg_order_2003");
+  EXPECT_TRUE(j["next_cursor"].is_null());
+  EXPECT_EQ(apiJson("GET", "/v1/events?key=" + id, 200)["events"][0]["key"], "msg_order_2003");
+  EXPECT_EQ(apiJson("GET", "/v1/events?key=msg_order_2003&route=other", 200)["events"].size(), 0u);
+  EXPECT_EQ(apiJson("GET", "/v1/events?key=nothing", 200)["events"].size(), 0u);
+  EXPECT_EQ(api("GET", "/v1/events?key=").status, 400);
+  EXPECT_EQ(api("GET", "/v1/events?key=a%0Ab").status, 400);
+  EXPECT_EQ(api("GET", "/v1/events?key=x&limit=0").status, 400);
+  EXPECT_EQ(api("GET", "/v1/events?key=msg_order_2003", {}, "").status, 401);
+}
+
 // What is stuck, why, and fix it: through the API alone.
 TEST_F(AdminApiTest, FindWhyRetryReplayAndPurge) {
   // 410 buries the first delivery at once; the retry and the replay are delivered; the second event dies.

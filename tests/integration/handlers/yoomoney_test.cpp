@@ -108,6 +108,9 @@ TEST_F(YooMoneyTest, AvisoIsStoredThenAnsweredCode0) {
     "shop_sum_currency_paycash": "643", "shop_sum_bank_paycash": "1001", "payment_payer_code": "42007148320",
     "payment_type": "AC", "payment_datetime": "2011-05-04T20:38:10.000+04:00",
     "custom": {"cps_email": "user@example.com"}}})"));
+  // The row an operator reads, and the invoiceId it is found by, stored in the same script.
+  EXPECT_EQ(ev["ix"], "87.10\nRUB\npaymentAviso\nsucceeded\n55");
+  EXPECT_EQ(redis_.command({"ZSCORE", "{payhook}:find", "55\n" + id.str}).str, "0");
   // One delivery job for the one target.
   auto due = queuedJobs(redis_);
   ASSERT_EQ(due.elements.size(), 1u);

@@ -147,6 +147,7 @@ TEST_F(RedisStoreTest, StoredWritesHashIdemKeyJobsAndIndex) {
   makeStore(redis.url());
   ASSERT_TRUE(waitReady());
   Event e = makeEvent("0190a000-0000-7000-8000-000000000001", "aviso-1");
+  e.listing = {{"2003", "9001", "2003", "bad\nkey", ""}, "87.10", "RUB", "paymentAviso", "succeeded"};
   StoreResult r = storeAndWait(e, spec({"orders", "crm"}, 3600));
   ASSERT_EQ(r.outcome, StoreOutcome::kStored) << r.error;
   EXPECT_EQ(r.event_id, e.id);
@@ -163,6 +164,7 @@ TEST_F(RedisStoreTest, StoredWritesHashIdemKeyJobsAndIndex) {
     packed += std::to_string(part.size()) + ":" + part;
   std::map<std::string, std::string> want = {
       {"e", packed},
+      {"ix", "87.10\nRUB\npaymentAviso\nsucceeded\n2003\n9001"},
       {"state", "pending"},
       {"targets", "orders,crm"},
   };
@@ -182,10 +184,13 @@ TEST_F(RedisStoreTest, StoredWritesHashIdemKeyJobsAndIndex) {
   EXPECT_EQ(targets, (std::vector<std::string>{"crm", "orders"}));
   EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:events", "0", "-1", "WITHSCORES"})),
             (std::vector<std::string>{e.id, "1790000000123"}));
+  // Each key once, as "<key>\n<id>"; a key with a newline or an empty one is not indexed.
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:find", "0", "-1"})),
+            (std::vector<std::string>{"2003\n" + e.id, "9001\n" + e.id}));
   EXPECT_EQ(redis.command({"GET", "{ph}:marker"}).str.size(), 24u);
-  // Nothing else: one hash, one idempotency key, a due set per target, the target set, the event index
-  // and the data marker.
-  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 7);
+  // Nothing else: one hash, one idempotency key, a due set per target, the target set, the event index,
+  // the find index and the data marker.
+  EXPECT_EQ(redis.command({"DBSIZE"}).integer, 8);
 }
 
 TEST_F(RedisStoreTest, NoTargetsIsStoredWithoutJobs) {

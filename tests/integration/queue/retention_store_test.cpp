@@ -42,6 +42,7 @@ Event makeEvent(const std::string& id, int64_t at_ms) {
   e.data_json = R"({"order":"42"})";
   e.idempotency_key = "key-" + id;
   e.raw = RawRequest{"POST", "/hooks/shop", "", "application/json", R"({"order":"42"})"};
+  e.listing.keys = {"order-" + id, "42"};
   return e;
 }
 
@@ -154,7 +155,10 @@ class RetentionStoreTest : public ::testing::Test {
            redis_.command({"ZSCORE", "{ph}:events:done", id}).type != testing::RedisReply::kNil ||
            redis_.command({"ZSCORE", "{ph}:dead", id + "|orders"}).type != testing::RedisReply::kNil ||
            redis_.command({"ZSCORE", "{ph}:due:orders", id + "|orders"}).type != testing::RedisReply::kNil ||
-           redis_.command({"ZSCORE", "{ph}:leased", id + "|orders"}).type != testing::RedisReply::kNil;
+           redis_.command({"ZSCORE", "{ph}:leased", id + "|orders"}).type != testing::RedisReply::kNil ||
+           redis_.command({"ZSCORE", "{ph}:find", "order-" + id + "\n" + id}).type !=
+               testing::RedisReply::kNil ||
+           redis_.command({"ZSCORE", "{ph}:find", "42\n" + id}).type != testing::RedisReply::kNil;
   }
 
   RedisServer redis_;
@@ -200,6 +204,8 @@ TEST_F(RetentionStoreTest, CompleteEventsAreRemovedWholeAfterTheirCompletionAndN
   EXPECT_NE(redis_.command({"ZSCORE", "{ph}:dead", "dead|crm"}).type, testing::RedisReply::kNil);
   EXPECT_TRUE(exists("{ph}:ev:pending"));
   ASSERT_TRUE(show("dead").has_value());
+  // What stays is still found by its keys; what went is not.
+  EXPECT_EQ(redis_.command({"ZRANGEBYLEX", "{ph}:find", "[42\n", "(42\v"}).elements.size(), 2u);
 }
 
 TEST_F(RetentionStoreTest, EachSweepRemovesAtMostItsBatchAndSaysWhenMoreWait) {
@@ -214,6 +220,7 @@ TEST_F(RetentionStoreTest, EachSweepRemovesAtMostItsBatchAndSaysWhenMoreWait) {
   EXPECT_EQ(r.removed, 5);
   EXPECT_FALSE(r.more);
   EXPECT_EQ(redis_.command({"ZCARD", "{ph}:events"}).integer, 0);
+  // The find index went with the events (an empty sorted set is no key).
   EXPECT_EQ(redis_.command({"DBSIZE"}).integer, 25 + 2);  // idempotency keys, marker, the walk's position
 }
 

@@ -1,6 +1,7 @@
 // allpay.kz merchant notifications: signed WebShopResponse documents made by
 // tests/fixtures/allpay/make-fixtures.sh with the xmlsec1 command (allpay publishes no test vector).
 #include "handlers/allpay/allpay.h"
+#include "support/listing_expect.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -116,6 +117,7 @@ TEST(AllpayHandler, SignedPaidNotificationIsAcceptedWithItsFields) {
           R"("payment":{"amount":null,"amount_minor":null,"currency":null,"order_id":"INV-100500",)"
           R"("outcome":"succeeded","provider_payment_id":"7730412","test":false,"warnings":[],"unsigned":[]},)"
           R"("status":"0","status_description":"buyer@example.kz","transaction_id":"7730412"})"));
+  testing::expectListing(a.event, {"INV-100500", "7730412"}, "", "", "0", "succeeded");
 }
 
 // data.payment (README "The normalised payment"): Status 0 or SUCCESS is succeeded, any other failed; the

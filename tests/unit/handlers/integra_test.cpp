@@ -1,5 +1,6 @@
 #include "handlers/integra/integra.h"
 #include "handlers/integra/settings.h"
+#include "support/listing_expect.h"
 
 #include <gtest/gtest.h>
 
@@ -84,6 +85,7 @@ TEST(IntegraHandler, NotifyIsAcceptedWithOk) {
   EXPECT_EQ(data.dump(), std::string(R"({"amount":"100.50","lang":"ru","transaction_id":")") + kId +
                              R"(","user":"9f86d081884c7d65"})");
   EXPECT_EQ(a.event.data_json.find(kToken), std::string::npos);
+  testing::expectListing(a.event, {kId}, "100.50", "", "", "pending");
 }
 
 // The notify settles nothing: the shop's decision and confirmPayment do. Integra names no currency.

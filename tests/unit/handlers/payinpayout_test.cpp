@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/digest.h"
+#include "support/listing_expect.h"
 
 namespace payhook::handlers {
 namespace {
@@ -217,6 +218,7 @@ TEST(PayinPayoutHandler, PublishedInvoiceIsAcceptedAndNormalised) {
   EXPECT_EQ(providerFields(a.event), nlohmann::json::parse(R"({
     "external_id":"123457","service_id":"111","status":"1","unsigned":{"tracker":" gid_..."},
     "payment_in_id":"011111-000082","payment_out_id":"022222-001244","timestamp":"1558429736"})"));
+  testing::expectListing(a.event, {"123457", "011111-000082", "022222-001244"}, "", "", "1", "succeeded");
 }
 
 TEST(PayinPayoutHandler, PublishedTopupIsAcceptedAndNormalised) {

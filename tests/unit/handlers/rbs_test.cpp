@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "handlers/digest.h"
+#include "support/listing_expect.h"
 
 namespace payhook::handlers {
 namespace {
@@ -174,6 +175,8 @@ TEST(Rbs, PublishedHmacVectorIsAcceptedWithTheExactAnswer) {
   EXPECT_EQ(a->event.provider, "rbs");
   EXPECT_TRUE(a->event.verified);
   EXPECT_EQ(a->event.idempotency_key, "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b:approved:1");
+  testing::expectListing(a->event, {"2003", "06cf5599-3f17-7c86-bdbc-bd7d00a8b38b"}, "", "RUB", "approved/1",
+                         "held");
   EXPECT_EQ(withoutPayment(a->event.data_json),
             R"({"md_order":"06cf5599-3f17-7c86-bdbc-bd7d00a8b38b","operation":"approved",)"
             R"("order_number":"2003","status":"1"})");

@@ -1,4 +1,5 @@
 #include "handlers/standard_webhooks/standard_webhooks.h"
+#include "support/listing_expect.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -160,6 +161,7 @@ TEST(StandardWebhooksHandler, AcceptsSignedAndDescribesTheEvent) {
   auto data = nlohmann::json::parse(a.event.data_json);
   EXPECT_EQ(data["webhook_id"], kId);
   EXPECT_EQ(data["payload"]["test"], 2432232314LL);
+  testing::expectListing(a.event, {kId}, "", "", "", "");
 }
 
 TEST(StandardWebhooksHandler, TypeComesFromThePayload) {

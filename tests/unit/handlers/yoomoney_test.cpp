@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/digest.h"
+#include "support/listing_expect.h"
 #include "support/yoomoney_form.h"
 
 namespace payhook::handlers {
@@ -183,6 +184,18 @@ TEST(YooMoney, AvisoIsAcceptedWithTheCode0Answer) {
   EXPECT_EQ(data["unsigned"]["payment_datetime"], "2011-05-04T20:38:10.000+04:00");
   EXPECT_EQ(data["action"], "paymentAviso");
   EXPECT_FALSE(data.contains("md5"));
+  testing::expectListing(a->event, {"55"}, "87.10", "RUB", "paymentAviso", "succeeded");
+}
+
+// An operator finds the payment by the shop's order number first, then by YooMoney's invoiceId.
+TEST(YooMoney, TheOrderNumberAndTheInvoiceIdAreTheKeys) {
+  auto f = vectorFields("paymentAviso");
+  set(&f, "md5", "79512CBC0AE0112D029E9CCFA4BBDA88");
+  set(&f, "orderNumber", "2003");
+  auto v = handler().handle(YooMoneyHandler::kAviso, post(formBody(f), "/yoomoney/aviso"), kNowMs);
+  const auto* a = std::get_if<Accept>(&v);
+  ASSERT_NE(a, nullptr);
+  testing::expectListing(a->event, {"2003", "55"}, "87.10", "RUB", "paymentAviso", "succeeded");
 }
 
 TEST(YooMoney, ActionMustMatchTheEndpoint) {

@@ -88,5 +88,37 @@ TEST(EventRecord, AReceivedAtThatIsNotANumberReadsAsZero) {
   EXPECT_FALSE(e.verified);
 }
 
+// The listing: four values, then the keys the store indexes, one per line.
+TEST(EventRecord, ListingPacksValuesThenKeys) {
+  EventListing l{{"2003", "55"}, "87.10", "RUB", "paymentAviso", "succeeded"};
+  EXPECT_EQ(packListing(l), "87.10\nRUB\npaymentAviso\nsucceeded\n2003\n55");
+  const EventListing back = unpackListing(packListing(l));
+  EXPECT_EQ(back.keys, l.keys);
+  EXPECT_EQ(back.amount, "87.10");
+  EXPECT_EQ(back.currency, "RUB");
+  EXPECT_EQ(back.status, "paymentAviso");
+  EXPECT_EQ(back.outcome, "succeeded");
+  EXPECT_EQ(packListing(EventListing{}), "\n\n\n");
+  EXPECT_TRUE(unpackListing("").keys.empty());
+}
+
+// A value cannot break the lines; a key that no operator types, or a repeated one, is not indexed.
+TEST(EventRecord, ListingKeepsItsLinesWhateverTheValues) {
+  EventListing l{{"a\nb", "", std::string(kListingKeyMax + 1, 'k'), "ok", "ok",
+                  std::string(kListingKeyMax, 'k'), std::string("nul\0", 4), "tab\there"},
+                 "1\n2",
+                 "R\rUB",
+                 "s\x7f",
+                 "o"};
+  const EventListing back = unpackListing(packListing(l));
+  EXPECT_EQ(back.keys, (std::vector<std::string>{"ok", std::string(kListingKeyMax, 'k')}));
+  EXPECT_EQ(back.amount, "1 2");
+  EXPECT_EQ(back.currency, "R UB");
+  EXPECT_EQ(back.status, "s ");
+  EXPECT_EQ(back.outcome, "o");
+  EXPECT_FALSE(isListingKey("tab\there"));
+  EXPECT_TRUE(isListingKey("ЗАКАЗ-2003"));
+}
+
 }  // namespace
 }  // namespace payhook::queue::record

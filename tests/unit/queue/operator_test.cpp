@@ -55,11 +55,17 @@ TEST(OperatorJson, SummaryShape) {
   t.reason = "HTTP 410";
   e.targets.push_back(t);
   e.last_attempt = R"({"attempt":3,"status":410})";
+  e.listing.keys = {"2003", "9001"};
+  e.listing.amount = "87.10";
+  e.listing.currency = "RUB";
+  e.listing.status = "paymentAviso";
+  e.listing.outcome = "succeeded";
   auto j = toJson(e);
   EXPECT_EQ(
       j.dump(),
       R"({"id":"ev1","state":"dead","route":"shop","provider":"yoomoney","type":"yoomoney.payment_aviso",)"
-      R"("received_at":"2026-11-26T10:00:00.123Z","verified":true,"targets":[{"name":"orders","status":"dead",)"
+      R"("received_at":"2026-11-26T10:00:00.123Z","verified":true,"key":"2003","keys":["2003","9001"],)"
+      R"("amount":"87.10","currency":"RUB","status":"paymentAviso","outcome":"succeeded","targets":[{"name":"orders","status":"dead",)"
       R"("attempts":3,"dead_at":"2026-11-26T10:01:00.000Z","reason":"HTTP 410"}],)"
       R"("last_attempt":{"attempt":3,"status":410}})");
 }
