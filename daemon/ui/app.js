@@ -38,6 +38,12 @@
     return span;
   }
 
+  // "2026-12-05T17:08:50.990Z" as "2026-12-05 17:08:50" (UTC, as the API gives it); anything else as it is.
+  function shortTime(v) {
+    const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(text(v));
+    return m ? m[1] + ' ' + m[2] : text(v);
+  }
+
   function timeText(v) {
     if (typeof v === 'number' && v > 0) return new Date(v).toISOString();
     return text(v);
@@ -298,7 +304,7 @@
     const payment = (e.data && e.data.payment) || {};
     return el('tr', {'data-id': text(e.id)},
       el('td', {className: 'id'}, link),
-      el('td', {className: 'nowrap'}, e.received_at),
+      el('td', {className: 'nowrap', title: text(e.received_at)}, shortTime(e.received_at)),
       el('td', {}, e.route),
       el('td', {}, e.provider),
       el('td', {}, e.type),

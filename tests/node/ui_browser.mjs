@@ -117,8 +117,10 @@ try {
     }, eventId);
     check((await page.textContent(`#events-table tr[data-id="${eventId}"] td.key`)).includes(key),
       'the key is not shown in its row');
+    console.log(`ui_browser: the search for ${key} found its event alone`);
   } else {
     await page.locator(`#events-table tr[data-id="${eventId}"]`).waitFor();
+    console.log('ui_browser: rows carry no key yet: the search was sent, the list filter checked instead');
   }
   step = 'filter by route and state';
   await page.click('#f-clear');

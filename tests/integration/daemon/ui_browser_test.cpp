@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -106,6 +107,7 @@ TEST_F(UiBrowserTest, AnOperatorSignsInFindsAnEventAndRetriesADeadOne) {
   std::string output;
   const int rc = runProgram({node, kNodeDir + "/ui_browser.mjs"}, &output);
   for (const auto& [name, value] : env) ::unsetenv(name);
+  std::cout << output;  // which steps ran (the key search activates once rows carry `key`)
   ASSERT_EQ(rc, 0) << output << "\n(screenshots in " << shots << ")\n" << daemon_->logs();
   EXPECT_TRUE(std::filesystem::exists(shots + "/overview.png"));
   EXPECT_TRUE(std::filesystem::exists(shots + "/event.png"));
