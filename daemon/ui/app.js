@@ -346,7 +346,7 @@
   function definitions(dl, pairs) {
     dl.replaceChildren();
     for (const [k, v] of pairs) {
-      if (v === undefined) continue;
+      if (v === undefined || v === null || v === '') continue;
       dl.append(el('dt', {}, k), el('dd', {}, v instanceof Node ? v : text(v)));
     }
   }
@@ -355,7 +355,7 @@
     definitions($('ev-summary'), [
       ['state', badge(e.state)], ['received', e.received_at], ['route', e.route], ['provider', e.provider],
       ['type', e.type], ['verified', e.verified ? 'yes' : 'no'], ['provider key', e.idempotency_key],
-      ['key', e.key], ['amount', e.amount], ['currency', e.currency], ['status', e.status],
+      ['key', e.key === e.idempotency_key ? undefined : e.key], ['amount', e.amount], ['currency', e.currency], ['status', e.status],
       ['decision', e.decision], ['damaged', e.damaged ? 'yes: stored parts do not decode' : undefined]]);
     const targets = $('ev-targets').tBodies[0];
     targets.replaceChildren();
