@@ -115,6 +115,18 @@ AdminApi::AdminApi(queue::Operator& ops, const Clock& clock, const Secret& token
 void AdminApi::setToken(const Secret& token) {
   enabled_ = !token.empty();
   token_digest_ = digest(token.reveal());
+  // A session proves someone knew the old token.
+  if (sessions_) sessions_->endAll();
+}
+
+bool AdminApi::tokenMatches(std::string_view presented) const {
+  const auto d = digest(presented);
+  return enabled_ && sodium_memcmp(d.data(), token_digest_.data(), d.size()) == 0;
+}
+
+SessionAccess AdminApi::access(const http::Request& request) const {
+  if (authorized(request)) return SessionAccess::kGranted;
+  return sessions_ ? checkSession(*sessions_, request) : SessionAccess::kNone;
 }
 
 bool AdminApi::authorized(const http::Request& request) const {
@@ -137,14 +149,25 @@ void AdminApi::handle(http::Request&& request, http::Responder responder) {
     responder.send(error(404, "not found: the /v1 API is off (no [admin] token)"));
     return;
   }
-  if (!authorized(request)) {
+  const SessionAccess granted = access(request);
+  if (granted == SessionAccess::kNone) {
     responder.send(error(401, "unauthorized").withHeader("www-authenticate", "Bearer realm=\"payhook\""));
     return;
   }
+  if (granted == SessionAccess::kForbidden)
+    return responder.send(error(403, "a signed-in page must send its X-CSRF-Token from its own origin"));
   const std::string& path = request.path;
   const std::string& method = request.method;
   const bool get = method == "GET", post = method == "POST";
   const int64_t now = clock_.nowMs();
+
+  if (path == "/v1/live") {
+    if (!get) return responder.send(methodNotAllowed("GET"));
+    if (!live_) return responder.send(error(404, "not found"));
+    http::Response r{200, "application/json", live_(), {}, false};
+    r.headers.push_back({"cache-control", "no-store"});
+    return responder.send(std::move(r));
+  }
 
   if (path == "/v1/stats") {
     if (!get) return responder.send(methodNotAllowed("GET"));

@@ -16,8 +16,12 @@
 #include "daemon/admin.h"
 #include "daemon/admin_api.h"
 #include "daemon/ingest.h"
+#include "daemon/live_status.h"
+#include "daemon/rate_window.h"
 #include "daemon/redis_watch.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/ui_routes.h"
+#include "daemon/ui_session.h"
 #include "daemon/watchdog.h"
 #include "delivery/engine.h"
 #include "handlers/registry.h"
@@ -100,6 +104,9 @@ http::ClientOptions clientOptionsOf(const config::Config& c) {
 
 constexpr uint64_t kAdminMaxConnections = 256;
 
+// How often the queue page's per-minute rates are sampled: six samples make the minute.
+constexpr uint64_t kRateSampleMs = 10'000;
+
 // Descriptors the main listener's connections leave to the rest of the process: curl's connections to
 // targets, the admin listener's, and Redis, listeners, logs and libuv's own.
 uint64_t fdReserveOf(const config::Config& c) {
@@ -126,6 +133,10 @@ struct App::Impl {
   Admin admin;
   queue::Operator ops;  // the /v1 API's operations, on the store's connection
   AdminApi api;
+  UiSessions ui_sessions;  // the queue page's sign-ins; the api checks their cookie
+  UiRoutes ui;             // GET /ui/
+  RateWindow rates;        // per-minute rates for GET /v1/live
+  uv::Timer rate_sample;
   http::Server server;
   http::Server admin_server;
   uv::Signal sigterm, sigint, sighup;
@@ -153,12 +164,16 @@ struct App::Impl {
         admin([this] { return notReady(); }, [this] { return registry.render(); }),
         ops(store, queue::OperatorOptions{c.redis.prefix}),
         api(ops, clock, c.admin.token),
+        ui_sessions(clock),
+        ui(api, ui_sessions, clock),
         server(l, limitsOf(c.server, fdReserveOf(c)),
                [this](http::Request&& r, http::Responder resp) { ingest.handle(std::move(r), resp); }),
         admin_server(l, adminLimits(),
                      [this](http::Request&& r, http::Responder resp) {
                        if (AdminApi::handles(r.path))
                          api.handle(std::move(r), resp);
+                       else if (UiRoutes::handles(r.path))
+                         ui.handle(std::move(r), resp);
                        else
                          admin.handle(std::move(r), resp);
                      }),
@@ -166,6 +181,24 @@ struct App::Impl {
     // A reverse proxy speaks for many clients over its own connections.
     server.setUncappedPeers(proxiesOf(c.server));
     registerMetrics();
+    api.setSessions(&ui_sessions);
+    api.setLive([this] {
+      return liveJson(notReady(), delivery.targetStatus(), rates.rates(clock.nowMs(), rateCounts()));
+    });
+  }
+
+  // The counters behind the queue page's rates, summed over their labels.
+  RateCounts rateCounts() const {
+    RateCounts c;
+    for (const auto& [labels, counter] : ingest_metrics.callbacks->children())
+      c.callbacks += counter->value();
+    for (const auto& [labels, counter] : delivery_metrics.deliveries->children()) {
+      if (labels.size() == 2 && labels[1] == "delivered")
+        c.deliveries += counter->value();
+      else
+        c.failed_deliveries += counter->value();
+    }
+    return c;
   }
 
   std::string notReady() const {
@@ -281,6 +314,11 @@ struct App::Impl {
     refusal_summary.start(
         kRefusalSummaryMs, [this] { ingest.logRefusalSummaries(); }, kRefusalSummaryMs);
     refusal_summary.unref();
+    rates.add(clock.nowMs(), rateCounts());
+    rate_sample = uv::Timer(loop);
+    rate_sample.start(
+        kRateSampleMs, [this] { rates.add(clock.nowMs(), rateCounts()); }, kRateSampleMs);
+    rate_sample.unref();
     // A blocking lookup of a target's host name would stall every callback on the loop.
     if (!http::Client::asyncDnsAvailable())
       return Error{"libcurl was built without an asynchronous resolver (CURL_VERSION_ASYNCHDNS)"};
@@ -394,6 +432,7 @@ struct App::Impl {
     finished = true;
     shutdown_timer.close();
     refusal_summary.close();
+    rate_sample.close();
     ingest.logRefusalSummaries();
     activation_wait.close();
     watchdog.stop();

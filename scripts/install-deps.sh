@@ -97,3 +97,12 @@ if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$node_want" ]]; then
   npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
   echo "$node_want" >"$node_stamp"
 fi
+
+# The queue page's browser test (tests/node/ui_browser.mjs) drives Debian's Chromium through playwright-core,
+# which never downloads a browser of its own; DejaVu gives its screenshots readable text.
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "install-deps: installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
