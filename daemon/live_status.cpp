@@ -7,18 +7,6 @@
 namespace payhook::daemon {
 namespace {
 
-const char* breakerName(delivery::CircuitBreaker::State s) {
-  switch (s) {
-    case delivery::CircuitBreaker::State::kClosed:
-      return "closed";
-    case delivery::CircuitBreaker::State::kHalfOpen:
-      return "half_open";
-    case delivery::CircuitBreaker::State::kOpen:
-      return "open";
-  }
-  return "closed";
-}
-
 // One decimal is all a person reads off a rate.
 double rounded(double v) {
   return std::round(v * 10.0) / 10.0;
@@ -33,7 +21,7 @@ std::string liveJson(const std::string& not_ready,
   j["targets"] = nlohmann::ordered_json::array();
   for (const auto& [name, st] : targets)
     j["targets"].push_back(
-        {{"name", name}, {"breaker", breakerName(st.breaker)}, {"in_flight", st.in_flight}});
+        {{"name", name}, {"breaker", delivery::breakerStateName(st.breaker)}, {"in_flight", st.in_flight}});
   j["per_minute"] = {{"callbacks", rounded(rates.callbacks)},
                      {"deliveries", rounded(rates.deliveries)},
                      {"failed_deliveries", rounded(rates.failed_deliveries)},
