@@ -139,14 +139,14 @@ void RedisStore::storeUnlessNoted(const Event& event, const StoreSpec& spec, con
 }
 
 void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view note_key, Done done) {
+  const uint32_t slot = takeSlot();
+  PendingStore& p = pending_[slot];
+  p.done = std::move(done);
   // The store script's flags: '1' for a target not yet added to {p}:targets in this connection generation.
   // The set only grows (nothing removes a name), so one SADD per name and generation keeps it complete; a
   // target counts as added once a store that carried its flag stored (a duplicate returns before the
   // SADD), and a new connection, or a Redis found without our data, starts over. The delivery sweep adds
   // every configured target too, which repairs the set after a flush the heartbeat has not noticed yet.
-  const uint32_t slot = takeSlot();
-  PendingStore& p = pending_[slot];
-  p.done = std::move(done);
   std::string flags;
   for (const auto& t : spec.targets) {
     auto it = registered_.find(t);
