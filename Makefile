@@ -8,7 +8,7 @@ FUZZ_BUILD   ?= build-fuzz
 DEB_BUILD    ?= build-deb
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test format-check test-unit test-integration test-reliability test-asan bench bench-million fuzz deb test-deb \
+.PHONY: all deps build run test format-check test-unit test-integration test-reliability test-asan bench bench-million fuzz deb test-deb test-systemd \
         format clean
 
 all: build
@@ -95,6 +95,13 @@ deb:
 # Installs the .deb into a fresh Debian 12 root (debootstrap) and runs it there; see the script.
 test-deb: deb
 	scripts/test-deb.sh $(DEB_BUILD)
+
+# The .deb under a real systemd: a Debian 12 root (mmdebstrap, cached in $(DEB_BUILD)/systemd/) booted
+# with systemd-nspawn, the package installed with apt, then start, socket activation, reload, kill -9,
+# watchdog, stop, journal, security and purge checks, one line each; see the script.
+test-systemd: deb
+	@scripts/install-deps.sh --systemd
+	scripts/test-systemd.sh $(DEB_BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')

@@ -11,12 +11,16 @@
 namespace payhook::log {
 namespace {
 
-// Any one field (or message) longer than this is cut: whatever a caller forgot to clip, a client's text can
-// bloat a line only so far.
-constexpr size_t kMaxFieldBytes = 1024;
-
 Level g_level = Level::kInfo;
 Format g_format = Format::kJson;
+StructuredWriter g_structured = nullptr;
+
+template <typename T>
+T bounded(T value) {
+  return value;
+}
+
+}  // namespace
 
 const char* levelName(Level l) {
   switch (l) {
@@ -32,15 +36,13 @@ const char* levelName(Level l) {
   return "info";
 }
 
-template <typename T>
-T bounded(T value) {
-  return value;
-}
 std::string bounded(std::string_view text) {
   return text.size() <= kMaxFieldBytes ? std::string(text) : truncateUtf8(text, kMaxFieldBytes);
 }
 
-}  // namespace
+void setStructuredWriter(StructuredWriter writer) {
+  g_structured = writer;
+}
 
 void configure(Level level, Format format) {
   g_level = level;
@@ -62,8 +64,25 @@ bool enabled(Level level) {
   return level >= g_level;
 }
 
+std::string textOf(std::string_view msg, std::initializer_list<Field> fields) {
+  std::string line = bounded(msg);
+  for (const auto& f : fields) {
+    line += " ";
+    line += f.key;
+    line += "=";
+    std::visit(
+        [&](const auto& v) {
+          nlohmann::json j = bounded(v);
+          line += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        },
+        f.value);
+  }
+  return line;
+}
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
+  if (g_structured != nullptr && g_structured(level, msg, fields)) return;
   std::string ts = formatIso8601Utc(SystemClock().nowMs());
   std::string line;
   if (g_format == Format::kJson) {
@@ -77,18 +96,7 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
     // Replace invalid UTF-8 from untrusted input instead of throwing from a log call.
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = ts + " " + levelName(level) + " " + bounded(msg);
-    for (const auto& f : fields) {
-      line += " ";
-      line += f.key;
-      line += "=";
-      std::visit(
-          [&](const auto& v) {
-            nlohmann::json j = bounded(v);
-            line += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-          },
-          f.value);
-    }
+    line = ts + " " + levelName(level) + " " + textOf(msg, fields);
   }
   line += '\n';
   // One write per line so lines from concurrent writers never interleave.

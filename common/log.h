@@ -4,6 +4,7 @@
 // write to it. Never pass a secret as a field: Secret has no conversion that would allow it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -30,6 +31,19 @@ struct Field {
 };
 
 void configure(Level level, Format format);
+
+// A destination that takes a line's parts as they are (the journal's native fields) instead of a
+// formatted line on stderr. It answers false when it could not take the line, which then goes to stderr.
+using StructuredWriter = bool (*)(Level level, std::string_view msg, std::initializer_list<Field> fields);
+void setStructuredWriter(StructuredWriter writer);
+
+// Any one field (or message) longer than this is cut: whatever a caller forgot to clip, a client's text can
+// bloat a line only so far. Structured writers cut at the same length.
+constexpr size_t kMaxFieldBytes = 1024;
+std::string bounded(std::string_view text);
+const char* levelName(Level level);
+// The text format's line without its time and level: msg key="value" key=42 ...
+std::string textOf(std::string_view msg, std::initializer_list<Field> fields);
 bool parseLevel(std::string_view text, Level* out);
 bool enabled(Level level);
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});

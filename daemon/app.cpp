@@ -466,7 +466,8 @@ struct App::Impl {
     if (!errors.empty() || !table) {
       for (const auto& e : errors) log::error("reload refused, keeping the running config", {{"problem", e}});
       reloads->with({"refused"}).inc();
-      notifyReady("reload refused; running the previous config");
+      notifyReady(errors.empty() ? std::string("reload refused, running the previous config")
+                                 : "reload refused, running the previous config: " + errors.front());
       return;
     }
     const auto& next = *loaded.config;

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "daemon/ingest.h"
+#include "daemon/journal_log.h"
 #include "handlers/registry.h"
 #include "uv/loop.h"
 
@@ -86,18 +87,33 @@ int main(int argc, char** argv) {
     auto built = payhook::daemon::RouteTable::build(*loaded.config, &errors);
     (void)built;
   }
-  for (const auto& w : loaded.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  // Under systemd (ExecStartPre=, ExecReload=, ExecStart=) stderr is a journal stream: a "<N>" prefix gives
+  // each line its priority. These go through the stream, not native entries, because the stream carries the
+  // unit's name even when a short --check has exited before journald looks at it.
+  const bool journal = payhook::daemon::stderrIsJournal();
+  auto say = [journal](payhook::log::Level level, const std::string& text) {
+    if (journal)
+      std::fprintf(stderr, "<%d>%s\n", payhook::daemon::journalPriority(level), text.c_str());
+    else
+      std::fprintf(level == payhook::log::Level::kInfo ? stdout : stderr, "%s%s\n",
+                   level == payhook::log::Level::kWarn ? "warning: " : "", text.c_str());
+  };
+  // A running daemon logs the warnings itself, below.
+  if (args.check || !errors.empty())
+    for (const auto& w : loaded.warnings) say(payhook::log::Level::kWarn, w);
   if (!errors.empty()) {
-    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
-    std::fprintf(stderr, "payhookd: %zu problem%s in %s\n", errors.size(), errors.size() == 1 ? "" : "s",
-                 args.config.c_str());
+    for (const auto& e : errors) say(payhook::log::Level::kError, e);
+    say(payhook::log::Level::kError, "payhookd: " + std::to_string(errors.size()) +
+                                         (errors.size() == 1 ? " problem in " : " problems in ") +
+                                         args.config);
     return 2;
   }
   if (args.check) {
-    std::printf("%s: ok\n", args.config.c_str());
+    say(payhook::log::Level::kInfo, args.config + ": ok");
     return 0;
   }
 
+  if (journal) payhook::daemon::logToJournal();
   const auto& cfg = *loaded.config;
   payhook::log::Level level = payhook::log::Level::kInfo;
   payhook::log::parseLevel(cfg.log.level, &level);

@@ -21,6 +21,10 @@ fi
 if [[ "${1:-}" == --deb ]]; then
   pkgs+=(lintian debootstrap dpkg-dev)
 fi
+# `make test-systemd` (or --systemd): systemd-nspawn boots the Debian 12 root that mmdebstrap makes.
+if [[ "${1:-}" == --systemd ]]; then
+  pkgs+=(systemd-container mmdebstrap)
+fi
 
 SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO=sudo
