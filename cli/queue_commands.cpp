@@ -227,6 +227,9 @@ int statsCommand(const std::vector<std::string>& args, const std::string& config
       }
       std::string out;
       out += "redis    " + session.redactedUrl() + " (prefix \"" + session.prefix() + "\")\n";
+      out += "role     " + (s.role.empty() ? std::string("unknown") : s.role) + " at " + s.redis_at + ", " +
+             (s.replicas >= 0 ? std::to_string(s.replicas) : std::string("?")) + " replica(s) online" +
+             (s.min_replicas > 0 ? ", min_replicas " + std::to_string(s.min_replicas) : std::string()) + "\n";
       out += "events   " + std::to_string(s.events) + " (" + std::to_string(s.completed) +
              " complete, removed once their retention has passed)\n";
       out += "memory   " + memoryCell(s.memory) + "\n";

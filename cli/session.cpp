@@ -26,6 +26,7 @@ bool Session::open(const std::string& config_path) {
   const auto& r = loaded.config->redis;
   options_.url = r.url;
   options_.password = r.password;
+  options_.sentinel_password = r.sentinel_password;
   options_.prefix = r.prefix;
   options_.store_timeout_ms = std::max<uint64_t>(r.store_timeout_ms, 5'000);  // an operator can wait
   options_.heartbeat_ms = 0;

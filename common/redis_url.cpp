@@ -9,6 +9,8 @@
 #include <charconv>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace payhook {
 
@@ -62,22 +64,61 @@ Result<RedisAddress> parseUnixUrl(std::string_view rest) {
   return a;
 }
 
+// "user:password" before the last '@' (the password may hold '@' or '/' unescaped), removed from `rest`.
+std::string parseUserInfo(std::string_view* rest, RedisAddress* a) {
+  auto at = rest->rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string_view userinfo = rest->substr(0, at);
+  *rest = rest->substr(at + 1);
+  auto colon = userinfo.find(':');
+  if (colon == std::string_view::npos)
+    return "redis URL: user information without ':' (write redis://:password@host or "
+           "redis://user:password@host)";
+  if (!percentDecode(userinfo.substr(0, colon), &a->username)) return "redis URL: bad %-escape in the user";
+  if (!percentDecode(userinfo.substr(colon + 1), &a->password))
+    return "redis URL: bad %-escape in the password";
+  return {};
+}
+
+// "host", "host:port", "[v6]" or "[v6]:port".
+std::string parseHostPort(std::string_view rest, RedisEndpoint* out) {
+  std::string_view host, port;
+  if (rest.starts_with('[')) {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return "redis URL: '[' without ']' around an IPv6 address";
+    host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return "redis URL: junk after the IPv6 address";
+      port = after.substr(1);
+      if (port.empty()) return "redis URL: empty port";
+    }
+    if (host.find(':') == std::string_view::npos) return "redis URL: brackets around a non-IPv6 host";
+  } else {
+    auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      if (port.empty()) return "redis URL: empty port";
+      if (port.find(':') != std::string_view::npos)
+        return "redis URL: an IPv6 address must be written in brackets, e.g. redis://[::1]:6379";
+    }
+  }
+  if (host.empty()) return "redis URL: no host";
+  for (char c : host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':' ||
+          c == '%'))
+      return "redis URL: invalid character in the host";
+  // A zone id is written "%25eth0" in URLs; the resolver wants "%eth0".
+  if (!percentDecode(host, &out->host)) return "redis URL: bad %-escape in the host";
+  if (!port.empty() && (!parseNumber(port, 65535, &out->port) || out->port == 0))
+    return "redis URL: port must be a number from 1 to 65535";
+  return {};
+}
+
 Result<RedisAddress> parseTcpUrl(std::string_view rest) {
   RedisAddress a;
-  // The password may hold '@' or '/' unescaped, so the last '@' ends the user information.
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    auto colon = userinfo.find(':');
-    if (colon == std::string_view::npos)
-      return Error{
-          "redis URL: user information without ':' (write redis://:password@host or "
-          "redis://user:password@host)"};
-    if (!percentDecode(userinfo.substr(0, colon), &a.username))
-      return Error{"redis URL: bad %-escape in the user"};
-    if (!percentDecode(userinfo.substr(colon + 1), &a.password))
-      return Error{"redis URL: bad %-escape in the password"};
-  }
+  if (std::string e = parseUserInfo(&rest, &a); !e.empty()) return Error{e};
   if (rest.find('?') != std::string_view::npos)
     return Error{"redis URL: query parameters are not supported (put the db in the path: /N)"};
   std::string_view path;
@@ -85,39 +126,71 @@ Result<RedisAddress> parseTcpUrl(std::string_view rest) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
-  std::string_view host, port;
-  if (rest.starts_with('[')) {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return Error{"redis URL: '[' without ']' around an IPv6 address"};
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return Error{"redis URL: junk after the IPv6 address"};
-      port = after.substr(1);
-      if (port.empty()) return Error{"redis URL: empty port"};
-    }
-    if (host.find(':') == std::string_view::npos) return Error{"redis URL: brackets around a non-IPv6 host"};
-  } else {
-    auto colon = rest.find(':');
-    host = rest.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = rest.substr(colon + 1);
-      if (port.empty()) return Error{"redis URL: empty port"};
-      if (port.find(':') != std::string_view::npos)
-        return Error{"redis URL: an IPv6 address must be written in brackets, e.g. redis://[::1]:6379"};
-    }
-  }
-  if (host.empty()) return Error{"redis URL: no host"};
-  for (char c : host)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':' ||
-          c == '%'))
-      return Error{"redis URL: invalid character in the host"};
-  // A zone id is written "%25eth0" in URLs; the resolver wants "%eth0".
-  if (!percentDecode(host, &a.host)) return Error{"redis URL: bad %-escape in the host"};
-  if (!port.empty() && (!parseNumber(port, 65535, &a.port) || a.port == 0))
-    return Error{"redis URL: port must be a number from 1 to 65535"};
+  RedisEndpoint ep{{}, 6379};
+  if (std::string e = parseHostPort(rest, &ep); !e.empty()) return Error{e};
+  a.host = std::move(ep.host);
+  a.port = ep.port;
   if (!path.empty() && !parseNumber(path, kMaxDb, &a.db))
     return Error{"redis URL: the path must be a database number, e.g. /0"};
+  return a;
+}
+
+// The comma-separated sentinels or seed nodes of redis+sentinel:// and redis+cluster://.
+std::string parseSeeds(std::string_view list, int default_port, std::vector<RedisEndpoint>* out) {
+  constexpr size_t kMaxSeeds = 64;
+  while (true) {
+    auto comma = list.find(',');
+    RedisEndpoint ep{{}, default_port};
+    if (std::string e = parseHostPort(list.substr(0, comma), &ep); !e.empty()) return e;
+    out->push_back(std::move(ep));
+    if (out->size() > kMaxSeeds) return "redis URL: more than 64 hosts";
+    if (comma == std::string_view::npos) return {};
+    list = list.substr(comma + 1);
+  }
+}
+
+// redis+sentinel://[user:password@]host[:port][,host[:port]...]/master-name[/db]
+Result<RedisAddress> parseSentinelUrl(std::string_view rest) {
+  RedisAddress a;
+  a.mode = RedisMode::kSentinel;
+  a.port = 0;
+  if (std::string e = parseUserInfo(&rest, &a); !e.empty()) return Error{e};
+  if (rest.find('?') != std::string_view::npos)
+    return Error{"sentinel URL: query parameters are not supported"};
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos)
+    return Error{"sentinel URL: no master name (want redis+sentinel://host:26379,host:26379/mymaster)"};
+  std::string_view path = rest.substr(slash + 1);
+  if (std::string e = parseSeeds(rest.substr(0, slash), 26379, &a.seeds); !e.empty())
+    return Error{"sentinel URL: " + e.substr(e.find(':') + 2)};
+  auto db_slash = path.find('/');
+  std::string_view name = path.substr(0, db_slash);
+  if (name.empty()) return Error{"sentinel URL: empty master name"};
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'))
+      return Error{"sentinel URL: the master name may hold letters, digits, '.', '-' and '_' only"};
+  a.master_name = std::string(name);
+  if (db_slash != std::string_view::npos && !parseNumber(path.substr(db_slash + 1), kMaxDb, &a.db))
+    return Error{"sentinel URL: after the master name, only a database number, e.g. /mymaster/0"};
+  return a;
+}
+
+// redis+cluster://[user:password@]host[:port][,host[:port]...][/0]
+Result<RedisAddress> parseClusterUrl(std::string_view rest) {
+  RedisAddress a;
+  a.mode = RedisMode::kCluster;
+  a.port = 0;
+  if (std::string e = parseUserInfo(&rest, &a); !e.empty()) return Error{e};
+  if (rest.find('?') != std::string_view::npos)
+    return Error{"cluster URL: query parameters are not supported"};
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    std::string_view path = rest.substr(slash + 1);
+    if (!path.empty() && path != "0")
+      return Error{"cluster URL: Redis Cluster has database 0 only; leave the path out or write /0"};
+    rest = rest.substr(0, slash);
+  }
+  if (std::string e = parseSeeds(rest, 6379, &a.seeds); !e.empty())
+    return Error{"cluster URL: " + e.substr(e.find(':') + 2)};
   return a;
 }
 
@@ -126,8 +199,12 @@ Result<RedisAddress> parseTcpUrl(std::string_view rest) {
 Result<RedisAddress> parseRedisUrl(std::string_view url) {
   if (url.starts_with("redis://")) return parseTcpUrl(url.substr(8));
   if (url.starts_with("unix:")) return parseUnixUrl(url.substr(5));
+  if (url.starts_with("redis+sentinel://")) return parseSentinelUrl(url.substr(17));
+  if (url.starts_with("redis+cluster://")) return parseClusterUrl(url.substr(16));
   if (url.starts_with("rediss://")) return Error{"redis URL: TLS (rediss://) is not supported"};
-  return Error{"redis URL must start with redis:// or unix: (e.g. redis://127.0.0.1:6379/0)"};
+  return Error{
+      "redis URL must start with redis://, unix:, redis+sentinel:// or redis+cluster:// (e.g. "
+      "redis://127.0.0.1:6379/0)"};
 }
 
 std::string redactRedisUrl(std::string_view url) {

@@ -33,8 +33,10 @@ const std::vector<std::string_view> kServerKeys{"listen",          "max_body",  
                                                 "write_timeout", "max_connections_per_address"};
 // clang-format on
 const std::vector<std::string_view> kAdminKeys{"listen", "token_file", "token"};
-const std::vector<std::string_view> kRedisKeys{"url",      "prefix",        "store_timeout",
-                                               "password", "password_file", "retention"};
+const std::vector<std::string_view> kRedisKeys{
+    "url",           "prefix",         "store_timeout",     "password",
+    "password_file", "retention",      "sentinel_password", "sentinel_password_file",
+    "min_replicas",  "replica_timeout"};
 const std::vector<std::string_view> kLogKeys{"format", "level", "refusals_per_second", "refusal_burst"};
 const std::vector<std::string_view> kDeliveryKeys{"lease_timeout", "sweep_interval"};
 const std::vector<std::string_view> kTargetKeys{
@@ -208,6 +210,32 @@ void Loader::readRedis(TableReader& t) {
   if (auto v = t.duration("store_timeout", 1)) redis.store_timeout_ms = *v;
   if (auto v = t.duration("retention", 1'000)) redis.retention_ms = *v;
   if (t.has("retention")) retention_line_ = t.lineOf("retention");
+  if (auto password = readSingleSecret(t, "sentinel_password")) {
+    if (auto parsed = parseRedisUrl(redis.url); parsed && parsed->mode != RedisMode::kSentinel)
+      t.error(t.has("sentinel_password") ? "sentinel_password" : "sentinel_password_file",
+              "is for a redis+sentinel:// url only");
+    else
+      redis.sentinel_password = std::move(*password);
+  }
+  if (auto v = t.integer("min_replicas", 0)) {
+    if (*v > 16)
+      t.error("min_replicas", "must be at most 16");
+    else
+      redis.min_replicas = *v;
+  }
+  if (auto v = t.duration("replica_timeout", 1)) {
+    // A WAIT holds the store's one connection: everything queued behind it waits as long.
+    if (*v > 10'000)
+      t.error("replica_timeout", "must be at most 10s: every command waits behind a WAIT");
+    else
+      redis.replica_timeout_ms = *v;
+  }
+  // WAIT is a command like any other: if it outlived store_timeout the connection would be dropped.
+  if (redis.min_replicas > 0 && redis.replica_timeout_ms >= redis.store_timeout_ms)
+    t.error(t.has("replica_timeout") ? "replica_timeout" : "min_replicas",
+            "replica_timeout (" + std::to_string(redis.replica_timeout_ms) +
+                " ms) must be shorter than store_timeout (" + std::to_string(redis.store_timeout_ms) +
+                " ms)");
 }
 
 void Loader::readLog(TableReader& t) {

@@ -54,6 +54,12 @@ struct RedisConfig {
   uint64_t store_timeout_ms = 2'000;
   // Complete events are removed this long after completion; at least every route's idempotency_ttl.
   uint64_t retention_ms = 30ull * 24 * 3'600'000;
+  // redis+sentinel:// only: the sentinels' own password (sentinel_password_file), when they require one.
+  Secret sentinel_password;
+  // A callback is acknowledged only once this many replicas confirmed its store (WAIT); 0: on the
+  // master's answer alone.
+  uint64_t min_replicas = 0;
+  uint64_t replica_timeout_ms = 500;  // WAIT's timeout
 };
 
 struct LogConfig {

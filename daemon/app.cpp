@@ -29,6 +29,7 @@
 #include "http/server.h"
 #include "queue/operator.h"
 #include "queue/redis_event_store.h"
+#include "redis/replication_info.h"
 #include "uv/handle.h"
 
 namespace payhook::daemon {
@@ -68,6 +69,9 @@ queue::RedisStoreOptions storeOptionsOf(const config::RedisConfig& r) {
   o.password = r.password;
   o.prefix = r.prefix;
   o.store_timeout_ms = r.store_timeout_ms;
+  o.sentinel_password = r.sentinel_password;
+  o.min_replicas = static_cast<uint32_t>(r.min_replicas);
+  o.replica_timeout_ms = r.replica_timeout_ms;
   return o;
 }
 
@@ -76,6 +80,7 @@ RedisWatchOptions watchOptionsOf(const config::Config& c) {
   o.prefix = c.redis.prefix;
   o.retention_ms = c.redis.retention_ms;
   o.sweep_interval_ms = c.delivery.sweep_interval_ms;
+  o.min_replicas = static_cast<uint32_t>(c.redis.min_replicas);
   return o;
 }
 
@@ -205,6 +210,7 @@ struct App::Impl {
     if (stopping) return "stopping";
     if (!store.ready()) return "redis unreachable";
     if (!watch.writesRefused().empty()) return "redis refuses writes: " + watch.writesRefused();
+    if (std::string r = watch.replicasShort(); !r.empty()) return "redis: too few replicas: " + r;
     return {};
   }
 
@@ -264,6 +270,33 @@ struct App::Impl {
                    "1 while Redis refuses writes (out of memory, a replica, cannot save): /readyz says 503",
                    {},
                    [this](const metrics::GaugeSample& s) { s({}, watch.writesRefused().empty() ? 0 : 1); });
+    registry.gauge("payhook_redis_replicas",
+                   "Replicas of the Redis master in state online (INFO replication), probed every second", {},
+                   [this](const metrics::GaugeSample& s) {
+                     if (watch.replication().online >= 0)
+                       s({}, static_cast<double>(watch.replication().online));
+                   });
+    registry.gauge("payhook_redis_min_replicas", "[redis] min_replicas: replicas a store must reach", {},
+                   [this](const metrics::GaugeSample& s) {
+                     s({}, static_cast<double>(store.connection().minReplicas()));
+                   });
+    registry.counterFrom("payhook_redis_replica_waits_total",
+                         "Stores whose replica confirmation (WAIT) ended so: confirmed, short (too few "
+                         "replicas in replica_timeout: answered 503), failed (connection lost)",
+                         {"outcome"}, [this](const metrics::GaugeSample& s) {
+                           const auto& w = store.connection().replicaWaits();
+                           s({"confirmed"}, static_cast<double>(w.confirmed));
+                           s({"short"}, static_cast<double>(w.short_of));
+                           s({"failed"}, static_cast<double>(w.failed));
+                         });
+    registry.gauge(
+        "payhook_redis_ack_loss_possible",
+        "1 when a crash of the Redis host can lose acknowledged callbacks (appendonly off and "
+        "min_replicas 0); absent while unknown",
+        {}, [this](const metrics::GaugeSample& s) {
+          if (!watch.appendonly().empty())
+            s({}, redis::ackLossPossible(watch.appendonly(), store.connection().minReplicas()) ? 1 : 0);
+        });
     registry.gauge("payhook_redis_used_memory_bytes", "Redis' used_memory (INFO memory), probed every second",
                    {}, [this](const metrics::GaugeSample& s) {
                      if (watch.known()) s({}, static_cast<double>(watch.health().memory.used));
@@ -476,6 +509,9 @@ struct App::Impl {
     if (b.listen != a.listen || next.admin.listen != config.admin.listen ||
         next.redis.url != config.redis.url || next.redis.prefix != config.redis.prefix ||
         next.redis.store_timeout_ms != config.redis.store_timeout_ms ||
+        next.redis.min_replicas != config.redis.min_replicas ||
+        next.redis.replica_timeout_ms != config.redis.replica_timeout_ms ||
+        !constantTimeEqual(next.redis.sentinel_password.reveal(), config.redis.sentinel_password.reveal()) ||
         !constantTimeEqual(next.redis.password.reveal(), config.redis.password.reveal()) ||
         b.max_body != a.max_body || b.max_header_bytes != a.max_header_bytes ||
         b.max_headers != a.max_headers || b.header_timeout_ms != a.header_timeout_ms ||

@@ -43,7 +43,14 @@ void RedisWatch::stop() {
 }
 
 void RedisWatch::probe() {
-  if (stopped_ || probing_ || !store_.ready()) return;
+  if (stopped_ || !store_.ready()) return;
+  probeReplication();
+  if (persistence_gen_ != store_.connection().generation()) {
+    // Another connection may be another master: what the last one said of its replicas is stale.
+    replication_ = redis::ReplicationInfo{};
+    readPersistence();
+  }
+  if (probing_) return;
   probing_ = true;
   std::weak_ptr<bool> alive = alive_;
   retention_.probe([this, alive](Result<queue::RedisHealth> r) {
@@ -74,6 +81,73 @@ void RedisWatch::onProbe(Result<queue::RedisHealth> result) {
   }
   health_ = std::move(h);
   known_ = true;
+}
+
+std::string RedisWatch::replicasShort() const {
+  if (options_.min_replicas == 0) return {};
+  if (replication_.online < 0) return "replicas not counted yet";
+  if (replication_.online >= static_cast<int64_t>(options_.min_replicas)) return {};
+  return std::to_string(replication_.online) + " replica(s) online, min_replicas is " +
+         std::to_string(options_.min_replicas);
+}
+
+void RedisWatch::probeReplication() {
+  if (replication_probing_) return;
+  replication_probing_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  store_.connection().command({"INFO", "replication"}, [this, alive](redis::ScriptReply r) {
+    if (alive.expired()) return;
+    replication_probing_ = false;
+    if (!r.ok() || r.value.type != redis::ScriptValue::Type::kString) {
+      log::debug("redis: INFO replication failed", {{"error", r.error}});
+      return;
+    }
+    const bool first = replication_.online < 0;
+    const std::string before = replicasShort();
+    replication_ = redis::parseReplicationInfo(r.value.str);
+    const std::string now = replicasShort();
+    if (now != before && options_.min_replicas > 0 && !(first && now.empty())) {
+      if (!now.empty())
+        log::error("redis: too few replicas, callbacks are answered 503 and /readyz says not ready",
+                   {{"reason", now}});
+      else
+        log::info(
+            "redis: enough replicas online again",
+            {{"online", replication_.online}, {"min_replicas", static_cast<int64_t>(options_.min_replicas)}});
+    }
+  });
+}
+
+// Once per connection: the new master may be set up differently.
+void RedisWatch::readPersistence() {
+  persistence_gen_ = store_.connection().generation();
+  std::weak_ptr<bool> alive = alive_;
+  store_.connection().command({"CONFIG", "GET", "appendonly", "appendfsync"}, [this,
+                                                                               alive](redis::ScriptReply r) {
+    if (alive.expired()) return;
+    appendonly_.clear();
+    appendfsync_.clear();
+    if (r.ok() && r.value.type == redis::ScriptValue::Type::kArray) {
+      const auto& e = r.value.elements;
+      for (size_t i = 0; i + 1 < e.size(); i += 2) {
+        if (e[i].str == "appendonly") appendonly_ = e[i + 1].str;
+        if (e[i].str == "appendfsync") appendfsync_ = e[i + 1].str;
+      }
+    }
+    if (appendonly_.empty()) {
+      log::info("redis: cannot read appendonly (CONFIG GET refused); the loss window on a crash is unknown",
+                {{"error", r.error}});
+      return;
+    }
+    if (redis::ackLossPossible(appendonly_, options_.min_replicas)) {
+      if (!loss_warned_)
+        log::warn(
+            "redis: a crash of the Redis host can lose acknowledged callbacks: appendonly is off and "
+            "min_replicas is 0 (docs/reliability.md, \"What Redis promises\")",
+            {{"appendonly", appendonly_}, {"appendfsync", appendfsync_}});
+      loss_warned_ = true;
+    }
+  });
 }
 
 void RedisWatch::sweep() {

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "queue/retention.h"
+#include "redis/replication_info.h"
 #include "uv/handle.h"
 
 namespace payhook::daemon {
@@ -28,6 +29,8 @@ struct RedisWatchOptions {
   size_t sweep_max = 100;
   // Pause between batches while a backlog drains: Redis serves everyone else in between.
   uint64_t drain_pause_ms = 10;
+  // [redis] min_replicas: readiness needs this many online replicas.
+  uint32_t min_replicas = 0;
 };
 
 class RedisWatch {
@@ -49,12 +52,22 @@ class RedisWatch {
   // The last probe's answer; `known` false before the first.
   const queue::RedisHealth& health() const { return health_; }
   bool known() const { return known_; }
+  // INFO replication as of the last probe (role, replicas connected and online).
+  const redis::ReplicationInfo& replication() const { return replication_; }
+  // appendonly and appendfsync as read after the last connect; empty when unknown (CONFIG refused).
+  const std::string& appendonly() const { return appendonly_; }
+  const std::string& appendfsync() const { return appendfsync_; }
+  // Why a callback cannot be acknowledged now for want of replicas (fewer online than min_replicas), or
+  // empty.
+  std::string replicasShort() const;
   // Events removed by this process's sweeps.
   uint64_t removed() const { return removed_; }
 
  private:
   void probe();
   void onProbe(Result<queue::RedisHealth> result);
+  void probeReplication();
+  void readPersistence();
   void sweep();
   void onSwept(Result<queue::RetentionReport> result);
 
@@ -70,6 +83,12 @@ class RedisWatch {
   bool stopped_ = false;
   bool scan_logged_ = false;
   uint64_t removed_ = 0;
+  redis::ReplicationInfo replication_;
+  bool replication_probing_ = false;
+  std::string appendonly_;
+  std::string appendfsync_;
+  uint64_t persistence_gen_ = 0;  // the connection generation appendonly was read in
+  bool loss_warned_ = false;
   int64_t indexed_ = 0;  // older events the index walk found, logged once it finishes
   uv_loop_t* loop_;
   uv::Timer probe_timer_;

@@ -3,6 +3,7 @@
 #include "queue/event_record.h"
 #include "queue/lua_scripts.h"
 #include "queue/retention.h"
+#include "redis/replication_info.h"
 #include "redis/script_reply.h"
 
 #include <algorithm>
@@ -504,7 +505,22 @@ void reindexStep(const std::shared_ptr<ReindexWalk>& walk) {
 void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb) {
   store_.runScript(stats_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_),
                    {key_prefix_, number(now_ms), number(static_cast<int64_t>(kStatsDeadScan))},
-                   [cb = std::move(cb), now_ms](ScriptReply r) { cb(parseStats(r, now_ms)); });
+                   [this, cb = std::move(cb), now_ms](ScriptReply r) mutable {
+                     auto stats = parseStats(r, now_ms);
+                     if (!stats) return cb(std::move(stats));
+                     redis::Connection& conn = store_.connection();
+                     stats->redis_at = conn.endpoint();
+                     stats->min_replicas = conn.minReplicas();
+                     conn.command({"INFO", "replication"},
+                                  [cb = std::move(cb), stats = std::move(stats)](ScriptReply info) mutable {
+                                    if (info.ok() && info.value.type == ScriptValue::Type::kString) {
+                                      auto rep = redis::parseReplicationInfo(info.value.str);
+                                      stats->role = rep.role;
+                                      stats->replicas = rep.online;
+                                    }
+                                    cb(std::move(stats));
+                                  });
+                   });
 }
 
 void Operator::list(const ListQuery& query, std::function<void(Result<ListPage>)> cb) {

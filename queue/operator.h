@@ -106,6 +106,11 @@ struct QueueStats {
   int64_t dead_counted = 0;          // dead jobs the per-target and per-route counts cover
   std::vector<TargetStats> targets;  // sorted by name
   std::vector<std::pair<std::string, int64_t>> dead_by_route;  // sorted by route
+  // Where the store is connected and what that Redis says of its replication (INFO replication).
+  std::string redis_at;      // "host:port" (the master found through Sentinel or Cluster)
+  std::string role;          // "master", "slave"; empty when INFO was refused
+  int64_t replicas = -1;     // replicas online; -1 unknown
+  int64_t min_replicas = 0;  // [redis] min_replicas
 };
 
 // One target's job of an event.

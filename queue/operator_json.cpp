@@ -48,6 +48,10 @@ ordered_json toJson(const QueueStats& s) {
                             {"dead", t.dead}});
   j["dead_by_route"] = ordered_json::object();
   for (const auto& [route, n] : s.dead_by_route) j["dead_by_route"][route] = n;
+  j["redis_at"] = s.redis_at;
+  j["redis_role"] = s.role.empty() ? ordered_json(nullptr) : ordered_json(s.role);
+  j["redis_replicas"] = s.replicas >= 0 ? ordered_json(s.replicas) : ordered_json(nullptr);
+  j["redis_min_replicas"] = s.min_replicas;
   return j;
 }
 

@@ -48,6 +48,9 @@ redis::ConnectionOptions connectionOptions(RedisStoreOptions o) {
   c.reconnect_initial_ms = o.reconnect_initial_ms;
   c.reconnect_max_ms = o.reconnect_max_ms;
   c.heartbeat_ms = o.heartbeat_ms;
+  c.sentinel_password = std::move(o.sentinel_password);
+  c.min_replicas = o.min_replicas;
+  c.replica_timeout_ms = o.replica_timeout_ms;
   return c;
 }
 
@@ -168,14 +171,32 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
         if (p.result.outcome == StoreOutcome::kStored)
           for (auto& t : p.registering) registered_[std::move(t)] = conn_.generation();
         p.registering.clear();
-        conn_.post([this, slot] {
-          PendingStore& p = pending_[slot];
-          Done done = std::move(p.done);
-          StoreResult result = std::move(p.result);
-          free_slots_.push_back(slot);
-          done(std::move(result));
+        if (!p.result.stored() || conn_.minReplicas() == 0) {
+          answer(slot);
+          return;
+        }
+        // A duplicate is confirmed too: the retry of a callback refused for want of replicas finds it
+        // stored, and may be acknowledged only once the replicas hold it.
+        conn_.confirmReplicas([this, slot](bool confirmed, std::string_view why) {
+          if (!confirmed) {
+            PendingStore& p = pending_[slot];
+            p.result = StoreResult{StoreOutcome::kUnavailable,
+                                   {},
+                                   "stored on the master, not yet on enough replicas: " + std::string(why)};
+          }
+          answer(slot);
         });
       });
+}
+
+void RedisStore::answer(uint32_t slot) {
+  conn_.post([this, slot] {
+    PendingStore& p = pending_[slot];
+    Done done = std::move(p.done);
+    StoreResult result = std::move(p.result);
+    free_slots_.push_back(slot);
+    done(std::move(result));
+  });
 }
 
 uint32_t RedisStore::takeSlot() {

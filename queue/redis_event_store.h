@@ -49,6 +49,11 @@ struct RedisStoreOptions {
   // While idle, a read of the data marker this often (bounded by store_timeout like any command), so
   // readiness notices a Redis that went silent without closing the connection. 0 disables it.
   uint64_t heartbeat_ms = 1'000;
+  Secret sentinel_password;  // redis+sentinel:// with sentinels that require AUTH
+  // A store is answered kStored (or kDuplicate) only once this many replicas hold it (WAIT, at most
+  // replica_timeout_ms); otherwise kUnavailable: it is stored, and the provider's retry finds it.
+  uint32_t min_replicas = 0;
+  uint64_t replica_timeout_ms = 500;
 };
 
 class RedisStore final : public EventStore {
@@ -87,6 +92,10 @@ class RedisStore final : public EventStore {
   void runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                  ScriptDone done);
 
+  // The connection under the store: replica confirmations, where it is connected, raw commands.
+  redis::Connection& connection() { return conn_; }
+  const redis::Connection& connection() const { return conn_; }
+
   // How often Redis was found without payhook's data since start (the data marker, redis/data_marker.h).
   uint64_t dataLosses() const;
 
@@ -106,6 +115,8 @@ class RedisStore final : public EventStore {
     StoreResult result;
   };
   uint32_t takeSlot();
+  // Posts the slot's result to its caller and frees the slot.
+  void answer(uint32_t slot);
 
   std::string key_prefix_;  // "{prefix}:"
   std::string due_key_;

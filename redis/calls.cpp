@@ -16,6 +16,13 @@ constexpr size_t kMaxPooledOps = 1024;
 
 }  // namespace
 
+bool isRedirect(std::string_view error) {
+  for (std::string_view p :
+       {"MOVED ", "ASK ", "READONLY ", "CLUSTERDOWN ", "TRYAGAIN ", "MASTERDOWN ", "LOADING "})
+    if (error.starts_with(p)) return true;
+  return false;
+}
+
 Calls::Calls(uv_loop_t* loop, uint64_t timeout_ms, Hooks hooks)
     : loop_(loop), timeout_ms_(timeout_ms), hooks_(std::move(hooks)), timeout_timer_(loop) {}
 
@@ -53,6 +60,14 @@ void Calls::call(const Script& script, uint32_t argc, void (*write)(void*, std::
   }
   op->tail = c.size();
   write(writer, c);
+  send(op);
+}
+
+void Calls::command(void (*write)(void*, std::string&), void* writer, Completion done) {
+  Op* op = acquire(OpKind::kCommand);
+  op->done = std::move(done);
+  op->cmd.clear();
+  write(writer, op->cmd);
   send(op);
 }
 
@@ -116,10 +131,17 @@ void Calls::onReply(redisAsyncContext* ac, const redisReply* r, Op* op) {
   if (r->type == REDIS_REPLY_ERROR) {
     std::string_view text = replyText(*r);
     // Redis restarted or SCRIPT FLUSH: run this one with the script itself, and load it again.
-    if (text.starts_with("NOSCRIPT") && !op->retried && ac == ctx_) {
+    if (op->kind == OpKind::kCall && text.starts_with("NOSCRIPT") && !op->retried && ac == ctx_) {
       op->retried = true;
       resendWithEval(op);
       loadScript(op->script);
+      return;
+    }
+    if (hooks_.redirected && isRedirect(text)) {
+      // Refused before anything was written; a caller may try again once the connection has moved.
+      finish(op, ScriptOutcome::kUnavailable, text);
+      release(op);
+      if (hooks_.redirected) hooks_.redirected(text);
       return;
     }
     finish(op, ScriptOutcome::kError, text);

@@ -34,7 +34,11 @@ using Completion = std::function<void(const CallEnd&)>;
 
 class Calls;
 
-enum class OpKind : uint8_t { kCall, kScriptLoad, kHeartbeat };
+enum class OpKind : uint8_t { kCall, kScriptLoad, kHeartbeat, kCommand };
+
+// An error reply saying that this node is not (or no longer) the one that takes the writes: MOVED, ASK,
+// READONLY, CLUSTERDOWN, TRYAGAIN, MASTERDOWN or LOADING. Nothing was written.
+bool isRedirect(std::string_view error);
 
 // One command awaiting its reply. hiredis holds it as privdata until it calls back exactly once (with the
 // reply, or NULL when the context goes away), so it is recycled only there, even after a timeout.
@@ -59,6 +63,9 @@ class Calls {
   struct Hooks {
     std::function<void(const redisReply&)> heartbeat;  // a heartbeat's reply, unless an error
     std::function<void()> timed_out;  // a command passed its deadline: the connection must be dropped
+    // A call met isRedirect(): the master is elsewhere, so the connection must be replaced; the call ends
+    // as kUnavailable. Without this hook such an answer is a kError like any other.
+    std::function<void(std::string_view error)> redirected;
   };
 
   Calls(uv_loop_t* loop, uint64_t timeout_ms, Hooks hooks);
@@ -66,6 +73,7 @@ class Calls {
   Calls(const Calls&) = delete;
   Calls& operator=(const Calls&) = delete;
 
+  void setRedirected(std::function<void(std::string_view)> hook) { hooks_.redirected = std::move(hook); }
   // The context commands go to from now on; null while there is none.
   void attach(redisAsyncContext* ctx) { ctx_ = ctx; }
   // Frees `c` (never from inside a hiredis callback): hiredis answers every command still waiting on it
@@ -77,6 +85,8 @@ class Calls {
   // Only while attached. `write` appends `argc` RESP arguments after the script or its sha.
   void call(const Script& script, uint32_t argc, void (*write)(void*, std::string&), void* writer,
             Completion done);
+  // Any other command: `write` appends all of it, array header included. An error reply ends as kError.
+  void command(void (*write)(void*, std::string&), void* writer, Completion done);
   // A GET of `key`, whose reply goes to the heartbeat hook.
   void heartbeat(std::string_view key);
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 #include "common/log.h"
@@ -16,7 +17,9 @@
 #include "redis/command.h"
 #include "redis/data_marker.h"
 #include "redis/deferred.h"
+#include "redis/locator.h"
 #include "redis/resolver.h"
+#include "redis/sentinel_watch.h"
 #include "redis/uv_adapter.h"
 #include "uv/handle.h"
 
@@ -42,7 +45,16 @@ bool isNumericIp(const std::string& host) {
 
 // The handshake's commands, told apart in their replies by privdata: the step, and for kScriptLoad the
 // index of the preloaded script above it.
-enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kScriptLoad, kMarkSet, kMarkGet };
+enum class HandshakeStep : uintptr_t {
+  kAuth = 1,
+  kSelect,
+  kVersion,
+  kRole,
+  kTouch,
+  kScriptLoad,
+  kMarkSet,
+  kMarkGet
+};
 constexpr unsigned kStepBits = 8;
 
 void* stepData(HandshakeStep s, size_t index = 0) {
@@ -78,6 +90,21 @@ struct Connection::Impl {
   uv::Timer retry_timer_;
   uv::Timer connect_timer_;
   uv::Timer heartbeat_timer_;
+  // Sentinel or Cluster: where the master is, asked before each connection attempt.
+  std::optional<Locator> locator_;
+  std::optional<SentinelWatch> sentinel_watch_;
+  RedisEndpoint endpoint_;  // what the current or last connection went to
+
+  // confirmReplicas(): the callers whose writes the WAIT out now covers, and those for the next one, each
+  // with the connection its write went out on.
+  struct Waiter {
+    uint64_t conn_gen = 0;
+    Connection::Confirmed done;
+  };
+  std::vector<Waiter> wait_batch_;
+  std::vector<Waiter> wait_next_;
+  bool wait_out_ = false;
+  ReplicaWaits waits_;
   Calls calls_;
   std::function<void(bool)> ready_cb_;
   Deferred deferred_;
@@ -96,6 +123,17 @@ struct Connection::Impl {
         calls_(loop, options_.command_timeout_ms, callHooks()),
         deferred_(loop, [this] { runRequestedDrop(); }) {
     if (address_ && !options_.password.empty()) address_->password = std::string(options_.password.reveal());
+    if (address_ && address_->mode != RedisMode::kDirect) {
+      // With one address there is nowhere else to go: a READONLY stays an error the probe reports.
+      calls_.setRedirected([this](std::string_view error) {
+        requestDrop("the master is elsewhere now (" + std::string(error.substr(0, 80)) + ")");
+      });
+      locator_.emplace(loop, *address_, options_.sentinel_password, options_.marker_key,
+                       std::max<uint64_t>(options_.connect_timeout_ms, 1));
+      if (address_->mode == RedisMode::kSentinel)
+        sentinel_watch_.emplace(loop, address_->seeds, address_->master_name, options_.sentinel_password,
+                                [this](const RedisEndpoint& master) { onSwitched(master); });
+    }
   }
 
   ~Impl() { shutdown(); }
@@ -126,6 +164,7 @@ struct Connection::Impl {
                  {{"url", redacted_url_}, {"error", address_.error().message}});
       return;
     }
+    if (sentinel_watch_) sentinel_watch_->start();
     connect();
   }
 
@@ -140,6 +179,8 @@ struct Connection::Impl {
     if (stopped_) return;
     stopped_ = true;
     resolver_.cancel();
+    if (locator_) locator_->cancel();
+    if (sentinel_watch_) sentinel_watch_->stop();
     retry_timer_.close();
     connect_timer_.close();
     calls_.closeTimer();
@@ -152,18 +193,59 @@ struct Connection::Impl {
 
   void connect() {
     if (stopped_) return;
-    connect_timer_.start(std::max<uint64_t>(options_.connect_timeout_ms, 1), [this] { onConnectTimeout(); });
     const RedisAddress& a = address_.value();
+    if (locator_) {
+      // The locator bounds each question itself; the connect timeout starts once the master is known.
+      locator_->locate(
+          [this](RedisEndpoint where, std::string error) { onLocated(std::move(where), error); });
+      return;
+    }
+    connect_timer_.start(std::max<uint64_t>(options_.connect_timeout_ms, 1), [this] { onConnectTimeout(); });
     if (a.unix_socket || isNumericIp(a.host)) {
-      openContext(a.host);
+      openContext(a.host, a.port);
     } else if (next_addr_ < resolved_.size()) {
-      openContext(resolved_[next_addr_++]);
+      openContext(resolved_[next_addr_++], a.port);
     } else {
       std::string error = resolver_.resolve(
           a.host,
           [this](std::vector<std::string> addresses, std::string e) { onResolved(std::move(addresses), e); });
       if (!error.empty()) connectFailed("resolving the host: " + error);
     }
+  }
+
+  void onLocated(RedisEndpoint where, const std::string& error) {
+    if (stopped_) return;
+    if (!error.empty()) {
+      connectFailed(
+          (address_->mode == RedisMode::kSentinel ? "asking the sentinels: " : "asking the cluster: ") +
+          error);
+      return;
+    }
+    if (where.host != endpoint_.host || where.port != endpoint_.port) {
+      if (ever_ready_)
+        log::info("redis: the master is at a new address",
+                  {{"url", redacted_url_}, {"master", where.host + ":" + std::to_string(where.port)}});
+      endpoint_ = where;
+    }
+    connect_timer_.start(std::max<uint64_t>(options_.connect_timeout_ms, 1), [this] { onConnectTimeout(); });
+    if (isNumericIp(where.host)) {
+      openContext(where.host, where.port);
+      return;
+    }
+    std::string e = resolver_.resolve(
+        where.host, [this, port = where.port](std::vector<std::string> ips, std::string why) {
+          if (ips.empty())
+            connectFailed("resolving the master's host: " + why);
+          else
+            openContext(ips.front(), port);
+        });
+    if (!e.empty()) connectFailed("resolving the master's host: " + e);
+  }
+
+  // The sentinels promoted another master: a connection to the old one is given up at once.
+  void onSwitched(const RedisEndpoint& master) {
+    if (!ctx_ || (master.host == endpoint_.host && master.port == endpoint_.port)) return;
+    requestDrop("the sentinels switched the master to " + master.host + ":" + std::to_string(master.port));
   }
 
   void onResolved(std::vector<std::string> addresses, const std::string& error) {
@@ -173,13 +255,14 @@ struct Connection::Impl {
       connectFailed("resolving the host: " + error);
       return;
     }
-    openContext(resolved_[next_addr_++]);
+    openContext(resolved_[next_addr_++], address_->port);
   }
 
-  void openContext(const std::string& host) {
+  void openContext(const std::string& host, int port) {
     const RedisAddress& a = address_.value();
+    if (!locator_) endpoint_ = RedisEndpoint{host, port};
     redisAsyncContext* c =
-        a.unix_socket ? redisAsyncConnectUnix(host.c_str()) : redisAsyncConnect(host.c_str(), a.port);
+        a.unix_socket ? redisAsyncConnectUnix(host.c_str()) : redisAsyncConnect(host.c_str(), port);
     if (!c) {
       connectFailed("out of memory");
       return;
@@ -219,6 +302,17 @@ struct Connection::Impl {
     if (a.db != 0)
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kSelect), "SELECT %d", a.db);
     redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kVersion), "INFO server");
+    // A sentinel's answer may be stale, and a promoted replica may not have taken the role yet.
+    if (a.mode == RedisMode::kSentinel)
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kRole), "ROLE");
+    if (options_.min_replicas > 0) {
+      // Sets this connection's replication offset to the master's now, so its WAITs cover every earlier
+      // write, whichever connection made it (a retried callback found as a duplicate was written before).
+      const std::string key = marker_.key() + ":touch";
+      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kTouch),
+                        "SET %b %llu PX 86400000", key.data(), key.size(),
+                        static_cast<unsigned long long>(conn_gen_));
+    }
     for (size_t i = 0; i < preloaded_.size(); ++i) {
       const std::string& text = preloaded_[i].text();
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad, i), "SCRIPT LOAD %b",
@@ -282,7 +376,8 @@ struct Connection::Impl {
   void onHandshakeReply(HandshakeStep step, size_t index, const redisReply& r) {
     // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
     if (drop_gen_ == conn_gen_) return;
-    static constexpr const char* kNames[] = {"", "AUTH", "SELECT", "INFO", "SCRIPT LOAD", "SET", "GET"};
+    static constexpr const char* kNames[] = {"",    "AUTH",        "SELECT", "INFO", "ROLE",
+                                             "SET", "SCRIPT LOAD", "SET",    "GET"};
     const char* name = kNames[static_cast<int>(step)];
     if (step == HandshakeStep::kVersion) {
       // An ACL user without INFO gets an error here: the check is skipped, not the connection.
@@ -293,6 +388,14 @@ struct Connection::Impl {
     }
     if (r.type == REDIS_REPLY_ERROR) {
       requestDrop(std::string(name) + ": " + std::string(replyText(r)));
+      return;
+    }
+    if (step == HandshakeStep::kRole) {
+      const bool master = r.type == REDIS_REPLY_ARRAY && r.elements > 0 &&
+                          r.element[0]->type == REDIS_REPLY_STRING && replyText(*r.element[0]) == "master";
+      if (!master)
+        requestDrop("ROLE: " + endpoint_.host + ":" + std::to_string(endpoint_.port) +
+                    " is not the master (yet); asking the sentinels again");
       return;
     }
     if (step == HandshakeStep::kScriptLoad) {
@@ -316,7 +419,8 @@ struct Connection::Impl {
     if (outage_logged_)
       log::info("redis: connection recovered", {{"url", redacted_url_}});
     else if (!ever_ready_)
-      log::info("redis: connected", {{"url", redacted_url_}});
+      log::info("redis: connected",
+                {{"url", redacted_url_}, {"at", endpoint_.host + ":" + std::to_string(endpoint_.port)}});
     outage_logged_ = false;
     ever_ready_ = true;
     setReady(true);
@@ -381,6 +485,82 @@ struct Connection::Impl {
     redisAsyncContext* c = std::exchange(ctx_, nullptr);
     if (!c) return;
     calls_.freeContext(c, outcome, reason);
+    // Their writes went out on the connection just dropped: no later WAIT can vouch for them.
+    failWaiters(wait_next_, "the connection to Redis was lost before the replicas confirmed");
+  }
+
+  // ---- replica confirmation ----
+
+  void confirmReplicas(Connection::Confirmed done) {
+    if (options_.min_replicas == 0) {
+      done(true, {});
+      return;
+    }
+    wait_next_.push_back(Waiter{conn_gen_, std::move(done)});
+    if (!wait_out_) sendWait();
+  }
+
+  void failWaiters(std::vector<Waiter>& waiters, std::string_view why) {
+    if (waiters.empty()) return;
+    std::vector<Waiter> failing;
+    failing.swap(waiters);
+    for (Waiter& w : failing) w.done(false, why);
+    waits_.failed += failing.size();
+  }
+
+  void sendWait() {
+    if (!ctx_ || !ready_) {
+      failWaiters(wait_next_, "Redis is not connected");
+      return;
+    }
+    // Only writes made on this connection are covered by its WAIT.
+    std::vector<Waiter> stale;
+    for (auto it = wait_next_.begin(); it != wait_next_.end();) {
+      if (it->conn_gen != conn_gen_) {
+        stale.push_back(std::move(*it));
+        it = wait_next_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    failWaiters(stale, "the connection to Redis was replaced before the replicas confirmed");
+    if (wait_next_.empty()) return;
+    wait_batch_.swap(wait_next_);
+    wait_out_ = true;
+    struct Args {
+      uint32_t n;
+      uint64_t ms;
+    } args{options_.min_replicas, options_.replica_timeout_ms};
+    calls_.command(
+        [](void* p, std::string& c) {
+          const auto* a = static_cast<const Args*>(p);
+          appendArrayHeader(c, 3);
+          appendBulk(c, "WAIT");
+          appendBulk(c, std::to_string(a->n));
+          appendBulk(c, std::to_string(a->ms));
+        },
+        &args, [this](const CallEnd& end) { onWaitDone(end); });
+  }
+
+  void onWaitDone(const CallEnd& end) {
+    wait_out_ = false;
+    std::vector<Waiter> batch;
+    batch.swap(wait_batch_);
+    if (end.outcome != ScriptOutcome::kOk || !end.reply || end.reply->type != REDIS_REPLY_INTEGER) {
+      const std::string why = "WAIT got no answer: " + std::string(end.error);
+      for (Waiter& w : batch) w.done(false, why);
+      waits_.failed += batch.size();
+    } else {
+      const long long acked = end.reply->integer;
+      waits_.last_acked = acked;
+      const bool ok = acked >= static_cast<long long>(options_.min_replicas);
+      const std::string why = ok ? std::string()
+                                 : std::to_string(acked) + " of " + std::to_string(options_.min_replicas) +
+                                       " replicas confirmed within replica_timeout";
+      for (Waiter& w : batch) w.done(ok, why);
+      (ok ? waits_.confirmed : waits_.short_of) += batch.size();
+    }
+    if (!wait_next_.empty() && !stopped_) sendWait();
   }
 
   // From a hiredis callback: the drop happens from the deferred timer, after hiredis has unwound.
@@ -444,6 +624,48 @@ uint64_t Connection::dataLosses() const {
 
 uint64_t Connection::generation() const {
   return impl_->generation_;
+}
+
+void Connection::command(std::vector<std::string> argv, ScriptDone done) {
+  auto reply_to = [impl = impl_.get(), done = std::move(done)](const CallEnd& end) mutable {
+    ScriptReply reply{end.outcome, {}, {}};
+    if (end.outcome == ScriptOutcome::kOk && end.reply)
+      reply.value = copyReply(*end.reply);
+    else
+      reply.error = std::string(end.error);
+    impl->deferred_.post(
+        [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+  };
+  if (!impl_->ready_ || !impl_->ctx_) {
+    reply_to(CallEnd{ScriptOutcome::kUnavailable, nullptr, "Redis is not connected"});
+    return;
+  }
+  impl_->calls_.command(
+      [](void* p, std::string& c) {
+        const auto* args = static_cast<const std::vector<std::string>*>(p);
+        appendArrayHeader(c, args->size());
+        for (const auto& a : *args) appendBulk(c, a);
+      },
+      &argv, std::move(reply_to));
+}
+
+void Connection::confirmReplicas(Confirmed done) {
+  impl_->confirmReplicas(std::move(done));
+}
+
+const ReplicaWaits& Connection::replicaWaits() const {
+  return impl_->waits_;
+}
+
+uint32_t Connection::minReplicas() const {
+  return impl_->options_.min_replicas;
+}
+
+std::string Connection::endpoint() const {
+  if (!impl_->ready_) return {};
+  const RedisEndpoint& e = impl_->endpoint_;
+  if (impl_->address_ && impl_->address_->unix_socket) return e.host;
+  return e.host + ":" + std::to_string(e.port);
 }
 
 void Connection::post(std::function<void()> cb) {

@@ -36,6 +36,20 @@ struct ConnectionOptions {
   uint64_t reconnect_initial_ms = 100;
   uint64_t reconnect_max_ms = 500;
   uint64_t heartbeat_ms = 1'000;  // 0: none
+  Secret sentinel_password;       // redis+sentinel://: the sentinels' own AUTH, when they need one
+  // confirmReplicas(): WAIT for this many replicas, at most replica_timeout_ms. With min_replicas > 0
+  // every handshake also writes once, so that a WAIT on a fresh connection covers the writes made before
+  // it on earlier ones.
+  uint32_t min_replicas = 0;
+  uint64_t replica_timeout_ms = 500;
+};
+
+// How the WAITs of confirmReplicas() ended since start.
+struct ReplicaWaits {
+  uint64_t confirmed = 0;   // enough replicas acknowledged
+  uint64_t short_of = 0;    // fewer than min_replicas within replica_timeout
+  uint64_t failed = 0;      // no answer: the connection was lost or replaced
+  int64_t last_acked = -1;  // replicas the last answered WAIT counted; -1 before the first
 };
 
 // The major version in the text of INFO server ("redis_version:7.0.15" on a line of its own; Valkey reports
@@ -91,6 +105,24 @@ class Connection {
     callWith(
         script, argc, [](void* w, std::string& out) { (*static_cast<W*>(w))(out); }, &write, std::move(done));
   }
+
+  // One command other than a script (INFO, CONFIG GET, ROLE), with runScript()'s guarantees; a Redis error
+  // reply ends as kError with its text.
+  void command(std::vector<std::string> argv, ScriptDone done);
+
+  // Told whether enough replicas hold a write, from inside the connection like a Completion: it may only
+  // record the answer and post the caller's callback.
+  using Confirmed = std::function<void(bool confirmed, std::string_view why)>;
+  // Call from the Completion of a call that wrote, i.e. on the connection that carried it: `done` says
+  // whether min_replicas replicas acknowledged every write this connection had sent by then (a WAIT sent
+  // after it; calls arriving while one WAIT is out share the next). False when they did not within
+  // replica_timeout, or when the connection was lost or replaced first. Confirmed at once when
+  // min_replicas is 0.
+  void confirmReplicas(Confirmed done);
+  const ReplicaWaits& replicaWaits() const;
+  uint32_t minReplicas() const;
+  // "host:port" of the Redis connected to now (the master found through Sentinel or Cluster), or empty.
+  std::string endpoint() const;
 
   // Runs `cb` on the loop with the callbacks owed to callers, in order.
   void post(std::function<void()> cb);

@@ -43,6 +43,7 @@
 #include "support/sink.h"
 #include "support/store_inspect.h"
 #include "tests/reliability/ledger.h"
+#include "tests/reliability/ledger_check.h"
 #include "tests/reliability/ledger_sink.h"
 #include "tests/reliability/load_generator.h"
 
@@ -126,21 +127,6 @@ bool is2xx(int status) {
   return status >= 200 && status < 300;
 }
 
-// For each id: "<event id>|<hash exists 0/1>|<state>", or "" when no idempotency key names an event.
-constexpr const char* kLookupScript = R"lua(
-local out = {}
-for i = 3, #ARGV do
-  local ev = redis.call('GET', ARGV[1] .. ARGV[i])
-  if ev then
-    local key = ARGV[2] .. ev
-    out[#out + 1] = ev .. '|' .. redis.call('EXISTS', key) .. '|' .. (redis.call('HGET', key, 'state') or '')
-  else
-    out[#out + 1] = ''
-  end
-end
-return out
-)lua";
-
 class Reliability : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
@@ -220,137 +206,24 @@ retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_inte
     return false;
   }
 
-  // Waits until the app has every acknowledged id and Redis has no job due or leased; the time it took, or
-  // -1 when settle_ms passed first.
-  int64_t settle(const std::vector<Send>& sends) {
-    std::vector<std::string> acked;
-    for (const Send& s : sends)
-      if (is2xx(s.status)) acked.push_back(s.id);
-    const auto start = SteadyClock::now();
-    while (since(start, SteadyClock::now()).count() < p_.settle_ms) {
-      if (sink_.missing(acked) == 0 && testing::queuedJobCount(redis_) == 0)
-        return since(start, SteadyClock::now()).count();
-      sleepMs(100);
-    }
-    return -1;
+  LedgerCheck check() {
+    LedgerCheck c;
+    c.name = name();
+    c.redis = [this](const std::vector<std::string>& argv) { return redis_.command(argv); };
+    c.sink = &sink_;
+    c.logs = [this] {
+      std::vector<std::string> out;
+      for (const auto& d : daemons_) out.push_back(d->logs());
+      return out;
+    };
+    c.t0 = t0_;
+    c.settle_ms = p_.settle_ms;
+    return c;
   }
-
-  // What Redis holds for every sent id, and the attempt records of every event the app got twice.
-  void readRedis(LedgerInput& in) {
-    constexpr size_t kChunk = 1'000;
-    for (size_t i = 0; i < in.sends.size(); i += kChunk) {
-      std::vector<std::string> argv{"EVAL", kLookupScript, "0", "{payhook}:idem:demo:", "{payhook}:ev:"};
-      const size_t end = std::min(in.sends.size(), i + kChunk);
-      for (size_t j = i; j < end; ++j) argv.push_back(in.sends[j].id);
-      RedisReply r = redis_.command(argv);
-      ASSERT_EQ(r.type, RedisReply::kArray) << r.str;
-      ASSERT_EQ(r.elements.size(), end - i);
-      for (size_t j = i; j < end; ++j) {
-        const std::string& v = r.elements[j - i].str;
-        Stored st;
-        if (!v.empty()) {
-          const size_t a = v.find('|'), b = v.find('|', a + 1);
-          st.event_id = v.substr(0, a);
-          st.exists = v.substr(a + 1, b - a - 1) == "1";
-          st.state = v.substr(b + 1);
-        }
-        in.stored[in.sends[j].id] = st;
-      }
-    }
-    std::unordered_map<std::string, int> per_event;
-    for (const Delivery& d : in.deliveries) ++per_event[d.event_id];
-    for (const auto& [event, n] : per_event) {
-      if (n < 2 || event.empty()) continue;
-      auto& list = in.attempts[event];
-      for (const auto& e : redis_.command({"LRANGE", "{payhook}:attempts:" + event, "0", "-1"}).elements) {
-        auto j = nlohmann::json::parse(e.str, nullptr, false);
-        if (!j.is_object()) continue;
-        list.push_back({j.value("attempt", 0), j.value("result", std::string())});
-      }
-    }
-  }
-
-  // Everything known about one ledger id, for a failure message: the request, Redis, the app, the logs.
-  std::string explain(const LedgerInput& in, const std::string& id) {
-    std::ostringstream o;
-    o << "\n  " << id << ":";
-    for (const Send& s : in.sends)
-      if (s.id == id)
-        o << " sent to instance " << s.instance << " at +" << since(t0_, s.sent).count() << " ms, status "
-          << s.status << " at +" << since(t0_, s.answered).count() << " ms;";
-    auto st = in.stored.find(id);
-    std::string event = st == in.stored.end() ? "" : st->second.event_id;
-    o << " redis: "
-      << (event.empty() ? "no idempotency key" : "event " + event + " state " + st->second.state) << ";";
-    for (const Delivery& d : in.deliveries)
-      if (d.ledger_id == id)
-        o << " app got attempt " << d.attempt << " at +" << since(t0_, d.at).count() << " ms;";
-    if (!event.empty()) {
-      for (const auto& e : redis_.command({"LRANGE", "{payhook}:attempts:" + event, "0", "-1"}).elements)
-        o << "\n    attempt record " << e.str;
-      for (const auto& d : daemons_) {
-        std::istringstream logs(d->logs());
-        for (std::string line; std::getline(logs, line);)
-          if (line.find(event) != std::string::npos || line.find(id) != std::string::npos)
-            o << "\n    log " << line;
-      }
-    }
-    return o.str();
-  }
-
-  // Reconciles, prints and records the ledger, and asserts the ledger's goal. `dup_bound` is the most
-  // duplicates the scenario can justify: kMaxInFlight attempts abandoned per disruption.
+  int64_t settle(const std::vector<Send>& sends) { return check().settle(sends); }
   LedgerReport finish(const std::vector<Send>& sends, std::vector<Window> redis_down, int64_t settled_ms,
                       size_t dup_bound, std::vector<std::string> facts) {
-    LedgerInput in;
-    in.sends = sends;
-    in.deliveries = sink_.deliveries();
-    in.redis_down = std::move(redis_down);
-    readRedis(in);
-    LedgerReport r = reconcile(in);
-    const long long dead_jobs = dead();
-    facts.push_back(settled_ms < 0
-                        ? "did NOT settle within " + seconds(milliseconds(p_.settle_ms))
-                        : "settled " + seconds(milliseconds(settled_ms)) + " after the load stopped");
-
-    std::string fact_text;
-    for (size_t i = 0; i < facts.size(); ++i) fact_text += (i ? "; " : "") + facts[i];
-    std::cout << "[ledger] " << name() << ": " << r.line() << "  dead " << dead_jobs << "\n[ledger] "
-              << name() << ": " << fact_text << std::endl;
-    if (const char* out = std::getenv("PAYHOOK_LEDGER_OUT"); out && *out) {
-      std::ofstream f(out, std::ios::app);
-      std::string by_status;  // " (503: 8)"
-      for (const auto& [status, n] : r.statuses)
-        if (status >= 300 || (status > 0 && status < 200))
-          by_status += (by_status.empty() ? " (" : ", ") + std::to_string(status) + ": " + std::to_string(n);
-      if (!by_status.empty()) by_status += ")";
-      f << "| " << name() << " | " << r.sent << " | " << r.acked << " | " << r.rejected << by_status << " | "
-        << r.no_answer << " | " << r.delivered << " | " << r.unacked_delivered << " | **" << r.lost
-        << "** | **" << r.false_acks << "** | " << r.stuck << " | " << r.duplicates << " ("
-        << r.duplicates_lease << " / " << r.duplicates_answer_lost << " / " << r.duplicates_unexplained
-        << ") | " << fact_text << " |\n";
-    }
-
-    // The run is void if the load did not run.
-    EXPECT_GT(r.acked, 0u);
-    EXPECT_EQ(r.unknown, 0u);
-    std::string why;
-    for (const auto& id : r.lost_ids) why += explain(in, id);
-    EXPECT_EQ(r.lost, 0u) << "lost (2xx, never delivered):" << why;
-    why.clear();
-    for (const auto& id : r.false_ack_ids) why += explain(in, id);
-    EXPECT_EQ(r.false_acks, 0u) << "false acks (outage " << r.false_acks_outage << ", not stored "
-                                << r.false_acks_not_stored << "):" << why;
-    why.clear();
-    for (const auto& id : r.stuck_ids) why += explain(in, id);
-    EXPECT_EQ(r.stuck, 0u) << "stored but not delivered:" << why;
-    EXPECT_EQ(dead_jobs, 0);
-    why.clear();
-    for (const auto& id : r.unexplained_ids) why += explain(in, id);
-    EXPECT_EQ(r.duplicates_unexplained, 0u) << "duplicates no lease explains:" << why;
-    EXPECT_LE(r.duplicates, dup_bound);
-    EXPECT_GE(settled_ms, 0) << "the queue did not settle";
-    return r;
+    return check().finish(sends, std::move(redis_down), settled_ms, dup_bound, std::move(facts));
   }
 
   Params p_;

@@ -126,6 +126,51 @@ TEST(RedisUrl, ErrorsNeverContainThePassword) {
   }
 }
 
+TEST(RedisUrl, Sentinel) {
+  auto a = parseOk("redis+sentinel://:s3cret@10.0.0.1:26380,sentinel-2,[::1]:26381/shop-master/2");
+  EXPECT_EQ(a.mode, RedisMode::kSentinel);
+  EXPECT_EQ(a.master_name, "shop-master");
+  EXPECT_EQ(a.db, 2);
+  EXPECT_EQ(a.password, "s3cret");
+  ASSERT_EQ(a.seeds.size(), 3u);
+  EXPECT_EQ(a.seeds[0].host, "10.0.0.1");
+  EXPECT_EQ(a.seeds[0].port, 26380);
+  EXPECT_EQ(a.seeds[1].host, "sentinel-2");
+  EXPECT_EQ(a.seeds[1].port, 26379);  // Sentinel's own default port
+  EXPECT_EQ(a.seeds[2].host, "::1");
+  EXPECT_TRUE(a.host.empty());  // found at run time
+  EXPECT_EQ(parseOk("redis+sentinel://h/m").db, 0);
+}
+
+TEST(RedisUrl, Cluster) {
+  auto a = parseOk("redis+cluster://user:pw@127.0.0.1:7000,127.0.0.1:7001,node-3");
+  EXPECT_EQ(a.mode, RedisMode::kCluster);
+  EXPECT_EQ(a.username, "user");
+  EXPECT_EQ(a.password, "pw");
+  ASSERT_EQ(a.seeds.size(), 3u);
+  EXPECT_EQ(a.seeds[1].port, 7001);
+  EXPECT_EQ(a.seeds[2].port, 6379);
+  EXPECT_EQ(parseOk("redis+cluster://h:7000/0").seeds.size(), 1u);
+  EXPECT_EQ(parseOk("redis://h").mode, RedisMode::kDirect);
+}
+
+TEST(RedisUrl, SentinelAndClusterMistakes) {
+  for (const char* url : {"redis+sentinel://h1,h2", "redis+sentinel://h1,h2/", "redis+sentinel://h1,,h2/m",
+                          "redis+sentinel://h1:0/m", "redis+sentinel://h1/m/x", "redis+sentinel://h1/m?x=1",
+                          "redis+sentinel://h1/bad name", "redis+cluster://", "redis+cluster://h1,h2/3",
+                          "redis+cluster://h1:99999", "redis+cluster://h1,/0"}) {
+    auto r = parseRedisUrl(url);
+    EXPECT_FALSE(r.ok()) << url;
+    if (!r.ok()) {
+      EXPECT_FALSE(r.error().message.empty()) << url;
+    }
+  }
+  auto r = parseRedisUrl("redis+cluster://h1,h2/3");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("database 0 only"), std::string::npos) << r.error().message;
+  EXPECT_EQ(redactRedisUrl("redis+sentinel://:s3cret@a,b/m"), "redis+sentinel://:***@a,b/m");
+}
+
 TEST(RedisUrl, Redact) {
   EXPECT_EQ(redactRedisUrl("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
   EXPECT_EQ(redactRedisUrl("redis://:s3cret@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");

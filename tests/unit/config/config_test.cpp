@@ -1481,6 +1481,42 @@ forward = ["orders"]
   EXPECT_EQ(from_file.config->redis.password.reveal(), "from-a-file");
 }
 
+TEST_F(ConfigTest, RedisHighAvailabilityKeys) {
+  const std::string route = R"(
+[[routes]]
+name = "a"
+provider = "standard-webhooks"
+path = "/a"
+secret_file = "orders.whsec"
+forward = ["orders"]
+)";
+  write("sentinel.pass", "sentinel-secret\n");
+  LoadResult ok = load(withTarget(
+      "[redis]\nurl = \"redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/shop\"\n"
+      "sentinel_password_file = \"sentinel.pass\"\nmin_replicas = 1\nreplica_timeout = \"250ms\"\n" +
+      route));
+  ASSERT_THAT(ok.errors, IsEmpty());
+  EXPECT_EQ(ok.config->redis.sentinel_password.reveal(), "sentinel-secret");
+  EXPECT_EQ(ok.config->redis.min_replicas, 1u);
+  EXPECT_EQ(ok.config->redis.replica_timeout_ms, 250u);
+
+  LoadResult defaults = load(withTarget("[redis]\nurl = \"redis+cluster://127.0.0.1:7000\"\n" + route));
+  ASSERT_THAT(defaults.errors, IsEmpty());
+  EXPECT_EQ(defaults.config->redis.min_replicas, 0u);
+  EXPECT_EQ(defaults.config->redis.replica_timeout_ms, 500u);
+
+  LoadResult bad = load(
+      withTarget("[redis]\nurl = \"redis://127.0.0.1:6379/0\"\nsentinel_password_file = \"sentinel.pass\"\n"
+                 "min_replicas = 1\nreplica_timeout = \"3s\"\n" +
+                 route));
+  ASSERT_EQ(bad.errors.size(), 2u) << ::testing::PrintToString(bad.errors);
+  EXPECT_THAT(bad.errors[0], HasSubstr("redis.sentinel_password_file: is for a redis+sentinel:// url only"));
+  EXPECT_THAT(bad.errors[1],
+              HasSubstr("redis.replica_timeout: replica_timeout (3000 ms) must be shorter than "
+                        "store_timeout (2000 ms)"));
+  for (const auto& e : bad.errors) EXPECT_THAT(e, Not(HasSubstr("sentinel-secret")));
+}
+
 TEST_F(ConfigTest, RedisRules) {
   const LoadResult result = load(withTarget(R"(
 [redis]
@@ -1498,7 +1534,9 @@ forward = ["orders"]
   EXPECT_THAT(
       result.errors,
       ElementsAre(
-          at(8, "redis.url: redis URL must start with redis:// or unix: (e.g. redis://127.0.0.1:6379/0)"),
+          at(8,
+             "redis.url: redis URL must start with redis://, unix:, redis+sentinel:// or redis+cluster:// "
+             "(e.g. redis://127.0.0.1:6379/0)"),
           at(9, "redis.prefix: must not contain '{' or '}' (payhook adds the {prefix} hash tag itself)"),
           at(10, "redis.store_timeout: must be positive")));
   // The URL may carry a password: it is never echoed.
