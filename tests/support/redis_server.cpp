@@ -30,30 +30,6 @@ constexpr const char* kRedisServerPath = "/usr/bin/redis-server";
 constexpr auto kStartTimeout = std::chrono::seconds(5);
 constexpr auto kExitTimeout = std::chrono::seconds(10);
 
-std::string quoteConfig(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string percentEncode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 RedisReply copyReply(const redisReply* r) {
   RedisReply out;
   switch (r->type) {
@@ -95,6 +71,30 @@ struct ReplyFree {
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 
 }  // namespace
+
+std::string quoteRedisConfig(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string percentEncode(const std::string& s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
@@ -165,7 +165,7 @@ int freeTcpPort() {
 RedisServer::RedisServer(Options options) : options_(std::move(options)) {
   // A write to a connection Redis has just dropped must fail with EPIPE, not kill the test binary.
   ::signal(SIGPIPE, SIG_IGN);
-  if (!options_.unix_socket) port_ = freeTcpPort();
+  if (!options_.unix_socket) port_ = options_.port > 0 ? options_.port : freeTcpPort();
   writeConfig();
   start();
 }
@@ -193,30 +193,34 @@ std::string RedisServer::url() const {
 void RedisServer::writeConfig() const {
   std::ofstream conf(dir_.path() + "/redis.conf");
   conf << "daemonize no\n"
-       << "dir " << quoteConfig(dir_.path()) << "\n"
-       << "logfile " << quoteConfig(dir_.path() + "/redis.log") << "\n"
-       << "appendonly yes\n"
-       // "no" rather than the default "everysec": everysec postpones the AOF write while a background
-       // fsync is slow and still answers, so a SIGKILL could lose an acknowledged write; with "no" the
-       // write always precedes the reply and the page cache outlives the process.
-       << "appendfsync no\n"
-       << "save \"\"\n"
-       << "databases 16\n";
+       << "dir " << quoteRedisConfig(dir_.path()) << "\n"
+       << "logfile " << quoteRedisConfig(dir_.path() + "/redis.log") << "\n";
+  if (!options_.sentinel) {
+    conf << "appendonly yes\n"
+         // "no" rather than the default "everysec": everysec postpones the AOF write while a background
+         // fsync is slow and still answers, so a SIGKILL could lose an acknowledged write; with "no" the
+         // write always precedes the reply and the page cache outlives the process.
+         << "appendfsync no\n"
+         << "save \"\"\n"
+         << "databases 16\n";
+  }
   if (options_.unix_socket) {
     conf << "port 0\n"
-         << "unixsocket " << quoteConfig(socketPath()) << "\n"
+         << "unixsocket " << quoteRedisConfig(socketPath()) << "\n"
          << "unixsocketperm 700\n";
   } else {
     conf << "bind 127.0.0.1\n"
          << "port " << port_ << "\n";
   }
-  if (!options_.password.empty()) conf << "requirepass " << quoteConfig(options_.password) << "\n";
+  if (!options_.password.empty()) conf << "requirepass " << quoteRedisConfig(options_.password) << "\n";
+  for (const auto& line : options_.extra_config) conf << line << "\n";
   if (!conf) throw std::runtime_error("cannot write " + dir_.path() + "/redis.conf");
 }
 
 void RedisServer::start() {
   if (running()) return;
   std::string conf = dir_.path() + "/redis.conf";
+  const bool sentinel = options_.sentinel;
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork: " + std::string(std::strerror(errno)));
@@ -224,7 +228,10 @@ void RedisServer::start() {
     // A crashed test binary must not leave servers behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
-    ::execl(kRedisServerPath, kRedisServerPath, conf.c_str(), static_cast<char*>(nullptr));
+    if (sentinel)
+      ::execl(kRedisServerPath, kRedisServerPath, conf.c_str(), "--sentinel", static_cast<char*>(nullptr));
+    else
+      ::execl(kRedisServerPath, kRedisServerPath, conf.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   pid_ = pid;
@@ -327,12 +334,12 @@ RedisReply RedisServer::command(const std::vector<std::string>& argv) const {
   return run(argv);
 }
 
-std::string RedisServer::logTail() const {
+std::string RedisServer::logTail(size_t max_chars) const {
   std::ifstream in(dir_.path() + "/redis.log");
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();
-  return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
+  return s.size() > max_chars ? s.substr(s.size() - max_chars) : s;
 }
 
 }  // namespace payhook::testing

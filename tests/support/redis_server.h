@@ -4,7 +4,8 @@
 // Every integration test that needs Redis owns one RedisServer. The server runs with `appendonly yes`,
 // `appendfsync no` and `save ""`, so data written before stop() or kill() is back after start() (the AOF is
 // written before a reply is sent, so even SIGKILL loses nothing that was acknowledged). All methods are
-// blocking and meant for the test thread only.
+// blocking and meant for the test thread only. The nodes of a replicated or clustered Redis
+// (redis_topology.h) are RedisServers too, configured through Options::extra_config.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,12 @@ class TempDir {
 // A loopback TCP port that was free a moment ago: binds 127.0.0.1:0, reads the port and closes.
 int freeTcpPort();
 
+// A redis.conf value in double quotes, with quotes and backslashes escaped.
+std::string quoteRedisConfig(const std::string& value);
+
+// RFC 3986 percent-encoding of everything but the unreserved characters, for passwords in URLs.
+std::string percentEncode(const std::string& s);
+
 // A copy of a hiredis reply that outlives the connection it came from.
 struct RedisReply {
   enum Type { kNil, kString, kInteger, kArray, kError, kStatus } type = kNil;
@@ -43,6 +50,11 @@ class RedisServer {
   struct Options {
     bool unix_socket = false;  // listen on <dir>/redis.sock only, no TCP port
     std::string password;      // requirepass; url() and command() use it
+    // Lines appended to redis.conf after the defaults; Redis takes the last value of a directive, so
+    // "appendonly no" here overrides the default "appendonly yes".
+    std::vector<std::string> extra_config;
+    int port = 0;           // the TCP port; 0 picks a free one
+    bool sentinel = false;  // run as a Sentinel (--sentinel): no data settings in the config
   };
 
   // Starts redis-server and waits until it answers PING (at most 5 s); throws std::runtime_error otherwise,
@@ -72,6 +84,8 @@ class RedisServer {
   int port() const { return port_; }  // 0 for a unix socket
   const std::string& dir() const { return dir_.path(); }
   std::string socketPath() const;  // empty for TCP
+  // The last max_chars of the server's log, for the messages of failed waits.
+  std::string logTail(size_t max_chars = 2000) const;
 
   // Runs one command on a fresh synchronous connection (with AUTH when a password is set). Redis errors
   // come back as kError replies; connection problems and a 5 s timeout throw std::runtime_error.
@@ -81,7 +95,6 @@ class RedisServer {
   void writeConfig() const;
   void waitUntilReady();
   void waitForExit();
-  std::string logTail() const;
 
   Options options_;
   TempDir dir_;

@@ -162,7 +162,9 @@ class Seeder {
 class PayhookctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis_ = std::make_unique<RedisServer>(RedisServer::Options{false, kRedisPassword});
+    RedisServer::Options redis_options;
+    redis_options.password = kRedisPassword;
+    redis_ = std::make_unique<RedisServer>(redis_options);
     DaemonOptions o;
     o.redis_url = redis_->url();
     config_ = std::make_unique<DaemonProcess>(o);  // never started: it only writes the config

@@ -28,6 +28,15 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kShortTimeoutMs = 300;
 
+// Built by assignment: Options grows, and a braced list that omits its newer fields fails
+// -Wmissing-field-initializers.
+RedisServer::Options redisOptions(bool unix_socket, const std::string& password) {
+  RedisServer::Options o;
+  o.unix_socket = unix_socket;
+  o.password = password;
+  return o;
+}
+
 int64_t msSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -334,7 +343,7 @@ size_t countOf(const std::string& text, const std::string& needle) {
 }
 
 TEST_F(RedisStoreTest, LogsAnOutageAndItsRecoveryOnceWithoutThePassword) {
-  RedisServer redis(RedisServer::Options{.unix_socket = false, .password = "hunter2"});
+  RedisServer redis(redisOptions(false, "hunter2"));
   redis.stop();
   ::testing::internal::CaptureStderr();
   makeStore(redis.url());
@@ -416,7 +425,7 @@ TEST_F(RedisStoreTest, HeartbeatNoticesASilentRedisWithoutAnyStore) {
 }
 
 TEST_F(RedisStoreTest, PasswordProtected) {
-  RedisServer redis(RedisServer::Options{.unix_socket = false, .password = "s3cr@t/pw"});
+  RedisServer redis(redisOptions(false, "s3cr@t/pw"));
   makeStore(redis.url());
   ASSERT_TRUE(waitReady());
   EXPECT_EQ(storeAndWait(makeEvent("pw1", "k"), spec()).outcome, StoreOutcome::kStored);
@@ -433,14 +442,14 @@ TEST_F(RedisStoreTest, AclUser) {
 }
 
 TEST_F(RedisStoreTest, WrongPasswordNeverBecomesReady) {
-  RedisServer redis(RedisServer::Options{.unix_socket = false, .password = "right"});
+  RedisServer redis(redisOptions(false, "right"));
   makeStore("redis://:wrong@127.0.0.1:" + std::to_string(redis.port()) + "/0");
   EXPECT_FALSE(runUntil([this] { return store_->ready(); }, 500));
   EXPECT_EQ(storeAndWait(makeEvent("w", "k"), spec()).outcome, StoreOutcome::kUnavailable);
 }
 
 TEST_F(RedisStoreTest, UnixSocket) {
-  RedisServer redis(RedisServer::Options{.unix_socket = true, .password = ""});
+  RedisServer redis(redisOptions(true, ""));
   makeStore(redis.url());
   ASSERT_TRUE(waitReady());
   EXPECT_EQ(storeAndWait(makeEvent("u1", "k"), spec()).outcome, StoreOutcome::kStored);
@@ -448,7 +457,7 @@ TEST_F(RedisStoreTest, UnixSocket) {
 }
 
 TEST_F(RedisStoreTest, UnixSocketWithPasswordAndDb) {
-  RedisServer redis(RedisServer::Options{.unix_socket = true, .password = "pw&x"});
+  RedisServer redis(redisOptions(true, "pw&x"));
   makeStore(redis.url() + "&db=2");
   ASSERT_TRUE(waitReady());
   EXPECT_EQ(storeAndWait(makeEvent("u2", "k"), spec()).outcome, StoreOutcome::kStored);
@@ -610,7 +619,7 @@ TEST(RedisServerFixture, DataSurvivesStopAndKillThroughTheAof) {
 }
 
 TEST(RedisServerFixture, PasswordAndUnixSocket) {
-  RedisServer redis(RedisServer::Options{.unix_socket = true, .password = "p w"});
+  RedisServer redis(redisOptions(true, "p w"));
   EXPECT_EQ(redis.port(), 0);
   EXPECT_EQ(redis.url(), "unix:" + redis.dir() + "/redis.sock?password=p%20w");
   EXPECT_EQ(redis.command({"PING"}).str, "PONG");
