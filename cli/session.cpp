@@ -27,6 +27,8 @@ bool Session::open(const std::string& config_path) {
   options_.url = r.url;
   options_.password = r.password;
   options_.sentinel_password = r.sentinel_password;
+  options_.min_replicas = static_cast<uint32_t>(r.min_replicas);
+  options_.replica_timeout_ms = r.replica_timeout_ms;
   options_.prefix = r.prefix;
   options_.store_timeout_ms = std::max<uint64_t>(r.store_timeout_ms, 5'000);  // an operator can wait
   options_.heartbeat_ms = 0;

@@ -94,6 +94,13 @@ struct Connection::Impl {
   std::optional<Locator> locator_;
   std::optional<SentinelWatch> sentinel_watch_;
   RedisEndpoint endpoint_;  // what the current or last connection went to
+  // Between the start of a Sentinel failover and its end: no connection to fenced_master_.
+  bool fenced_ = false;
+  RedisEndpoint fenced_master_;
+  uv::Timer fence_timer_;
+  // A failover that was never seen to end stops holding writes back after this; Sentinel's own
+  // failover-timeout is 3 minutes by default, but a failover that took as long has failed.
+  static constexpr uint64_t kFenceMaxMs = 60'000;
 
   // confirmReplicas(): the callers whose writes the WAIT out now covers, and those for the next one, each
   // with the connection its write went out on.
@@ -120,6 +127,7 @@ struct Connection::Impl {
         retry_timer_(loop),
         connect_timer_(loop),
         heartbeat_timer_(loop),
+        fence_timer_(loop),
         calls_(loop, options_.command_timeout_ms, callHooks()),
         deferred_(loop, [this] { runRequestedDrop(); }) {
     if (address_ && !options_.password.empty()) address_->password = std::string(options_.password.reveal());
@@ -132,7 +140,7 @@ struct Connection::Impl {
                        std::max<uint64_t>(options_.connect_timeout_ms, 1));
       if (address_->mode == RedisMode::kSentinel)
         sentinel_watch_.emplace(loop, address_->seeds, address_->master_name, options_.sentinel_password,
-                                [this](const RedisEndpoint& master) { onSwitched(master); });
+                                [this](const SentinelEvent& e) { onSentinelEvent(e); });
     }
   }
 
@@ -185,6 +193,7 @@ struct Connection::Impl {
     connect_timer_.close();
     calls_.closeTimer();
     heartbeat_timer_.close();
+    fence_timer_.close();
     dropConnection(ScriptOutcome::kUnavailable, "the store was stopped before Redis answered");
     setReady(false);
   }
@@ -221,6 +230,10 @@ struct Connection::Impl {
           error);
       return;
     }
+    if (fenced_ && where.host == fenced_master_.host && where.port == fenced_master_.port) {
+      connectFailed("a failover is under way: waiting for the sentinels to name the new master");
+      return;
+    }
     if (where.host != endpoint_.host || where.port != endpoint_.port) {
       if (ever_ready_)
         log::info("redis: the master is at a new address",
@@ -242,10 +255,45 @@ struct Connection::Impl {
     if (!e.empty()) connectFailed("resolving the master's host: " + e);
   }
 
-  // The sentinels promoted another master: a connection to the old one is given up at once.
-  void onSwitched(const RedisEndpoint& master) {
-    if (!ctx_ || (master.host == endpoint_.host && master.port == endpoint_.port)) return;
-    requestDrop("the sentinels switched the master to " + master.host + ":" + std::to_string(master.port));
+  // A failover under way: the old master may keep taking writes that its promoted replica never gets (a
+  // replica still attached to it confirms them all the same), so from the leader's election until the
+  // sentinels name the new master, payhook neither writes there nor acknowledges anything.
+  void onSentinelEvent(const SentinelEvent& e) {
+    if (stopped_) return;
+    switch (e.kind) {
+      case SentinelEvent::Kind::kFailoverStarted:
+        if (!fenced_) {
+          fenced_ = true;
+          fenced_master_ = endpoint_;
+          log::warn(
+              "redis: the sentinels began a failover; callbacks are answered 503 until they name the new "
+              "master",
+              {{"master", endpoint_.host + ":" + std::to_string(endpoint_.port)}});
+          fence_timer_.start(kFenceMaxMs,
+                             [this] { unfence("the sentinels did not end the failover in time"); });
+        }
+        if (ctx_) requestDrop("a failover of the master began");
+        break;
+      case SentinelEvent::Kind::kSwitched: {
+        const RedisEndpoint& m = e.master;
+        unfence("the sentinels switched the master");
+        if (ctx_ && !(m.host == endpoint_.host && m.port == endpoint_.port))
+          requestDrop("the sentinels switched the master to " + m.host + ":" + std::to_string(m.port));
+        break;
+      }
+      case SentinelEvent::Kind::kFailoverEnded:
+        unfence("the failover ended");
+        break;
+      case SentinelEvent::Kind::kNone:
+        break;
+    }
+  }
+
+  void unfence(const char* why) {
+    if (!fenced_) return;
+    fenced_ = false;
+    fence_timer_.stop();
+    log::info("redis: writes resume on the master the sentinels name", {{"reason", why}});
   }
 
   void onResolved(std::vector<std::string> addresses, const std::string& error) {

@@ -9,7 +9,9 @@
 
 #include "common/log.h"
 #include "redis/command.h"
+#include "redis/resolver.h"
 #include "redis/uv_adapter.h"
+#include "uv/handle.h"
 
 namespace payhook::redis {
 namespace {
@@ -29,6 +31,17 @@ std::string_view nextWord(std::string_view* s) {
   return w;
 }
 
+// The master an event names: "master <name> <ip> <port>", or "<type> <name> <ip> <port> @ <master> ...".
+std::string_view masterOf(std::string_view message) {
+  if (auto at = message.find(" @ "); at != std::string_view::npos) {
+    std::string_view rest = message.substr(at + 3);
+    return nextWord(&rest);
+  }
+  std::string_view rest = message;
+  if (nextWord(&rest) != "master") return {};
+  return nextWord(&rest);
+}
+
 }  // namespace
 
 std::optional<RedisEndpoint> switchedMaster(std::string_view message, std::string_view master_name) {
@@ -46,113 +59,163 @@ std::optional<RedisEndpoint> switchedMaster(std::string_view message, std::strin
   return RedisEndpoint{std::string(ip), port};
 }
 
+SentinelEvent sentinelEvent(std::string_view channel, std::string_view message,
+                            std::string_view master_name) {
+  SentinelEvent e;
+  if (channel == "+switch-master") {
+    if (auto m = switchedMaster(message, master_name)) {
+      e.kind = SentinelEvent::Kind::kSwitched;
+      e.master = std::move(*m);
+    }
+    return e;
+  }
+  // From the leader's election to the promotion: the steps after which the old master's writes may be
+  // lost. +try-failover is left out: most elections it starts fail harmlessly (-failover-abort-not-elected
+  // comes from the losers).
+  static constexpr std::string_view kStarted[] = {"+elected-leader",
+                                                  "+failover-state-select-slave",
+                                                  "+selected-slave",
+                                                  "+failover-state-send-slaveof-noone",
+                                                  "+failover-state-wait-promotion",
+                                                  "+promoted-slave",
+                                                  "+failover-state-reconf-slaves"};
+  bool started = false;
+  for (std::string_view s : kStarted) started = started || channel == s;
+  const bool ended = channel == "+failover-end" || channel == "+failover-end-for-timeout" ||
+                     (channel.starts_with("-failover-abort-") && channel != "-failover-abort-not-elected");
+  if ((!started && !ended) || masterOf(message) != master_name) return e;
+  e.kind = started ? SentinelEvent::Kind::kFailoverStarted : SentinelEvent::Kind::kFailoverEnded;
+  return e;
+}
+
+// One sentinel's subscription, reconnected after any loss.
+struct SentinelWatch::Subscription {
+  SentinelWatch* owner;
+  RedisEndpoint sentinel;
+  Resolver resolver;
+  uv::Timer retry_timer;
+  redisAsyncContext* ctx = nullptr;
+  bool running = false;
+
+  Subscription(SentinelWatch* o, RedisEndpoint s, uv_loop_t* loop)
+      : owner(o), sentinel(std::move(s)), resolver(loop), retry_timer(loop) {}
+  ~Subscription() {
+    stop();
+    retry_timer.close();
+  }
+
+  void start() {
+    running = true;
+    connect();
+  }
+
+  void stop() {
+    running = false;
+    retry_timer.stop();
+    resolver.cancel();
+    redisAsyncContext* c = std::exchange(ctx, nullptr);
+    if (!c) return;
+    c->data = nullptr;
+    redisAsyncFree(c);
+  }
+
+  void connect() {
+    if (!running) return;
+    if (isNumericIp(sentinel.host)) {
+      open(sentinel.host);
+      return;
+    }
+    std::string error = resolver.resolve(sentinel.host, [this](std::vector<std::string> ips, std::string) {
+      if (ips.empty())
+        retryLater();
+      else
+        open(ips.front());
+    });
+    if (!error.empty()) retryLater();
+  }
+
+  void open(const std::string& ip) {
+    redisAsyncContext* c = redisAsyncConnect(ip.c_str(), sentinel.port);
+    if (!c || c->err || attachToLoop(c, owner->loop_) != REDIS_OK) {
+      if (c) redisAsyncFree(c);
+      retryLater();
+      return;
+    }
+    c->data = this;
+    redisAsyncSetConnectCallback(c, &Subscription::onConnectCb);
+    redisAsyncSetDisconnectCallback(c, &Subscription::onDisconnectCb);
+    ctx = c;
+    if (!owner->password_.empty()) {
+      std::string auth;
+      appendArrayHeader(auth, 2);
+      appendBulk(auth, "AUTH");
+      appendBulk(auth, owner->password_.reveal());
+      redisAsyncFormattedCommand(c, nullptr, nullptr, auth.data(), auth.size());
+    }
+    // Sentinel's own pub/sub carries only its events, a few per failover.
+    redisAsyncCommand(c, &Subscription::onMessageCb, nullptr, "PSUBSCRIBE *");
+  }
+
+  void retryLater() {
+    if (running) retry_timer.start(kRetryMs, [this] { connect(); });
+  }
+
+  static void onConnectCb(const redisAsyncContext* ac, int status) noexcept {
+    auto* self = static_cast<Subscription*>(ac->data);
+    if (!self || status == REDIS_OK) return;
+    self->ctx = nullptr;  // hiredis frees it
+    self->retryLater();
+  }
+
+  static void onDisconnectCb(const redisAsyncContext* ac, int /*status*/) noexcept {
+    auto* self = static_cast<Subscription*>(ac->data);
+    if (!self) return;
+    self->ctx = nullptr;
+    self->retryLater();
+  }
+
+  static void onMessageCb(redisAsyncContext* ac, void* r, void* /*privdata*/) noexcept {
+    auto* self = static_cast<Subscription*>(ac->data);
+    auto* reply = static_cast<redisReply*>(r);
+    // ["pmessage", pattern, channel, message]
+    if (!self || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return;
+    const redisReply* kind = reply->element[0];
+    const redisReply* channel = reply->element[2];
+    const redisReply* body = reply->element[3];
+    if (kind->type != REDIS_REPLY_STRING || replyText(*kind) != "pmessage" ||
+        channel->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING)
+      return;
+    self->owner->onMessage(replyText(*channel), replyText(*body));
+  }
+};
+
 SentinelWatch::SentinelWatch(uv_loop_t* loop, std::vector<RedisEndpoint> sentinels, std::string master_name,
-                             Secret password, Switched switched)
+                             Secret password, Notify notify)
     : loop_(loop),
-      sentinels_(std::move(sentinels)),
       master_name_(std::move(master_name)),
       password_(std::move(password)),
-      switched_(std::move(switched)),
-      resolver_(loop),
-      retry_timer_(loop) {}
+      notify_(std::move(notify)) {
+  for (auto& s : sentinels)
+    subscriptions_.push_back(std::make_unique<Subscription>(this, std::move(s), loop));
+}
 
 SentinelWatch::~SentinelWatch() {
   stop();
-  retry_timer_.close();
 }
 
 void SentinelWatch::start() {
-  if (running_ || sentinels_.empty()) return;
-  running_ = true;
-  connect();
+  for (auto& s : subscriptions_) s->start();
 }
 
 void SentinelWatch::stop() {
-  running_ = false;
-  retry_timer_.stop();
-  resolver_.cancel();
-  release();
+  for (auto& s : subscriptions_) s->stop();
 }
 
-void SentinelWatch::release() {
-  redisAsyncContext* c = std::exchange(ctx_, nullptr);
-  if (!c) return;
-  c->data = nullptr;
-  redisAsyncFree(c);
-}
-
-void SentinelWatch::connect() {
-  if (!running_) return;
-  const RedisEndpoint& s = sentinels_[next_++ % sentinels_.size()];
-  if (isNumericIp(s.host)) {
-    open(s.host, s.port);
-    return;
-  }
-  const int port = s.port;
-  std::string error = resolver_.resolve(s.host, [this, port](std::vector<std::string> ips, std::string) {
-    if (ips.empty())
-      retryLater();
-    else
-      open(ips.front(), port);
-  });
-  if (!error.empty()) retryLater();
-}
-
-void SentinelWatch::open(const std::string& ip, int port) {
-  redisAsyncContext* c = redisAsyncConnect(ip.c_str(), port);
-  if (!c || c->err || attachToLoop(c, loop_) != REDIS_OK) {
-    if (c) redisAsyncFree(c);
-    retryLater();
-    return;
-  }
-  c->data = this;
-  redisAsyncSetConnectCallback(c, &SentinelWatch::onConnectCb);
-  redisAsyncSetDisconnectCallback(c, &SentinelWatch::onDisconnectCb);
-  ctx_ = c;
-  if (!password_.empty()) {
-    std::string auth;
-    appendArrayHeader(auth, 2);
-    appendBulk(auth, "AUTH");
-    appendBulk(auth, password_.reveal());
-    // A refused AUTH makes the SUBSCRIBE fail too; the sentinel then closes nothing, so the watch just
-    // stays quiet and the locator's own AUTH error says why.
-    redisAsyncFormattedCommand(c, nullptr, nullptr, auth.data(), auth.size());
-  }
-  redisAsyncCommand(c, &SentinelWatch::onMessageCb, nullptr, "SUBSCRIBE +switch-master");
-}
-
-void SentinelWatch::retryLater() {
-  if (running_) retry_timer_.start(kRetryMs, [this] { connect(); });
-}
-
-void SentinelWatch::onConnectCb(const redisAsyncContext* ac, int status) noexcept {
-  auto* self = static_cast<SentinelWatch*>(ac->data);
-  if (!self || status == REDIS_OK) return;
-  self->ctx_ = nullptr;  // hiredis frees it
-  self->retryLater();
-}
-
-void SentinelWatch::onDisconnectCb(const redisAsyncContext* ac, int /*status*/) noexcept {
-  auto* self = static_cast<SentinelWatch*>(ac->data);
-  if (!self) return;
-  self->ctx_ = nullptr;
-  self->retryLater();
-}
-
-void SentinelWatch::onMessageCb(redisAsyncContext* ac, void* r, void* /*privdata*/) noexcept {
-  auto* self = static_cast<SentinelWatch*>(ac->data);
-  auto* reply = static_cast<redisReply*>(r);
-  if (!self || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return;
-  const redisReply* kind = reply->element[0];
-  const redisReply* body = reply->element[2];
-  if (kind->type != REDIS_REPLY_STRING || replyText(*kind) != "message" || body->type != REDIS_REPLY_STRING)
-    return;
-  if (auto master = switchedMaster(replyText(*body), self->master_name_)) {
-    log::info(
-        "redis: the sentinels switched the master",
-        {{"master_name", self->master_name_}, {"master", master->host + ":" + std::to_string(master->port)}});
-    if (self->switched_) self->switched_(*master);
-  }
+void SentinelWatch::onMessage(std::string_view channel, std::string_view message) {
+  SentinelEvent e = sentinelEvent(channel, message, master_name_);
+  if (e.kind == SentinelEvent::Kind::kNone) return;
+  log::debug("redis: sentinel event", {{"event", std::string(channel)}, {"detail", std::string(message)}});
+  if (notify_) notify_(e);
 }
 
 }  // namespace payhook::redis

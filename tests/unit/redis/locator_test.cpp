@@ -95,6 +95,41 @@ TEST(SwitchedMaster, OnlyOurMasterName) {
   EXPECT_FALSE(switchedMaster("shopping 1 2 3 4", "shop"));
 }
 
+TEST(SentinelEvent, AFailoverOfOurMasterStartsAndEnds) {
+  using Kind = SentinelEvent::Kind;
+  EXPECT_EQ(sentinelEvent("+elected-leader", "master shop 127.0.0.1 7000", "shop").kind,
+            Kind::kFailoverStarted);
+  EXPECT_EQ(
+      sentinelEvent("+selected-slave", "slave 127.0.0.1:7001 127.0.0.1 7001 @ shop 127.0.0.1 7000", "shop")
+          .kind,
+      Kind::kFailoverStarted);
+  EXPECT_EQ(
+      sentinelEvent("+promoted-slave", "slave 127.0.0.1:7001 127.0.0.1 7001 @ shop 127.0.0.1 7000", "shop")
+          .kind,
+      Kind::kFailoverStarted);
+  EXPECT_EQ(sentinelEvent("+failover-end", "master shop 127.0.0.1 7000", "shop").kind, Kind::kFailoverEnded);
+  EXPECT_EQ(sentinelEvent("-failover-abort-no-good-slave", "master shop 127.0.0.1 7000", "shop").kind,
+            Kind::kFailoverEnded);
+  auto sw = sentinelEvent("+switch-master", "shop 127.0.0.1 7000 127.0.0.1 7001", "shop");
+  EXPECT_EQ(sw.kind, Kind::kSwitched);
+  EXPECT_EQ(sw.master.port, 7001);
+}
+
+TEST(SentinelEvent, OtherMastersAndHarmlessEventsAreIgnored) {
+  using Kind = SentinelEvent::Kind;
+  EXPECT_EQ(sentinelEvent("+elected-leader", "master other 127.0.0.1 7000", "shop").kind, Kind::kNone);
+  EXPECT_EQ(
+      sentinelEvent("+selected-slave", "slave 127.0.0.1:7001 127.0.0.1 7001 @ other 127.0.0.1 7000", "shop")
+          .kind,
+      Kind::kNone);
+  // Most elections fail without consequence; the losers say so.
+  EXPECT_EQ(sentinelEvent("+try-failover", "master shop 127.0.0.1 7000", "shop").kind, Kind::kNone);
+  EXPECT_EQ(sentinelEvent("-failover-abort-not-elected", "master shop 127.0.0.1 7000", "shop").kind,
+            Kind::kNone);
+  EXPECT_EQ(sentinelEvent("+sdown", "master shop 127.0.0.1 7000", "shop").kind, Kind::kNone);
+  EXPECT_EQ(sentinelEvent("+switch-master", "other 127.0.0.1 7000 127.0.0.1 7001", "shop").kind, Kind::kNone);
+}
+
 TEST(ReplicationInfo, CountsOnlineReplicas) {
   const char* info =
       "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n"
