@@ -134,6 +134,9 @@ struct Connection::Impl {
     if (address_ && address_->mode != RedisMode::kDirect) {
       // With one address there is nowhere else to go: a READONLY stays an error the probe reports.
       calls_.setRedirected([this](std::string_view error) {
+        // A slot being migrated answers ASK or TRYAGAIN until the migration ends; the map still names this
+        // node, so a new connection would land here again.
+        if (error.starts_with("ASK ") || error.starts_with("TRYAGAIN ")) return;
         requestDrop("the master is elsewhere now (" + std::string(error.substr(0, 80)) + ")");
       });
       locator_.emplace(loop, *address_, options_.sentinel_password, options_.marker_key,

@@ -62,8 +62,10 @@ std::string checkXml(const std::string& attributes) {
 
 class DecideFlowTest : public DaemonFixture {
  protected:
-  void start(const std::string& target_url, const std::string& decision_timeout = "5s") {
+  void start(const std::string& target_url, const std::string& decision_timeout = "5s",
+             const std::string& extra_redis = "") {
     DaemonOptions o;
+    o.extra_redis = extra_redis;
     o.targets = R"(
 [[targets]]
 name = "orders"
@@ -94,7 +96,12 @@ forward = ["orders"]
     createDaemon(o);
     writeSecret("yoomoney.pass", std::string(kPassword) + "\n");
     writeSecret("decisions.whsec", std::string(kTargetSecret) + "\n");
-    startDaemon();
+    if (extra_redis.empty()) {
+      startDaemon();
+    } else {
+      // Ready or not depends on what the extra settings ask of Redis: the test waits for what it expects.
+      ASSERT_TRUE(daemon_->start()) << daemon_->logs();
+    }
   }
 
   void TearDown() override {
@@ -332,6 +339,30 @@ TEST_F(DecideFlowTest, RedisLostWhileTheShopDecidesAnswers503) {
   auto resp = pending.get();
   EXPECT_EQ(resp.status, 503) << daemon_->logs();
   EXPECT_EQ(resp.header("retry-after"), "5");
+}
+
+// min_replicas = 1 and no replica yet: the shop's acceptance is stored but no replica confirms it, so
+// YooMoney is told to retry rather than told "accepted"; once a replica holds it, the retry is answered
+// from the stored decision, without asking the shop again.
+TEST_F(DecideFlowTest, AnAcceptanceNoReplicaConfirmedAnswers503ThenTheRetryCode0) {
+  DecisionSink sink;
+  sink.answer(R"({"accept": true})");
+  start(sink.url(), "5s", "min_replicas = 1\nreplica_timeout = \"200ms\"\n");
+  ASSERT_TRUE(daemon_->waitReady(503, 5'000)) << daemon_->logs();
+  auto resp = check(checkOrder());
+  EXPECT_EQ(resp.status, 503) << daemon_->logs();
+  EXPECT_EQ(resp.header("retry-after"), "5");
+  EXPECT_EQ(sink.received().size(), 1u);
+  EXPECT_EQ(storedDecision().value("outcome", ""), "accept");
+
+  RedisServer::Options replica_options;
+  replica_options.extra_config = {"replicaof 127.0.0.1 " + std::to_string(redis_.port())};
+  RedisServer replica(replica_options);
+  ASSERT_TRUE(daemon_->waitReady(200, 10'000)) << daemon_->logs();
+  resp = check(checkOrder());
+  ASSERT_EQ(resp.status, 200) << daemon_->logs();
+  EXPECT_EQ(withoutDatetime(resp.body), checkXml(R"(code="0" invoiceId="55" shopId="13")"));
+  EXPECT_EQ(sink.received().size(), 1u) << "the shop was asked twice";
 }
 
 TEST_F(DecideFlowTest, AGracefulStopWaitsForTheDecisionInFlight) {
