@@ -540,6 +540,19 @@ struct Connection::Impl {
     failWaiters(wait_next_, "the connection to Redis was lost before the replicas confirmed");
   }
 
+  // A completion that copies the reply out of hiredis and posts it to `done`.
+  Completion replyTo(Connection::ScriptDone done) {
+    return [this, done = std::move(done)](const CallEnd& end) mutable {
+      ScriptReply reply{end.outcome, {}, {}};
+      if (end.outcome == ScriptOutcome::kOk && end.reply)
+        reply.value = copyReply(*end.reply);
+      else
+        reply.error = std::string(end.error);
+      deferred_.post(
+          [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+    };
+  }
+
   // ---- replica confirmation ----
 
   void confirmReplicas(Connection::Confirmed done) {
@@ -678,15 +691,7 @@ uint64_t Connection::generation() const {
 }
 
 void Connection::command(std::vector<std::string> argv, ScriptDone done) {
-  auto reply_to = [impl = impl_.get(), done = std::move(done)](const CallEnd& end) mutable {
-    ScriptReply reply{end.outcome, {}, {}};
-    if (end.outcome == ScriptOutcome::kOk && end.reply)
-      reply.value = copyReply(*end.reply);
-    else
-      reply.error = std::string(end.error);
-    impl->deferred_.post(
-        [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
-  };
+  Completion reply_to = impl_->replyTo(std::move(done));
   if (!impl_->ready_ || !impl_->ctx_) {
     reply_to(CallEnd{ScriptOutcome::kUnavailable, nullptr, "Redis is not connected"});
     return;
@@ -739,16 +744,7 @@ void Connection::runScript(const Script& script, std::vector<std::string> keys, 
     for (const auto& k : keys) appendBulk(c, k);
     for (const auto& a : args) appendBulk(c, a);
   };
-  call(script, static_cast<uint32_t>(1 + keys.size() + args.size()), write,
-       [impl = impl_.get(), done = std::move(done)](const CallEnd& end) mutable {
-         ScriptReply reply{end.outcome, {}, {}};
-         if (end.outcome == ScriptOutcome::kOk && end.reply)
-           reply.value = copyReply(*end.reply);
-         else
-           reply.error = std::string(end.error);
-         impl->deferred_.post(
-             [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
-       });
+  call(script, static_cast<uint32_t>(1 + keys.size() + args.size()), write, impl_->replyTo(std::move(done)));
 }
 
 }  // namespace payhook::redis

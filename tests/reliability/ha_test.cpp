@@ -49,7 +49,6 @@ using testing::SentinelSet;
 
 constexpr int kMaxInFlight = 64;
 constexpr uint64_t kAppLatencyMs = 20;
-constexpr const char* kDelivery = "lease_timeout = \"6500ms\"\nsweep_interval = \"500ms\"\n";
 constexpr const char* kSlotKey = "{payhook}";
 
 struct Params {
@@ -103,32 +102,8 @@ class HaLedger : public ::testing::Test {
   std::string name() const { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
 
   DaemonProcess& startDaemon(const std::string& url, int min_replicas) {
-    DaemonOptions o;
-    o.redis_url = url;
+    DaemonOptions o = ledgerDaemonOptions(url, sink_, kMaxInFlight);
     o.extra_redis = "min_replicas = " + std::to_string(min_replicas) + "\nreplica_timeout = \"500ms\"\n";
-    o.log_level = "info";
-    o.delivery = kDelivery;
-    o.targets = R"(
-[[targets]]
-name = "orders"
-url = ")" + sink_.url() +
-                R"("
-secret_file = "secrets/orders.whsec"
-timeout = "1s"
-max_in_flight = )" +
-                std::to_string(kMaxInFlight) +
-                R"(
-breaker_cooldown = "1s"
-)";
-    o.routes = R"(
-[[routes]]
-name = "demo"
-provider = "standard-webhooks"
-path = "/hooks/demo"
-secret_file = "secrets/demo.whsec"
-forward = ["orders"]
-retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_interval = "5s", max_attempts = 100, max_age = "1h", jitter = 0.1 }
-)";
     daemon_ = std::make_unique<DaemonProcess>(o);
     EXPECT_TRUE(daemon_->start()) << daemon_->logs();
     EXPECT_TRUE(daemon_->waitReady(200, 15'000)) << daemon_->logs();

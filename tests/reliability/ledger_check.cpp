@@ -42,6 +42,36 @@ return out
 
 }  // namespace
 
+testing::DaemonOptions ledgerDaemonOptions(const std::string& redis_url, const LedgerSink& sink,
+                                           int max_in_flight) {
+  testing::DaemonOptions o;
+  o.redis_url = redis_url;
+  o.log_level = "info";
+  o.delivery = "lease_timeout = \"6500ms\"\nsweep_interval = \"500ms\"\n";
+  o.targets = R"(
+[[targets]]
+name = "orders"
+url = ")" + sink.url() +
+              R"("
+secret_file = "secrets/orders.whsec"
+timeout = "1s"
+max_in_flight = )" +
+              std::to_string(max_in_flight) +
+              R"(
+breaker_cooldown = "1s"
+)";
+  o.routes = R"(
+[[routes]]
+name = "demo"
+provider = "standard-webhooks"
+path = "/hooks/demo"
+secret_file = "secrets/demo.whsec"
+forward = ["orders"]
+retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_interval = "5s", max_attempts = 100, max_age = "1h", jitter = 0.1 }
+)";
+  return o;
+}
+
 long long queuedJobs(const RedisCommand& redis) {
   static const char* kScript =
       "local n = redis.call('ZCARD', KEYS[2]) "

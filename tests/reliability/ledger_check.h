@@ -9,11 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "support/daemon_process.h"
 #include "support/redis_server.h"
 #include "tests/reliability/ledger.h"
 #include "tests/reliability/ledger_sink.h"
 
 namespace payhook::reliability {
+
+// The payhookd of every ledger scenario, on `redis_url`: the route "demo" (Standard Webhooks, /hooks/demo)
+// forwarding to `sink` with a 1 s timeout and `max_in_flight` attempts at most, retries from 200 ms, and a
+// lease of 6.5 s (the timeout plus the 5 s margin the config requires) so abandoned attempts come back soon.
+testing::DaemonOptions ledgerDaemonOptions(const std::string& redis_url, const LedgerSink& sink,
+                                           int max_in_flight);
 
 // One command on the Redis that holds payhook's data now.
 using RedisCommand = std::function<testing::RedisReply(const std::vector<std::string>&)>;

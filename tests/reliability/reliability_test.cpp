@@ -61,7 +61,6 @@ using testing::waitFor;
 constexpr int kMaxInFlight = 64;        // per target: at most this many attempts are abandoned at once
 constexpr int kLeaseTimeoutMs = 6'500;  // target timeout 1 s + the 5 s margin config.cpp requires
 constexpr uint64_t kAppLatencyMs = 20;  // the app's answer time: attempts are in flight when a kill comes
-constexpr const char* kDelivery = "lease_timeout = \"6500ms\"\nsweep_interval = \"500ms\"\n";
 
 struct Params {
   bool full = false;
@@ -137,31 +136,7 @@ class Reliability : public ::testing::Test {
 
   // A new payhookd on the shared Redis, delivering to the ledger app; started and ready.
   DaemonProcess& startDaemon() {
-    DaemonOptions o;
-    o.redis_url = redis_.url();
-    o.log_level = "info";
-    o.delivery = kDelivery;
-    o.targets = R"(
-[[targets]]
-name = "orders"
-url = ")" + sink_.url() +
-                R"("
-secret_file = "secrets/orders.whsec"
-timeout = "1s"
-max_in_flight = )" +
-                std::to_string(kMaxInFlight) +
-                R"(
-breaker_cooldown = "1s"
-)";
-    o.routes = R"(
-[[routes]]
-name = "demo"
-provider = "standard-webhooks"
-path = "/hooks/demo"
-secret_file = "secrets/demo.whsec"
-forward = ["orders"]
-retry = { backoff = "exponential", initial = "200ms", multiplier = 2.0, max_interval = "5s", max_attempts = 100, max_age = "1h", jitter = 0.1 }
-)";
+    DaemonOptions o = ledgerDaemonOptions(redis_.url(), sink_, kMaxInFlight);
     daemons_.push_back(std::make_unique<DaemonProcess>(o));
     DaemonProcess& d = *daemons_.back();
     EXPECT_TRUE(d.start()) << d.logs();

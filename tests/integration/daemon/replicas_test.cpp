@@ -1,16 +1,15 @@
 // [redis] min_replicas with the real payhookd and redis-server: without a replica every callback is answered
 // 503 yet stored, /readyz says why, and once a replica has synchronised the provider's retry is acknowledged
 // as the duplicate it is. And what payhookd says of a Redis whose crash can lose acknowledged callbacks.
-#include <ctime>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "common/webhook_signature.h"
 #include "support/daemon_process.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
+#include "support/signed_requests.h"
 #include "support/store_inspect.h"
 #include "support/wait.h"
 
@@ -18,15 +17,7 @@ namespace payhook::testing {
 namespace {
 
 int post(const DaemonProcess& d, const std::string& msg_id) {
-  const std::string body = R"({"type":"invoice.paid","data":{"order":")" + msg_id + R"("}})";
-  const std::string ts = std::to_string(std::time(nullptr));
-  auto key = swh::decodeSecret(DaemonProcess::kDemoSecret).value();
-  return httpRequest(d.address(), "POST", "/hooks/demo",
-                     {{"webhook-id", msg_id},
-                      {"webhook-timestamp", ts},
-                      {"webhook-signature", swh::signV1(key, msg_id, ts, body)}},
-                     body)
-      .status;
+  return postStandardWebhook(d.address(), msg_id).status;
 }
 
 std::string scrape(const DaemonProcess& d) {
