@@ -61,11 +61,6 @@ struct Params {
   int ready_ms = 2'000;
 };
 
-int envInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 Params params() {
   Params p;
   const char* mode = std::getenv("PAYHOOK_HA");
@@ -79,18 +74,6 @@ Params params() {
   p.rate = envInt("PAYHOOK_HA_RATE", static_cast<int>(p.rate));
   p.ready_ms = envInt("PAYHOOK_HA_READY_MS", p.ready_ms);
   return p;
-}
-
-milliseconds since(TimePoint a, TimePoint b) {
-  return std::chrono::duration_cast<milliseconds>(b - a);
-}
-
-void sleepMs(int ms) {
-  std::this_thread::sleep_for(milliseconds(ms));
-}
-
-bool is2xx(int status) {
-  return status >= 200 && status < 300;
 }
 
 class HaLedger : public ::testing::Test {

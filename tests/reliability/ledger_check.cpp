@@ -17,14 +17,6 @@ namespace {
 using std::chrono::milliseconds;
 using testing::RedisReply;
 
-milliseconds since(TimePoint a, TimePoint b) {
-  return std::chrono::duration_cast<milliseconds>(b - a);
-}
-
-bool is2xx(int status) {
-  return status >= 200 && status < 300;
-}
-
 // For each id: "<event id>|<hash exists 0/1>|<state>", or "" when no idempotency key names an event.
 constexpr const char* kLookupScript = R"lua(
 local out = {}
@@ -41,6 +33,23 @@ return out
 )lua";
 
 }  // namespace
+
+int envInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+std::chrono::milliseconds since(TimePoint a, TimePoint b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a);
+}
+
+void sleepMs(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+bool is2xx(int status) {
+  return status >= 200 && status < 300;
+}
 
 testing::DaemonOptions ledgerDaemonOptions(const std::string& redis_url, const LedgerSink& sink,
                                            int max_in_flight) {

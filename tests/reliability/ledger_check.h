@@ -3,6 +3,7 @@
 // scenarios and the failover ones, which read from whichever node is the master after the failover.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,12 @@
 #include "tests/reliability/ledger_sink.h"
 
 namespace payhook::reliability {
+
+// A scenario's figure from the environment, or `fallback` when unset.
+int envInt(const char* name, int fallback);
+std::chrono::milliseconds since(TimePoint a, TimePoint b);
+void sleepMs(int ms);
+bool is2xx(int status);
 
 // The payhookd of every ledger scenario, on `redis_url`: the route "demo" (Standard Webhooks, /hooks/demo)
 // forwarding to `sink` with a 1 s timeout and `max_in_flight` attempts at most, retries from 200 ms, and a

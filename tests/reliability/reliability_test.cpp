@@ -80,11 +80,6 @@ struct Params {
   unsigned seed = 0;  // of the kill intervals; PAYHOOK_REL_SEED repeats a run's
 };
 
-int envInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 Params params() {
   Params p;
   const char* mode = std::getenv("PAYHOOK_RELIABILITY");
@@ -112,18 +107,6 @@ Params params() {
   p.seed = static_cast<unsigned>(
       envInt("PAYHOOK_REL_SEED", static_cast<int>(std::random_device{}() & 0x7fffffff)));
   return p;
-}
-
-milliseconds since(TimePoint a, TimePoint b) {
-  return std::chrono::duration_cast<milliseconds>(b - a);
-}
-
-void sleepMs(int ms) {
-  std::this_thread::sleep_for(milliseconds(ms));
-}
-
-bool is2xx(int status) {
-  return status >= 200 && status < 300;
 }
 
 class Reliability : public ::testing::Test {
