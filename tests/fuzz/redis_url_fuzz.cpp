@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Redacting twice changes nothing, for anything that looks like a Redis URL. (Not for arbitrary text: a
   // "://" inside a redacted query value moves where the user information is looked for, and the second
   // pass then hides more, which is harmless.)
-  if (url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix:"))
+  if (url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix:") ||
+      url.starts_with("redis+sentinel://") || url.starts_with("redis+cluster://"))
     FUZZ_CHECK(payhook::queue::redactRedisUrl(redacted) == redacted);
   if (!parsed) return 0;
 
@@ -47,6 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again->port == parsed->port);
   FUZZ_CHECK(again->db == parsed->db);
   FUZZ_CHECK(again->username == parsed->username);
+  FUZZ_CHECK(again->mode == parsed->mode);
+  FUZZ_CHECK(again->master_name == parsed->master_name);
+  FUZZ_CHECK(again->seeds.size() == parsed->seeds.size());
+  for (size_t i = 0; i < parsed->seeds.size() && i < again->seeds.size(); ++i) {
+    FUZZ_CHECK(again->seeds[i].host == parsed->seeds[i].host);
+    FUZZ_CHECK(again->seeds[i].port == parsed->seeds[i].port);
+  }
   if (!password.empty()) FUZZ_CHECK(again->password == "***");
   return 0;
 }
