@@ -253,6 +253,42 @@ TEST_F(HaLedger, ClusterFailover) {
       << o.stats;
 }
 
+// The slot payhook writes to moves to another master under load, key by key (CLUSTER SETSLOT ...
+// MIGRATING / IMPORTING, MIGRATE, SETSLOT NODE), as a resharding does: ASK and TRYAGAIN are 503s while the
+// keys move, MOVED afterwards sends payhookd to the new owner.
+TEST_F(HaLedger, ClusterSlotMoved) {
+  ClusterSet cluster;
+  const int slot = cluster.slotOf(kSlotKey);
+  const int old = cluster.masterPortForSlot(slot);
+  int target = 0;
+  for (int port : cluster.ports())
+    if (port != old && cluster.role(port) == "master") target = port;
+  ASSERT_NE(target, 0);
+  const std::string s = std::to_string(slot);
+  run(
+      cluster.url(), 1,
+      [&] {
+        const std::string from = cluster.command(old, {"CLUSTER", "MYID"}).str;
+        const std::string to = cluster.command(target, {"CLUSTER", "MYID"}).str;
+        EXPECT_EQ(cluster.command(target, {"CLUSTER", "SETSLOT", s, "IMPORTING", from}).str, "OK");
+        EXPECT_EQ(cluster.command(old, {"CLUSTER", "SETSLOT", s, "MIGRATING", to}).str, "OK");
+        while (true) {
+          RedisReply keys = cluster.command(old, {"CLUSTER", "GETKEYSINSLOT", s, "100"});
+          if (keys.elements.empty()) break;
+          std::vector<std::string> argv{"MIGRATE", "127.0.0.1", std::to_string(target), "", "0",
+                                        "5000",    "KEYS"};
+          for (const auto& k : keys.elements) argv.push_back(k.str);
+          RedisReply r = cluster.command(old, argv);
+          EXPECT_NE(r.type, RedisReply::kError) << r.str;
+          if (r.type == RedisReply::kError) break;
+        }
+        for (int port : cluster.ports())
+          if (cluster.role(port) == "master") cluster.command(port, {"CLUSTER", "SETSLOT", s, "NODE", to});
+        return cluster.waitForNewMasterOfSlot(slot, old, std::chrono::seconds(10));
+      },
+      clusterMaster(cluster), {"the {payhook} slot migrated to another master"}, true);
+}
+
 TEST_F(HaLedger, ClusterMasterKilled) {
   ClusterSet cluster;
   const int slot = cluster.slotOf(kSlotKey);
