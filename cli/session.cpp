@@ -59,7 +59,10 @@ int Session::run(const std::function<void(queue::Operator&, Done)>& op) {
       connect_timer.stop();
       op(ops, done);
     });
-    connect_timer.start(options_.connect_timeout_ms + 1'000, [&] {
+    // Sentinels and seed nodes are asked one after another, each within the connect timeout.
+    const auto parsed = queue::parseRedisUrl(options_.url);
+    const uint64_t hops = parsed ? std::max<uint64_t>(parsed->seeds.size(), 1) + 1 : 1;
+    connect_timer.start(options_.connect_timeout_ms * hops + 1'000, [&] {
       std::fprintf(stderr, "payhookctl: cannot reach Redis at %s\n", redacted_url_.c_str());
       done(2);
     });

@@ -289,14 +289,16 @@ struct App::Impl {
                            s({"short"}, static_cast<double>(w.short_of));
                            s({"failed"}, static_cast<double>(w.failed));
                          });
-    registry.gauge(
-        "payhook_redis_ack_loss_possible",
-        "1 when a crash of the Redis host can lose acknowledged callbacks (appendonly off and "
-        "min_replicas 0); absent while unknown",
-        {}, [this](const metrics::GaugeSample& s) {
-          if (!watch.appendonly().empty())
-            s({}, redis::ackLossPossible(watch.appendonly(), store.connection().minReplicas()) ? 1 : 0);
-        });
+    registry.gauge("payhook_redis_ack_loss_possible",
+                   "1 when a crash of the Redis host can lose acknowledged callbacks (appendonly off, or "
+                   "appendfsync not always and min_replicas 0); absent while unknown",
+                   {}, [this](const metrics::GaugeSample& s) {
+                     if (!watch.appendonly().empty())
+                       s({}, redis::ackLossPossible(watch.appendonly(), watch.appendfsync(),
+                                                    store.connection().minReplicas())
+                                 ? 1
+                                 : 0);
+                   });
     registry.gauge("payhook_redis_used_memory_bytes", "Redis' used_memory (INFO memory), probed every second",
                    {}, [this](const metrics::GaugeSample& s) {
                      if (watch.known()) s({}, static_cast<double>(watch.health().memory.used));

@@ -84,7 +84,7 @@ void RedisWatch::onProbe(Result<queue::RedisHealth> result) {
 }
 
 std::string RedisWatch::replicasShort() const {
-  if (options_.min_replicas == 0) return {};
+  if (options_.min_replicas == 0 || info_refused_) return {};
   if (replication_.online < 0) return "replicas not counted yet";
   if (replication_.online >= static_cast<int64_t>(options_.min_replicas)) return {};
   return std::to_string(replication_.online) + " replica(s) online, min_replicas is " +
@@ -98,10 +98,19 @@ void RedisWatch::probeReplication() {
   store_.connection().command({"INFO", "replication"}, [this, alive](redis::ScriptReply r) {
     if (alive.expired()) return;
     replication_probing_ = false;
+    if (r.outcome == redis::ScriptOutcome::kError) {
+      // An ACL user without INFO: the replicas cannot be counted, and readiness does not wait for them
+      // (every store still waits for its WAIT).
+      if (!info_refused_)
+        log::warn("redis: INFO replication refused; /readyz does not count replicas", {{"error", r.error}});
+      info_refused_ = true;
+      return;
+    }
     if (!r.ok() || r.value.type != redis::ScriptValue::Type::kString) {
       log::debug("redis: INFO replication failed", {{"error", r.error}});
       return;
     }
+    info_refused_ = false;
     const bool first = replication_.online < 0;
     const std::string before = replicasShort();
     replication_ = redis::parseReplicationInfo(r.value.str);
@@ -139,12 +148,12 @@ void RedisWatch::readPersistence() {
                 {{"error", r.error}});
       return;
     }
-    if (redis::ackLossPossible(appendonly_, options_.min_replicas)) {
-      if (!loss_warned_)
-        log::warn(
-            "redis: a crash of the Redis host can lose acknowledged callbacks: appendonly is off and "
-            "min_replicas is 0 (docs/reliability.md, \"What Redis promises\")",
-            {{"appendonly", appendonly_}, {"appendfsync", appendfsync_}});
+    const std::string why = redis::ackLossReason(appendonly_, appendfsync_, options_.min_replicas);
+    if (!why.empty() && !loss_warned_) {
+      log::warn(
+          "redis: a crash of the Redis host can lose acknowledged callbacks (docs/reliability.md, "
+          "\"What Redis promises\")",
+          {{"reason", why}, {"appendonly", appendonly_}, {"appendfsync", appendfsync_}});
       loss_warned_ = true;
     }
   });

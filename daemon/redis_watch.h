@@ -85,6 +85,7 @@ class RedisWatch {
   uint64_t removed_ = 0;
   redis::ReplicationInfo replication_;
   bool replication_probing_ = false;
+  bool info_refused_ = false;
   std::string appendonly_;
   std::string appendfsync_;
   uint64_t persistence_gen_ = 0;  // the connection generation appendonly was read in

@@ -505,10 +505,10 @@ void reindexStep(const std::shared_ptr<ReindexWalk>& walk) {
 void Operator::stats(int64_t now_ms, std::function<void(Result<QueueStats>)> cb) {
   store_.runScript(stats_script_, operatorKeys(leased_key_, dead_key_, events_key_, targets_key_),
                    {key_prefix_, number(now_ms), number(static_cast<int64_t>(kStatsDeadScan))},
-                   [this, cb = std::move(cb), now_ms](ScriptReply r) mutable {
+                   // The connection outlives this operator and its calls; the operator may not.
+                   [&conn = store_.connection(), cb = std::move(cb), now_ms](ScriptReply r) mutable {
                      auto stats = parseStats(r, now_ms);
                      if (!stats) return cb(std::move(stats));
-                     redis::Connection& conn = store_.connection();
                      stats->redis_at = conn.endpoint();
                      stats->min_replicas = conn.minReplicas();
                      conn.command({"INFO", "replication"},

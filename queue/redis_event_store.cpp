@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -176,16 +177,20 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
           return;
         }
         // A duplicate is confirmed too: the retry of a callback refused for want of replicas finds it
-        // stored, and may be acknowledged only once the replicas hold it.
-        conn_.confirmReplicas([this, slot](bool confirmed, std::string_view why) {
-          if (!confirmed) {
-            PendingStore& p = pending_[slot];
-            p.result = StoreResult{StoreOutcome::kUnavailable,
-                                   {},
-                                   "stored on the master, not yet on enough replicas: " + std::string(why)};
-          }
-          answer(slot);
-        });
+        // stored, and may be acknowledged only once the replicas hold it, whoever wrote it.
+        const bool duplicate = p.result.outcome == StoreOutcome::kDuplicate;
+        conn_.confirmReplicas(
+            [this, slot](bool confirmed, std::string_view why) {
+              if (!confirmed) {
+                PendingStore& p = pending_[slot];
+                p.result =
+                    StoreResult{StoreOutcome::kUnavailable,
+                                {},
+                                "stored on the master, not yet on enough replicas: " + std::string(why)};
+              }
+              answer(slot);
+            },
+            duplicate);
       });
 }
 
@@ -249,7 +254,42 @@ void RedisStore::runScript(const Script& script, std::vector<std::string> keys, 
 }
 
 void RedisStore::findStored(const std::string& route, const std::string& key, LookupDone done) {
-  runScript(get_script_, {key_prefix_ + "idem:" + route + ":" + key}, {}, asLookup(std::move(done)));
+  runConfirmed(get_script_, {key_prefix_ + "idem:" + route + ":" + key}, asLookup(std::move(done)));
+}
+
+// What a lookup finds may be acknowledged to a provider, so with min_replicas it counts as found only once
+// the replicas hold it, confirmed on the connection that read it.
+void RedisStore::runConfirmed(const Script& script, std::vector<std::string> keys, ScriptDone done) {
+  auto write = [&keys](std::string& c) {
+    appendBulk(c, std::to_string(keys.size()));
+    for (const auto& k : keys) appendBulk(c, k);
+  };
+  conn_.call(
+      script, static_cast<uint32_t>(1 + keys.size()), write,
+      [this, done = std::move(done)](const redis::CallEnd& end) mutable {
+        auto answer = std::make_shared<std::pair<ScriptDone, ScriptReply>>(std::move(done),
+                                                                           ScriptReply{end.outcome, {}, {}});
+        ScriptReply& reply = answer->second;
+        if (end.outcome == ScriptOutcome::kOk && end.reply)
+          reply.value = redis::copyReply(*end.reply);
+        else
+          reply.error = std::string(end.error);
+        auto post = [this, answer] { conn_.post([answer] { answer->first(std::move(answer->second)); }); };
+        if (!reply.ok() || reply.value.type == ScriptValue::Type::kNil || conn_.minReplicas() == 0) {
+          post();
+          return;
+        }
+        conn_.confirmReplicas(
+            [answer, post](bool confirmed, std::string_view why) {
+              if (!confirmed)
+                answer->second =
+                    ScriptReply{ScriptOutcome::kUnavailable,
+                                {},
+                                "found on the master, not yet on enough replicas: " + std::string(why)};
+              post();
+            },
+            /*touch=*/true);
+      });
 }
 
 void RedisStore::putNote(const std::string& route, const std::string& key, const std::string& value,
@@ -259,23 +299,24 @@ void RedisStore::putNote(const std::string& route, const std::string& key, const
 }
 
 void RedisStore::findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) {
-  runScript(find_event_script_, {key_prefix_ + "idem:" + route + ":" + key, key_prefix_ + "ev:"}, {},
-            [done = std::move(done)](ScriptReply reply) {
-              EventLookup result;
-              result.ok = reply.ok();
-              if (!result.ok) {
-                result.error = std::move(reply.error);
-              } else if (reply.value.type == ScriptValue::Type::kArray && reply.value.elements.size() == 2) {
-                // An event of the older layout, or one purged while its key lives, reads as absent.
-                if (auto parts = record::unpack(reply.value.elements[1].str)) {
-                  Event event;
-                  record::fill(*parts, event);
-                  event.id = std::move(reply.value.elements[0].str);
-                  result.event = std::move(event);
-                }
-              }
-              done(std::move(result));
-            });
+  runConfirmed(
+      find_event_script_, {key_prefix_ + "idem:" + route + ":" + key, key_prefix_ + "ev:"},
+      [done = std::move(done)](ScriptReply reply) {
+        EventLookup result;
+        result.ok = reply.ok();
+        if (!result.ok) {
+          result.error = std::move(reply.error);
+        } else if (reply.value.type == ScriptValue::Type::kArray && reply.value.elements.size() == 2) {
+          // An event of the older layout, or one purged while its key lives, reads as absent.
+          if (auto parts = record::unpack(reply.value.elements[1].str)) {
+            Event event;
+            record::fill(*parts, event);
+            event.id = std::move(reply.value.elements[0].str);
+            result.event = std::move(event);
+          }
+        }
+        done(std::move(result));
+      });
 }
 
 }  // namespace payhook::queue

@@ -79,7 +79,8 @@ class RedisStore final : public EventStore {
   // The note is read inside the store script (KEYS[7]), before the idempotency key is claimed.
   void storeUnlessNoted(const Event& event, const StoreSpec& spec, const std::string& note_key,
                         Done done) override;
-  // One GET, SET or DEL each, with runScript()'s guarantees.
+  // One GET, SET or DEL each, with runScript()'s guarantees. With min_replicas, what findStored() and
+  // findStoredEvent() find is reported only once the replicas hold it (else ok = false: answer 503).
   void findStored(const std::string& route, const std::string& key, LookupDone done) override;
   void putNote(const std::string& route, const std::string& key, const std::string& value, uint64_t ttl_s,
                LookupDone done) override;
@@ -115,6 +116,7 @@ class RedisStore final : public EventStore {
     StoreResult result;
   };
   uint32_t takeSlot();
+  void runConfirmed(const Script& script, std::vector<std::string> keys, ScriptDone done);
   // Posts the slot's result to its caller and frees the slot.
   void answer(uint32_t slot);
 

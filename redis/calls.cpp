@@ -119,6 +119,13 @@ void Calls::onReply(redisAsyncContext* ac, const redisReply* r, Op* op) {
   }
   if (op->kind == OpKind::kHeartbeat) {
     if (r->type != REDIS_REPLY_ERROR && hooks_.heartbeat) hooks_.heartbeat(*r);
+    // An idle connection to a node that no longer serves the slot learns it here, not from the next write.
+    if (r->type == REDIS_REPLY_ERROR && hooks_.redirected && isRedirect(replyText(*r))) {
+      const std::string_view text = replyText(*r);
+      release(op);
+      hooks_.redirected(text);
+      return;
+    }
     release(op);
     return;
   }

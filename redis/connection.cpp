@@ -45,16 +45,7 @@ bool isNumericIp(const std::string& host) {
 
 // The handshake's commands, told apart in their replies by privdata: the step, and for kScriptLoad the
 // index of the preloaded script above it.
-enum class HandshakeStep : uintptr_t {
-  kAuth = 1,
-  kSelect,
-  kVersion,
-  kRole,
-  kTouch,
-  kScriptLoad,
-  kMarkSet,
-  kMarkGet
-};
+enum class HandshakeStep : uintptr_t { kAuth = 1, kSelect, kVersion, kRole, kScriptLoad, kMarkSet, kMarkGet };
 constexpr unsigned kStepBits = 8;
 
 void* stepData(HandshakeStep s, size_t index = 0) {
@@ -70,6 +61,8 @@ struct Connection::Impl {
   Result<RedisAddress> address_;
   std::vector<Script> preloaded_;
   DataMarker marker_;
+  std::string touch_key_ =
+      options_.marker_key + ":touch";  // written before a WAIT that must cover others' writes
   uint64_t generation_ = 0;
 
   redisAsyncContext* ctx_ = nullptr;
@@ -96,11 +89,13 @@ struct Connection::Impl {
   RedisEndpoint endpoint_;  // what the current or last connection went to
   // Between the start of a Sentinel failover and its end: no connection to fenced_master_.
   bool fenced_ = false;
+  bool switched_ = false;     // +switch-master came during the fence
+  bool fence_ended_ = false;  // +failover-end or an abort came during the fence
   RedisEndpoint fenced_master_;
   uv::Timer fence_timer_;
-  // A failover that was never seen to end stops holding writes back after this; Sentinel's own
-  // failover-timeout is 3 minutes by default, but a failover that took as long has failed.
-  static constexpr uint64_t kFenceMaxMs = 60'000;
+  // A failover that was never seen to end stops holding writes back after this: a little longer than
+  // Sentinel's default failover-timeout (3 minutes), after which it gives up on its own.
+  static constexpr uint64_t kFenceMaxMs = 200'000;
 
   // confirmReplicas(): the callers whose writes the WAIT out now covers, and those for the next one, each
   // with the connection its write went out on.
@@ -233,9 +228,19 @@ struct Connection::Impl {
           error);
       return;
     }
-    if (fenced_ && where.host == fenced_master_.host && where.port == fenced_master_.port) {
-      connectFailed("a failover is under way: waiting for the sentinels to name the new master");
-      return;
+    if (fenced_ && isFenced(where)) {
+      if (fence_ended_ && !switched_) {
+        // The failover was aborted: the old master is the master still.
+        unfence("the failover was aborted");
+      } else {
+        // This sentinel has not heard of the switch yet (they learn it from each other within seconds):
+        // ask the next one first.
+        locator_->distrustLast();
+        connectFailed("a failover is under way: waiting for the sentinels to name the new master");
+        return;
+      }
+    } else if (fenced_) {
+      unfence("the sentinels name a new master");
     }
     if (where.host != endpoint_.host || where.port != endpoint_.port) {
       if (ever_ready_)
@@ -252,6 +257,8 @@ struct Connection::Impl {
         where.host, [this, port = where.port](std::vector<std::string> ips, std::string why) {
           if (ips.empty())
             connectFailed("resolving the master's host: " + why);
+          else if (fenced_ && isFenced(endpoint_))
+            connectFailed("a failover began while the master's host was resolved");
           else
             openContext(ips.front(), port);
         });
@@ -267,6 +274,8 @@ struct Connection::Impl {
       case SentinelEvent::Kind::kFailoverStarted:
         if (!fenced_) {
           fenced_ = true;
+          fence_ended_ = false;
+          switched_ = false;
           fenced_master_ = endpoint_;
           log::warn(
               "redis: the sentinels began a failover; callbacks are answered 503 until they name the new "
@@ -275,21 +284,27 @@ struct Connection::Impl {
           fence_timer_.start(kFenceMaxMs,
                              [this] { unfence("the sentinels did not end the failover in time"); });
         }
-        if (ctx_) requestDrop("a failover of the master began");
+        if (ctx_ && isFenced(endpoint_)) requestDrop("a failover of the master began");
         break;
       case SentinelEvent::Kind::kSwitched: {
+        // The fence holds until a sentinel this connection asks names the new master: the others may
+        // still name the old one, which stays writable for seconds.
         const RedisEndpoint& m = e.master;
-        unfence("the sentinels switched the master");
+        switched_ = true;
         if (ctx_ && !(m.host == endpoint_.host && m.port == endpoint_.port))
           requestDrop("the sentinels switched the master to " + m.host + ":" + std::to_string(m.port));
         break;
       }
       case SentinelEvent::Kind::kFailoverEnded:
-        unfence("the failover ended");
+        fence_ended_ = true;
         break;
       case SentinelEvent::Kind::kNone:
         break;
     }
+  }
+
+  bool isFenced(const RedisEndpoint& where) const {
+    return where.host == fenced_master_.host && where.port == fenced_master_.port;
   }
 
   void unfence(const char* why) {
@@ -356,14 +371,6 @@ struct Connection::Impl {
     // A sentinel's answer may be stale, and a promoted replica may not have taken the role yet.
     if (a.mode == RedisMode::kSentinel)
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kRole), "ROLE");
-    if (options_.min_replicas > 0) {
-      // Sets this connection's replication offset to the master's now, so its WAITs cover every earlier
-      // write, whichever connection made it (a retried callback found as a duplicate was written before).
-      const std::string key = marker_.key() + ":touch";
-      redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kTouch),
-                        "SET %b %llu PX 86400000", key.data(), key.size(),
-                        static_cast<unsigned long long>(conn_gen_));
-    }
     for (size_t i = 0; i < preloaded_.size(); ++i) {
       const std::string& text = preloaded_[i].text();
       redisAsyncCommand(ctx_, &Impl::onHandshakeCb, stepData(HandshakeStep::kScriptLoad, i), "SCRIPT LOAD %b",
@@ -427,8 +434,8 @@ struct Connection::Impl {
   void onHandshakeReply(HandshakeStep step, size_t index, const redisReply& r) {
     // After a failed AUTH or SELECT, a successful SCRIPT LOAD must not make this connection ready.
     if (drop_gen_ == conn_gen_) return;
-    static constexpr const char* kNames[] = {"",    "AUTH",        "SELECT", "INFO", "ROLE",
-                                             "SET", "SCRIPT LOAD", "SET",    "GET"};
+    static constexpr const char* kNames[] = {"",     "AUTH",        "SELECT", "INFO",
+                                             "ROLE", "SCRIPT LOAD", "SET",    "GET"};
     const char* name = kNames[static_cast<int>(step)];
     if (step == HandshakeStep::kVersion) {
       // An ACL user without INFO gets an error here: the check is skipped, not the connection.
@@ -555,10 +562,34 @@ struct Connection::Impl {
 
   // ---- replica confirmation ----
 
-  void confirmReplicas(Connection::Confirmed done) {
+  void confirmReplicas(Connection::Confirmed done, bool touch) {
     if (options_.min_replicas == 0) {
       done(true, {});
       return;
+    }
+    if (touch) {
+      if (!ctx_) {
+        done(false, "Redis is not connected");
+        ++waits_.failed;
+        return;
+      }
+      // WAIT counts up to this connection's own last write, and a read writes nothing: one write now moves
+      // that point to the master's present, past what any connection or instance wrote before.
+      struct Key {
+        const std::string* key;
+        uint64_t gen;
+      } k{&touch_key_, conn_gen_};
+      calls_.command(
+          [](void* p, std::string& c) {
+            const auto* k = static_cast<const Key*>(p);
+            appendArrayHeader(c, 5);
+            appendBulk(c, "SET");
+            appendBulk(c, *k->key);
+            appendBulk(c, std::to_string(k->gen));
+            appendBulk(c, "PX");
+            appendBulk(c, "86400000");
+          },
+          &k, [](const CallEnd&) {});
     }
     wait_next_.push_back(Waiter{conn_gen_, std::move(done)});
     if (!wait_out_) sendWait();
@@ -705,8 +736,8 @@ void Connection::command(std::vector<std::string> argv, ScriptDone done) {
       &argv, std::move(reply_to));
 }
 
-void Connection::confirmReplicas(Confirmed done) {
-  impl_->confirmReplicas(std::move(done));
+void Connection::confirmReplicas(Confirmed done, bool touch) {
+  impl_->confirmReplicas(std::move(done), touch);
 }
 
 const ReplicaWaits& Connection::replicaWaits() const {

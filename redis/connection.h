@@ -37,9 +37,7 @@ struct ConnectionOptions {
   uint64_t reconnect_max_ms = 500;
   uint64_t heartbeat_ms = 1'000;  // 0: none
   Secret sentinel_password;       // redis+sentinel://: the sentinels' own AUTH, when they need one
-  // confirmReplicas(): WAIT for this many replicas, at most replica_timeout_ms. With min_replicas > 0
-  // every handshake also writes once, so that a WAIT on a fresh connection covers the writes made before
-  // it on earlier ones.
+  // confirmReplicas(): WAIT for this many replicas, at most replica_timeout_ms.
   uint32_t min_replicas = 0;
   uint64_t replica_timeout_ms = 500;
 };
@@ -113,12 +111,14 @@ class Connection {
   // Told whether enough replicas hold a write, from inside the connection like a Completion: it may only
   // record the answer and post the caller's callback.
   using Confirmed = std::function<void(bool confirmed, std::string_view why)>;
-  // Call from the Completion of a call that wrote, i.e. on the connection that carried it: `done` says
-  // whether min_replicas replicas acknowledged every write this connection had sent by then (a WAIT sent
-  // after it; calls arriving while one WAIT is out share the next). False when they did not within
-  // replica_timeout, or when the connection was lost or replaced first. Confirmed at once when
-  // min_replicas is 0.
-  void confirmReplicas(Confirmed done);
+  // Call from the Completion of a call, i.e. on the connection that carried it: `done` says whether
+  // min_replicas replicas acknowledged every write this connection had sent by then (a WAIT sent after
+  // it; calls arriving while one WAIT is out share the next). With `touch`, for a call that only read what
+  // an earlier connection or another instance wrote (a duplicate, a stored decision), one small write goes
+  // first, so that the WAIT covers everything the master held at that moment. False when the replicas did
+  // not confirm within replica_timeout, or when the connection was lost or replaced first. Confirmed at
+  // once when min_replicas is 0.
+  void confirmReplicas(Confirmed done, bool touch = false);
   const ReplicaWaits& replicaWaits() const;
   uint32_t minReplicas() const;
   // "host:port" of the Redis connected to now (the master found through Sentinel or Cluster), or empty.

@@ -75,6 +75,7 @@ std::optional<RedisEndpoint> clusterSlotOwner(const ScriptValue& slots, int64_t 
     const ScriptValue& master = e[2];
     if (master.type != ScriptValue::Type::kArray || master.elements.size() < 2 ||
         master.elements[0].type != ScriptValue::Type::kString) {
+      // A nil endpoint is cluster-preferred-endpoint-type unknown-endpoint.
       *error = "unexpected master entry in CLUSTER SLOTS";
       return std::nullopt;
     }
@@ -84,8 +85,12 @@ std::optional<RedisEndpoint> clusterSlotOwner(const ScriptValue& slots, int64_t 
       return std::nullopt;
     }
     const std::string& host = master.elements[0].str;
-    // "?" is a hostname the node does not know yet; "" is the node that answered.
-    return RedisEndpoint{host.empty() || host == "?" ? asked : host, *port};
+    // "" is the node that answered; "?" an endpoint it does not know yet (cluster-preferred-endpoint-type).
+    if (host == "?") {
+      *error = "the cluster does not know the address of the master of hash slot " + std::to_string(slot);
+      return std::nullopt;
+    }
+    return RedisEndpoint{host.empty() ? asked : host, *port};
   }
   *error = "no master serves hash slot " + std::to_string(slot) + " (the cluster is not fully covered)";
   return std::nullopt;
@@ -119,6 +124,10 @@ void Locator::cancel() {
   defer_.stop();
   exchange_.cancel();
   done_ = nullptr;
+}
+
+void Locator::distrustLast() {
+  if (!address_.seeds.empty()) start_ = (start_ + 1) % address_.seeds.size();
 }
 
 std::vector<std::string> Locator::questions() const {

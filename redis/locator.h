@@ -48,6 +48,9 @@ class Locator {
   // One at a time; `done` runs once on the loop, never inside locate(), unless cancel() comes first.
   void locate(Done done);
   void cancel();
+  // The seed that answered last gave an answer found wrong (a sentinel that has not heard of a failover
+  // yet): the next locate() asks the one after it first.
+  void distrustLast();
 
  private:
   void tryNext();

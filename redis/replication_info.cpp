@@ -28,8 +28,13 @@ ReplicationInfo parseReplicationInfo(std::string_view info) {
   return r;
 }
 
-bool ackLossPossible(std::string_view appendonly, uint32_t min_replicas) {
-  return appendonly != "yes" && min_replicas == 0;
+std::string ackLossReason(std::string_view appendonly, std::string_view appendfsync, uint32_t min_replicas) {
+  if (appendonly != "yes")
+    return "appendonly is off: a Redis restarted after a crash comes back with its last snapshot only";
+  if (appendfsync != "always" && min_replicas == 0)
+    return "appendfsync is " + std::string(appendfsync) +
+           " and min_replicas is 0: the last writes are on no disk and no replica when the host fails";
+  return {};
 }
 
 }  // namespace payhook::redis

@@ -15,8 +15,13 @@ struct ReplicationInfo {
 
 ReplicationInfo parseReplicationInfo(std::string_view info);
 
-// A crash of the Redis host can take acknowledged callbacks with it: no AOF, and no replica must confirm a
-// store. (With the AOF on, appendfsync decides how much: docs/reliability.md.)
-bool ackLossPossible(std::string_view appendonly, uint32_t min_replicas);
+// Why a crash of the Redis host can take acknowledged callbacks with it, or empty when it cannot:
+//   appendonly off: a master restarted before a failover comes back empty, and its replicas copy that;
+//   appendfsync not "always" with min_replicas 0: the last second or so was in no disk and no replica.
+std::string ackLossReason(std::string_view appendonly, std::string_view appendfsync, uint32_t min_replicas);
+inline bool ackLossPossible(std::string_view appendonly, std::string_view appendfsync,
+                            uint32_t min_replicas) {
+  return !ackLossReason(appendonly, appendfsync, min_replicas).empty();
+}
 
 }  // namespace payhook::redis

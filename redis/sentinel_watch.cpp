@@ -96,6 +96,7 @@ struct SentinelWatch::Subscription {
   uv::Timer retry_timer;
   redisAsyncContext* ctx = nullptr;
   bool running = false;
+  bool auth_logged = false;
 
   Subscription(SentinelWatch* o, RedisEndpoint s, uv_loop_t* loop)
       : owner(o), sentinel(std::move(s)), resolver(loop), retry_timer(loop) {}
@@ -150,7 +151,7 @@ struct SentinelWatch::Subscription {
       appendArrayHeader(auth, 2);
       appendBulk(auth, "AUTH");
       appendBulk(auth, owner->password_.reveal());
-      redisAsyncFormattedCommand(c, nullptr, nullptr, auth.data(), auth.size());
+      redisAsyncFormattedCommand(c, &Subscription::onAuthCb, nullptr, auth.data(), auth.size());
     }
     // Sentinel's own pub/sub carries only its events, a few per failover.
     redisAsyncCommand(c, &Subscription::onMessageCb, nullptr, "PSUBSCRIBE *");
@@ -172,6 +173,17 @@ struct SentinelWatch::Subscription {
     if (!self) return;
     self->ctx = nullptr;
     self->retryLater();
+  }
+
+  // A refused AUTH leaves the watch deaf to failovers: said once per sentinel, as it retries.
+  static void onAuthCb(redisAsyncContext* ac, void* r, void* /*privdata*/) noexcept {
+    auto* self = static_cast<Subscription*>(ac->data);
+    auto* reply = static_cast<redisReply*>(r);
+    if (!self || !reply || reply->type != REDIS_REPLY_ERROR || self->auth_logged) return;
+    self->auth_logged = true;
+    log::warn("redis: a sentinel refused sentinel_password; failovers are noticed late, from errors",
+              {{"sentinel", self->sentinel.host + ":" + std::to_string(self->sentinel.port)},
+               {"error", std::string(replyText(*reply))}});
   }
 
   static void onMessageCb(redisAsyncContext* ac, void* r, void* /*privdata*/) noexcept {

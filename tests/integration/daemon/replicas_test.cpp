@@ -101,11 +101,14 @@ TEST(MinReplicasTest, ARedisWhoseCrashCanLoseAcknowledgedCallbacksIsNamedOnce) {
   EXPECT_TRUE(waitFor([&] { return has(scrape(d), "payhook_redis_ack_loss_possible 1"); }, 3'000));
   const std::string logs = d.logs();
   EXPECT_EQ(occurrences(logs, "a crash of the Redis host can lose acknowledged callbacks"), 1u) << logs;
+  EXPECT_NE(logs.find("appendonly is off"), std::string::npos) << logs;
   EXPECT_EQ(d.stop(), 0) << logs;
 }
 
-TEST(MinReplicasTest, AnAofRedisIsNotFlagged) {
-  RedisServer redis;  // appendonly yes
+TEST(MinReplicasTest, AnAofRedisThatFsyncsEveryWriteIsNotFlagged) {
+  RedisServer::Options options;
+  options.extra_config = {"appendfsync always"};
+  RedisServer redis(options);
   DaemonProcess d(withRedis(redis, ""));
   ASSERT_TRUE(d.start()) << d.logs();
   ASSERT_TRUE(d.waitReady(200, 5'000)) << d.logs();

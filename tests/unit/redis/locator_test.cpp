@@ -147,10 +147,14 @@ TEST(ReplicationInfo, CountsOnlineReplicas) {
   EXPECT_EQ(replica.online, -1);
 }
 
-TEST(AckLossPossible, NoAofAndNoReplicaConfirmation) {
-  EXPECT_TRUE(ackLossPossible("no", 0));
-  EXPECT_FALSE(ackLossPossible("yes", 0));
-  EXPECT_FALSE(ackLossPossible("no", 1));
+TEST(AckLossPossible, NoAofOrNoFsyncWithoutReplicaConfirmation) {
+  EXPECT_TRUE(ackLossPossible("no", "everysec", 0));
+  EXPECT_TRUE(ackLossPossible("no", "always", 2));  // restarted empty before a failover, replicas copy it
+  EXPECT_TRUE(ackLossPossible("yes", "everysec", 0));
+  EXPECT_TRUE(ackLossPossible("yes", "no", 0));
+  EXPECT_FALSE(ackLossPossible("yes", "always", 0));
+  EXPECT_FALSE(ackLossPossible("yes", "everysec", 1));
+  EXPECT_NE(ackLossReason("yes", "everysec", 0).find("appendfsync is everysec"), std::string::npos);
 }
 
 TEST(IsRedirect, TheAnswersThatMeanTheMasterMoved) {
