@@ -47,7 +47,8 @@ test-reliability: build
 	  rc=$$?; echo; cat $(LEDGER_OUT) 2>/dev/null; exit $$rc
 
 # Redis Sentinel and Redis Cluster: the topologies, then the failover ledgers at full length (SENTINEL
-# FAILOVER, kill -9 of the master, CLUSTER FAILOVER, kill -9 of a cluster master; min_replicas 1 asserted,
+# FAILOVER, kill -9 of the master, CLUSTER FAILOVER, a slot migration, kill -9 of a cluster master; two payhookd;
+# min_replicas 1 asserted,
 # min_replicas 0 measured), about 3 minutes. The ledger table is left in $(BUILD)/ha-ledger.md.
 HA_OUT = $(abspath $(BUILD))/ha-ledger.md
 test-ha: build
