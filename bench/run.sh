@@ -93,6 +93,7 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/nul
 # every request is a new event, never the cheaper duplicate path. adnanh/webhook stores nothing: its requests
 # may repeat.
 for run in live paused always; do "$build/bench/bench_gen_requests" "$count" "$secret" "$out/$run.tsv"; done
+# The sustained runs' files are made when their rate is known (new ids for each try).
 "$build/bench/bench_gen_requests" --format yoomoney "$count" "$password" "$out/yoomoney.tsv"
 "$build/bench/bench_gen_requests" --format hmac 20000 "$hmac_secret" "$out/webhook.tsv"
 
@@ -186,6 +187,67 @@ live_run() {  # label port path script [mode]
   cpu_p[$1]=$(($(cpu_ticks "$payhookd_pid") - p0)) cpu_r[$1]=$(($(cpu_ticks "$redis_pid") - r0))
   measure_delivery "$1" "$d0" "$d1"
 }
+# Jobs waiting or in flight: the backlog the sustained row must keep flat.
+count_backlog='
+local n = redis.call("ZCARD", KEYS[1])
+for _, t in ipairs(redis.call("SMEMBERS", KEYS[2])) do n = n + redis.call("ZCARD", ARGV[1] .. t) end
+return n'
+backlog() { rcli eval "$count_backlog" 2 '{payhook}:leased' '{payhook}:targets' '{payhook}:due:'; }
+# End to end, sustained: wrk paced (swh.lua's delay: each connection waits a whole number of milliseconds
+# before its next request) so that ingest and delivery keep up alike and the backlog stays flat. The first
+# pace offers the rate at which delivery alone drained the paused run's backlog; a try whose backlog grew by
+# more than 5 % of what it sent is too fast, and the pace is lengthened, otherwise shortened, until the
+# fastest pace that held sits next to one that did not (at most eight tries). The row shows that fastest
+# try: accepted/s, delivered/s, the backlog before and after, the CPU of payhookd, redis-server and the
+# sink per accepted callback. The script fails when no pace held: payhookd then cannot deliver what it takes.
+declare -A sus
+sustained_try() {  # pace: one paced run, labelled sustained-PACE, then its backlog drained
+  local pace=$1 label="sustained-$1" b0 b1 d0 d1 p0 r0 s0 offered
+  offered=$(awk -v c="$connections" -v p="$pace" -v d="${duration%s}" 'BEGIN {printf "%d", c * 1000 / p * d * 1.2 + 1000}')
+  "$build/bench/bench_gen_requests" "$offered" "$secret" "$out/$label.tsv"
+  b0=$(backlog); d0=$(sink_count)
+  p0=$(cpu_ticks "$payhookd_pid"); r0=$(cpu_ticks "$redis_pid"); s0=$(cpu_ticks "$sink_worker")
+  PAYHOOK_BENCH_PACE_MS=$pace wrk_run "$label" "$http_port" /hooks/bench swh.lua
+  b1=$(backlog); d1=$(sink_count)
+  cpu_p[$label]=$(($(cpu_ticks "$payhookd_pid") - p0)) cpu_r[$label]=$(($(cpu_ticks "$redis_pid") - r0))
+  sus[sink_$pace]=$(($(cpu_ticks "$sink_worker") - s0))
+  sus[b0_$pace]=$b0 sus[b1_$pace]=$b1
+  sus[delivered_$pace]=$(awk -v n=$((d1 - d0)) -v s="$(seconds "$label")" 'BEGIN {printf "%.0f", n / s}')
+  if (((b1 - b0) * 100 <= $(total "$label") * 5)); then sus[held_$pace]=1; else sus[held_$pace]=0; fi
+  echo "sustained: pace ${pace} ms: $(rps "$label") req/s accepted, ${sus[delivered_$pace]}/s delivered," \
+    "backlog $b0 -> $b1 ($(total "$label") sent): $( ((sus[held_$pace])) && echo held || echo "not flat")"
+  measure_delivery "$label" "$d1" "$d1" >/dev/null
+}
+sustained_run() {  # start_rate
+  local rate=$1 pace best="" try
+  [[ "$rate" =~ ^[0-9]+$ ]] || rate=5000  # the drain timed out: a guess, corrected by the tries
+  pace=$(awk -v c="$connections" -v r="$rate" 'BEGIN {p = c * 1000 / r; q = int(p); if (q < p) q++; printf "%d", (q < 1 ? 1 : q)}')
+  for try in 1 2 3 4 5 6 7 8; do
+    [[ -n "${sus[held_$pace]:-}" ]] || sustained_try "$pace"
+    if ((sus[held_$pace])); then
+      best=$pace
+      # Done when one millisecond less did not hold, or there is none.
+      if ((pace == 1)) || [[ "${sus[held_$((pace - 1))]:-}" == 0 ]]; then break; fi
+      pace=$((pace - 1))
+    else
+      [[ -n "$best" ]] && break
+      pace=$((pace + 1 + pace / 4))
+    fi
+  done
+  if [[ -z "$best" ]]; then
+    echo "error: end to end: no pace kept the backlog within 5 % of the events sent" >&2
+    exit 1
+  fi
+  sus[pace]=$best sus[b0]=${sus[b0_$best]} sus[b1]=${sus[b1_$best]}
+  sus[delivered]=${sus[delivered_$best]} sus[sink_ticks]=${sus[sink_$best]}
+  # The table's row and the checks below read the run "sustained": the fastest try that held.
+  cp "$out/sustained-$best.wrk" "$out/sustained.wrk"
+  cpu_p[sustained]=${cpu_p[sustained-$best]} cpu_r[sustained]=${cpu_r[sustained-$best]}
+  load_rate[sustained]=${sus[delivered]} drain_rate[sustained]="kept up"
+  drain_note[sustained]=${drain_note[sustained-$best]}
+  stored_after[sustained]=$(rcli zcard '{payhook}:events')
+}
+
 # A run with the sink's worker stopped, so its max_in_flight attempts hang and the rest stays due: ingest
 # alone (comparable with the figures from before the bench had a sink). Then the sink resumes and the backlog
 # drains with no ingest.
@@ -216,12 +278,15 @@ wrk_run webhook "$webhook_port" /hooks/bench form.lua hmac
 # Then payhookd: the runs in the order of the table, each drained before the next.
 live_run live "$http_port" /hooks/bench swh.lua
 paused_run paused "$http_port" /hooks/bench swh.lua
+# Delivery alone drained the paused run's backlog at drain/s: with ingest beside it, the sustained rate is
+# below that.
+sustained_run "${drain_rate[paused]}"
 paused_run yoomoney "$http_port" /yoomoney/aviso form.lua yoomoney
 # The same as the first with every Redis write on disk before its answer (and so before payhook's 204).
 rcli config set appendfsync always >/dev/null
 live_run always "$http_port" /hooks/bench swh.lua
 
-runs=(live paused yoomoney always)  # payhookd's, in order
+runs=(live paused sustained yoomoney always)  # payhookd's, in order
 stored=$(rcli zcard '{payhook}:events')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$payhookd_pid/status")
 metrics=$(curl -fs "http://127.0.0.1:$admin_port/metrics")
@@ -245,6 +310,7 @@ row nginx "nginx return 200 (1 worker)"
 row webhook "adnanh/webhook, HMAC rule, /bin/true"
 row live "payhookd Standard Webhooks, AOF everysec, delivery live"
 row paused "payhookd Standard Webhooks, everysec, sink paused"
+row sustained "payhookd end to end, sustained (paced), everysec"
 row yoomoney "payhookd YooMoney paymentAviso, everysec, sink paused"
 row always "payhookd Standard Webhooks, AOF fsync always, delivery live"
 echo "payhookd answers 204 (Standard Webhooks) or 200 (YooMoney) once the event is stored in Redis; a run with"
@@ -252,6 +318,8 @@ echo "  the sink paused is ingest alone. delivered/s: the sink's 2xx answers dur
 echo "  drain/s: once wrk stopped, the events not yet delivered / the time until every stored event was (polled"
 echo "  every 0.1 s, at most ${drain_timeout} s)."
 echo
+echo "end to end, sustained: each connection paced ${sus[pace]} ms; backlog ${sus[b0]} at the start," \
+  "${sus[b1]} at the end ($(total sustained) sent); accepted $(rps sustained)/s, delivered ${sus[delivered]}/s"
 echo "drain after the everysec run:                        ${drain_note[live]}"
 echo "drain after the everysec run, sink resumed:          ${drain_note[paused]}"
 echo "drain after the YooMoney everysec run, sink resumed: ${drain_note[yoomoney]}"
@@ -264,6 +332,8 @@ per() {  # label payhookd_ticks redis_ticks count [sink_ticks]
     if (s != "") printf ", sink %.1f us", s / hz / n * 1e6
     printf "\n" }'
 }
+per "CPU per callback, end to end sustained (its delivery included)" "${cpu_p[sustained]}" \
+  "${cpu_r[sustained]}" "$(total sustained)" "${sus[sink_ticks]}"
 per "CPU per callback (everysec run, the deliveries made meanwhile included)" "${cpu_p[live]}" "${cpu_r[live]}" \
   "$(total live)"
 for run in paused yoomoney; do

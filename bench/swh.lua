@@ -15,6 +15,15 @@ end
 local n = #requests
 local i = 0
 
+-- A paced run (bench/run.sh's sustained row): each connection waits this long before its next request, so
+-- the connections together offer about connections / pace requests a second.
+local pace = tonumber(os.getenv("PAYHOOK_BENCH_PACE_MS") or "")
+if pace and pace > 0 then
+  function delay()
+    return pace
+  end
+end
+
 -- wrk's own CPU while it sends (loading the requests above is left out): the process' CPU clock at the first
 -- request and at the end, printed for bench/run.sh, since the load generator shares the cores.
 local started = false
