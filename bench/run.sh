@@ -198,8 +198,8 @@ backlog() { rcli eval "$count_backlog" 2 '{payhook}:leased' '{payhook}:targets' 
 # before its next request) so that ingest and delivery keep up alike and the backlog stays flat. The first
 # pace offers the rate at which delivery alone drained the paused run's backlog; a try whose backlog grew by
 # more than 5 % of what it sent is too fast, and the pace is lengthened, otherwise shortened, until the
-# fastest pace that held sits next to one that did not (at most eight tries). The row shows that fastest
-# try: accepted/s, delivered/s, the backlog before and after, the CPU of payhookd, redis-server and the
+# shortest pace that held sits next to one that did not, or is 1 ms (at most eight tries). The row shows the
+# try that held with the most accepted per second: accepted/s, delivered/s, the backlog before and after, the CPU of payhookd, redis-server and the
 # sink per accepted callback. The script fails when no pace held: payhookd then cannot deliver what it takes.
 declare -A sus
 sustained_try() {  # pace: one paced run, labelled sustained-PACE, then its backlog drained
@@ -220,19 +220,28 @@ sustained_try() {  # pace: one paced run, labelled sustained-PACE, then its back
   measure_delivery "$label" "$d1" "$d1" >/dev/null
 }
 sustained_run() {  # start_rate
-  local rate=$1 pace best="" try
+  local rate=$1 pace best="" fastest="" try
   [[ "$rate" =~ ^[0-9]+$ ]] || rate=5000  # the drain timed out: a guess, corrected by the tries
   pace=$(awk -v c="$connections" -v r="$rate" 'BEGIN {p = c * 1000 / r; q = int(p); if (q < p) q++; printf "%d", (q < 1 ? 1 : q)}')
   for try in 1 2 3 4 5 6 7 8; do
     [[ -n "${sus[held_$pace]:-}" ]] || sustained_try "$pace"
     if ((sus[held_$pace])); then
-      best=$pace
+      fastest=$pace
       # Done when one millisecond less did not hold, or there is none.
       if ((pace == 1)) || [[ "${sus[held_$((pace - 1))]:-}" == 0 ]]; then break; fi
       pace=$((pace - 1))
     else
-      [[ -n "$best" ]] && break
+      [[ -n "$fastest" ]] && break
       pace=$((pace + 1 + pace / 4))
+    fi
+  done
+  # Shorter paces offer more, but past the knee latency rises and a try may accept less: the row is the
+  # try that held with the most accepted per second.
+  local p
+  for p in $(seq 1 200); do
+    [[ "${sus[held_$p]:-}" == 1 ]] || continue
+    if [[ -z "$best" ]] || awk -v a="$(rps "sustained-$p")" -v b="$(rps "sustained-$best")" 'BEGIN {exit !(a > b)}'; then
+      best=$p
     fi
   done
   if [[ -z "$best" ]]; then
