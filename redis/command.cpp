@@ -24,6 +24,13 @@ void appendBulk(std::string& out, std::string_view s) {
   appendBulkParts(out, {s});
 }
 
+std::string formatCommand(std::initializer_list<std::string_view> args) {
+  std::string c;
+  appendArrayHeader(c, args.size());
+  for (std::string_view a : args) appendBulk(c, a);
+  return c;
+}
+
 std::string_view replyText(const redisReply& r) {
   return std::string_view(r.str, r.len);
 }

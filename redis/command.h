@@ -28,6 +28,9 @@ void appendBulkParts(std::string& out, std::initializer_list<std::string_view> p
 
 void appendBulk(std::string& out, std::string_view s);
 
+// A whole command, its name and arguments, as one RESP string.
+std::string formatCommand(std::initializer_list<std::string_view> args);
+
 // A string, status or error reply's text.
 std::string_view replyText(const redisReply& r);
 

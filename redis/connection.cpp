@@ -2,7 +2,6 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 
 #include <algorithm>
 #include <charconv>
@@ -37,11 +36,6 @@ int redisMajorVersion(std::string_view info) {
 }
 
 namespace {
-
-bool isNumericIp(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
-}
 
 // The handshake's commands, told apart in their replies by privdata: the step, and for kScriptLoad the
 // index of the preloaded script above it.
@@ -575,21 +569,8 @@ struct Connection::Impl {
       }
       // WAIT counts up to this connection's own last write, and a read writes nothing: one write now moves
       // that point to the master's present, past what any connection or instance wrote before.
-      struct Key {
-        const std::string* key;
-        uint64_t gen;
-      } k{&touch_key_, conn_gen_};
-      calls_.command(
-          [](void* p, std::string& c) {
-            const auto* k = static_cast<const Key*>(p);
-            appendArrayHeader(c, 5);
-            appendBulk(c, "SET");
-            appendBulk(c, *k->key);
-            appendBulk(c, std::to_string(k->gen));
-            appendBulk(c, "PX");
-            appendBulk(c, "86400000");
-          },
-          &k, [](const CallEnd&) {});
+      sendFormatted(formatCommand({"SET", touch_key_, std::to_string(conn_gen_), "PX", "86400000"}),
+                    [](const CallEnd&) {});
     }
     wait_next_.push_back(Waiter{conn_gen_, std::move(done)});
     if (!wait_out_) sendWait();
@@ -622,19 +603,15 @@ struct Connection::Impl {
     if (wait_next_.empty()) return;
     wait_batch_.swap(wait_next_);
     wait_out_ = true;
-    struct Args {
-      uint32_t n;
-      uint64_t ms;
-    } args{options_.min_replicas, options_.replica_timeout_ms};
-    calls_.command(
-        [](void* p, std::string& c) {
-          const auto* a = static_cast<const Args*>(p);
-          appendArrayHeader(c, 3);
-          appendBulk(c, "WAIT");
-          appendBulk(c, std::to_string(a->n));
-          appendBulk(c, std::to_string(a->ms));
-        },
-        &args, [this](const CallEnd& end) { onWaitDone(end); });
+    sendFormatted(formatCommand({"WAIT", std::to_string(options_.min_replicas),
+                                 std::to_string(options_.replica_timeout_ms)}),
+                  [this](const CallEnd& end) { onWaitDone(end); });
+  }
+
+  // A command already in RESP (formatCommand), on the current connection.
+  void sendFormatted(std::string command, Completion done) {
+    calls_.command([](void* p, std::string& c) { c += *static_cast<std::string*>(p); }, &command,
+                   std::move(done));
   }
 
   void onWaitDone(const CallEnd& end) {

@@ -1,25 +1,11 @@
 #include "redis/locator.h"
 
-#include <netinet/in.h>
-
 #include <utility>
 
 #include "redis/command.h"
 
 namespace payhook::redis {
 namespace {
-
-bool isNumericIp(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
-}
-
-std::string command(std::initializer_list<std::string_view> args) {
-  std::string c;
-  appendArrayHeader(c, args.size());
-  for (std::string_view a : args) appendBulk(c, a);
-  return c;
-}
 
 std::optional<int> portOf(const ScriptValue& v) {
   int64_t n = -1;
@@ -133,14 +119,14 @@ void Locator::distrustLast() {
 std::vector<std::string> Locator::questions() const {
   std::vector<std::string> q;
   if (address_.mode == RedisMode::kSentinel) {
-    if (!sentinel_password_.empty()) q.push_back(command({"AUTH", sentinel_password_.reveal()}));
-    q.push_back(command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", address_.master_name}));
+    if (!sentinel_password_.empty()) q.push_back(formatCommand({"AUTH", sentinel_password_.reveal()}));
+    q.push_back(formatCommand({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", address_.master_name}));
   } else {
     if (!address_.password.empty())
-      q.push_back(address_.username.empty() ? command({"AUTH", address_.password})
-                                            : command({"AUTH", address_.username, address_.password}));
-    q.push_back(command({"CLUSTER", "KEYSLOT", slot_key_}));
-    q.push_back(command({"CLUSTER", "SLOTS"}));
+      q.push_back(address_.username.empty() ? formatCommand({"AUTH", address_.password})
+                                            : formatCommand({"AUTH", address_.username, address_.password}));
+    q.push_back(formatCommand({"CLUSTER", "KEYSLOT", slot_key_}));
+    q.push_back(formatCommand({"CLUSTER", "SLOTS"}));
   }
   return q;
 }

@@ -1,11 +1,18 @@
 #include "redis/resolver.h"
 
+#include <netinet/in.h>
+
 #include <netdb.h>
 
 #include <algorithm>
 #include <utility>
 
 namespace payhook::redis {
+
+bool isNumericIp(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
+}
 
 // Owned by libuv until its callback, which always runs (with UV_ECANCELED after a cancel).
 struct Resolver::Request {

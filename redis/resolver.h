@@ -10,6 +10,9 @@
 
 namespace payhook::redis {
 
+// An IPv4 or IPv6 address written as such: nothing to resolve.
+bool isNumericIp(const std::string& host);
+
 class Resolver {
  public:
   // The distinct IPv4 and IPv6 addresses, in the resolver's order; empty with the reason in `error`.

@@ -2,7 +2,6 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 
 #include <charconv>
 #include <utility>
@@ -17,11 +16,6 @@ namespace payhook::redis {
 namespace {
 
 constexpr uint64_t kRetryMs = 1'000;
-
-bool isNumericIp(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
-}
 
 std::string_view nextWord(std::string_view* s) {
   while (!s->empty() && s->front() == ' ') s->remove_prefix(1);
@@ -147,10 +141,7 @@ struct SentinelWatch::Subscription {
     redisAsyncSetDisconnectCallback(c, &Subscription::onDisconnectCb);
     ctx = c;
     if (!owner->password_.empty()) {
-      std::string auth;
-      appendArrayHeader(auth, 2);
-      appendBulk(auth, "AUTH");
-      appendBulk(auth, owner->password_.reveal());
+      const std::string auth = formatCommand({"AUTH", owner->password_.reveal()});
       redisAsyncFormattedCommand(c, &Subscription::onAuthCb, nullptr, auth.data(), auth.size());
     }
     // Sentinel's own pub/sub carries only its events, a few per failover.
