@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -254,42 +253,9 @@ void RedisStore::runScript(const Script& script, std::vector<std::string> keys, 
 }
 
 void RedisStore::findStored(const std::string& route, const std::string& key, LookupDone done) {
-  runConfirmed(get_script_, {key_prefix_ + "idem:" + route + ":" + key}, asLookup(std::move(done)));
-}
-
-// What a lookup finds may be acknowledged to a provider, so with min_replicas it counts as found only once
-// the replicas hold it, confirmed on the connection that read it.
-void RedisStore::runConfirmed(const Script& script, std::vector<std::string> keys, ScriptDone done) {
-  auto write = [&keys](std::string& c) {
-    appendBulk(c, std::to_string(keys.size()));
-    for (const auto& k : keys) appendBulk(c, k);
-  };
-  conn_.call(
-      script, static_cast<uint32_t>(1 + keys.size()), write,
-      [this, done = std::move(done)](const redis::CallEnd& end) mutable {
-        auto answer = std::make_shared<std::pair<ScriptDone, ScriptReply>>(std::move(done),
-                                                                           ScriptReply{end.outcome, {}, {}});
-        ScriptReply& reply = answer->second;
-        if (end.outcome == ScriptOutcome::kOk && end.reply)
-          reply.value = redis::copyReply(*end.reply);
-        else
-          reply.error = std::string(end.error);
-        auto post = [this, answer] { conn_.post([answer] { answer->first(std::move(answer->second)); }); };
-        if (!reply.ok() || reply.value.type == ScriptValue::Type::kNil || conn_.minReplicas() == 0) {
-          post();
-          return;
-        }
-        conn_.confirmReplicas(
-            [answer, post](bool confirmed, std::string_view why) {
-              if (!confirmed)
-                answer->second =
-                    ScriptReply{ScriptOutcome::kUnavailable,
-                                {},
-                                "found on the master, not yet on enough replicas: " + std::string(why)};
-              post();
-            },
-            /*touch=*/true);
-      });
+  // What a lookup finds may be acknowledged to a provider: with min_replicas, once the replicas hold it.
+  conn_.runScript(get_script_, {key_prefix_ + "idem:" + route + ":" + key}, {}, asLookup(std::move(done)),
+                  /*confirm_found=*/true);
 }
 
 void RedisStore::putNote(const std::string& route, const std::string& key, const std::string& value,
@@ -299,8 +265,8 @@ void RedisStore::putNote(const std::string& route, const std::string& key, const
 }
 
 void RedisStore::findStoredEvent(const std::string& route, const std::string& key, EventLookupDone done) {
-  runConfirmed(
-      find_event_script_, {key_prefix_ + "idem:" + route + ":" + key, key_prefix_ + "ev:"},
+  conn_.runScript(
+      find_event_script_, {key_prefix_ + "idem:" + route + ":" + key, key_prefix_ + "ev:"}, {},
       [done = std::move(done)](ScriptReply reply) {
         EventLookup result;
         result.ok = reply.ok();
@@ -316,7 +282,8 @@ void RedisStore::findStoredEvent(const std::string& route, const std::string& ke
           }
         }
         done(std::move(result));
-      });
+      },
+      /*confirm_found=*/true);
 }
 
 }  // namespace payhook::queue

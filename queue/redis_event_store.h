@@ -116,7 +116,6 @@ class RedisStore final : public EventStore {
     StoreResult result;
   };
   uint32_t takeSlot();
-  void runConfirmed(const Script& script, std::vector<std::string> keys, ScriptDone done);
   // Posts the slot's result to its caller and frees the slot.
   void answer(uint32_t slot);
 

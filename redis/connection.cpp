@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -542,15 +543,33 @@ struct Connection::Impl {
   }
 
   // A completion that copies the reply out of hiredis and posts it to `done`.
-  Completion replyTo(Connection::ScriptDone done) {
-    return [this, done = std::move(done)](const CallEnd& end) mutable {
-      ScriptReply reply{end.outcome, {}, {}};
+  // With `confirm_found`, a reply other than nil is posted only once the replicas confirmed it
+  // (confirmReplicas() with a touch), and as kUnavailable when they did not.
+  Completion replyTo(Connection::ScriptDone done, bool confirm_found = false) {
+    return [this, confirm_found, done = std::move(done)](const CallEnd& end) mutable {
+      auto answer = std::make_shared<std::pair<Connection::ScriptDone, ScriptReply>>(
+          std::move(done), ScriptReply{end.outcome, {}, {}});
+      ScriptReply& reply = answer->second;
       if (end.outcome == ScriptOutcome::kOk && end.reply)
         reply.value = copyReply(*end.reply);
       else
         reply.error = std::string(end.error);
-      deferred_.post(
-          [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+      auto post = [this, answer] { deferred_.post([answer] { answer->first(std::move(answer->second)); }); };
+      if (!confirm_found || !reply.ok() || reply.value.type == ScriptValue::Type::kNil ||
+          options_.min_replicas == 0) {
+        post();
+        return;
+      }
+      confirmReplicas(
+          [answer, post](bool confirmed, std::string_view why) {
+            if (!confirmed)
+              answer->second =
+                  ScriptReply{ScriptOutcome::kUnavailable,
+                              {},
+                              "found on the master, not yet on enough replicas: " + std::string(why)};
+            post();
+          },
+          /*touch=*/true);
     };
   }
 
@@ -746,13 +765,14 @@ void Connection::callWith(const Script& script, uint32_t argc, void (*write)(voi
 }
 
 void Connection::runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                           ScriptDone done) {
+                           ScriptDone done, bool confirm_found) {
   auto write = [&keys, &args](std::string& c) {
     appendBulk(c, std::to_string(keys.size()));
     for (const auto& k : keys) appendBulk(c, k);
     for (const auto& a : args) appendBulk(c, a);
   };
-  call(script, static_cast<uint32_t>(1 + keys.size() + args.size()), write, impl_->replyTo(std::move(done)));
+  call(script, static_cast<uint32_t>(1 + keys.size() + args.size()), write,
+       impl_->replyTo(std::move(done), confirm_found));
 }
 
 }  // namespace payhook::redis

@@ -90,9 +90,11 @@ class Connection {
   // the first time and after NOSCRIPT (Redis restarted, SCRIPT FLUSH), while a SCRIPT LOAD learns or
   // restores the sha. A call lost with its connection answers kUnavailable (Redis went away) or kTimeout (it
   // was dropped): either way it may have run. `done` runs exactly once, on the loop, never before
-  // runScript() returns. Keys must share one hash tag, for Redis Cluster.
+  // runScript() returns. Keys must share one hash tag, for Redis Cluster. With `confirm_found`, for a
+  // read whose find a caller may acknowledge: a reply other than nil comes only once min_replicas replicas
+  // hold what was read (confirmReplicas() with a touch, on the connection that read it), else kUnavailable.
   void runScript(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                 ScriptDone done);
+                 ScriptDone done, bool confirm_found = false);
 
   // runScript() for a caller that writes the arguments and reads the reply itself, to spare a copy of
   // either: `write(std::string&)` appends `argc` RESP bulk strings (numkeys, KEYS, ARGV; command.h) to the
