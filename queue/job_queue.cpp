@@ -35,6 +35,8 @@ using redis::lua::scriptError;
 using redis::lua::text;
 
 constexpr size_t kAnswerHeadBytes = 1024;
+// The finishing script's values per job (queue/lua/job_finish.lua).
+constexpr size_t kFinishArgs = 11;
 
 std::pair<std::string, std::string> splitJob(const std::string& job_id) {
   size_t bar = job_id.find('|');
@@ -126,6 +128,14 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
     options_.instance_id = buf;
   }
   if (options_.attempts_kept == 0) options_.attempts_kept = 1;
+  finishes_->owner = this;
+}
+
+JobQueue::~JobQueue() {
+  finishes_->owner = nullptr;
+  // Jobs never sent: their leases expire and the sweep makes them due again.
+  auto callbacks = std::exchange(finishes_->callbacks, {});
+  for (auto& cb : callbacks) cb(Error{"job queue closed before the job was finished"});
 }
 
 void JobQueue::claim(const std::vector<ClaimWant>& wants, int64_t now_ms, uint64_t lease_ms,
@@ -189,28 +199,60 @@ std::string JobQueue::recordJson(const JobLease& lease, const AttemptRecord& rec
 void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
                       const std::string& reason, const FollowUp* next,
                       std::function<void(Result<LeaseOutcome>)> cb) {
-  auto [event_id, target] = splitJob(lease.job_id);
+  std::string target = splitJob(lease.job_id).second;
   std::string json;
   if (record) {
     std::string_view m(mode);
     const char* result = m == "complete" ? "delivered" : m == "reschedule" ? "retry" : "dead";
     json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
   }
-  store_.runScript(finish_script_,
-                   {due_prefix_ + target, leased_key_, dead_key_, key_prefix_ + "attempts:" + event_id,
-                    key_prefix_ + "ev:" + event_id, targets_key_, events_key_ + ":done"},
-                   {lease.job_id, target, lease.token, mode, number(when_ms), std::move(json), reason,
-                    number(static_cast<int64_t>(options_.attempts_kept)), next ? next->target : std::string(),
-                    next ? next->decision : std::string(), next ? "1" : "0", next && next->call ? "1" : "0"},
-                   [cb = std::move(cb)](ScriptReply r) {
-                     std::string s = text(&r.value);
-                     if (!r.ok() || (s != "ok" && s != "lost" && s != "gone")) {
-                       cb(scriptError("finishing a job", r));
-                       return;
+  Finishes& f = *finishes_;
+  if (f.args.empty()) {
+    f.args.reserve(2 + kFinishArgs * 16);
+    f.args.push_back(key_prefix_);
+    f.args.push_back(number(static_cast<int64_t>(options_.attempts_kept)));
+  }
+  f.args.push_back(lease.job_id);
+  f.args.push_back(std::move(target));
+  f.args.push_back(lease.token);
+  f.args.push_back(mode);
+  f.args.push_back(number(when_ms));
+  f.args.push_back(std::move(json));
+  f.args.push_back(reason);
+  f.args.push_back(next ? next->target : std::string());
+  f.args.push_back(next ? next->decision : std::string());
+  f.args.push_back(next ? "1" : "0");
+  f.args.push_back(next && next->call ? "1" : "0");
+  f.callbacks.push_back(std::move(cb));
+  flushFinishes();
+}
+
+void JobQueue::flushFinishes() {
+  Finishes& f = *finishes_;
+  if (f.sending || f.callbacks.empty()) return;
+  f.sending = true;
+  auto callbacks = std::exchange(f.callbacks, {});
+  std::weak_ptr<Finishes> weak = finishes_;
+  store_.runScript(finish_script_, {leased_key_, dead_key_, targets_key_, events_key_ + ":done"},
+                   std::exchange(f.args, {}), [weak, callbacks = std::move(callbacks)](ScriptReply r) {
+                     const bool shaped = r.ok() && r.value.type == ScriptValue::Type::kArray &&
+                                         r.value.elements.size() == callbacks.size();
+                     for (size_t i = 0; i < callbacks.size(); ++i) {
+                       const std::string s = shaped ? text(&r.value.elements[i]) : std::string();
+                       if (s == "ok")
+                         callbacks[i](LeaseOutcome::kApplied);
+                       else if (s == "lost")
+                         callbacks[i](LeaseOutcome::kLeaseLost);
+                       else if (s == "gone")
+                         callbacks[i](LeaseOutcome::kEventGone);
+                       else
+                         callbacks[i](scriptError("finishing a job", r));
                      }
-                     cb(s == "ok"     ? LeaseOutcome::kApplied
-                        : s == "lost" ? LeaseOutcome::kLeaseLost
-                                      : LeaseOutcome::kEventGone);
+                     // A callback may have destroyed the queue: only a live one sends what waited.
+                     if (auto f = weak.lock(); f && f->owner) {
+                       f->sending = false;
+                       f->owner->flushFinishes();
+                     }
                    });
 }
 

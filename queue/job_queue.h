@@ -14,8 +14,13 @@
 // to due by sweep(), but its token stays until another claim replaces it, so a slow worker may still
 // finish its job until then (one delivery fewer), and is refused (kLeaseLost) once someone else claimed it.
 //
+// Finishing (complete, reschedule, bury, release) is batched: while one finishing script is out, the jobs
+// finished meanwhile wait and then go together in the next one, each applied exactly as if alone. Under load
+// one script call finishes dozens of jobs; alone, a job goes at once.
+//
 // Threading and callbacks: like RedisStore, on its loop only; every callback runs exactly once, on the
-// loop, never before the call returns. Redis trouble (not connected, timeout, script error, an answer of
+// loop, never before the call returns (a queue destroyed with jobs not yet sent fails them in its
+// destructor). Redis trouble (not connected, timeout, script error, an answer of
 // the wrong shape) comes back as an Error; the operation may or may not have been applied then.
 #pragma once
 
@@ -121,6 +126,7 @@ class JobQueue {
   // `store` must outlive the queue; the queue runs its scripts on the store's connection and is usable
   // while store.ready().
   JobQueue(RedisStore& store, JobQueueOptions options);
+  ~JobQueue();
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
@@ -160,6 +166,18 @@ class JobQueue {
               const std::string& reason, const FollowUp* next, std::function<void(Result<LeaseOutcome>)> cb);
   std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
                          int64_t next_due_ms, const std::string& reason) const;
+  // Sends the jobs waiting to be finished as one script call, unless one is out already.
+  void flushFinishes();
+
+  // Jobs finished but not yet sent: their script arguments (kFinishArgs each, in order) and callbacks.
+  // Shared with the reply's callback, which sends the next batch only while the queue lives.
+  struct Finishes {
+    JobQueue* owner = nullptr;
+    bool sending = false;
+    std::vector<std::string> args;
+    std::vector<std::function<void(Result<LeaseOutcome>)>> callbacks;
+  };
+  std::shared_ptr<Finishes> finishes_ = std::make_shared<Finishes>();
 
   RedisStore& store_;
   JobQueueOptions options_;

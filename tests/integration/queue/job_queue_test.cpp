@@ -745,6 +745,76 @@ TEST_F(JobQueueTest, ReleaseReturnsTheJobAndUncountsTheAttempt) {
   EXPECT_EQ(again.jobs[0].attempt, 1);
 }
 
+TEST_F(JobQueueTest, JobsFinishedTogetherAreEachAppliedAsIfAlone) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  for (int i = 0; i < 6; ++i) storeEvent(makeEvent("e" + std::to_string(i), kT0 + i), {"t"});
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 6u);
+  // e2's lease was taken over by another claim; e3's event was purged; the rest finish four ways.
+  JobLease stale = b.jobs[2].lease;
+  stale.token = "someone-else";
+  redis.command({"DEL", "{ph}:ev:e3"});
+
+  std::vector<std::optional<Result<LeaseOutcome>>> got(6);
+  auto into = [&](size_t i) { return [&got, i](Result<LeaseOutcome> r) { got[i].emplace(std::move(r)); }; };
+  q.complete(b.jobs[0].lease, record(kT0 + 20, 200), into(0));
+  q.reschedule(b.jobs[1].lease, record(kT0 + 21, 503), kT0 + 5000, into(1));
+  q.complete(stale, record(kT0 + 22, 200), into(2));
+  q.complete(b.jobs[3].lease, record(kT0 + 23, 200), into(3));
+  q.bury(b.jobs[4].lease, record(kT0 + 24, 410), "410 Gone", into(4));
+  q.release(b.jobs[5].lease, kT0 + 25, into(5));
+  for (const auto& g : got) EXPECT_FALSE(g.has_value()) << "a callback ran inside its call";
+  ASSERT_TRUE(runUntil([&] {
+    for (const auto& g : got)
+      if (!g) return false;
+    return true;
+  }));
+  const LeaseOutcome want[] = {LeaseOutcome::kApplied,   LeaseOutcome::kApplied, LeaseOutcome::kLeaseLost,
+                               LeaseOutcome::kEventGone, LeaseOutcome::kApplied, LeaseOutcome::kApplied};
+  for (size_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(got[i]->ok()) << i << ": " << got[i]->error().message;
+    EXPECT_EQ(got[i]->value(), want[i]) << i;
+  }
+  EXPECT_EQ(evHash(redis, "e0")["state"], "delivered");
+  EXPECT_EQ(evHash(redis, "e1")["state"], "retrying");
+  EXPECT_EQ(redis.command({"ZSCORE", "{ph}:due:t", "e1|t"}).str, std::to_string(kT0 + 5000));
+  EXPECT_EQ(evHash(redis, "e2")["state"], "pending");  // untouched: still leased to its claim
+  EXPECT_EQ(redis.command({"ZSCORE", "{ph}:leased", "e3|t"}).type, RedisReply::kNil);
+  EXPECT_EQ(evHash(redis, "e4")["state"], "dead");
+  EXPECT_EQ(redis.command({"ZSCORE", "{ph}:due:t", "e5|t"}).str, std::to_string(kT0 + 25));
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:leased", "0", "-1"})), std::vector<std::string>{"e2|t"});
+  EXPECT_EQ(attempts(redis, "e0").size(), 1u);
+  EXPECT_EQ(attempts(redis, "e1")[0]["result"], "retry");
+  EXPECT_EQ(attempts(redis, "e4")[0]["reason"], "410 Gone");
+  EXPECT_TRUE(attempts(redis, "e5").empty());
+}
+
+TEST_F(JobQueueTest, AQueueDestroyedWithFinishesWaitingFailsEachOnce) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  for (int i = 0; i < 3; ++i) storeEvent(makeEvent("e" + std::to_string(i), kT0 + i), {"t"});
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 3u);
+  std::vector<int> calls(3, 0);
+  std::vector<bool> failed(3, false);
+  for (size_t i = 0; i < 3; ++i)
+    q.complete(b.jobs[i].lease, record(kT0 + 20, 200), [&calls, &failed, i](Result<LeaseOutcome> r) {
+      ++calls[i];
+      failed[i] = !r.ok();
+    });
+  // The first went out at once; the other two wait for it, and go nowhere once the queue is gone.
+  queues_.clear();
+  EXPECT_EQ(calls[1], 1);
+  EXPECT_EQ(calls[2], 1);
+  EXPECT_TRUE(failed[1]);
+  EXPECT_TRUE(failed[2]);
+  ASSERT_TRUE(runUntil([&] { return calls[0] == 1; }));
+  EXPECT_FALSE(failed[0]);
+  EXPECT_EQ(evHash(redis, "e0")["state"], "delivered");
+  EXPECT_EQ(evHash(redis, "e1")["state"], "pending");
+}
+
 TEST_F(JobQueueTest, AttemptsAreRecordedAndCapped) {
   RedisServer redis;
   JobQueue& q = setUpQueue(redis, /*attempts_kept=*/5);
