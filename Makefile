@@ -8,7 +8,7 @@ FUZZ_BUILD   ?= build-fuzz
 DEB_BUILD    ?= build-deb
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test format-check test-unit test-integration test-reliability test-ha test-asan bench bench-replicas bench-million fuzz deb test-deb test-systemd \
+.PHONY: all deps build run test format-check test-unit test-integration test-reliability test-ha test-asan bench bench-delivery bench-replicas bench-million fuzz deb test-deb test-systemd \
         format clean
 
 all: build
@@ -70,6 +70,9 @@ bench: build
 
 # Start-up and ingest with a million events waiting in Redis.
 # What min_replicas = 1 (a local replica, WAIT before each answer) costs at ingest, next to one Redis.
+bench-delivery: build
+	bench/delivery.sh $(BUILD)
+
 bench-replicas: build
 	bench/replicas.sh $(BUILD)
 

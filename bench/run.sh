@@ -98,50 +98,6 @@ for run in live paused always; do "$build/bench/bench_gen_requests" "$count" "$s
 "$build/bench/bench_gen_requests" --format yoomoney "$count" "$password" "$out/yoomoney.tsv"
 "$build/bench/bench_gen_requests" --format hmac 20000 "$hmac_secret" "$out/webhook.tsv"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wrk_run() {  # label port path script [mode]: sends $out/label.tsv (nginx: live.tsv), output $out/label.wrk
-  local requests="$out/$1.tsv"
-  [[ "$1" != nginx ]] || requests="$out/live.tsv"
-  PAYHOOK_BENCH_REQUESTS="$requests" PAYHOOK_BENCH_PATH="$3" PAYHOOK_BENCH_MODE="${5:-}" \
-    wrk -t1 -c"$connections" -d"$duration" --latency -s "bench/$4" "http://127.0.0.1:$2$3" >"$out/$1.wrk" 2>&1
-}
-# wrk's CPU per request while it sent (its scripts print the process' CPU clock at the first request and at
-# the end; loading the pre-signed requests before is left out).
-wrk_us() {
-  awk -v n="$(total "$1")" '/^wrk cpu at first request:/ {a = $NF} /^wrk cpu at end:/ {b = $NF}
-    END {printf "%.1f", (b - a) / n * 1e6}' "$out/$1.wrk"
-}
-field() { awk -v k="$1" '$1 == k {print $2}' "$out/$2.wrk"; }
-rps() { awk '/^Requests\/sec:/ {print $2}' "$out/$1.wrk"; }
-non2xx() { awk '/Non-2xx or 3xx responses:/ {n = $NF} END {print n + 0}' "$out/$1.wrk"; }
-total() { awk '/requests in/ {print $1}' "$out/$1.wrk"; }
-seconds() { awk '/requests in/ {gsub(/[^0-9.]/, "", $4); print $4}' "$out/$1.wrk"; }  # wrk's measured window
-
-sink_count() { wc -l <"$out/sink.log"; }  # deliveries the sink answered (204), retries included
-# Events are ranked by receipt time in {payhook}:events. From rank ARGV[1] on, skips (at most ARGV[2]) events
-# whose hash says state == delivered and returns the rank of the first one that is not (or the end): every
-# event before that rank is delivered. The drain calls it again from there, so each event is read ~once.
-delivered_upto='
-local i, stop, ev = tonumber(ARGV[1]), tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3]
-while i < stop do
-  local ids = redis.call("ZRANGE", KEYS[1], i, i + 499)
-  if #ids == 0 then return i end
-  for k, id in ipairs(ids) do
-    if redis.call("HGET", ev .. id, "state") ~= "delivered" then return i + k - 1 end
-  end
-  i = i + #ids
-end
-return i'
-# Counts the states of the events ranked ARGV[1] .. ARGV[1] + ARGV[2] - 1: {events, delivered, dead, other}.
-count_states='
-local ids = redis.call("ZRANGE", KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[1]) + tonumber(ARGV[2]) - 1)
-local d, dead, other = 0, 0, 0
-for _, id in ipairs(ids) do
-  local s = redis.call("HGET", ARGV[3] .. id, "state")
-  if s == "delivered" then d = d + 1 elseif s == "dead" then dead = dead + 1 else other = other + 1 end
-end
-return {#ids, d, dead, other}'
-
 cursor=0  # every event ranked below it is delivered
 timed_out=()
 # Per payhookd run: delivered/s and drain/s (table), the drain's note, the events stored once it drained,

@@ -26,8 +26,8 @@ local function finish(a)
   if f[2] ~= token then return 'lost' end
   local state, list = f[1], f[4] or ''
   redis.call('HDEL', ev, 'lease:' .. target)
-  redis.call('ZREM', leased, job)
-  redis.call('ZREM', due, job)
+  -- A job is leased or, once the sweep took its expired lease back, due: never both.
+  if redis.call('ZREM', leased, job) == 0 then redis.call('ZREM', due, job) end
   if mode == 'release' then
     redis.call('HSET', ev, 'attempts:' .. target, (tonumber(f[3]) or 1) - 1)
     redis.call('ZADD', due, when, job)
