@@ -44,6 +44,9 @@ void RedisWatch::stop() {
 
 void RedisWatch::probe() {
   if (stopped_ || !store_.ready()) return;
+  // The first sweep as soon as Redis answers: on a new database the walk over events stored before the
+  // retention index existed ends at once, instead of a sweep_interval later over what arrived meanwhile.
+  if (!swept_) sweep();
   probeReplication();
   if (persistence_gen_ != store_.connection().generation()) {
     // Another connection may be another master: what the last one said of its replicas is stale.
@@ -162,6 +165,7 @@ void RedisWatch::readPersistence() {
 void RedisWatch::sweep() {
   if (stopped_ || sweeping_ || !store_.ready()) return;
   sweeping_ = true;
+  swept_ = true;
   std::weak_ptr<bool> alive = alive_;
   const int64_t cutoff = clock_.nowMs() - static_cast<int64_t>(options_.retention_ms);
   retention_.sweep(cutoff, options_.sweep_max, [this, alive](Result<queue::RetentionReport> r) {

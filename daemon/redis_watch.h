@@ -79,6 +79,7 @@ class RedisWatch {
   bool known_ = false;
   bool probing_ = false;
   bool sweeping_ = false;
+  bool swept_ = false;  // a sweep has started since start()
   bool started_ = false;
   bool stopped_ = false;
   bool scan_logged_ = false;
