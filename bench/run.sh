@@ -15,7 +15,7 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 duration=${BENCH_DURATION:-10s}
-connections=${BENCH_CONNECTIONS:-32}
+connections=${BENCH_CONNECTIONS:-64}
 count=${BENCH_REQUESTS:-300000}
 drain_timeout=${BENCH_DRAIN_TIMEOUT:-60}  # seconds the backlog of a run may take to be delivered
 command -v webhook >/dev/null || { echo "bench: adnanh/webhook missing (apt install webhook)" >&2; exit 2; }
