@@ -13,6 +13,9 @@
 local prefix, keep = ARGV[1], tonumber(ARGV[2])
 local leased, dead, targets_key, done_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
+-- Events that became delivered, joined to the retention index together at the end: one ZADD for the batch.
+local done = {}
+
 local function finish(a)
   local job, target, token, mode, when = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local event_id = string.sub(job, 1, -#target - 2)
@@ -71,7 +74,8 @@ local function finish(a)
     end
     if all then
       redis.call('HSET', ev, 'status:' .. target, 'delivered', 'state', 'delivered')
-      redis.call('ZADD', done_key, when, event_id)
+      done[#done + 1] = when
+      done[#done + 1] = event_id
     else
       redis.call('HSET', ev, 'status:' .. target, 'delivered')
     end
@@ -88,5 +92,9 @@ end
 local out = {}
 for a = 3, #ARGV - 10, 11 do
   out[#out + 1] = finish(a)
+end
+-- unpack() is bounded by Lua's C stack: chunks of 500 members.
+for i = 1, #done, 1000 do
+  redis.call('ZADD', done_key, unpack(done, i, math.min(i + 999, #done)))
 end
 return out
