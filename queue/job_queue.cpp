@@ -1,7 +1,11 @@
 #include "queue/job_queue.h"
 
+#include <hiredis/hiredis.h>
+
 #include "queue/event_record.h"
 #include "queue/lua_scripts.h"
+#include "redis/command.h"
+#include "redis/connection.h"
 #include "redis/script_reply.h"
 
 #include <charconv>
@@ -44,47 +48,68 @@ std::pair<std::string, std::string> splitJob(const std::string& job_id) {
   return {job_id.substr(0, bar), job_id.substr(bar + 1)};
 }
 
-Result<ClaimBatch> parseClaim(const ScriptReply& r) {
-  if (!r.ok() || r.value.type != ScriptValue::Type::kArray) return scriptError("claim", r);
+// The claim's reply, read where hiredis left it: copying it into a ScriptValue tree first would cost an
+// allocation per element and a copy of every event, the larger part of what reading a claim costs.
+const redisReply* at(const redisReply& r, size_t i) {
+  return r.type == REDIS_REPLY_ARRAY && i < r.elements ? r.element[i] : nullptr;
+}
+std::string_view view(const redisReply* r) {
+  return r && r->type == REDIS_REPLY_STRING ? std::string_view(r->str, r->len) : std::string_view();
+}
+bool integerOf(const redisReply* r, int64_t& out) {
+  if (!r) return false;
+  if (r->type == REDIS_REPLY_INTEGER) {
+    out = r->integer;
+    return true;
+  }
+  if (r->type != REDIS_REPLY_STRING) return false;
+  auto [end, ec] = std::from_chars(r->str, r->str + r->len, out);
+  return ec == std::errc() && end == r->str + r->len;
+}
+
+Result<ClaimBatch> parseClaim(const redisReply& r) {
+  if (r.type != REDIS_REPLY_ARRAY) return Error{"claim: unexpected reply"};
   ClaimBatch batch;
-  for (const ScriptValue& entry : r.value.elements) {
+  batch.jobs.reserve(r.elements);
+  for (size_t e = 0; e < r.elements; ++e) {
+    const redisReply& entry = *r.element[e];
     int64_t kind = 0;
-    if (!integer(element(entry, 0), kind) || !element(entry, 1)) return scriptError("claim", {});
-    std::string job = text(element(entry, 1));
-    ++batch.taken[splitJob(job).second];
+    if (!integerOf(at(entry, 0), kind) || !at(entry, 1)) return Error{"claim: unexpected reply"};
+    const std::string_view job = view(at(entry, 1));
+    const size_t bar = job.find('|');
+    const std::string_view target = bar == std::string_view::npos ? std::string_view() : job.substr(bar + 1);
+    ++batch.taken[std::string(target)];
     if (kind == 0) {
-      batch.dropped.push_back(std::move(job));
+      batch.dropped.emplace_back(job);
       continue;
     }
     int64_t attempt = 0;
-    const ScriptValue* f = element(entry, 3);
-    if (!integer(element(entry, 2), attempt) || !f) return scriptError("claim", {});
-    ClaimedJob j;
-    auto [id, target] = splitJob(job);
-    j.target = std::move(target);
+    const redisReply* f = at(entry, 3);
+    if (!integerOf(at(entry, 2), attempt) || !f) return Error{"claim: unexpected reply"};
+    ClaimedJob& j = batch.jobs.emplace_back();
+    j.target = target;
     j.attempt = static_cast<int>(attempt);
-    j.event.id = std::move(id);
-    if (f->type == ScriptValue::Type::kArray && f->elements.size() == record::kParts.size()) {
+    j.event.id = job.substr(0, bar);
+    if (f->type == REDIS_REPLY_ARRAY && f->elements == record::kParts.size()) {
       // The older layout's fields; none at all is a hash that lost its parts, not an event to deliver.
       record::Parts parts;
       size_t present = 0;
       for (size_t i = 0; i < parts.size(); ++i)
-        if (f->elements[i].type == ScriptValue::Type::kString) {
-          parts[i] = f->elements[i].str;
+        if (f->element[i]->type == REDIS_REPLY_STRING) {
+          parts[i] = view(f->element[i]);
           ++present;
         }
       record::fill(parts, j.event);
       j.unreadable = present == 0;
-    } else if (auto parts = f->type == ScriptValue::Type::kString ? record::unpack(f->str) : std::nullopt) {
+    } else if (auto parts = f->type == REDIS_REPLY_STRING ? record::unpack(view(f)) : std::nullopt) {
       record::fill(*parts, j.event);
     } else {
       j.unreadable = true;
     }
-    j.decision = text(element(entry, 4));
+    j.decision = view(at(entry, 4));
     int64_t since = 0;
-    if (integer(element(entry, 5), since)) j.since_ms = since;
-    j.lease.job_id = std::move(job);
-    batch.jobs.push_back(std::move(j));
+    if (integerOf(at(entry, 5), since)) j.since_ms = since;
+    j.lease.job_id = job;
   }
   return batch;
 }
@@ -140,20 +165,32 @@ JobQueue::~JobQueue() {
 
 void JobQueue::claim(const std::vector<ClaimWant>& wants, int64_t now_ms, uint64_t lease_ms,
                      std::function<void(Result<ClaimBatch>)> cb) {
-  std::string token = options_.instance_id + ":" + number(static_cast<int64_t>(++next_token_));
-  std::vector<std::string> args{key_prefix_, number(now_ms), number(now_ms + static_cast<int64_t>(lease_ms)),
-                                token};
-  args.reserve(4 + 2 * wants.size());
-  for (const auto& w : wants) {
-    args.push_back(w.target);
-    args.push_back(number(static_cast<int64_t>(w.max)));
-  }
-  store_.runScript(claim_script_, {leased_key_}, std::move(args), [cb = std::move(cb), token](ScriptReply r) {
-    Result<ClaimBatch> batch = parseClaim(r);
-    if (batch)
-      for (auto& j : batch->jobs) j.lease.token = token;
-    cb(std::move(batch));
-  });
+  const std::string token = options_.instance_id + ":" + number(static_cast<int64_t>(++next_token_));
+  // numkeys, leased, then prefix, now, expiry, token and a (target, max) pair per want.
+  const uint32_t argc = 6 + 2 * static_cast<uint32_t>(wants.size());
+  auto write = [&](std::string& c) {
+    redis::appendBulk(c, "1");
+    redis::appendBulk(c, leased_key_);
+    redis::appendBulk(c, key_prefix_);
+    redis::appendBulk(c, number(now_ms));
+    redis::appendBulk(c, number(now_ms + static_cast<int64_t>(lease_ms)));
+    redis::appendBulk(c, token);
+    for (const auto& w : wants) {
+      redis::appendBulk(c, w.target);
+      redis::appendBulk(c, number(static_cast<int64_t>(w.max)));
+    }
+  };
+  redis::Connection& conn = store_.connection();
+  // The completion runs inside the connection: it reads the reply there and posts the answer.
+  conn.call(claim_script_, argc, write,
+            [&conn, cb = std::move(cb), token](const redis::CallEnd& end) mutable {
+              Result<ClaimBatch> batch = end.outcome == redis::ScriptOutcome::kOk
+                                             ? parseClaim(*end.reply)
+                                             : Result<ClaimBatch>(Error{"claim: " + std::string(end.error)});
+              if (batch)
+                for (auto& j : batch->jobs) j.lease.token = token;
+              conn.post([cb = std::move(cb), batch = std::move(batch)]() mutable { cb(std::move(batch)); });
+            });
 }
 
 void JobQueue::complete(const JobLease& lease, const AttemptRecord& record,
