@@ -380,7 +380,6 @@ struct PlainTransport::Impl {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
     const std::string port = std::to_string(p->port);
     const int rc = uv_getaddrinfo(loop, &l->req, &Impl::onResolved, p->host.c_str(), port.c_str(), &hints);
     if (rc != 0) {
