@@ -350,6 +350,7 @@ struct PlainTransport::Impl {
       if (now - c->idle_since_ms <= kMaxIdleMs) {
         p->idle.pop_back();
         --idle_total;
+        uv_ref(reinterpret_cast<uv_handle_t*>(&c->tcp));
         return c;
       }
       closeConn(c);
@@ -365,6 +366,8 @@ struct PlainTransport::Impl {
     }
     c->state = Conn::State::kIdle;
     c->idle_since_ms = uv_now(loop);
+    // As with curl, whose idle connections are not watched: they alone do not keep the loop running.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&c->tcp));
     c->pool->idle.push_back(c);
     ++idle_total;
   }

@@ -190,7 +190,7 @@ ResponseDecoder::Progress ResponseDecoder::feed(const char* data, size_t len) {
     d.complete = true;
     return {State::kComplete, consumed};
   }
-  if (err == HPE_USER) return {d.die(d.error), 0};
+  if (!d.error.empty()) return {d.die(d.error), 0};  // one of ours, whatever code llhttp reports it under
   const char* reason = llhttp_get_error_reason(&d.parser);
   return {d.die(std::string("malformed response: ") + (reason ? reason : llhttp_errno_name(err))), 0};
 }
