@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/text.h"
+#include "http/plain_url.h"
 #include "http/response_decoder.h"
 #include "uv/handle.h"
 
@@ -25,68 +26,8 @@ constexpr size_t kReadBuffer = 8 * 1024;
 constexpr uint64_t kMaxIdleMs = 118'000;  // curl's CURLOPT_MAXAGE_CONN default
 constexpr uint64_t kDnsCacheMs = 60'000;  // curl's CURLOPT_DNS_CACHE_TIMEOUT default
 
-struct Target {
-  std::string_view host;  // without the brackets of an IPv6 literal
-  uint16_t port = 80;
-  std::string_view path;  // from the first '/' or '?', the fragment removed; may be empty
-  bool ipv6 = false;
-};
-
-bool nameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-         c == '_';
-}
-
-std::optional<Target> parseTarget(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  const size_t end = url.find_first_of("/?#");
-  std::string_view authority = url.substr(0, end);
-  std::string_view path = end == std::string_view::npos ? std::string_view() : url.substr(end);
-  if (const size_t hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
-  for (char c : path)
-    if (c <= 0x20 || c >= 0x7f) return std::nullopt;
-
-  Target t;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    t.host = authority.substr(1, close - 1);
-    t.ipv6 = true;
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port = after.substr(1);
-      if (port.empty()) return std::nullopt;
-    }
-    in6_addr a6{};
-    if (t.host.empty() || t.host.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-    if (uv_inet_pton(AF_INET6, std::string(t.host).c_str(), &a6) != 0) return std::nullopt;
-  } else {
-    const size_t colon = authority.find(':');
-    t.host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return std::nullopt;
-    }
-    if (t.host.empty() || !std::all_of(t.host.begin(), t.host.end(), nameChar)) return std::nullopt;
-  }
-  if (!port.empty()) {
-    if (port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return std::nullopt;
-    const int n = std::stoi(std::string(port));
-    if (n < 1 || n > 65535) return std::nullopt;
-    t.port = static_cast<uint16_t>(n);
-  }
-  t.path = path;
-  return t;
-}
-
 // An IP literal's address, or nothing when `host` is a name.
-std::optional<sockaddr_storage> literalAddress(const Target& t) {
+std::optional<sockaddr_storage> literalAddress(const PlainUrl& t) {
   sockaddr_storage ss{};
   const std::string host(t.host);
   if (t.ipv6) {
@@ -293,7 +234,7 @@ struct PlainTransport::Impl {
 
   // --- the pool --------------------------------------------------------------------------------------
 
-  Pool* poolFor(const Target& t) {
+  Pool* poolFor(const PlainUrl& t) {
     std::string key;
     if (t.ipv6) {
       key.append("[").append(t.host).append("]");
@@ -660,7 +601,7 @@ struct PlainTransport::Impl {
     e.start_ns = start_ns;
     e.timeout_ms = std::max<uint64_t>(req.timeout_ms, 1);
     e.deadline_ms = uv_now(loop) + e.timeout_ms;
-    const auto target = parseTarget(req.url);
+    const auto target = parsePlainUrl(req.url);
     if (shut || !target) {
       fail(&e, shut ? "client shut down" : "invalid url");
       postReady();
@@ -670,12 +611,20 @@ struct PlainTransport::Impl {
     buildHead(e, req, *target);
     e.head_method = req.method == "HEAD";
     if (req.method != "GET" && req.method != "HEAD") e.body = std::move(req.body);
+    // The common case, a warm connection and nobody ahead, skips the wait list and its timer.
+    if (!e.pool->wait_head) {
+      if (Conn* c = takeIdle(e.pool)) {
+        assign(c, &e);
+        postReady();
+        return;
+      }
+    }
     enqueue(&e, /*front=*/false);
     dispatch(e.pool);
     postReady();
   }
 
-  void buildHead(Exchange& e, const ClientRequest& req, const Target& t) const {
+  void buildHead(Exchange& e, const ClientRequest& req, const PlainUrl& t) const {
     bool own_host = true, own_agent = true;
     size_t size = req.method.size() + t.path.size() + t.host.size() + options.user_agent.size() + 96;
     for (const auto& h : req.headers) {
@@ -742,7 +691,7 @@ PlainTransport::PlainTransport(uv_loop_t* loop, const ClientOptions& options, De
 PlainTransport::~PlainTransport() = default;
 
 bool PlainTransport::accepts(std::string_view url) {
-  return parseTarget(url).has_value();
+  return parsePlainUrl(url).has_value();
 }
 
 void PlainTransport::send(uint64_t id, ClientRequest&& request, Client::Done done, uint64_t start_ns) {
