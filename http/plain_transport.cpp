@@ -301,7 +301,10 @@ struct PlainTransport::Impl {
 
   void release(Conn* c) {
     c->timer.stop();
-    if (options.max_idle_connections > 0 && idle_total >= static_cast<size_t>(options.max_idle_connections)) {
+    // A request of this host waiting for a connection takes it at once (dispatch), whatever the idle cap.
+    const bool wanted = c->pool->wait_head && !c->pool->wait_head->fresh_only;
+    if (!wanted && options.max_idle_connections > 0 &&
+        idle_total >= static_cast<size_t>(options.max_idle_connections)) {
       closeConn(c);
       return;
     }

@@ -412,6 +412,26 @@ TEST_F(HttpClientLeanTest, MaxHostConnectionsQueuesAndEveryRequestCompletes) {
   EXPECT_LE(s.maxOpen(), 2);
 }
 
+TEST_F(HttpClientLeanTest, IdleConnectionsBeyondTheCapAreClosed) {
+  auto& s = serve([](int, int, const std::string&) { return Reply::ok(); });
+  ClientOptions o;
+  o.max_idle_connections = 1;
+  int done = 0;
+  for (int i = 0; i < 3; ++i) {
+    ClientRequest req;
+    req.url = s.url();
+    client(o).send(req, [&](ClientResponse r) {
+      EXPECT_EQ(r.status, 200) << r.error;
+      ++done;
+    });
+  }
+  ASSERT_TRUE(runUntil([&] { return done == 3; }));
+  EXPECT_EQ(s.accepted(), 3);
+  ASSERT_TRUE(runUntil([&] { return s.open() == 1; })) << s.open() << " connections still open";
+  EXPECT_EQ(fetch(s.url()).status, 200);
+  EXPECT_EQ(s.accepted(), 3) << "the idle connection kept was not reused";
+}
+
 TEST_F(HttpClientLeanTest, AQueuedRequestCanBeCancelledAndTimesOutInTheQueue) {
   auto& s = serve([](int, int, const std::string&) { return Reply{"", false, /*hold=*/true}; });
   ClientOptions o;
