@@ -320,7 +320,8 @@ struct PlainTransport::Impl {
 
   void startLookup(Pool* p) {
     if (p->resolving) return;
-    auto* l = new Lookup();
+    auto owned = std::make_unique<Lookup>();
+    Lookup* l = owned.get();
     l->owner = this;
     l->pool = p;
     l->req.data = l;
@@ -330,10 +331,10 @@ struct PlainTransport::Impl {
     const std::string port = std::to_string(p->port);
     const int rc = uv_getaddrinfo(loop, &l->req, &Impl::onResolved, p->host.c_str(), port.c_str(), &hints);
     if (rc != 0) {
-      delete l;
       failWaiting(p, "could not resolve host " + p->host + ": " + uv_strerror(rc));
       return;
     }
+    owned.release();  // libuv holds it now; onResolved frees it
     p->resolving = true;
     l->next = lookups_head;
     if (lookups_head) lookups_head->prev = l;
@@ -373,12 +374,12 @@ struct PlainTransport::Impl {
   // --- connections -----------------------------------------------------------------------------------
 
   void openConn(Pool* p, Exchange* e) {
-    auto* c = new Conn(this, p, options.max_response_body);
-    if (int rc = uv_tcp_init(loop, &c->tcp); rc != 0) {
-      delete c;  // never initialised: libuv holds no reference
+    auto owned = std::make_unique<Conn>(this, p, options.max_response_body);
+    if (int rc = uv_tcp_init(loop, &owned->tcp); rc != 0) {
       fail(e, std::string("cannot create a socket: ") + uv_strerror(rc));
       return;
     }
+    Conn* c = owned.release();  // the handle owns it now: freed in its close callback (closeConn)
     c->tcp.data = c;
     c->next = conns_head;
     if (conns_head) conns_head->prev = c;

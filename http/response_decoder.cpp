@@ -151,6 +151,8 @@ ResponseDecoder::~ResponseDecoder() = default;
 void ResponseDecoder::start(bool head) {
   auto& d = *impl_;
   llhttp_init(&d.parser, HTTP_RESPONSE, Impl::settings());
+  // Lines ended by a bare LF: curl reads such answers, so apps that send them kept working with it.
+  llhttp_set_lenient_optional_cr_before_lf(&d.parser, 1);
   d.parser.data = &d;
   d.response = ClientResponse{};
   d.error.clear();

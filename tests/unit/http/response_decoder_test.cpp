@@ -44,6 +44,16 @@ TEST(ResponseDecoder, ReadsStatusHeadersAndBodyInAnySplit) {
   }
 }
 
+TEST(ResponseDecoder, AcceptsBareLineFeedsAsCurlDoes) {
+  ResponseDecoder d(1024);
+  const auto p = feedAll(d, "HTTP/1.1 200 OK\nContent-Length: 2\nX-A: b\n\nok");
+  ASSERT_EQ(p.state, State::kComplete) << d.error();
+  const auto r = d.takeResponse();
+  EXPECT_EQ(r.body, "ok");
+  ASSERT_NE(r.header("x-a"), nullptr);
+  EXPECT_EQ(*r.header("x-a"), "b");
+}
+
 TEST(ResponseDecoder, DecodesChunkedBodies) {
   ResponseDecoder d(1024);
   const auto p =
