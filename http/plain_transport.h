@@ -7,11 +7,11 @@
 //
 // Pool: connections are kept per host:port and reused last-in first-out (the warmest one first). A request
 // takes an idle connection, else opens one while the host has fewer than max_host_connections (0: no
-// limit), else waits first-in first-out. A connection that answered with keep-alive goes back idle unless
-// max_idle_connections are idle already (then it is closed) or it has sat idle for longer than curl's
-// default maximum age (118 s), which is checked when it is picked. A request that fails on a reused
-// connection before any byte of an answer (the peer closed it as we sent) is sent once more on a new
-// connection, as curl does.
+// limit), else waits first-in first-out. A connection that answered with keep-alive goes to a waiting
+// request of its host, else back idle, unless max_idle_connections are idle already (then it is closed).
+// One idle for longer than curl's default maximum age (118 s) is closed when it would be picked. A request
+// that fails on a reused connection before any byte of an answer (the peer closed it as we sent) is sent
+// once more on a new connection, as curl does.
 //
 // Names resolve through uv_getaddrinfo (the libuv thread pool) once per host for 60 s, curl's default DNS
 // cache time; IP literals need no lookup. Addresses are tried in the order the resolver gives them.
