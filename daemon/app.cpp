@@ -112,7 +112,7 @@ constexpr uint64_t kAdminMaxConnections = 256;
 // How often the queue page's per-minute rates are sampled: six samples make the minute.
 constexpr uint64_t kRateSampleMs = 10'000;
 
-// Descriptors the main listener's connections leave to the rest of the process: curl's connections to
+// Descriptors the main listener's connections leave to the rest of the process: the client's connections to
 // targets, the admin listener's, and Redis, listeners, logs and libuv's own.
 uint64_t fdReserveOf(const config::Config& c) {
   return static_cast<uint64_t>(clientOptionsOf(c).max_idle_connections) + kAdminMaxConnections + 64;

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/version.h"
+#include "http/plain_transport.h"
 #include "uv/deferred.h"
 #include "uv/handle.h"
 
@@ -64,6 +65,7 @@ struct Client::Impl {
   uv::Deferred deferred;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers;
   std::unordered_map<curl_socket_t, uv::Poll> polls;  // one per socket curl asks us to watch
+  std::unique_ptr<PlainTransport> plain;              // http:// when options.lean_http
   uint64_t next_id = 1;
   bool shut = false;
 
@@ -79,6 +81,11 @@ struct Client::Impl {
       curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
     if (options.max_idle_connections > 0)
       curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, options.max_idle_connections);
+    if (options.lean_http) {
+      plain = std::make_unique<PlainTransport>(loop, options, [this](Done done, ClientResponse r) {
+        post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+      });
+    }
   }
 
   ~Impl() { shutdown(); }
@@ -116,6 +123,17 @@ struct Client::Impl {
       fail(std::move(done), "invalid url or method", start);
       return id;
     }
+    for (const auto& h : req.headers) {
+      if (h.name.empty() || hasLineBreak(h.name) || hasLineBreak(h.value) ||
+          h.name.find(':') != std::string::npos) {
+        fail(std::move(done), "invalid request header", start);
+        return id;
+      }
+    }
+    if (plain && PlainTransport::accepts(req.url)) {
+      plain->send(id, std::move(req), std::move(done), start);
+      return id;
+    }
     auto t = std::make_unique<Transfer>();
     t->id = id;
     t->owner = this;
@@ -128,15 +146,7 @@ struct Client::Impl {
       return id;
     }
     curl_slist* list = nullptr;
-    for (const auto& h : req.headers) {
-      if (h.name.empty() || hasLineBreak(h.name) || hasLineBreak(h.value) ||
-          h.name.find(':') != std::string::npos) {
-        curl_slist_free_all(list);
-        fail(std::move(t->done), "invalid request header", start);
-        return id;
-      }
-      list = curl_slist_append(list, (h.name + ": " + h.value).c_str());
-    }
+    for (const auto& h : req.headers) list = curl_slist_append(list, (h.name + ": " + h.value).c_str());
     // curl would otherwise wait up to a second for "100 Continue" before sending a larger body.
     list = curl_slist_append(list, "Expect:");
     t->headers.reset(list);
@@ -179,7 +189,7 @@ struct Client::Impl {
 
   bool cancel(uint64_t id) {
     auto it = transfers.find(id);
-    if (it == transfers.end()) return false;
+    if (it == transfers.end()) return plain && plain->cancel(id);
     auto t = std::move(it->second);
     transfers.erase(it);
     curl_multi_remove_handle(multi, t->easy.get());
@@ -189,6 +199,8 @@ struct Client::Impl {
 
   void shutdown() {
     if (shut) return;
+    // First, while failures still go to `deferred`.
+    if (plain) plain->shutdown();
     for (auto& [id, t] : transfers) {
       curl_multi_remove_handle(multi, t->easy.get());
       fail(std::move(t->done), "client shut down", t->start_ns);
@@ -354,7 +366,7 @@ void Client::shutdown() {
 }
 
 size_t Client::inFlight() const {
-  return impl_->transfers.size();
+  return impl_->transfers.size() + (impl_->plain ? impl_->plain->inFlight() : 0);
 }
 
 }  // namespace payhook::http

@@ -1,6 +1,8 @@
-// Outbound HTTP client: libcurl's multi-socket API driven by the daemon's libuv loop. One Client per
-// process shares one connection cache (keep-alive) across every request; DNS runs on curl's resolver
-// threads, never on the loop. It knows nothing of payments: callers give bytes and get bytes back.
+// Outbound HTTP client on the daemon's libuv loop. http:// requests go over a lean HTTP/1.1 transport of
+// its own (plain_transport.h: a keep-alive pool per host, llhttp for the answers, names resolved in libuv's
+// thread pool); https:// ones, and http:// URLs with user information, over libcurl's multi-socket API with
+// its connection cache, DNS on curl's resolver threads. Either way nothing blocks the loop. It knows
+// nothing of payments: callers give bytes and get bytes back.
 #pragma once
 
 #include <uv.h>
@@ -48,6 +50,8 @@ struct ClientOptions {
   long max_idle_connections = 256;
   std::string user_agent;  // empty: "payhook/<version>"
   std::string ca_file;     // empty: the system's default CA bundle (verification is always on)
+  // http:// over the lean transport; false: every URL over libcurl (to compare the two, or to fall back).
+  bool lean_http = true;
 };
 
 class Client {

@@ -134,7 +134,8 @@ class CountingSink {
   bool closed_ = false;
 };
 
-class HttpClientTest : public ::testing::Test {
+// Every test runs twice: http:// over the lean transport, and everything over libcurl.
+class HttpClientTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
 
@@ -178,6 +179,7 @@ class HttpClientTest : public ::testing::Test {
   }
 
   Client& client(ClientOptions o = {}) {
+    o.lean_http = GetParam();
     if (!client_) client_ = std::make_unique<Client>(&loop_, std::move(o));
     return *client_;
   }
@@ -188,11 +190,11 @@ class HttpClientTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
-TEST_F(HttpClientTest, CurlResolvesNamesOffTheLoop) {
+TEST_P(HttpClientTest, CurlResolvesNamesOffTheLoop) {
   EXPECT_TRUE(Client::asyncDnsAvailable());
 }
 
-TEST_F(HttpClientTest, PostsAndReceivesStatusHeadersAndBody) {
+TEST_P(HttpClientTest, PostsAndReceivesStatusHeadersAndBody) {
   Request seen;
   std::string base = startServer([&](Request&& r, Responder resp) {
     seen = std::move(r);
@@ -231,7 +233,7 @@ TEST_F(HttpClientTest, PostsAndReceivesStatusHeadersAndBody) {
   EXPECT_EQ(client().inFlight(), 0u);
 }
 
-TEST_F(HttpClientTest, AHostNameIsResolvedAndConnected) {
+TEST_P(HttpClientTest, AHostNameIsResolvedAndConnected) {
   std::string base = startServer([](Request&&, Responder resp) { resp.send(Response::text(200, "named")); });
   const std::string port = base.substr(base.rfind(':') + 1);
   std::optional<ClientResponse> got;
@@ -313,7 +315,7 @@ class TlsServer {
   bool ready_ = false;
 };
 
-TEST_F(HttpClientTest, TlsCertificatesAreVerified) {
+TEST_P(HttpClientTest, TlsCertificatesAreVerified) {
   TlsServer tls;
   ASSERT_TRUE(tls.ready()) << "openssl s_server did not start";
   ClientRequest req;
@@ -337,7 +339,7 @@ TEST_F(HttpClientTest, TlsCertificatesAreVerified) {
   EXPECT_EQ(trusted->status, 200) << trusted->error;
 }
 
-TEST_F(HttpClientTest, DoneNeverRunsInsideSend) {
+TEST_P(HttpClientTest, DoneNeverRunsInsideSend) {
   bool inside = true;
   int calls = 0;
   ClientRequest bad;
@@ -360,7 +362,7 @@ TEST_F(HttpClientTest, DoneNeverRunsInsideSend) {
   ASSERT_TRUE(runUntil([&] { return calls == 2; }));
 }
 
-TEST_F(HttpClientTest, SequentialRequestsReuseOneConnection) {
+TEST_P(HttpClientTest, SequentialRequestsReuseOneConnection) {
   sink_ = std::make_unique<CountingSink>(&loop_);
   const std::string url = "http://127.0.0.1:" + std::to_string(sink_->port()) + "/";
   constexpr int kRequests = 5;
@@ -381,7 +383,7 @@ TEST_F(HttpClientTest, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(sink_->accepted(), 1) << "each request opened its own connection";
 }
 
-TEST_F(HttpClientTest, ATimeoutIsATransportError) {
+TEST_P(HttpClientTest, ATimeoutIsATransportError) {
   std::vector<Responder> held;  // never answered until the end
   std::string base = startServer([&](Request&&, Responder resp) { held.push_back(resp); });
   std::optional<ClientResponse> got;
@@ -395,7 +397,7 @@ TEST_F(HttpClientTest, ATimeoutIsATransportError) {
   EXPECT_GE(got->latency_ms, 250.0);
 }
 
-TEST_F(HttpClientTest, ConnectionRefusedIsATransportError) {
+TEST_P(HttpClientTest, ConnectionRefusedIsATransportError) {
   // A port that was just free: bind, read the port, close.
   int port = 0;
   {
@@ -420,7 +422,7 @@ TEST_F(HttpClientTest, ConnectionRefusedIsATransportError) {
   EXPECT_FALSE(got->error.empty());
 }
 
-TEST_F(HttpClientTest, ALargeResponseIsCutAtTheCap) {
+TEST_P(HttpClientTest, ALargeResponseIsCutAtTheCap) {
   std::string base = startServer(
       [](Request&&, Responder resp) { resp.send(Response::text(200, std::string(1 << 20, 'x'))); });
   ClientOptions o;
@@ -442,7 +444,7 @@ TEST_F(HttpClientTest, ALargeResponseIsCutAtTheCap) {
   EXPECT_EQ(again->status, 200);
 }
 
-TEST_F(HttpClientTest, CancelFailsOnlyThatRequestOnce) {
+TEST_P(HttpClientTest, CancelFailsOnlyThatRequestOnce) {
   std::vector<Responder> held;
   std::string base = startServer([&](Request&&, Responder resp) { held.push_back(resp); });
   int cancelled_calls = 0, other_calls = 0;
@@ -467,7 +469,7 @@ TEST_F(HttpClientTest, CancelFailsOnlyThatRequestOnce) {
   EXPECT_EQ(cancelled_error, "cancelled");
 }
 
-TEST_F(HttpClientTest, ShutdownFailsEveryRequestInFlightOnceAndLetsTheLoopEnd) {
+TEST_P(HttpClientTest, ShutdownFailsEveryRequestInFlightOnceAndLetsTheLoopEnd) {
   std::vector<Responder> held;
   std::string base = startServer([&](Request&&, Responder resp) { held.push_back(resp); });
   constexpr int kRequests = 4;
@@ -505,7 +507,7 @@ TEST_F(HttpClientTest, ShutdownFailsEveryRequestInFlightOnceAndLetsTheLoopEnd) {
   ASSERT_EQ(uv_loop_init(&loop_), 0);  // for TearDown
 }
 
-TEST_F(HttpClientTest, DestroyingTheClientStillRunsEveryDoneOnce) {
+TEST_P(HttpClientTest, DestroyingTheClientStillRunsEveryDoneOnce) {
   std::vector<Responder> held;
   std::string base = startServer([&](Request&&, Responder resp) { held.push_back(resp); });
   int calls = 0;
@@ -521,7 +523,7 @@ TEST_F(HttpClientTest, DestroyingTheClientStillRunsEveryDoneOnce) {
   ASSERT_TRUE(runUntil([&] { return calls == 1; }));
 }
 
-TEST_F(HttpClientTest, ADoneCallbackMaySendAgainAndDestroyTheClient) {
+TEST_P(HttpClientTest, ADoneCallbackMaySendAgainAndDestroyTheClient) {
   std::string base = startServer([](Request&&, Responder resp) { resp.send(Response::text(200, "ok")); });
   int calls = 0;
   ClientRequest req;
@@ -539,7 +541,7 @@ TEST_F(HttpClientTest, ADoneCallbackMaySendAgainAndDestroyTheClient) {
   EXPECT_EQ(client_, nullptr);
 }
 
-TEST_F(HttpClientTest, ManyConcurrentRequestsAllComplete) {
+TEST_P(HttpClientTest, ManyConcurrentRequestsAllComplete) {
   std::string base = startServer([](Request&& r, Responder resp) { resp.send(Response::text(200, r.body)); });
   constexpr int kRequests = 50;
   int ok = 0, done = 0;
@@ -555,6 +557,11 @@ TEST_F(HttpClientTest, ManyConcurrentRequestsAllComplete) {
   ASSERT_TRUE(runUntil([&] { return done == kRequests; }));
   EXPECT_EQ(ok, kRequests);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, HttpClientTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Lean" : "Curl";
+                         });
 
 }  // namespace
 }  // namespace payhook::http
