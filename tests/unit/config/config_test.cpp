@@ -755,7 +755,7 @@ forward = ["orders"]
       result.errors,
       ElementsAre(at(9,
                      "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
-                     "rbs, integra, payinpayout, allpay, standard-webhooks")));
+                     "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments")));
 }
 
 TEST_F(ConfigTest, RbsChecksumRules) {
