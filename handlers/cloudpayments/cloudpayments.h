@@ -38,7 +38,8 @@ namespace payhook::handlers {
 // <FailedTransactionsNumber>" (a subscription's state changes are each news, its repeats are not). Check is a
 // Decide stored for audit only; the rest are Accepts. Data: every field under its snake_case name
 // (TransactionId → transaction_id), form values as strings, JSON numbers as their decimal text, JSON objects
-// and arrays as they are; a field whose name becomes "payment" is kept as "payment_".
+// and arrays as they are; a field whose name becomes "payment" or "check" (payhook's own members) gets a
+// trailing "_".
 class CloudPaymentsHandler final : public Handler {
  public:
   enum EndpointIndex : size_t {
