@@ -10,7 +10,7 @@ using Json = nlohmann::json;
 
 struct ProviderFields {
   std::string_view provider;
-  std::array<const char*, 3> keys;    // JSON pointers into data, the most telling first
+  std::array<const char*, 5> keys;    // JSON pointers into data, the most telling first
   std::array<const char*, 2> status;  // joined with '/' when both are there
 };
 
@@ -23,6 +23,9 @@ constexpr ProviderFields kFields[] = {
     {"payinpayout", {"/external_id", "/payment_in_id", "/payment_out_id"}, {"/status", "/payment_in_status"}},
     {"allpay", {"/invoice_number", "/transaction_id", nullptr}, {"/status", nullptr}},
     {"standard-webhooks", {"/webhook_id", nullptr, nullptr}, {nullptr, nullptr}},
+    {"cloudpayments",
+     {"/invoice_id", "/transaction_id", "/payment_transaction_id", "/account_id", "/id"},
+     {"/status", "/reason"}},
 };
 
 // A string member as it is; a number as its decimal text; anything else (absent, null, an object) empty.

@@ -1,6 +1,7 @@
 #include "handlers/registry.h"
 
 #include "handlers/allpay/allpay.h"
+#include "handlers/cloudpayments/cloudpayments.h"
 #include "handlers/integra/integra.h"
 #include "handlers/payinpayout/payinpayout.h"
 #include "handlers/rbs/rbs.h"
@@ -11,8 +12,9 @@ namespace payhook::handlers {
 
 const std::vector<Provider>& providers() {
   static const std::vector<Provider> kProviders = {
-      yoomoney::provider(),    rbs::provider(),    integra::provider(),
-      payinpayout::provider(), allpay::provider(), standard_webhooks::provider(),
+      yoomoney::provider(),      rbs::provider(),    integra::provider(),
+      payinpayout::provider(),   allpay::provider(), standard_webhooks::provider(),
+      cloudpayments::provider(),
   };
   return kProviders;
 }

@@ -392,11 +392,11 @@ TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
   EXPECT_EQ(c.targets[0].url, "http://127.0.0.1:9000/payhook");
   ASSERT_EQ(c.targets[0].secrets.size(), 1u);
   // One route per provider.
-  ASSERT_EQ(c.routes.size(), 6u);
+  ASSERT_EQ(c.routes.size(), 7u);
   std::vector<std::string> providers;
   for (const auto& r : c.routes) providers.push_back(r.provider);
-  EXPECT_THAT(providers,
-              ElementsAre("standard-webhooks", "yoomoney", "rbs", "integra", "payinpayout", "allpay"));
+  EXPECT_THAT(providers, ElementsAre("standard-webhooks", "yoomoney", "rbs", "integra", "payinpayout",
+                                     "allpay", "cloudpayments"));
   EXPECT_EQ(c.routes[0].name, "demo");
   EXPECT_EQ(c.routes[0].provider, "standard-webhooks");
   EXPECT_EQ(c.routes[0].path, "/hooks/demo");
@@ -755,7 +755,7 @@ forward = ["orders"]
       result.errors,
       ElementsAre(at(9,
                      "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
-                     "rbs, integra, payinpayout, allpay, standard-webhooks")));
+                     "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments")));
 }
 
 TEST_F(ConfigTest, RbsChecksumRules) {
