@@ -110,14 +110,13 @@ void Engine::send(std::shared_ptr<const Tables> tables, queue::ClaimedJob job, i
 
 void Engine::endAttempt(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job,
                         int64_t started, http::ClientResponse answer) {
-  TargetState& st = states_[job.target];
-  --st.in_flight;
   --attempts_in_flight_;
   if (!abandoned_) {
     leases_in_flight_.erase(job.lease.job_id);
-    onAnswer(tables, job, started, std::move(answer));
+    onAnswer(tables, job, started, std::move(answer));  // frees the slot once the outcome is recorded
+  } else {
+    freeSlot(job.target);
   }
-  if (st.backlog) schedulePoll(0);
   opDone();
 }
 
@@ -172,10 +171,10 @@ void Engine::onAnswer(const std::shared_ptr<const Tables>& tables, const queue::
       log::warn(warning, {{"route", job.event.route}, {"event_id", job.event.id}, {"call", decided.call}});
     log::info("decision received, follow-up call queued (unless one was already made)",
               {{"route", job.event.route}, {"event_id", job.event.id}, {"call", decided.call}});
-    finishJob(job, record, step, &next);
+    finishJob(job, record, step, true, &next);
     return;
   }
-  finishJob(job, record, step);
+  finishJob(job, record, step, true);
 }
 
 void Engine::countAttempt(const std::string& target, NextStep::Kind kind, double latency_ms) {

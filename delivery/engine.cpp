@@ -270,8 +270,14 @@ void Engine::onClaimed(Result<queue::ClaimBatch> result, const std::vector<queue
   schedulePoll(more || repoll ? 0 : options_.poll_interval_ms);
 }
 
+void Engine::freeSlot(const std::string& target) {
+  TargetState& st = states_[target];
+  if (st.in_flight > 0) --st.in_flight;
+  if (st.backlog) schedulePoll(0);
+}
+
 void Engine::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record, const NextStep& step,
-                       const queue::FollowUp* next) {
+                       bool attempted, const queue::FollowUp* next) {
   log::info("delivery attempt", {{"route", job.event.route},
                                  {"target", job.target},
                                  {"event_id", job.event.id},
@@ -284,9 +290,10 @@ void Engine::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord&
                                  {"next_due_ms", step.due_ms}});
   ++ops_;
   std::weak_ptr<bool> alive = alive_;
-  auto done = [this, alive, event_id = job.event.id, target = job.target,
-               kind = step.kind](Result<queue::LeaseOutcome> r) {
+  auto done = [this, alive, event_id = job.event.id, target = job.target, kind = step.kind,
+               attempted](Result<queue::LeaseOutcome> r) {
     if (alive.expired()) return;
+    if (attempted) freeSlot(target);
     if (!r) {
       // The lease expires and the sweep makes the job due again: one more delivery, nothing lost.
       log::warn("delivery: recording the attempt failed; the job is retried after its lease",
@@ -359,7 +366,7 @@ void Engine::bury(const queue::ClaimedJob& job, const std::string& reason) {
   log::error(
       "delivery: job buried without an attempt",
       {{"event_id", job.event.id}, {"route", job.event.route}, {"target", job.target}, {"reason", reason}});
-  finishJob(job, record, step);
+  finishJob(job, record, step, false);
 }
 
 void Engine::sweep() {

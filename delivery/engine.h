@@ -135,8 +135,12 @@ class Engine {
   static http::ClientRequest apiRequestOf(const Target& target, const std::string& url);
   void onAnswer(const std::shared_ptr<const Tables>& tables, const queue::ClaimedJob& job, int64_t started,
                 http::ClientResponse answer);
+  // `attempted`: the job's attempt holds a slot of its target's max_in_flight, given back once its outcome is
+  // recorded. Until then its lease is still held, so a process never holds more leases than max_in_flight:
+  // a kill re-sends at most that many attempts.
   void finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
-                 const delivery::NextStep& step, const queue::FollowUp* next = nullptr);
+                 const delivery::NextStep& step, bool attempted, const queue::FollowUp* next = nullptr);
+  void freeSlot(const std::string& target);
   // Gives the job back unattempted, due again after `delay_ms`.
   void release(const queue::ClaimedJob& job, const char* why, uint64_t delay_ms = 0);
   // A job of a route the config no longer names: released for later, and logged now and then.
