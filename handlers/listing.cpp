@@ -23,6 +23,8 @@ constexpr ProviderFields kFields[] = {
     {"payinpayout", {"/external_id", "/payment_in_id", "/payment_out_id"}, {"/status", "/payment_in_status"}},
     {"allpay", {"/invoice_number", "/transaction_id", nullptr}, {"/status", nullptr}},
     {"standard-webhooks", {"/webhook_id", nullptr, nullptr}, {nullptr, nullptr}},
+    {"robokassa", {"/inv_id", nullptr, nullptr}, {nullptr, nullptr}},
+    {"tbank", {"/order_id", "/payment_id", nullptr}, {"/status", nullptr}},
 };
 
 // A string member as it is; a number as its decimal text; anything else (absent, null, an object) empty.
