@@ -145,14 +145,16 @@ Verdict RobokassaHandler::handle(size_t /*endpoint*/, const http::Request& reque
   data["shp"] = std::move(shp_json);
   Json unsigned_fields = Json::object();
   Json other = Json::object();
-  for (const auto& [name, value] : form->pairs()) {
+  // Not a structured binding: clang before 16 refuses to capture one in the lambda.
+  for (const auto& pair : form->pairs()) {
+    const std::string& name = pair.first;
     if (name == "OutSum" || name == "InvId" || name == kSignature || isShp(name)) continue;
     auto known = std::find_if(std::begin(kUnsigned), std::end(kUnsigned),
                               [&](const Known& k) { return k.name == name; });
     if (known == std::end(kUnsigned))
-      other[name] = value;
+      other[name] = pair.second;
     else
-      unsigned_fields[std::string(known->snake)] = value;
+      unsigned_fields[std::string(known->snake)] = pair.second;
   }
   unsigned_fields["other"] = std::move(other);
   data["unsigned"] = std::move(unsigned_fields);
