@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text.h"
+#include "common/untrusted_text.h"
 #include "handlers/digest.h"
 #include "handlers/listing.h"
 #include "handlers/payment.h"
@@ -168,9 +169,10 @@ Verdict TBankHandler::handle(size_t /*endpoint*/, const http::Request& request, 
   for (const Field& f : n->fields) {
     if (f.key == "Token") continue;
     const std::string name = tbank::snakeCase(f.key);
-    if (name == "payment" || name == "unsigned") return malformed("a field name is reserved: " + f.key);
+    if (name == "payment" || name == "unsigned")
+      return malformed("a field name is reserved: " + quoteUntrusted(f.key));
     Json& into = f.kind == Field::Kind::kNested ? unsigned_fields : data;
-    if (into.contains(name)) return malformed("two fields share the name " + name);
+    if (into.contains(name)) return malformed("two fields share the name " + quoteUntrusted(name));
     switch (f.kind) {
       case Field::Kind::kBool:
         into[name] = f.text == "true";
