@@ -105,7 +105,7 @@ Result<Notification> parseNotification(std::string_view body) {
   return n;
 }
 
-std::string tokenText(const Notification& notification, std::string_view password) {
+std::string tokenText(const Notification& notification, std::string_view password, Nulls nulls) {
   struct Part {
     std::string_view key;
     std::string_view value;
@@ -114,9 +114,11 @@ std::string tokenText(const Notification& notification, std::string_view passwor
   parts.reserve(notification.fields.size() + 1);
   size_t size = password.size();
   for (const auto& f : notification.fields) {
-    if (f.key == "Token" || f.kind == Field::Kind::kNested || f.kind == Field::Kind::kNull) continue;
-    parts.push_back({f.key, f.text});
-    size += f.text.size();
+    if (f.key == "Token" || f.kind == Field::Kind::kNested) continue;
+    if (f.kind == Field::Kind::kNull && nulls == Nulls::kSkipped) continue;
+    const std::string_view value = f.kind == Field::Kind::kNull ? std::string_view("null") : f.text;
+    parts.push_back({f.key, value});
+    size += value.size();
   }
   parts.push_back({"Password", password});
   std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.key < b.key; });
@@ -127,11 +129,16 @@ std::string tokenText(const Notification& notification, std::string_view passwor
   return text;
 }
 
-std::string token(const Notification& notification, const Secret& password) {
-  std::string text = tokenText(notification, password.reveal());
+std::string token(const Notification& notification, const Secret& password, Nulls nulls) {
+  std::string text = tokenText(notification, password.reveal(), nulls);
   std::string hex = hashHex(HashAlgorithm::kSha256, text, HexCase::kLower);
   sodium_memzero(text.data(), text.size());
   return hex;
+}
+
+bool hasNull(const Notification& notification) {
+  return std::any_of(notification.fields.begin(), notification.fields.end(),
+                     [](const Field& f) { return f.kind == Field::Kind::kNull; });
 }
 
 std::string withBlankedToken(std::string body) {

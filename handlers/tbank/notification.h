@@ -33,12 +33,18 @@ inline constexpr int kMaxDepth = 32;
 // key, or nests deeper than kMaxDepth.
 Result<Notification> parseNotification(std::string_view body);
 
+// How a null field enters the Token. T-Bank's documentation does not say; its Java sample skips nulls, and a
+// sender that prints every value would write "null". Both are tried.
+enum class Nulls { kSkipped, kAsText };
+
 // The text the Token hashes: the values of the top-level scalars but Token, with {"Password": password}
 // added, sorted by key (bytes), concatenated with nothing between them. Nested objects and arrays are left
-// out (T-Bank's rule), and so are nulls (its Java sample skips them; the docs do not say).
-std::string tokenText(const Notification& notification, std::string_view password);
+// out (T-Bank's rule); nulls per `nulls`.
+std::string tokenText(const Notification& notification, std::string_view password,
+                      Nulls nulls = Nulls::kSkipped);
 // SHA-256 of tokenText() as lower-case hex.
-std::string token(const Notification& notification, const Secret& password);
+std::string token(const Notification& notification, const Secret& password, Nulls nulls = Nulls::kSkipped);
+bool hasNull(const Notification& notification);
 
 // `body` (a JSON object) with the string value of its top-level "Token" emptied, every other byte kept.
 std::string withBlankedToken(std::string body);

@@ -135,7 +135,14 @@ Verdict TBankHandler::handle(size_t /*endpoint*/, const http::Request& request, 
   const Field* token = n->find("Token");
   if (token == nullptr || token->kind != Field::Kind::kString || token->text.empty())
     return forged("no Token");
-  if (!hexEqualsIgnoreCase(tbank::token(*n, password_), token->text)) return forged("Token mismatch");
+  // A null covered by the Token (written "null") is a signed value; a skipped one is not, and anyone could
+  // add one, so it goes under "unsigned".
+  bool nulls_signed = false;
+  if (!hexEqualsIgnoreCase(tbank::token(*n, password_), token->text)) {
+    nulls_signed = tbank::hasNull(*n) &&
+                   hexEqualsIgnoreCase(tbank::token(*n, password_, tbank::Nulls::kAsText), token->text);
+    if (!nulls_signed) return forged("Token mismatch");
+  }
   // One password may serve several terminals; the Token then proves the sender, not the terminal.
   const Field* terminal = n->find("TerminalKey");
   if (terminal == nullptr || terminal->kind != Field::Kind::kString || terminal->text != terminal_key_)
@@ -171,7 +178,8 @@ Verdict TBankHandler::handle(size_t /*endpoint*/, const http::Request& request, 
     const std::string name = tbank::snakeCase(f.key);
     if (name == "payment" || name == "unsigned")
       return malformed("a field name is reserved: " + quoteUntrusted(f.key));
-    Json& into = f.kind == Field::Kind::kNested ? unsigned_fields : data;
+    const bool is_signed = f.kind != Field::Kind::kNested && (f.kind != Field::Kind::kNull || nulls_signed);
+    Json& into = is_signed ? data : unsigned_fields;
     if (into.contains(name)) return malformed("two fields share the name " + quoteUntrusted(name));
     switch (f.kind) {
       case Field::Kind::kBool:

@@ -17,12 +17,12 @@
 
 namespace payhook::handlers {
 
-// `POST {path}/notify`, a JSON object whose Token (tbank::token()) is checked with the terminal's password
-// in constant time, in any letter case, and whose TerminalKey must be the route's terminal_key. Answers
-// `200 OK` (text/plain) once stored, also for a repeat; `403 bad token` for a missing or wrong Token or
-// another terminal's notification; `400` for a body that is not a JSON object, repeats a key, nests too
-// deep, has a field named Password, or has no usable Status and neither PaymentId nor NotificationType.
-// Nothing is stored for a refusal.
+// `POST {path}/notify`, a JSON object whose Token (tbank::token(), nulls either way) is checked with the
+// terminal's password in constant time, in any letter case, and whose TerminalKey must be the route's
+// terminal_key. Answers `200 OK` (text/plain) once stored, also for a repeat; `403 bad token` for a missing
+// or wrong Token or another terminal's notification; `400` for a body that is not a JSON object, repeats a
+// key, nests too deep, has a field named Password, or has no usable Status and neither PaymentId nor
+// NotificationType. Nothing is stored for a refusal.
 //
 // A payment notification (with PaymentId): type "tbank.<status in lower case>" (tbank.confirmed, ...),
 // idempotency key "payment:<PaymentId>:<Status>", and for PARTIAL_REFUNDED also ":<Amount>", since one
@@ -30,7 +30,8 @@ namespace payhook::handlers {
 // type "tbank.<type>.<status>" in lower case, key "notice:<Token>" (the Token hashes the whole signed
 // content, so T-Bank's hourly repeats share it). Data: the top-level scalars under snake_case names
 // (TerminalKey → terminal_key), numbers as the body writes them but as strings, booleans as booleans;
-// nested objects and arrays (DATA, Receipt), which the Token does not cover, under "unsigned". The Token is
+// nested objects and arrays (DATA, Receipt), which the Token does not cover, under "unsigned", and so are
+// null fields unless the Token covered them as "null" (tbank::Nulls). The Token is
 // blanked in the stored body (see Handler::storedBody).
 class TBankHandler final : public Handler {
  public:

@@ -112,6 +112,13 @@ TEST(TBankToken, ValuesAreTheirJsonTextAndNullsAreSkipped) {
   EXPECT_EQ(tbank::tokenText(*n, "pw"), "xy1.50false18446744073709551616-3pw");
 }
 
+TEST(TBankToken, NullsCanBeWrittenNull) {
+  auto n = tbank::parseNotification(R"({"B":null,"A":"x","Token":"t"})");
+  ASSERT_TRUE(n.ok());
+  EXPECT_TRUE(tbank::hasNull(*n));
+  EXPECT_EQ(tbank::tokenText(*n, "pw", tbank::Nulls::kAsText), "xnullpw");
+}
+
 TEST(TBankToken, BodiesThatAreNoFlatEnoughObjectAreRefused) {
   EXPECT_FALSE(tbank::parseNotification("").ok());
   EXPECT_FALSE(tbank::parseNotification("[1]").ok());
@@ -269,6 +276,30 @@ TEST(TBankHandler, ANoticeWithoutAPaymentIsKeyedOnItsToken) {
   const std::string token = nlohmann::json::parse(body)["Token"];
   EXPECT_EQ(a.event.idempotency_key, "notice:" + token);
   EXPECT_EQ(nlohmann::json::parse(a.event.data_json)["payment"]["outcome"], "pending");
+}
+
+TEST(TBankHandler, NullsVerifySkippedOrWrittenAndAreSignedOnlyWhenWritten) {
+  const std::string body =
+      R"({"TerminalKey":"1321054611234DEMO","OrderId":"o-1","Status":"CONFIRMED","PaymentId":"77","RebillId":null})";
+  auto n = tbank::parseNotification(body);
+  ASSERT_TRUE(n.ok());
+  const Secret password{std::string(kPassword)};
+  auto with = [&](const std::string& token) {
+    return body.substr(0, body.size() - 1) + R"(,"Token":")" + token + "\"}";
+  };
+  // Skipped: anyone could have added the null, so it is not beside the signed fields.
+  auto skipped = accepted(handler().handle(0, post(with(tbank::token(*n, password))), 0));
+  auto data = nlohmann::json::parse(skipped.event.data_json);
+  EXPECT_FALSE(data.contains("rebill_id"));
+  EXPECT_TRUE(data["unsigned"].contains("rebill_id"));
+  EXPECT_TRUE(data["unsigned"]["rebill_id"].is_null());
+  // Written "null": the Token covers it.
+  auto written =
+      accepted(handler().handle(0, post(with(tbank::token(*n, password, tbank::Nulls::kAsText))), 0));
+  data = nlohmann::json::parse(written.event.data_json);
+  EXPECT_TRUE(data.contains("rebill_id"));
+  EXPECT_TRUE(data["rebill_id"].is_null());
+  EXPECT_EQ(skipped.event.idempotency_key, written.event.idempotency_key);
 }
 
 TEST(TBankHandler, TheStoredBodyKeepsNoToken) {
