@@ -4,13 +4,47 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include <array>
+#include <iterator>
 #include <memory>
 
 #include "common/text.h"
 #include "handlers/openssl_ptr.h"
 
 namespace payhook::handlers {
-namespace {}  // namespace
+namespace {
+
+struct NamedAlgorithm {
+  HashAlgorithm algorithm;
+  std::string_view name;  // the config's spelling
+  const char* fetch;      // OpenSSL's name
+};
+
+constexpr NamedAlgorithm kAlgorithms[] = {
+    {HashAlgorithm::kMd5, "md5", "MD5"},          {HashAlgorithm::kRipemd160, "ripemd160", "RIPEMD160"},
+    {HashAlgorithm::kSha1, "sha1", "SHA1"},       {HashAlgorithm::kSha256, "sha256", "SHA256"},
+    {HashAlgorithm::kSha384, "sha384", "SHA384"}, {HashAlgorithm::kSha512, "sha512", "SHA512"},
+};
+
+// Indexed by the enum's value.
+static_assert(kAlgorithms[static_cast<size_t>(HashAlgorithm::kMd5)].algorithm == HashAlgorithm::kMd5);
+static_assert(kAlgorithms[static_cast<size_t>(HashAlgorithm::kSha512)].algorithm == HashAlgorithm::kSha512);
+static_assert(std::size(kAlgorithms) == static_cast<size_t>(HashAlgorithm::kSha512) + 1);
+
+// Fetched once: an explicit fetch is what tells whether the default provider has the algorithm (RIPEMD-160
+// came back to it only in OpenSSL 3.0.7), and it spares every callback the implicit fetch's lookup. The
+// fetched methods live as long as the process.
+const EVP_MD* fetched(HashAlgorithm algorithm) {
+  static const auto kFetched = [] {
+    std::array<const EVP_MD*, std::size(kAlgorithms)> out{};
+    for (size_t i = 0; i < std::size(kAlgorithms); ++i)
+      out[i] = EVP_MD_fetch(nullptr, kAlgorithms[i].fetch, nullptr);
+    return out;
+  }();
+  return kFetched[static_cast<size_t>(algorithm)];
+}
+
+}  // namespace
 
 std::string toHex(std::string_view bytes, HexCase hex_case) {
   static constexpr char kLower[] = "0123456789abcdef";
@@ -66,6 +100,32 @@ std::string hmacMd5Hex(const Secret& key, std::string_view data, HexCase hex_cas
             reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
     return {};
   return toHex(std::string_view(reinterpret_cast<const char*>(mac), len), hex_case);
+}
+
+std::optional<HashAlgorithm> hashAlgorithmNamed(std::string_view name) {
+  for (const auto& a : kAlgorithms)
+    if (a.name == name) return a.algorithm;
+  return std::nullopt;
+}
+
+std::string_view hashAlgorithmName(HashAlgorithm algorithm) {
+  return kAlgorithms[static_cast<size_t>(algorithm)].name;
+}
+
+bool hashAvailable(HashAlgorithm algorithm) {
+  return fetched(algorithm) != nullptr;
+}
+
+std::string hashHex(HashAlgorithm algorithm, std::string_view data, HexCase hex_case) {
+  const EVP_MD* md = fetched(algorithm);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  openssl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (md == nullptr || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)
+    return {};
+  return toHex(std::string_view(reinterpret_cast<const char*>(digest), len), hex_case);
 }
 
 bool hexEqualsIgnoreCase(std::string_view a, std::string_view b) {

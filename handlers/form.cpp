@@ -39,6 +39,21 @@ const std::string* Form::get(std::string_view name) const {
   return nullptr;
 }
 
+std::string withBlankedValue(std::string text, std::string_view name) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('&', pos);
+    if (end == std::string::npos) end = text.size();
+    const size_t value = pos + name.size() + 1;
+    if (value <= end && text.compare(pos, name.size(), name) == 0 && text[pos + name.size()] == '=') {
+      text.erase(value, end - value);
+      end = value;
+    }
+    pos = end + 1;
+  }
+  return text;
+}
+
 std::string phpUrlencode(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -37,6 +37,11 @@ class Form {
   std::vector<std::string> repeated_;
 };
 
+// `text` (a query string or form body) with the value of every `name=` pair emptied, every other byte kept:
+// for a stored request whose signature is a plain digest over public fields and a password, which would let
+// anyone who reads events test password guesses offline. `name` is matched as sent, not percent-decoded.
+std::string withBlankedValue(std::string text, std::string_view name);
+
 // PHP's urlencode(): A-Za-z0-9 and "-_." stay, a space becomes "+", every other byte (including "~" and
 // each byte of a UTF-8 sequence) becomes %XX with upper-case hex. Payin-payout signs with it, and Integra's
 // API reads its `k` parameter through PHP.

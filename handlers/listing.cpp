@@ -26,6 +26,8 @@ constexpr ProviderFields kFields[] = {
     {"cloudpayments",
      {"/invoice_id", "/transaction_id", "/payment_transaction_id", "/account_id", "/id"},
      {"/status", "/reason"}},
+    {"robokassa", {"/inv_id", nullptr, nullptr}, {nullptr, nullptr}},
+    {"tbank", {"/order_id", "/payment_id", nullptr}, {"/status", nullptr}},
 };
 
 // A string member as it is; a number as its decimal text; anything else (absent, null, an object) empty.

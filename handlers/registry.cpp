@@ -5,16 +5,18 @@
 #include "handlers/integra/integra.h"
 #include "handlers/payinpayout/payinpayout.h"
 #include "handlers/rbs/rbs.h"
+#include "handlers/robokassa/robokassa.h"
 #include "handlers/standard_webhooks/standard_webhooks.h"
+#include "handlers/tbank/tbank.h"
 #include "handlers/yoomoney/yoomoney.h"
 
 namespace payhook::handlers {
 
 const std::vector<Provider>& providers() {
   static const std::vector<Provider> kProviders = {
-      yoomoney::provider(),      rbs::provider(),    integra::provider(),
-      payinpayout::provider(),   allpay::provider(), standard_webhooks::provider(),
-      cloudpayments::provider(),
+      yoomoney::provider(),      rbs::provider(),       integra::provider(),
+      payinpayout::provider(),   allpay::provider(),    standard_webhooks::provider(),
+      cloudpayments::provider(), robokassa::provider(), tbank::provider(),
   };
   return kProviders;
 }

@@ -16,7 +16,9 @@
 #include "handlers/payinpayout/settings.h"
 #include "handlers/rbs/settings.h"
 #include "handlers/registry.h"
+#include "handlers/robokassa/settings.h"
 #include "handlers/standard_webhooks/settings.h"
+#include "handlers/tbank/settings.h"
 #include "handlers/yoomoney/settings.h"
 
 namespace payhook::config {
@@ -392,11 +394,11 @@ TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
   EXPECT_EQ(c.targets[0].url, "http://127.0.0.1:9000/payhook");
   ASSERT_EQ(c.targets[0].secrets.size(), 1u);
   // One route per provider.
-  ASSERT_EQ(c.routes.size(), 7u);
+  ASSERT_EQ(c.routes.size(), 9u);
   std::vector<std::string> providers;
   for (const auto& r : c.routes) providers.push_back(r.provider);
   EXPECT_THAT(providers, ElementsAre("standard-webhooks", "yoomoney", "rbs", "integra", "payinpayout",
-                                     "allpay", "cloudpayments"));
+                                     "allpay", "cloudpayments", "robokassa", "tbank"));
   EXPECT_EQ(c.routes[0].name, "demo");
   EXPECT_EQ(c.routes[0].provider, "standard-webhooks");
   EXPECT_EQ(c.routes[0].path, "/hooks/demo");
@@ -724,6 +726,98 @@ forward = ["orders"]
                      "public_key_file for v1a signatures)")));
 }
 
+TEST_F(ConfigTest, RobokassaAndTBankRoutesLoadTheirKeys) {
+  write("secrets/robokassa.pass2", "test_password2\n");
+  write("secrets/tbank.pass", "Dfsfh56dgKl\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "robo"
+provider = "robokassa"
+path = "/robokassa"
+password2_file = "secrets/robokassa.pass2"
+hash = "ripemd160"
+currency = "kzt"
+forward = ["orders"]
+
+[[routes]]
+name = "tb"
+provider = "tbank"
+path = "/tbank"
+terminal_key = "1321054611234DEMO"
+password_file = "secrets/tbank.pass"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings, IsEmpty());
+  const Config& c = *result.config;
+  const auto& robo = settingsOf<handlers::robokassa::Settings>(c.routes[0]);
+  EXPECT_EQ(robo.password2.reveal(), "test_password2");
+  EXPECT_EQ(robo.hash, handlers::HashAlgorithm::kRipemd160);
+  EXPECT_EQ(robo.currency, "KZT");
+  const auto& tb = settingsOf<handlers::tbank::Settings>(c.routes[1]);
+  EXPECT_EQ(tb.terminal_key, "1321054611234DEMO");
+  EXPECT_EQ(tb.password.reveal(), "Dfsfh56dgKl");
+}
+
+TEST_F(ConfigTest, RobokassaAndTBankErrorsNameFileLineAndKey) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "robo"
+provider = "robokassa"
+path = "/robokassa"
+password2_file = "secrets/missing.pass2"
+hash = "gost"
+forward = ["orders"]
+
+[[routes]]
+name = "robo-bare"
+provider = "robokassa"
+path = "/robo-bare"
+currency = "rubles"
+forward = ["orders"]
+
+[[routes]]
+name = "tb"
+provider = "tbank"
+path = "/tbank"
+password_file = "secrets/missing.tbank"
+forward = ["orders"]
+
+[[routes]]
+name = "tb-bare"
+provider = "tbank"
+path = "/tb-bare"
+terminal_key = ""
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors, Contains(at(11, "routes[0].password2_file: cannot read " +
+                                                 (dir_ / "secrets/missing.pass2").string() +
+                                                 ": No such file or directory")));
+  EXPECT_THAT(result.errors, Contains(HasSubstr(at(12, "routes[0].hash: \"gost\" is not one of"))));
+  EXPECT_THAT(result.errors,
+              Contains(at(15,
+                          "routes[1].password2_file: is required for provider \"robokassa\" (the shop's "
+                          "Password #2)")));
+  EXPECT_THAT(result.errors,
+              Contains(HasSubstr(at(15, "routes[1].hash: is required for provider \"robokassa\""))));
+  EXPECT_THAT(
+      result.errors,
+      Contains(at(19, "routes[1].currency: \"rubles\" is not an ISO 4217 letter code such as \"RUB\"")));
+  EXPECT_THAT(result.errors, Contains(at(26, "routes[2].password_file: cannot read " +
+                                                 (dir_ / "secrets/missing.tbank").string() +
+                                                 ": No such file or directory")));
+  EXPECT_THAT(result.errors,
+              Contains(at(22,
+                          "routes[2].terminal_key: is required for provider \"tbank\" (the terminal's "
+                          "TerminalKey)")));
+  EXPECT_THAT(result.errors, Contains(HasSubstr("routes[3].terminal_key: ")));
+  EXPECT_THAT(result.errors,
+              Contains(at(29,
+                          "routes[3].password_file: is required for provider \"tbank\" (the terminal's "
+                          "password)")));
+  EXPECT_EQ(result.errors.size(), 9u) << ::testing::PrintToString(result.errors);
+}
+
 TEST_F(ConfigTest, ProviderKeyOnAnotherProviderIsAnError) {
   write("rbs.token", "token\n");
   const LoadResult result = load(withTarget(R"(
@@ -751,11 +845,11 @@ path = "/stripe"
 secret_file = "orders.whsec"
 forward = ["orders"]
 )"));
-  EXPECT_THAT(
-      result.errors,
-      ElementsAre(at(9,
-                     "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
-                     "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments")));
+  EXPECT_THAT(result.errors,
+              ElementsAre(at(
+                  9,
+                  "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
+                  "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments, robokassa, tbank")));
 }
 
 TEST_F(ConfigTest, RbsChecksumRules) {
@@ -906,18 +1000,19 @@ currency = "RUB"
 )"));
   EXPECT_THAT(
       result.errors,
-      ElementsAre(at(13, "routes[0].own_params[1]: must not be empty"),
-                  at(13, "routes[0].own_params[2]: \"shop\" is listed twice"),
-                  at(13, "routes[0].own_params[3]: \"mdOrder\" is a parameter the bank sends"),
-                  at(13, "routes[0].own_params[4]: \"checksum\" is a parameter the bank sends"),
-                  at(13, "routes[0].own_params[5]: \"sign_alias\" is a parameter the bank sends"),
-                  at(13, "routes[0].own_params[6]: expected a string, got an integer"),
-                  at(14, "routes[0].currency: \"RUBL\" is not an ISO 4217 letter code such as \"RUB\""),
-                  at(23, "routes[1].own_params: expected an array of strings, got a string"),
-                  at(24, "routes[1].currency: expected a string, got an integer"),
-                  at(33, "routes[2].currency: \"R1B\" is not an ISO 4217 letter code such as \"RUB\""),
-                  at(43, "routes[3].own_params: not a key for provider \"yoomoney\"; it belongs to rbs"),
-                  at(44, "routes[3].currency: not a key for provider \"yoomoney\"; it belongs to rbs")));
+      ElementsAre(
+          at(13, "routes[0].own_params[1]: must not be empty"),
+          at(13, "routes[0].own_params[2]: \"shop\" is listed twice"),
+          at(13, "routes[0].own_params[3]: \"mdOrder\" is a parameter the bank sends"),
+          at(13, "routes[0].own_params[4]: \"checksum\" is a parameter the bank sends"),
+          at(13, "routes[0].own_params[5]: \"sign_alias\" is a parameter the bank sends"),
+          at(13, "routes[0].own_params[6]: expected a string, got an integer"),
+          at(14, "routes[0].currency: \"RUBL\" is not an ISO 4217 letter code such as \"RUB\""),
+          at(23, "routes[1].own_params: expected an array of strings, got a string"),
+          at(24, "routes[1].currency: expected a string, got an integer"),
+          at(33, "routes[2].currency: \"R1B\" is not an ISO 4217 letter code such as \"RUB\""),
+          at(43, "routes[3].own_params: not a key for provider \"yoomoney\"; it belongs to rbs"),
+          at(44, "routes[3].currency: not a key for provider \"yoomoney\"; it belongs to rbs, robokassa")));
 }
 
 // The route's safe refusal for Integra: declinePayment's code and message when the shop's answer is no

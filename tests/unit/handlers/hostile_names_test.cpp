@@ -6,6 +6,7 @@
 
 #include "handlers/form.h"
 #include "handlers/payinpayout/payinpayout.h"
+#include "handlers/tbank/tbank.h"
 
 namespace payhook::handlers {
 namespace {
@@ -44,6 +45,29 @@ TEST(HostileNames, APayinPayoutRefusalReasonAndAnswerStayShort) {
   ASSERT_NE(reject, nullptr);
   EXPECT_LT(reject->reason.size(), 256u) << reject->reason;
   EXPECT_LT(reject->reply.body.size(), 256u);
+}
+
+TEST(HostileNames, ATBankRefusalQuotesALongFieldNameClipped) {
+  // "nn…nX" and "nn…n_x" both become "nn…n_x" in data.
+  const std::string name(60 * 1024, 'n');
+  const std::string body = R"({"TerminalKey":"T","Status":"CONFIRMED","PaymentId":1,")" + name +
+                           R"(X":"a",")" + name + R"(_x":"b"})";
+  auto n = tbank::parseNotification(body);
+  ASSERT_TRUE(n.ok());
+  const Secret password(std::string("pw"));
+  const std::string signed_body =
+      body.substr(0, body.size() - 1) + R"(,"Token":")" + tbank::token(*n, password) + "\"}";
+  TBankHandler handler("tb", "T", password);
+  http::Request request;
+  request.method = "POST";
+  request.path = "/tbank/notify";
+  request.body = signed_body;
+  const Verdict v = handler.handle(0, request, 0);
+  ASSERT_TRUE(std::holds_alternative<Reject>(v));
+  const Reject& r = std::get<Reject>(v);
+  EXPECT_THAT(r.reason, HasSubstr("two fields share the name"));
+  EXPECT_LT(r.reason.size(), 200u) << r.reason.size();
+  EXPECT_EQ(r.reply.body, "bad request\n");
 }
 
 }  // namespace
