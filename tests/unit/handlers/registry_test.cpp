@@ -15,7 +15,7 @@ using ::testing::ElementsAre;
 
 TEST(Registry, EveryProviderOnceInItsOrder) {
   EXPECT_THAT(providerNames(), ElementsAre("yoomoney", "rbs", "integra", "payinpayout", "allpay",
-                                           "standard-webhooks", "robokassa", "tbank"));
+                                           "standard-webhooks", "cloudpayments", "robokassa", "tbank"));
   // Every provider lists the keys it reads, each once.
   for (const auto& config : providerCatalog()) {
     auto keys = config.keys;
