@@ -68,14 +68,15 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 bench: build
 	bench/run.sh $(BUILD)
 
-# Start-up and ingest with a million events waiting in Redis.
-# What min_replicas = 1 (a local replica, WAIT before each answer) costs at ingest, next to one Redis.
+# What one delivery costs payhookd, Redis and the app, with the drain alone.
 bench-delivery: build
 	bench/delivery.sh $(BUILD)
 
+# What min_replicas = 1 (a local replica, WAIT before each answer) costs at ingest, next to one Redis.
 bench-replicas: build
 	bench/replicas.sh $(BUILD)
 
+# Start-up and ingest with a million events waiting in Redis.
 bench-million: build
 	bench/million.sh $(BUILD)
 
