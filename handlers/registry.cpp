@@ -53,6 +53,12 @@ std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route) {
   return provider->follow_up(route);
 }
 
+std::shared_ptr<const Recheck> makeRecheck(const config::RouteConfig& route) {
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr || !provider->recheck) return nullptr;
+  return provider->recheck(route);
+}
+
 std::vector<std::string> providerNames() {
   std::vector<std::string> names;
   for (const Provider& provider : providers()) names.emplace_back(provider.config.name);
