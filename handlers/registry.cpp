@@ -8,6 +8,7 @@
 #include "handlers/robokassa/robokassa.h"
 #include "handlers/standard_webhooks/standard_webhooks.h"
 #include "handlers/tbank/tbank.h"
+#include "handlers/yookassa/yookassa.h"
 #include "handlers/yoomoney/yoomoney.h"
 
 namespace payhook::handlers {
@@ -17,6 +18,7 @@ const std::vector<Provider>& providers() {
       yoomoney::provider(),      rbs::provider(),       integra::provider(),
       payinpayout::provider(),   allpay::provider(),    standard_webhooks::provider(),
       cloudpayments::provider(), robokassa::provider(), tbank::provider(),
+      yookassa::provider(),
   };
   return kProviders;
 }
