@@ -93,7 +93,9 @@ class Recheck {
       kFailed,     // no usable answer (network, 5xx, credentials refused): retried like a delivery
     };
     Kind kind = Kind::kFailed;
-    Event event;       // kConfirmed: the stored event with its data and listing rebuilt from the API's object
+    // kConfirmed: the stored event with its data and listing rebuilt from the API's object. kRefuted: the
+    // stored event with its listing saying so, so that an operator's search shows no outcome it claimed.
+    Event event;
     std::string note;  // what the API said, for the operator; never secret material
   };
   // Reads the API's answer to request(event). `now_ms` stamps the confirmation.

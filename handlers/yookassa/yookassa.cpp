@@ -253,16 +253,25 @@ Recheck::Outcome judge(const Event& event, int status, std::string_view body, in
   using Kind = Recheck::Outcome::Kind;
   Recheck::Outcome out;
   const Json data = parseObject(event.data_json);
+  // The notification's own listing, marked: it settled nothing.
+  auto refuted = [&](std::string note) {
+    out.kind = Kind::kRefuted;
+    out.note = std::move(note);
+    out.event = event;
+    out.event.listing = listingOf("yookassa", data);
+    out.event.listing.status += " (refuted)";
+    out.event.listing.outcome = outcomeName(Outcome::kPending);
+    return out;
+  };
   const std::string name = stringAt(data, "event");
   const std::string object_type = stringAt(data, "object_type");
   const std::string id = stringAt(data, "id");
   const std::string announced = stringAt(data, "status");
   const std::string what = object_type + " " + id;
-  if (status == 404) {
-    out.kind = Kind::kRefuted;
-    out.note = "the API has no " + what + " (HTTP 404); the notification said " + announced;
-    return out;
-  }
+  // Only YooKassa's own "not_found" proves the object does not exist: a 404 of a wrong api_base or of a
+  // proxy in between must not refute every notification for good.
+  if (status == 404 && stringAt(parseObject(body), "code") == "not_found")
+    return refuted("the API has no " + what + " (HTTP 404); the notification said " + announced);
   if (status == 401 || status == 403) {
     out.note = "the API refused the shop's credentials (HTTP " + std::to_string(status) +
                "): check the route's shop_id and secret_key_file";
@@ -282,12 +291,14 @@ Recheck::Outcome judge(const Event& event, int status, std::string_view body, in
     return out;
   }
   const std::string actual = stringAt(object, "status");
-  if (actual != announced) {
-    out.kind = Kind::kRefuted;
-    out.note = truncateUtf8("the API reports " + what + " as " + quoteUntrusted(actual, 64) +
-                                "; the notification said " + announced + ": not forwarded",
-                            kMaxNote);
+  if (actual.empty()) {
+    out.note = "the API's answer has no status";
     return out;
+  }
+  if (actual != announced) {
+    return refuted(truncateUtf8("the API reports " + what + " as " + quoteUntrusted(actual, 64) +
+                                    "; the notification said " + announced + ": not forwarded",
+                                kMaxNote));
   }
   Json recheck = Json::object();
   recheck["confirmed_at"] = formatIso8601Utc(now_ms);

@@ -163,6 +163,11 @@ TEST(YooKassa, TheApiContradictingTheStatusRefutesTheEvent) {
   EXPECT_EQ(out.kind, Kind::kRefuted);
   EXPECT_NE(out.note.find("\"succeeded\""), std::string::npos) << out.note;
   EXPECT_NE(out.note.find("waiting_for_capture"), std::string::npos) << out.note;
+  // An operator's search shows the refutation, and no outcome the notification claimed.
+  EXPECT_EQ(out.event.listing.status, "payment.waiting_for_capture (refuted)");
+  EXPECT_EQ(out.event.listing.outcome, "pending");
+  EXPECT_EQ(out.event.listing.keys, held.listing.keys);
+  EXPECT_FALSE(out.event.verified);
   // A forged success of a payment that is still pending.
   out = yookassa::judge(stored("payment.succeeded", paymentObject("succeeded")), 200,
                         paymentObject("pending"), 0);
@@ -181,6 +186,9 @@ TEST(YooKassa, AnAnswerThatSettlesNothingIsRetried) {
   EXPECT_EQ(denied.kind, Kind::kFailed);
   EXPECT_NE(denied.note.find("credentials"), std::string::npos);
   EXPECT_EQ(yookassa::judge(ev, 200, "not json", 0).kind, Kind::kFailed);
+  EXPECT_EQ(yookassa::judge(ev, 200, std::string(R"({"id":")") + kPaymentId + "\"}", 0).kind, Kind::kFailed);
+  // A 404 that is not YooKassa's "not_found" (a wrong api_base, a proxy) refutes nothing.
+  EXPECT_EQ(yookassa::judge(ev, 404, "<html>Not Found</html>", 0).kind, Kind::kFailed);
   // Another object than the one asked for (a proxy's mix-up) proves nothing.
   std::string other = paymentObject("succeeded");
   other.replace(other.find(kPaymentId), 8, "00000000");
