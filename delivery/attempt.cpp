@@ -190,8 +190,8 @@ void Engine::onAnswer(const std::shared_ptr<const Tables>& tables, const queue::
     queue::RecheckOutcome outcome;
     outcome.confirmed = checked->kind == handlers::Recheck::Outcome::Kind::kConfirmed;
     outcome.note = checked->note;
+    outcome.event = std::move(checked->event);
     if (outcome.confirmed) {
-      outcome.event = std::move(checked->event);
       outcome.targets = api_route.forward;
       log::info("re-check: the provider's API confirms the event; forwarded",
                 {{"route", job.event.route}, {"event_id", job.event.id}, {"type", job.event.type}});

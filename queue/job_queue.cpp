@@ -141,7 +141,7 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
       dead_key_(key_prefix_ + "dead"),
       events_key_(key_prefix_ + "events"),
       claim_script_(std::string(scripts::kJobClaim)),
-      finish_script_(std::string(scripts::kJobFinish)),
+      finish_script_(std::string(scripts::kListingKeys) + std::string(scripts::kJobFinish)),
       sweep_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobSweep)),
       depth_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobDepth)) {
   if (options_.instance_id.empty()) {
@@ -238,6 +238,7 @@ void JobQueue::settle(const JobLease& lease, const AttemptRecord& record, const 
   std::string json = recordJson(lease, record, outcome.confirmed ? "confirmed" : "refuted", -1, outcome.note);
   std::string packed;
   std::string targets;
+  std::string listing = record::packListing(outcome.event.listing);
   if (outcome.confirmed) {
     std::string received_at;
     const record::Parts parts = record::partsOf(outcome.event, received_at);
@@ -246,7 +247,7 @@ void JobQueue::settle(const JobLease& lease, const AttemptRecord& record, const 
     for (const auto& t : outcome.targets) targets += (targets.empty() ? "" : ",") + t;
   }
   push(outcome.confirmed ? "confirm" : "refute", lease, std::move(json), record.at_ms, outcome.note,
-       std::move(targets), std::move(packed), false, false, std::move(cb));
+       std::move(targets), std::move(packed), std::move(listing), false, std::move(cb));
 }
 
 void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
@@ -259,11 +260,11 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
     json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
   }
   push(mode, lease, std::move(json), when_ms, reason, next ? next->target : std::string(),
-       next ? next->decision : std::string(), next != nullptr, next && next->call, std::move(cb));
+       next ? next->decision : std::string(), next ? "1" : "0", next && next->call, std::move(cb));
 }
 
 void JobQueue::push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
-                    std::string reason, std::string next_target, std::string decision, bool has_next,
+                    std::string reason, std::string next_target, std::string decision, std::string has_next,
                     bool call, std::function<void(Result<LeaseOutcome>)> cb) {
   std::string target = splitJob(lease.job_id).second;
   Finishes& f = *finishes_;
@@ -281,7 +282,7 @@ void JobQueue::push(const char* mode, const JobLease& lease, std::string record_
   f.args.push_back(std::move(reason));
   f.args.push_back(std::move(next_target));
   f.args.push_back(std::move(decision));
-  f.args.push_back(has_next ? "1" : "0");
+  f.args.push_back(std::move(has_next));
   f.args.push_back(call ? "1" : "0");
   f.callbacks.push_back(std::move(cb));
   flushFinishes();

@@ -94,7 +94,7 @@ struct FollowUp {
 // confirmed, the event's packed parts are replaced by `event`'s (the API's object as its data, verified)
 // and a job for each of `targets` is due at once; refuted, the job is finished as "refuted" with `note` as
 // its reason, nothing is queued and the event becomes "stored" (kept, never forwarded). Either way `note`
-// is kept on the event under "recheck".
+// is kept on the event under "recheck", and `event.listing` replaces its listing (the find index follows).
 struct RecheckOutcome {
   bool confirmed = false;
   Event event;
@@ -180,9 +180,10 @@ class JobQueue {
   void finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
               const std::string& reason, const FollowUp* next, std::function<void(Result<LeaseOutcome>)> cb);
   // Queues one job's values for the finishing script (queue/lua/job_finish.lua documents them).
+  // `has_next` is "1" or "0", or a re-check's packed listing.
   void push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
-            std::string reason, std::string next_target, std::string decision, bool has_next, bool call,
-            std::function<void(Result<LeaseOutcome>)> cb);
+            std::string reason, std::string next_target, std::string decision, std::string has_next,
+            bool call, std::function<void(Result<LeaseOutcome>)> cb);
   std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
                          int64_t next_due_ms, const std::string& reason) const;
   // Sends the jobs waiting to be finished as one script call, unless one is out already.

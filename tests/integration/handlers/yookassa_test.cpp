@@ -233,6 +233,12 @@ TEST_F(YooKassaTest, ContradictedByTheApiIsRecordedAndNeverForwarded) {
   ASSERT_EQ(runProgram({PAYHOOKCTL_PATH, "-c", daemon_->configPath(), "show", ev["id"]}, &out), 0) << out;
   EXPECT_NE(out.find("refuted"), std::string::npos) << out;
   EXPECT_NE(out.find("waiting_for_capture"), std::string::npos) << out;
+  // Found by its order number, it shows the refutation and no outcome the notification claimed.
+  out.clear();
+  ASSERT_EQ(runProgram({PAYHOOKCTL_PATH, "-c", daemon_->configPath(), "find", "37", "--json"}, &out), 0)
+      << out;
+  EXPECT_NE(out.find("payment.waiting_for_capture (refuted)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"held\""), std::string::npos) << out;
 
   // A forged success of a payment that is still pending is refuted the same way.
   api_.set(paymentPath(), paymentObject("pending"));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/event.h"
+#include "queue/event_record.h"
 #include "queue/job_queue.h"
 #include "queue/operator.h"
 #include "queue/redis_event_store.h"
@@ -1011,6 +1012,10 @@ TEST_F(JobQueueTest, AConfirmedRecheckRewritesTheEventAndQueuesItsTargetsAtomica
   confirmed.event = c->jobs[0].event;
   confirmed.event.verified = true;
   confirmed.event.data_json = R"({"order_id":"42","amount":"12.00"})";
+  confirmed.event.listing.keys = {"42", "p-1"};
+  confirmed.event.listing.amount = "12.00";
+  confirmed.event.listing.status = "payment.succeeded";
+  confirmed.event.listing.outcome = "succeeded";
   confirmed.targets = {"orders", "crm"};
   confirmed.note = "confirmed by the API";
   auto r = await<Result<LeaseOutcome>>(
@@ -1026,6 +1031,10 @@ TEST_F(JobQueueTest, AConfirmedRecheckRewritesTheEventAndQueuesItsTargetsAtomica
   EXPECT_EQ(h["data"], R"({"order_id":"42","amount":"12.00"})");
   EXPECT_EQ(h["raw_body"], e.raw.body);
   EXPECT_EQ(attempts(redis, "e").back()["result"], "confirmed");
+  // The listing is the API's, and the event is found by its keys.
+  EXPECT_EQ(record::unpackListing(h["ix"]).amount, "12.00");
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:find", "0", "-1"})),
+            (std::vector<std::string>{"42\ne", "p-1\ne"}));
 
   // The targets get the rewritten event; once both have it, the event is delivered.
   ClaimBatch b = claim(q, 10, kT0 + 10);
@@ -1048,6 +1057,10 @@ TEST_F(JobQueueTest, ARefutedRecheckKeepsTheEventAndQueuesNothing) {
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c->jobs.size(), 1u);
   RecheckOutcome refuted;
+  refuted.event = c->jobs[0].event;
+  refuted.event.listing.keys = {"42"};
+  refuted.event.listing.status = "payment.succeeded (refuted)";
+  refuted.event.listing.outcome = "pending";
   refuted.note = "the API reports another status";
   refuted.targets = {"orders"};  // never queued for a refutation
   auto r = await<Result<LeaseOutcome>>(
@@ -1060,6 +1073,9 @@ TEST_F(JobQueueTest, ARefutedRecheckKeepsTheEventAndQueuesNothing) {
   EXPECT_EQ(h["state"], "stored");
   EXPECT_EQ(h["data"], makeEvent("e", kT0).data_json);
   EXPECT_EQ(attempts(redis, "e").back()["result"], "refuted");
+  EXPECT_EQ(record::unpackListing(h["ix"]).status, "payment.succeeded (refuted)");
+  EXPECT_EQ(record::unpackListing(h["ix"]).outcome, "pending");
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:find", "0", "-1"})), (std::vector<std::string>{"42\ne"}));
   EXPECT_EQ(dueCount(redis), 0);
   EXPECT_EQ(sweep(q, kT0 + 30).repaired, 0u);
   EXPECT_EQ(redis.command({"ZSCORE", "{ph}:events:done", "e"}).str, std::to_string(kT0 + 5));
