@@ -112,6 +112,8 @@ class YooKassaTest : public DaemonFixture {
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
   void SetUp() override {
     DaemonOptions o;
+    // As behind nginx on the same host: the X-Forwarded-For of 127.0.0.1 names the client.
+    o.extra_server = R"(trusted_proxies = ["127.0.0.1/32"])";
     o.targets = R"(
 [[targets]]
 name = "orders"
@@ -164,8 +166,11 @@ forward = ["orders"]
     }
   }
 
-  HttpResponse notify(const std::string& body, const char* path = "/yookassa") {
-    return httpRequest(daemon_->address(), "POST", path, {{"content-type", "application/json"}}, body);
+  HttpResponse notify(const std::string& body, const char* path = "/yookassa",
+                      const std::string& forwarded = "") {
+    std::vector<std::pair<std::string, std::string>> headers = {{"content-type", "application/json"}};
+    if (!forwarded.empty()) headers.push_back({"x-forwarded-for", forwarded});
+    return httpRequest(daemon_->address(), "POST", path, headers, body);
   }
   std::string paymentPath() const { return std::string("/v3/payments/") + kPaymentId; }
 
@@ -311,6 +316,20 @@ TEST_F(YooKassaTest, RepeatsAreStoredAndCheckedOnce) {
   EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
   EXPECT_EQ(api_.requests().size(), 1u);
   EXPECT_EQ(sink_.count(), 1u);
+}
+
+TEST_F(YooKassaTest, YooKassasNetworksAreTheDefaultBehindATrustedProxy) {
+  api_.set(paymentPath(), paymentObject("succeeded"));
+  const std::string body = notification("payment.succeeded", paymentObject("succeeded"));
+  EXPECT_EQ(notify(body, "/yk-default", "8.8.8.8").status, 403);
+  // A client's own X-Forwarded-For entry in front of the proxy's does not make it YooKassa.
+  EXPECT_EQ(notify(body, "/yk-default", "185.71.76.5, 8.8.8.8").status, 403);
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 0u);
+  EXPECT_EQ(notify(body, "/yk-default", "185.71.76.5").status, 200);
+  EXPECT_EQ(notify(body, "/yk-default", "2a02:5180:0:1509::17").status, 200);
+  ASSERT_TRUE(waitFor([&] { return sink_.count() >= 1; })) << daemon_->logs();
+  EXPECT_EQ(Json::parse(sink_.received().at(0).body)["route"], "yk-default");
+  EXPECT_EQ(countKeys(redis_, "{payhook}:ev:*"), 1u);
 }
 
 TEST_F(YooKassaTest, ForgedMalformedAndForeignStoreNothing) {
