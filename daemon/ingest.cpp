@@ -155,13 +155,20 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(const config::Config
     auto entry = std::make_shared<RouteEntry>();
     entry->name = rc.name;
     entry->provider = rc.provider;
-    for (const auto& text : rc.allow_ips) {
+    // A provider that signs nothing names its own networks, so that leaving allow_ips out never opens
+    // such a route to any source.
+    const std::vector<std::string> allow =
+        rc.allow_ips.empty() ? (*handler)->defaultAllowIps() : rc.allow_ips;
+    for (const auto& text : allow) {
       if (auto c = Cidr::parse(text))
         entry->allow.push_back(*c);
       else
         errors->push_back(where(rc) + key + "allow_ips: \"" + text + "\" is not an address or CIDR");
     }
     entry->spec.targets = rc.forward;
+    // Stored with its re-check alone: the route's targets are queued only once the provider's API
+    // confirms the event (delivery::Engine).
+    if ((*handler)->verifiesFirst()) entry->spec.targets = {"@" + rc.name};
     entry->spec.idempotency_ttl_s = rc.idempotency_ttl_s;
     if (!rc.decision.empty()) {
       auto t = std::find_if(config.targets.begin(), config.targets.end(),

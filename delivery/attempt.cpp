@@ -1,5 +1,6 @@
 // One attempt: the signed POST to an app, or a follow-up call through the route's program, and its answer.
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "common/log.h"
@@ -31,8 +32,21 @@ void Engine::dispatch(queue::ClaimedJob job) {
     return;
   }
 
-  // A follow-up call: its payload through the route's program (or the provider's transform), then a GET.
   const RouteInfo& route = tables->routes.at(target.api_route);
+  if (route.recheck) {
+    auto call = route.recheck->request(job.event);
+    if (!call) {
+      bury(job, call.error().message);
+      return;
+    }
+    http::ClientRequest request = apiRequestOf(target, call->url);
+    request.headers = std::move(call->headers);
+    beginAttempt(job);
+    send(tables, std::move(job), started, std::move(request));
+    return;
+  }
+
+  // A follow-up call: its payload through the route's program (or the provider's transform), then a GET.
   auto call = route.follow_up->prepare(job.decision, job.event.data_json);
   if (!call) {
     bury(job, call.error().message);
@@ -148,15 +162,46 @@ void Engine::onAnswer(const std::shared_ptr<const Tables>& tables, const queue::
   if (const std::string* ra = answer.header("retry-after")) result.retry_after = *ra;
 
   // A provider's API may answer 200 and still refuse (in its body): a failure to retry like a 5xx.
-  if (!target.api_route.empty()) {
-    if (auto failure = tables->routes.at(target.api_route).follow_up->failure(answer.status, answer.body)) {
+  const RouteInfo& api_route = target.api_route.empty() ? route : tables->routes.at(target.api_route);
+  if (!target.api_route.empty() && api_route.follow_up) {
+    if (auto failure = api_route.follow_up->failure(answer.status, answer.body)) {
       if (answer.status >= 200 && answer.status <= 299) result.status = 0;
       if (record.error.empty()) record.error = *failure;
+    }
+  }
+  // A re-check: only an answer that confirms or refutes the event settles it; any other is retried like
+  // a 5xx, whatever its status, and a confirmation or refutation is final.
+  std::optional<handlers::Recheck::Outcome> checked;
+  if (!target.api_route.empty() && api_route.recheck) {
+    checked = api_route.recheck->judge(job.event, answer.status, answer.body, now);
+    if (checked->kind == handlers::Recheck::Outcome::Kind::kFailed) {
+      if (answer.status >= 200 && answer.status <= 299) result.status = 0;
+      if (record.error.empty()) record.error = checked->note;
+      checked.reset();
+    } else {
+      result.status = 200;
     }
   }
   const auto step = nextStep(route.policy, static_cast<uint32_t>(std::max(job.attempt, 1)),
                              std::max(job.event.received_at_ms, job.since_ms), now, result, random_);
   countAttempt(job.target, step.kind, answer.latency_ms);
+
+  if (checked && step.kind == NextStep::Kind::kDelivered) {
+    queue::RecheckOutcome outcome;
+    outcome.confirmed = checked->kind == handlers::Recheck::Outcome::Kind::kConfirmed;
+    outcome.note = checked->note;
+    outcome.event = std::move(checked->event);
+    if (outcome.confirmed) {
+      outcome.targets = api_route.forward;
+      log::info("re-check: the provider's API confirms the event; forwarded",
+                {{"route", job.event.route}, {"event_id", job.event.id}, {"type", job.event.type}});
+    } else {
+      log::warn("re-check: the provider's API contradicts the event; kept, not forwarded",
+                {{"route", job.event.route}, {"event_id", job.event.id}, {"note", outcome.note}});
+    }
+    finishJob(job, record, step, true, nullptr, &outcome);
+    return;
+  }
 
   // The decision target of a follow-up: its 2xx answer is the decision, kept on the event with the job's
   // completion, and carried out by a follow-up job queued in the same script. The provider waits for a call

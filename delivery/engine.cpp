@@ -99,6 +99,15 @@ void Engine::setConfig(const config::Config& config) {
       api.max_in_flight = kApiMaxInFlight;
       api.api_route = rc.name;
       t->targets[info.api_target] = std::move(api);
+    } else if (auto recheck = handlers::makeRecheck(rc)) {
+      info.api_target = "@" + rc.name;
+      info.recheck = std::move(recheck);
+      info.forward = rc.forward;
+      Target api;
+      api.timeout_ms = std::min<uint64_t>(kApiTimeoutMs, std::max<uint64_t>(lease_timeout_ms_ / 2, 1));
+      api.max_in_flight = kApiMaxInFlight;
+      api.api_route = rc.name;
+      t->targets[info.api_target] = std::move(api);
     }
     t->routes[rc.name] = std::move(info);
   }
@@ -277,7 +286,7 @@ void Engine::freeSlot(const std::string& target) {
 }
 
 void Engine::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record, const NextStep& step,
-                       bool attempted, const queue::FollowUp* next) {
+                       bool attempted, const queue::FollowUp* next, const queue::RecheckOutcome* recheck) {
   log::info("delivery attempt", {{"route", job.event.route},
                                  {"target", job.target},
                                  {"event_id", job.event.id},
@@ -308,7 +317,9 @@ void Engine::finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord&
   };
   switch (step.kind) {
     case NextStep::Kind::kDelivered:
-      if (next)
+      if (recheck)
+        queue_.settle(job.lease, record, *recheck, std::move(done));
+      else if (next)
         queue_.complete(job.lease, record, *next, std::move(done));
       else
         queue_.complete(job.lease, record, std::move(done));

@@ -10,6 +10,11 @@
 // A provider's follow-up (handlers::FollowUp): the route's decision target receives every event like any
 // delivery; its 2xx answer is the shop's decision, kept on the event, and queues a job for the
 // pseudo-target "@<route>", which calls the provider's API with the route's retry policy.
+//
+// A provider's re-check (handlers::Recheck): its route's events are stored with a job of "@<route>" alone,
+// which fetches the object from the provider's API with the route's retry policy. Its confirmation
+// rewrites the event as the API reports it and queues the route's `forward` targets in the same script;
+// a contradiction is recorded on the event and queues nothing.
 #pragma once
 
 #include <uv.h>
@@ -139,7 +144,8 @@ class Engine {
   // recorded. Until then its lease is still held, so a process never holds more leases than max_in_flight:
   // a kill re-sends at most that many attempts.
   void finishJob(const queue::ClaimedJob& job, const queue::AttemptRecord& record,
-                 const delivery::NextStep& step, bool attempted, const queue::FollowUp* next = nullptr);
+                 const delivery::NextStep& step, bool attempted, const queue::FollowUp* next = nullptr,
+                 const queue::RecheckOutcome* recheck = nullptr);
   void freeSlot(const std::string& target);
   // Gives the job back unattempted, due again after `delay_ms`.
   void release(const queue::ClaimedJob& job, const char* why, uint64_t delay_ms = 0);

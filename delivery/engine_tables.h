@@ -21,7 +21,7 @@ struct Engine::Target {
   size_t max_in_flight = 64;
   std::vector<http::Header> headers;
   BreakerOptions breaker;
-  std::string api_route;  // set for "@<route>": the route whose follow-up calls this is
+  std::string api_route;  // set for "@<route>": the route whose follow-up or re-check calls this is
 };
 
 struct Engine::RouteInfo {
@@ -32,6 +32,9 @@ struct Engine::RouteInfo {
   std::string api_target;
   std::shared_ptr<const handlers::FollowUp> follow_up;
   uv::SubprocessOptions program;  // follow_up->program(), when it has one
+  // A re-check (handlers::Recheck): its jobs run on api_target, and its confirmation queues `forward`.
+  std::shared_ptr<const handlers::Recheck> recheck;
+  std::vector<std::string> forward;
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the

@@ -100,6 +100,15 @@ class Handler {
   // receives every event as a delivery job, and its answer is carried out by the delivery engine.
   virtual bool decidesLater() const { return false; }
 
+  // True when an accepted event is not yet true (an unsigned notification, YooKassa): it is stored with one
+  // job, the route's re-check through the provider's API (handlers::Recheck), and reaches the route's
+  // targets only once that confirms it.
+  virtual bool verifiesFirst() const { return false; }
+
+  // The sources a route accepts when its `allow_ips` is not given: the provider's published networks for a
+  // provider whose callbacks are not signed; empty (any source) for the others.
+  virtual std::vector<std::string> defaultAllowIps() const { return {}; }
+
   // For a Decide verdict, once the decision is recorded in the event and before it is stored: what the
   // decision does to the money (allpay: the shop's FAIL fails a payment its Status called a success).
   virtual void settle(Event& /*event*/, const Decision& /*decision*/) const {}

@@ -28,6 +28,7 @@ constexpr ProviderFields kFields[] = {
      {"/status", "/reason"}},
     {"robokassa", {"/inv_id", nullptr, nullptr}, {nullptr, nullptr}},
     {"tbank", {"/order_id", "/payment_id", nullptr}, {"/status", nullptr}},
+    {"yookassa", {"/object/metadata/order_id", "/id", "/object/payment_id"}, {"/event", nullptr}},
 };
 
 // A string member as it is; a number as its decimal text; anything else (absent, null, an object) empty.

@@ -69,12 +69,47 @@ class FollowUp {
   virtual std::string caution() const { return {}; }
 };
 
+// The re-check of a provider whose notifications carry no signature (YooKassa): the notification is stored
+// unverified with one job, for the pseudo-target "@<route>", that fetches the object from the provider's
+// API and is retried like a delivery. Only an object the API confirms is forwarded, as the API reports it:
+// the route's `forward` jobs are queued by the same script that records the confirmation. An object the
+// API contradicts is kept for the operator and never forwarded.
+class Recheck {
+ public:
+  virtual ~Recheck() = default;
+
+  // A GET to the provider's API. The headers carry the shop's credentials: they are never logged.
+  struct Call {
+    std::string url;
+    std::vector<http::Header> headers;
+  };
+  // The call for a stored event; an error when its data names nothing to fetch (the job is buried).
+  virtual Result<Call> request(const Event& event) const = 0;
+
+  struct Outcome {
+    enum class Kind {
+      kConfirmed,  // the API reports the status the notification announced: forward `event`
+      kRefuted,    // the API reports another status, or no such object: keep, never forward
+      kFailed,     // no usable answer (network, 5xx, credentials refused): retried like a delivery
+    };
+    Kind kind = Kind::kFailed;
+    // kConfirmed: the stored event with its data and listing rebuilt from the API's object. kRefuted: the
+    // stored event with its listing saying so, so that an operator's search shows no outcome it claimed.
+    Event event;
+    std::string note;  // what the API said, for the operator; never secret material
+  };
+  // Reads the API's answer to request(event). `now_ms` stamps the confirmation.
+  virtual Outcome judge(const Event& event, int status, std::string_view body, int64_t now_ms) const = 0;
+};
+
 struct Provider {
   config::ProviderConfig config;
   // Builds the route's handler from its settings. Errors are "key: message" (the caller prefixes FILE:LINE).
   std::function<Result<std::unique_ptr<Handler>>(const config::RouteConfig&)> handler;
   // The route's follow-up, or null when it has none; unset for providers without one.
   std::function<std::shared_ptr<const FollowUp>(const config::RouteConfig&)> follow_up = nullptr;
+  // The route's re-check (Recheck), or null; unset for providers whose callbacks are signed.
+  std::function<std::shared_ptr<const Recheck>(const config::RouteConfig&)> recheck = nullptr;
 };
 
 }  // namespace payhook::handlers

@@ -8,6 +8,7 @@
 #include "handlers/robokassa/robokassa.h"
 #include "handlers/standard_webhooks/standard_webhooks.h"
 #include "handlers/tbank/tbank.h"
+#include "handlers/yookassa/yookassa.h"
 #include "handlers/yoomoney/yoomoney.h"
 
 namespace payhook::handlers {
@@ -17,6 +18,7 @@ const std::vector<Provider>& providers() {
       yoomoney::provider(),      rbs::provider(),       integra::provider(),
       payinpayout::provider(),   allpay::provider(),    standard_webhooks::provider(),
       cloudpayments::provider(), robokassa::provider(), tbank::provider(),
+      yookassa::provider(),
   };
   return kProviders;
 }
@@ -51,6 +53,12 @@ std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route) {
   const Provider* provider = find(route.provider);
   if (provider == nullptr || !provider->follow_up) return nullptr;
   return provider->follow_up(route);
+}
+
+std::shared_ptr<const Recheck> makeRecheck(const config::RouteConfig& route) {
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr || !provider->recheck) return nullptr;
+  return provider->recheck(route);
 }
 
 std::vector<std::string> providerNames() {

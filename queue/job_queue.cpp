@@ -141,7 +141,7 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
       dead_key_(key_prefix_ + "dead"),
       events_key_(key_prefix_ + "events"),
       claim_script_(std::string(scripts::kJobClaim)),
-      finish_script_(std::string(scripts::kJobFinish)),
+      finish_script_(std::string(scripts::kListingKeys) + std::string(scripts::kJobFinish)),
       sweep_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobSweep)),
       depth_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobDepth)) {
   if (options_.instance_id.empty()) {
@@ -233,16 +233,40 @@ std::string JobQueue::recordJson(const JobLease& lease, const AttemptRecord& rec
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void JobQueue::settle(const JobLease& lease, const AttemptRecord& record, const RecheckOutcome& outcome,
+                      std::function<void(Result<LeaseOutcome>)> cb) {
+  std::string json = recordJson(lease, record, outcome.confirmed ? "confirmed" : "refuted", -1, outcome.note);
+  std::string packed;
+  std::string targets;
+  std::string listing = record::packListing(outcome.event.listing);
+  if (outcome.confirmed) {
+    std::string received_at;
+    const record::Parts parts = record::partsOf(outcome.event, received_at);
+    packed.reserve(record::packedSize(parts));
+    record::appendPacked(packed, parts);
+    for (const auto& t : outcome.targets) targets += (targets.empty() ? "" : ",") + t;
+  }
+  push(outcome.confirmed ? "confirm" : "refute", lease, std::move(json), record.at_ms, outcome.note,
+       std::move(targets), std::move(packed), std::move(listing), false, std::move(cb));
+}
+
 void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
                       const std::string& reason, const FollowUp* next,
                       std::function<void(Result<LeaseOutcome>)> cb) {
-  std::string target = splitJob(lease.job_id).second;
   std::string json;
   if (record) {
     std::string_view m(mode);
     const char* result = m == "complete" ? "delivered" : m == "reschedule" ? "retry" : "dead";
     json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
   }
+  push(mode, lease, std::move(json), when_ms, reason, next ? next->target : std::string(),
+       next ? next->decision : std::string(), next ? "1" : "0", next && next->call, std::move(cb));
+}
+
+void JobQueue::push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
+                    std::string reason, std::string next_target, std::string decision, std::string has_next,
+                    bool call, std::function<void(Result<LeaseOutcome>)> cb) {
+  std::string target = splitJob(lease.job_id).second;
   Finishes& f = *finishes_;
   if (f.args.empty()) {
     f.args.reserve(2 + kFinishArgs * 16);
@@ -254,12 +278,12 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
   f.args.push_back(lease.token);
   f.args.push_back(mode);
   f.args.push_back(number(when_ms));
-  f.args.push_back(std::move(json));
-  f.args.push_back(reason);
-  f.args.push_back(next ? next->target : std::string());
-  f.args.push_back(next ? next->decision : std::string());
-  f.args.push_back(next ? "1" : "0");
-  f.args.push_back(next && next->call ? "1" : "0");
+  f.args.push_back(std::move(record_json));
+  f.args.push_back(std::move(reason));
+  f.args.push_back(std::move(next_target));
+  f.args.push_back(std::move(decision));
+  f.args.push_back(std::move(has_next));
+  f.args.push_back(call ? "1" : "0");
   f.callbacks.push_back(std::move(cb));
   flushFinishes();
 }

@@ -90,6 +90,18 @@ struct FollowUp {
   bool call = true;
 };
 
+// What a re-check through the provider's API (handlers::Recheck) settles in the same script as its job:
+// confirmed, the event's packed parts are replaced by `event`'s (the API's object as its data, verified)
+// and a job for each of `targets` is due at once; refuted, the job is finished as "refuted" with `note` as
+// its reason, nothing is queued and the event becomes "stored" (kept, never forwarded). Either way `note`
+// is kept on the event under "recheck", and `event.listing` replaces its listing (the find index follows).
+struct RecheckOutcome {
+  bool confirmed = false;
+  Event event;
+  std::vector<std::string> targets;
+  std::string note;
+};
+
 struct AttemptRecord {
   int64_t at_ms = 0;  // when the attempt started (Unix ms)
   int status = 0;     // HTTP status, 0 when there was none (network error, timeout)
@@ -141,6 +153,9 @@ class JobQueue {
   // The same, and `next` is queued (or its decision recorded) in the same script.
   void complete(const JobLease& lease, const AttemptRecord& record, const FollowUp& next,
                 std::function<void(Result<LeaseOutcome>)> cb);
+  // The re-check answered: see RecheckOutcome.
+  void settle(const JobLease& lease, const AttemptRecord& record, const RecheckOutcome& outcome,
+              std::function<void(Result<LeaseOutcome>)> cb);
   // Another attempt at due_ms; the event becomes retrying (unless it is already dead).
   void reschedule(const JobLease& lease, const AttemptRecord& record, int64_t due_ms,
                   std::function<void(Result<LeaseOutcome>)> cb);
@@ -164,6 +179,11 @@ class JobQueue {
  private:
   void finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
               const std::string& reason, const FollowUp* next, std::function<void(Result<LeaseOutcome>)> cb);
+  // Queues one job's values for the finishing script (queue/lua/job_finish.lua documents them).
+  // `has_next` is "1" or "0", or a re-check's packed listing.
+  void push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
+            std::string reason, std::string next_target, std::string decision, std::string has_next,
+            bool call, std::function<void(Result<LeaseOutcome>)> cb);
   std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
                          int64_t next_due_ms, const std::string& reason) const;
   // Sends the jobs waiting to be finished as one script call, unless one is out already.

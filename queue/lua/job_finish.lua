@@ -9,12 +9,28 @@
 --       (complete|reschedule|bury|release), time (due, dead or release score), record JSON without its
 --       "attempt", reason, follow-up target, decision, has follow-up, queue the follow-up job ('1') or record
 --       the decision alone ('0').
+--       A re-check's job (JobQueue::settle()) has mode confirm or refute, its note as the reason, the
+--       event's new listing in place of "has follow-up" and, when confirmed, the targets to queue
+--       (comma-separated) as the follow-up target and the event's new packed parts as the decision.
 -- Returns one of 'ok', 'lost' or 'gone' per job, in order.
 local prefix, keep = ARGV[1], tonumber(ARGV[2])
 local leased, dead, targets_key, done_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 -- Events that became delivered, joined to the retention index together at the end: one ZADD for the batch.
 local done = {}
+
+-- Replaces an event's listing, and its keys in the find index with it.
+local function relist(ev, event_id, ix)
+  local find = prefix .. 'find'
+  unindex(find, ev, event_id)
+  local members = {}
+  for _, k in ipairs(listingKeys(ix)) do
+    members[#members + 1] = 0
+    members[#members + 1] = k .. '\n' .. event_id
+  end
+  if #members > 0 then redis.call('ZADD', find, unpack(members)) end
+  redis.call('HSET', ev, 'ix', ix)
+end
 
 local function finish(a)
   local job, target, token, mode, when = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
@@ -39,6 +55,39 @@ local function finish(a)
   local attempts = prefix .. 'attempts:' .. event_id
   if redis.call('RPUSH', attempts, '{"attempt":' .. (f[3] or '0') .. ',' .. string.sub(ARGV[a + 5], 2)) > keep then
     redis.call('LTRIM', attempts, -keep, -1)
+  end
+  if mode == 'confirm' or mode == 'refute' then relist(ev, event_id, ARGV[a + 9]) end
+  if mode == 'confirm' then
+    -- The provider's API confirmed the event: it is forwarded as the API reports it, to the targets the
+    -- route names now. A target job already leased (an operator's replay) is not queued twice.
+    local queued = 0
+    for t in string.gmatch(ARGV[a + 7], '[^,]+') do
+      local known = false
+      for k in string.gmatch(list, '[^,]+') do if k == t then known = true end end
+      if not known then list = (list == '') and t or (list .. ',' .. t) end
+      local j = event_id .. '|' .. t
+      if not redis.call('ZSCORE', leased, j) then
+        redis.call('ZADD', prefix .. 'due:' .. t, when, j)
+        redis.call('SADD', targets_key, t)
+      end
+      queued = queued + 1
+    end
+    local next_state = 'pending'
+    if queued == 0 then
+      next_state = 'delivered'
+      done[#done + 1] = when
+      done[#done + 1] = event_id
+    end
+    redis.call('HSET', ev, 'e', ARGV[a + 8], 'recheck', ARGV[a + 6], 'targets', list, 'status:' .. target,
+      'delivered', 'state', next_state)
+    return 'ok'
+  elseif mode == 'refute' then
+    -- The API contradicts the notification: kept for the operator, never forwarded, and complete.
+    redis.call('HSET', ev, 'status:' .. target, 'refuted', 'reason:' .. target, ARGV[a + 6], 'recheck',
+      ARGV[a + 6], 'state', 'stored')
+    done[#done + 1] = when
+    done[#done + 1] = event_id
+    return 'ok'
   end
   if mode == 'complete' then
     if ARGV[a + 9] == '1' then

@@ -12,7 +12,8 @@ for i = 3, #ARGV do
     for _, t in ipairs(split(redis.call('HGET', ev, 'targets'))) do
       local job = id .. '|' .. t
       local s = redis.call('HGET', ev, 'status:' .. t)
-      if s == 'dead' then
+      -- A re-check the provider's API refuted is asked again, as a dead job is sent again.
+      if s == 'dead' or s == 'refuted' then
         requeue(ev, id, t, now)
         revived[#revived + 1] = t
       elseif not s then

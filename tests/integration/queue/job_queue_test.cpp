@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/event.h"
+#include "queue/event_record.h"
 #include "queue/job_queue.h"
 #include "queue/operator.h"
 #include "queue/redis_event_store.h"
@@ -993,6 +994,95 @@ TEST_F(JobQueueTest, AFollowUpWithoutATargetRecordsTheDecisionAlone) {
   EXPECT_EQ(h["targets"], "orders");
   EXPECT_EQ(h["state"], "delivered");
   EXPECT_EQ(dueCount(redis), 0);
+}
+
+TEST_F(JobQueueTest, AConfirmedRecheckRewritesTheEventAndQueuesItsTargetsAtomically) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  Event e = makeEvent("e", kT0);
+  e.verified = false;
+  storeEvent(e, {"@api"});
+  auto c = await<Result<ClaimBatch>>([&](auto cb) { q.claim({{"@api", 4}}, kT0, kLease, cb); });
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->jobs.size(), 1u);
+  EXPECT_EQ(c->jobs[0].event.data_json, e.data_json);
+
+  RecheckOutcome confirmed;
+  confirmed.confirmed = true;
+  confirmed.event = c->jobs[0].event;
+  confirmed.event.verified = true;
+  confirmed.event.data_json = R"({"order_id":"42","amount":"12.00"})";
+  confirmed.event.listing.keys = {"42", "p-1"};
+  confirmed.event.listing.amount = "12.00";
+  confirmed.event.listing.status = "payment.succeeded";
+  confirmed.event.listing.outcome = "succeeded";
+  confirmed.targets = {"orders", "crm"};
+  confirmed.note = "confirmed by the API";
+  auto r = await<Result<LeaseOutcome>>(
+      [&](auto cb) { q.settle(c->jobs[0].lease, record(kT0 + 5, 200), confirmed, cb); });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, LeaseOutcome::kApplied);
+  auto h = evHash(redis, "e");
+  EXPECT_EQ(h["targets"], "@api,orders,crm");
+  EXPECT_EQ(h["status:@api"], "delivered");
+  EXPECT_EQ(h["state"], "pending");
+  EXPECT_EQ(h["recheck"], "confirmed by the API");
+  EXPECT_EQ(h["verified"], "1");
+  EXPECT_EQ(h["data"], R"({"order_id":"42","amount":"12.00"})");
+  EXPECT_EQ(h["raw_body"], e.raw.body);
+  EXPECT_EQ(attempts(redis, "e").back()["result"], "confirmed");
+  // The listing is the API's, and the event is found by its keys.
+  EXPECT_EQ(record::unpackListing(h["ix"]).amount, "12.00");
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:find", "0", "-1"})),
+            (std::vector<std::string>{"42\ne", "p-1\ne"}));
+
+  // The targets get the rewritten event; once both have it, the event is delivered.
+  ClaimBatch b = claim(q, 10, kT0 + 10);
+  ASSERT_EQ(b.jobs.size(), 2u);
+  for (const auto& j : b.jobs) {
+    EXPECT_TRUE(j.event.verified);
+    EXPECT_EQ(j.event.data_json, R"({"order_id":"42","amount":"12.00"})");
+    EXPECT_EQ(complete(q, j, kT0 + 20), LeaseOutcome::kApplied);
+  }
+  EXPECT_EQ(evHash(redis, "e")["state"], "delivered");
+  EXPECT_EQ(sweep(q, kT0 + 30).repaired, 0u);
+  EXPECT_EQ(dueCount(redis), 0);
+}
+
+TEST_F(JobQueueTest, ARefutedRecheckKeepsTheEventAndQueuesNothing) {
+  RedisServer redis;
+  JobQueue& q = setUpQueue(redis);
+  storeEvent(makeEvent("e", kT0), {"@api"});
+  auto c = await<Result<ClaimBatch>>([&](auto cb) { q.claim({{"@api", 4}}, kT0, kLease, cb); });
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->jobs.size(), 1u);
+  RecheckOutcome refuted;
+  refuted.event = c->jobs[0].event;
+  refuted.event.listing.keys = {"42"};
+  refuted.event.listing.status = "payment.succeeded (refuted)";
+  refuted.event.listing.outcome = "pending";
+  refuted.note = "the API reports another status";
+  refuted.targets = {"orders"};  // never queued for a refutation
+  auto r = await<Result<LeaseOutcome>>(
+      [&](auto cb) { q.settle(c->jobs[0].lease, record(kT0 + 5, 200), refuted, cb); });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto h = evHash(redis, "e");
+  EXPECT_EQ(h["targets"], "@api");
+  EXPECT_EQ(h["status:@api"], "refuted");
+  EXPECT_EQ(h["reason:@api"], "the API reports another status");
+  EXPECT_EQ(h["state"], "stored");
+  EXPECT_EQ(h["data"], makeEvent("e", kT0).data_json);
+  EXPECT_EQ(attempts(redis, "e").back()["result"], "refuted");
+  EXPECT_EQ(record::unpackListing(h["ix"]).status, "payment.succeeded (refuted)");
+  EXPECT_EQ(record::unpackListing(h["ix"]).outcome, "pending");
+  EXPECT_EQ(strings(redis.command({"ZRANGE", "{ph}:find", "0", "-1"})), (std::vector<std::string>{"42\ne"}));
+  EXPECT_EQ(dueCount(redis), 0);
+  EXPECT_EQ(sweep(q, kT0 + 30).repaired, 0u);
+  EXPECT_EQ(redis.command({"ZSCORE", "{ph}:events:done", "e"}).str, std::to_string(kT0 + 5));
+  // A second settlement under the same lease changes nothing.
+  EXPECT_EQ(*await<Result<LeaseOutcome>>(
+                [&](auto cb) { q.settle(c->jobs[0].lease, record(kT0 + 6, 200), refuted, cb); }),
+            LeaseOutcome::kLeaseLost);
 }
 
 // ---- Redis trouble ----

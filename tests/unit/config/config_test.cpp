@@ -19,6 +19,7 @@
 #include "handlers/robokassa/settings.h"
 #include "handlers/standard_webhooks/settings.h"
 #include "handlers/tbank/settings.h"
+#include "handlers/yookassa/settings.h"
 #include "handlers/yoomoney/settings.h"
 
 namespace payhook::config {
@@ -394,11 +395,11 @@ TEST_F(ConfigTest, ExampleLoadsWithNoErrorsAndNoWarnings) {
   EXPECT_EQ(c.targets[0].url, "http://127.0.0.1:9000/payhook");
   ASSERT_EQ(c.targets[0].secrets.size(), 1u);
   // One route per provider.
-  ASSERT_EQ(c.routes.size(), 9u);
+  ASSERT_EQ(c.routes.size(), 10u);
   std::vector<std::string> providers;
   for (const auto& r : c.routes) providers.push_back(r.provider);
   EXPECT_THAT(providers, ElementsAre("standard-webhooks", "yoomoney", "rbs", "integra", "payinpayout",
-                                     "allpay", "cloudpayments", "robokassa", "tbank"));
+                                     "allpay", "cloudpayments", "robokassa", "tbank", "yookassa"));
   EXPECT_EQ(c.routes[0].name, "demo");
   EXPECT_EQ(c.routes[0].provider, "standard-webhooks");
   EXPECT_EQ(c.routes[0].path, "/hooks/demo");
@@ -818,6 +819,75 @@ forward = ["orders"]
   EXPECT_EQ(result.errors.size(), 9u) << ::testing::PrintToString(result.errors);
 }
 
+TEST_F(ConfigTest, YooKassaRouteLoadsItsKeys) {
+  write("secrets/yookassa.key", "test_secret_key\n");
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "yk"
+provider = "yookassa"
+path = "/yookassa"
+shop_id = 506751
+secret_key_file = "secrets/yookassa.key"
+api_base = "http://127.0.0.1:8081/"
+allow_ips = ["127.0.0.1/32"]
+forward = ["orders"]
+
+[[routes]]
+name = "yk-default"
+provider = "yookassa"
+path = "/yk-default"
+shop_id = "506751"
+secret_key_file = "secrets/yookassa.key"
+forward = ["orders"]
+)"));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.warnings, IsEmpty());
+  const Config& c = *result.config;
+  const auto& yk = settingsOf<handlers::yookassa::Settings>(c.routes[0]);
+  EXPECT_EQ(yk.shop_id, "506751");
+  EXPECT_EQ(yk.secret_key.reveal(), "test_secret_key");
+  EXPECT_EQ(yk.api_base, "http://127.0.0.1:8081");
+  EXPECT_THAT(c.routes[0].allow_ips, ElementsAre("127.0.0.1/32"));
+  EXPECT_EQ(settingsOf<handlers::yookassa::Settings>(c.routes[1]).api_base, "https://api.yookassa.ru");
+  // Left out, allow_ips stays empty here: the handler's default (YooKassa's networks) applies.
+  EXPECT_THAT(c.routes[1].allow_ips, IsEmpty());
+}
+
+TEST_F(ConfigTest, YooKassaErrorsNameFileLineAndKey) {
+  const LoadResult result = load(withTarget(R"(
+[[routes]]
+name = "yk"
+provider = "yookassa"
+path = "/yookassa"
+shop_id = "a:b"
+secret_key_file = "secrets/missing.key"
+api_base = "ftp://api.yookassa.ru"
+decision = "orders"
+forward = ["orders"]
+
+[[routes]]
+name = "yk-bare"
+provider = "yookassa"
+path = "/yk-bare"
+forward = ["orders"]
+)"));
+  EXPECT_THAT(result.errors, Contains(at(11, "routes[0].shop_id: must not contain ':'")));
+  EXPECT_THAT(result.errors,
+              Contains(at(12, "routes[0].secret_key_file: cannot read " +
+                                  (dir_ / "secrets/missing.key").string() + ": No such file or directory")));
+  EXPECT_THAT(
+      result.errors,
+      Contains(at(13, "routes[0].api_base: \"ftp://api.yookassa.ru\" must start with http:// or https://")));
+  EXPECT_THAT(result.errors,
+              Contains(HasSubstr(at(14, "routes[0].decision: provider \"yookassa\" has no decision"))));
+  EXPECT_THAT(result.errors,
+              Contains(HasSubstr(at(17, "routes[1].shop_id: is required for provider \"yookassa\""))));
+  EXPECT_THAT(
+      result.errors,
+      Contains(HasSubstr(at(17, "routes[1].secret_key_file: is required for provider \"yookassa\""))));
+  EXPECT_EQ(result.errors.size(), 6u) << ::testing::PrintToString(result.errors);
+}
+
 TEST_F(ConfigTest, ProviderKeyOnAnotherProviderIsAnError) {
   write("rbs.token", "token\n");
   const LoadResult result = load(withTarget(R"(
@@ -831,9 +901,11 @@ shop_id = "13"
 answer = "v2"
 forward = ["orders"]
 )"));
-  EXPECT_THAT(result.errors,
-              ElementsAre(at(13, "routes[0].shop_id: not a key for provider \"rbs\"; it belongs to yoomoney"),
-                          at(14, "routes[0].answer: not a key for provider \"rbs\"; it belongs to allpay")));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(
+          at(13, "routes[0].shop_id: not a key for provider \"rbs\"; it belongs to yoomoney, yookassa"),
+          at(14, "routes[0].answer: not a key for provider \"rbs\"; it belongs to allpay")));
 }
 
 TEST_F(ConfigTest, UnknownProviderListsTheValidOnes) {
@@ -845,11 +917,12 @@ path = "/stripe"
 secret_file = "orders.whsec"
 forward = ["orders"]
 )"));
-  EXPECT_THAT(result.errors,
-              ElementsAre(at(
-                  9,
-                  "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
-                  "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments, robokassa, tbank")));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre(at(9,
+                     "routes[0].provider: \"stripe\" is not a known provider; expected one of yoomoney, "
+                     "rbs, integra, payinpayout, allpay, standard-webhooks, cloudpayments, robokassa, tbank, "
+                     "yookassa")));
 }
 
 TEST_F(ConfigTest, RbsChecksumRules) {

@@ -14,8 +14,9 @@ namespace {
 using ::testing::ElementsAre;
 
 TEST(Registry, EveryProviderOnceInItsOrder) {
-  EXPECT_THAT(providerNames(), ElementsAre("yoomoney", "rbs", "integra", "payinpayout", "allpay",
-                                           "standard-webhooks", "cloudpayments", "robokassa", "tbank"));
+  EXPECT_THAT(providerNames(),
+              ElementsAre("yoomoney", "rbs", "integra", "payinpayout", "allpay", "standard-webhooks",
+                          "cloudpayments", "robokassa", "tbank", "yookassa"));
   // Every provider lists the keys it reads, each once.
   for (const auto& config : providerCatalog()) {
     auto keys = config.keys;
