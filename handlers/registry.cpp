@@ -53,6 +53,12 @@ std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route) {
   return provider->follow_up(route);
 }
 
+std::shared_ptr<const StatusSource> makeStatusSource(const config::RouteConfig& route) {
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr || !provider->status_source) return nullptr;
+  return provider->status_source(route);
+}
+
 std::vector<std::string> providerNames() {
   std::vector<std::string> names;
   for (const Provider& provider : providers()) names.emplace_back(provider.config.name);

@@ -20,6 +20,8 @@ const config::ProviderCatalog& providerCatalog();
 Result<std::unique_ptr<Handler>> makeHandler(const config::RouteConfig& route);
 // The route's follow-up (FollowUp), or null when its provider has none or the route does not use it.
 std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route);
+// The route's order-status API (StatusSource), or null when its provider has none or the route sets none up.
+std::shared_ptr<const StatusSource> makeStatusSource(const config::RouteConfig& route);
 std::vector<std::string> providerNames();
 
 }  // namespace payhook::handlers
