@@ -32,6 +32,7 @@ struct Engine::RouteInfo {
   std::string api_target;
   std::shared_ptr<const handlers::FollowUp> follow_up;
   uv::SubprocessOptions program;  // follow_up->program(), when it has one
+  std::string status_type;        // the events the route's status source emits; empty: it has none
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the

@@ -250,6 +250,9 @@ class Operator {
                std::function<void(Result<ReindexReport>)> cb);
   void purgeDead(const std::string& route, int64_t cutoff_ms, std::function<void(Result<BulkReport>)> cb);
 
+  // The store the operations run on, for the other parts of the queue an operator uses (expectations).
+  RedisStore& store() { return store_; }
+
  private:
   // retryDead() and purgeDead(): one walk over {p}:dead up to `until_ms`, a bounded script per step.
   void walkDead(const char* mode, const std::string& route, int64_t until_ms,
