@@ -231,6 +231,26 @@ TEST_F(ExpectedOrdersTest, ExpectationsPendingAtAKillAreClosedAfterRestart) {
   }
 }
 
+// Held (two-stage): reported once, asked about again, and its capture is the final event.
+TEST_F(ExpectedOrdersTest, AHeldOrderIsReportedOnceThenAskedAboutUntilItIsFinal) {
+  start();
+  api_.setStatus("5005", 1);
+  expect("5005", "300ms");
+  ASSERT_TRUE(waitFor([&] { return api_.requests("5005") >= 3; }, 15'000)) << daemon_->logs();
+  auto held = eventsFor("5005");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]["data"]["payment"]["outcome"], "held");
+  EXPECT_EQ(held[0]["source"], "reconciliation");
+  EXPECT_EQ(expectation("5005")["state"], "open");
+  api_.setStatus("5005", 2);
+  ASSERT_TRUE(waitFor([&] { return eventsFor("5005").size() == 2; }, 15'000)) << daemon_->logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  auto events = eventsFor("5005");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]["data"]["payment"]["outcome"], "succeeded");
+  EXPECT_EQ(expectation("5005")["state"], "closed");
+}
+
 // Still pending when the policy gives up: dead, with the last status seen, for operators to see.
 TEST_F(ExpectedOrdersTest, AnOrderNeverFinalGoesToTheDeadSetWithItsLastStatus) {
   start(R"(retry = { schedule = ["200ms"], jitter = 0.0, max_age = "1m" })");
@@ -256,6 +276,13 @@ TEST_F(ExpectedOrdersTest, AnOrderNeverFinalGoesToTheDeadSetWithItsLastStatus) {
       << out;
   EXPECT_NE(out.find("5004"), std::string::npos) << out;
   EXPECT_NE(out.find("orderStatus 0 (created)"), std::string::npos) << out;
+
+  // A callback that comes after all is delivered, and settles the order: out of the dead set.
+  ASSERT_EQ(callback("0a1b2c3d-0000-4000-8000-000000005004", "5004").status, 200);
+  ASSERT_TRUE(waitFor([&] { return eventsFor("5004").size() == 1; })) << daemon_->logs();
+  EXPECT_EQ(eventsFor("5004")[0]["source"], "callback");
+  EXPECT_EQ(expectation("5004")["state"], "closed");
+  EXPECT_EQ(redis_.command({"ZSCORE", "{payhook}:expect:dead", "bank\n5004"}).type, RedisReply::kNil);
 }
 
 TEST_F(ExpectedOrdersTest, RegistrationIsIdempotentAndBadInputIsRefusedWithItsReason) {
