@@ -34,6 +34,31 @@ std::string randomInstance() {
 
 }  // namespace
 
+NextPoll nextPoll(const RetryPolicy& policy, int64_t polls, int64_t deadline_ms, int64_t now_ms,
+                  int http_status, const std::string& retry_after, bool held, uint64_t hold_deadline_ms,
+                  Random& rnd) {
+  const uint32_t n = static_cast<uint32_t>(std::clamp<int64_t>(polls, 1, UINT32_MAX));
+  NextPoll out;
+  if (held) {
+    // A held order waits for its capture or release, however long the policy would have tried.
+    const int64_t until = deadline_ms + static_cast<int64_t>(hold_deadline_ms);
+    out.due_ms = now_ms + static_cast<int64_t>(delayFor(policy, n, rnd));
+    if (out.due_ms > until) out.reason = "still held at hold_deadline";
+    return out;
+  }
+  AttemptResult r;
+  r.status = http_status;
+  r.retry_after = retry_after;
+  if (r.status >= 200 && r.status <= 299) r.status = 0;  // an answer without a final state: not "delivered"
+  // The policy's max_age counts from the deadline: that is when asking began.
+  const NextStep step = nextStep(policy, n, deadline_ms, now_ms, r, rnd);
+  if (step.kind == NextStep::Kind::kRetry)
+    out.due_ms = step.due_ms;
+  else
+    out.reason = "no final state: " + step.reason;
+  return out;
+}
+
 Reconciler::Reconciler(uv_loop_t* loop, queue::RedisStore& store, http::Client& client, const Clock& clock,
                        const config::Config& config, uint64_t tick_ms)
     : loop_(loop),
@@ -218,25 +243,10 @@ void Reconciler::retryOrBury(const Route& route, const queue::ClaimedExpectation
                              const std::string& retry_after, const std::string& last_status,
                              const std::string& error, bool held) {
   const int64_t now = clock_.nowMs();
-  const uint32_t polls = static_cast<uint32_t>(std::clamp<int64_t>(c.polls, 1, UINT32_MAX));
-  int64_t due = 0;
-  std::string reason;
-  if (held) {
-    // A held order waits for its capture or release, however long the policy would have tried.
-    const int64_t until = c.deadline_ms + static_cast<int64_t>(route.source->settings().hold_deadline_ms);
-    due = now + static_cast<int64_t>(delayFor(route.policy, polls, random_));
-    if (due > until) reason = "still held at hold_deadline";
-  } else {
-    AttemptResult r;
-    r.status = http_status;
-    r.retry_after = retry_after;
-    if (r.status >= 200 && r.status <= 299) r.status = 0;  // an answer without a final state: not "delivered"
-    NextStep step = nextStep(route.policy, polls, c.deadline_ms, now, r, random_);
-    if (step.kind == NextStep::Kind::kRetry)
-      due = step.due_ms;
-    else
-      reason = "no final state: " + step.reason;
-  }
+  const NextPoll next = nextPoll(route.policy, c.polls, c.deadline_ms, now, http_status, retry_after, held,
+                                 route.source->settings().hold_deadline_ms, random_);
+  const int64_t due = next.due_ms;
+  const std::string& reason = next.reason;
   auto finished = [this, alive = std::weak_ptr<bool>(alive_), c](const char* outcome) {
     return [this, alive, c, outcome](Result<std::string> r) {
       if (alive.expired()) return;

@@ -42,6 +42,19 @@ class StatusSource;
 
 namespace payhook::delivery {
 
+// What follows a status request that found nothing final: the next request at due_ms, or, when `reason` is
+// set, giving up. `polls` counts the requests so far, this one included. Not held: the route's retry policy,
+// counted from the deadline, with `http_status` the API's failing status (429 and 503 honour
+// `retry_after`; 0 or a 2xx: no answer, or an answer without a final state). Held: the policy's delays,
+// until deadline + hold_deadline whatever its attempts and max_age say.
+struct NextPoll {
+  int64_t due_ms = 0;
+  std::string reason;
+};
+NextPoll nextPoll(const RetryPolicy& policy, int64_t polls, int64_t deadline_ms, int64_t now_ms,
+                  int http_status, const std::string& retry_after, bool held, uint64_t hold_deadline_ms,
+                  Random& rnd);
+
 class Reconciler {
  public:
   // `store`, `client` and `clock` must outlive it. Nothing runs before start(). `tick_ms`: how often due

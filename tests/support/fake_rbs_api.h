@@ -4,6 +4,7 @@
 // requests per order and the credentials they carried.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,11 @@ class FakeRbsApi {
     for (const auto& [o, c] : hits_) n += c;
     return n;
   }
+  // When each request arrived, in order.
+  std::vector<std::chrono::steady_clock::time_point> times() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return times_;
+  }
   std::vector<std::string> bodies() {
     std::lock_guard<std::mutex> lock(mu_);
     return bodies_;
@@ -76,6 +82,7 @@ class FakeRbsApi {
     if (r.method != "POST" || r.path != "/payment/rest/getOrderStatusExtended.do")
       return http::Response::text(404, "not found\n");
     bodies_.push_back(r.body);
+    times_.push_back(std::chrono::steady_clock::now());
     auto pairs = parseQuery(r.body);
     std::map<std::string, std::string> form;
     if (pairs)
@@ -109,6 +116,7 @@ class FakeRbsApi {
   std::map<std::string, Order> orders_;
   std::map<std::string, int> hits_;
   std::vector<std::string> bodies_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
   int fail_ = 0;
 };
 

@@ -48,7 +48,8 @@ class ExpectedOrdersTest : public DaemonFixture {
   void start(
       const std::string& retry =
           R"(retry = { schedule = ["300ms", "300ms", "300ms", "300ms", "300ms", "300ms"], jitter = 0.0, )"
-          R"(max_age = "1m" })") {
+          R"(max_age = "1m" })",
+      int poll_rate = 20) {
     DaemonOptions o;
     o.extra_admin = "token_file = \"secrets/admin.token\"\n";
     o.targets = targetToml("orders", sink_.url());
@@ -65,8 +66,8 @@ api_base = ")" +
                api_.base() + R"("
 api_user = "shop-api"
 api_password_file = "secrets/rbs-api.pass"
-poll_rate = 20
-)" + retry + "\n" +
+poll_rate = )" +
+               std::to_string(poll_rate) + "\n" + retry + "\n" +
                R"(
 [[routes]]
 name = "plain"
@@ -249,6 +250,25 @@ TEST_F(ExpectedOrdersTest, AHeldOrderIsReportedOnceThenAskedAboutUntilItIsFinal)
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1]["data"]["payment"]["outcome"], "succeeded");
   EXPECT_EQ(expectation("5005")["state"], "closed");
+}
+
+// The route's poll_rate bounds the requests per second, even when many orders fall due at once.
+TEST_F(ExpectedOrdersTest, ManyOrdersDueAtOnceAreAskedAboutAtThePollRate) {
+  start(R"(retry = { schedule = ["300ms", "300ms"], jitter = 0.0, max_age = "1m" })", 2);
+  std::vector<std::string> orders;
+  for (int i = 0; i < 6; ++i) {
+    orders.push_back("810" + std::to_string(i));
+    api_.setStatus(orders.back(), 2);
+    expect(orders.back(), "200ms");
+  }
+  for (const auto& o : orders)
+    ASSERT_TRUE(waitFor([&] { return eventsFor(o).size() == 1; }, 20'000)) << o << daemon_->logs();
+  const auto times = api_.times();
+  ASSERT_EQ(times.size(), 6u);
+  // A burst of poll_rate, then one every 1/poll_rate s: six requests span about two seconds.
+  EXPECT_GE(msBetween(times.front(), times.back()), 1'500);
+  for (size_t i = 3; i < times.size(); ++i)
+    EXPECT_GE(msBetween(times[i - 3], times[i]), 900) << "more than 3 requests within a second at " << i;
 }
 
 // Still pending when the policy gives up: dead, with the last status seen, for operators to see.
