@@ -106,11 +106,11 @@ forward = ["orders"]
   }
 
   HttpResponse callback(const std::string& md_order, const std::string& order_number,
-                        const std::string& operation = "deposited") {
+                        const std::string& operation = "deposited", const std::string& extra = "") {
     return httpRequest(
         daemon_->address(), "GET",
         "/rbs/callback?" + signedPairs("amount=100050&mdOrder=" + md_order + "&operation=" + operation +
-                                       "&orderNumber=" + order_number + "&status=1"));
+                                       "&orderNumber=" + order_number + extra + "&status=1"));
   }
 
   // The envelopes the app received about `order` (by data.md_order or data.order_number).
@@ -156,6 +156,19 @@ TEST_F(ExpectedOrdersTest, ACallbackInTimeClosesItWithoutAnyStatusRequest) {
   EXPECT_EQ(exp["state"], "closed");
   EXPECT_EQ(exp["closed_by"], "callback");
   EXPECT_EQ(redis_.command({"ZCARD", "{payhook}:expect:due:bank"}).integer, 0);
+}
+
+// Business dedupe is between sources only: two partial refunds of an expected order both reach the app.
+TEST_F(ExpectedOrdersTest, CallbacksNeverHoldBackOtherCallbacks) {
+  start();
+  constexpr const char* kMd = "0a1b2c3d-0000-4000-8000-00000000000c";
+  expect(kMd, "1h");
+  ASSERT_EQ(callback(kMd, "5010").status, 200);
+  ASSERT_EQ(callback(kMd, "5010", "refunded", "&refundedAmount=1000").status, 200);
+  ASSERT_EQ(callback(kMd, "5010", "refunded", "&refundedAmount=3000").status, 200);
+  ASSERT_TRUE(waitFor([&] { return eventsFor(kMd).size() == 3; })) << daemon_->logs();
+  EXPECT_EQ(expectation(kMd)["closed_by"], "callback");
+  EXPECT_EQ(api_.requestsTotal(), 0);
 }
 
 // (b) No callback: after the deadline the API is asked, and the final state goes out once, from
