@@ -296,6 +296,19 @@ TEST_F(ExpectedOrdersTest, AnOrderNeverFinalGoesToTheDeadSetWithItsLastStatus) {
   EXPECT_TRUE(eventsFor("5004").empty());
   EXPECT_EQ(redis_.command({"ZSCORE", "{payhook}:expect:dead", "bank\n5004"}).type, RedisReply::kString);
 
+  // The metrics count it (the gauge every 5 s).
+  std::string metrics;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        metrics = httpRequest(daemon_->adminAddress(), "GET", "/metrics").body;
+        return metrics.find("payhook_expected_orders{state=\"dead\"} 1") != std::string::npos;
+      },
+      8'000))
+      << metrics;
+  EXPECT_NE(metrics.find("payhook_reconciliation_polls_total{route=\"bank\",outcome=\"dead\"} 1"),
+            std::string::npos)
+      << metrics;
+
   auto listed = admin("GET", "/v1/expected?state=dead");
   ASSERT_EQ(listed.status, 200) << listed.body;
   json j = json::parse(listed.body);
