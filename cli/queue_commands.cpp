@@ -566,6 +566,7 @@ int showCommand(const std::vector<std::string>& args, const std::string& config_
       head.add({"amount", amountCell(s.listing)});
       head.add({"status", statusCell(s)});
       if (!d.decision.empty()) head.add({"decision", d.decision});
+      if (!d.same_as.empty()) head.add({"same as", d.same_as + " (not delivered: reported first)"});
       std::string out = head.render();
       ordered_json data = queue::embedJson(d.data_json);
       out += "\ndata\n" +

@@ -145,6 +145,9 @@ struct EventDetail {
   EventSummary summary;
   std::string idempotency_key;
   std::string decision;
+  // An expected order's event held back because the other source reported the same state first: that
+  // event's id (README "Expected payments"); empty otherwise.
+  std::string same_as;
   std::string data_json;
   RawRequest raw;
   std::vector<std::string> attempts;  // attempt records, oldest first, JSON objects as stored

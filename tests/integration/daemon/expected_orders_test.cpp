@@ -207,6 +207,9 @@ TEST_F(ExpectedOrdersTest, AWithheldCallbackIsReconciledOnceAfterTheDeadline) {
   EXPECT_EQ(late["state"], "stored");
   EXPECT_EQ(late["targets"], "");
   EXPECT_EQ(late["same_as"], events[0]["id"].get<std::string>());
+  auto shown = admin("GET", "/v1/events/" + id.str);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(json::parse(shown.body)["same_as"], events[0]["id"]);
 }
 
 // (d) The API is down for a while: asked again on the route's backoff until it answers; nothing is lost.
