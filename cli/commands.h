@@ -20,6 +20,8 @@ int reindexCommand(const std::vector<std::string>& args, const std::string& conf
 int showCommand(const std::vector<std::string>& args, const std::string& config_path);
 int retryCommand(const std::vector<std::string>& args, const std::string& config_path);
 int replayCommand(const std::vector<std::string>& args, const std::string& config_path);
+int expectCommand(const std::vector<std::string>& args, const std::string& config_path);
+int expectedCommand(const std::vector<std::string>& args, const std::string& config_path);
 int purgeCommand(const std::vector<std::string>& args, const std::string& config_path);
 
 }  // namespace payhook::cli

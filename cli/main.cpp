@@ -26,6 +26,8 @@ constexpr const char* kUsage =
     "  replay    deliver an already delivered event again\n"
     "  purge     delete dead events (--dead [--older-than 7d])\n"
     "  reindex   index events stored by an older payhookd, so that find covers them\n"
+    "  expect    register an order as expected: its provider is asked if no callback comes by a deadline\n"
+    "  expected  expected orders still open, and those given up (dead)\n"
     "\n"
     "integrators:\n"
     "  listen    a local receiver that verifies signatures and prints each event\n"
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
   if (cmd == "retry") return retryCommand(args, config);
   if (cmd == "replay") return replayCommand(args, config);
   if (cmd == "purge") return purgeCommand(args, config);
+  if (cmd == "expect") return expectCommand(args, config);
+  if (cmd == "expected") return expectedCommand(args, config);
   std::fprintf(stderr, "payhookctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;
 }

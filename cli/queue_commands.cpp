@@ -3,6 +3,8 @@
 // admin API answers).
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +16,9 @@
 #include "cli/table.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "delivery/expected_order.h"
 #include "handlers/listing.h"
+#include "queue/expectations.h"
 #include "queue/operator_json.h"
 
 namespace payhook::cli {
@@ -210,6 +214,51 @@ void addEventRow(Table& t, const queue::EventSummary& e, int64_t now) {
          e.state, targetsCell(e), attemptCell(e.last_attempt)});
 }
 
+constexpr const char* kExpectUsage =
+    "usage: payhookctl [-c FILE] expect --route R --order ID [--amount A] [--deadline 2h] [--json]\n"
+    "\n"
+    "Registers an order the shop created at the provider (RBS: the gateway's orderId/mdOrder or the shop's\n"
+    "orderNumber) as expected: when its callback has not come by the deadline (default 1h), payhookd asks\n"
+    "the provider's status API and emits the final state itself. Registering the same route and order again\n"
+    "changes nothing (exit 0, or 1 when the amount differs from the first registration's).\n";
+
+constexpr const char* kExpectedUsage =
+    "usage: payhookctl [-c FILE] expected [--state open|dead|all] [--route R] [--limit N] [--json]\n"
+    "\n"
+    "Expected orders: those still waiting for a final state (open, soonest due first) and those given up\n"
+    "without one (dead, with the last status seen). Exit 1 when none match.\n";
+
+// The dead (or open) expected orders as a table.
+std::string expectationTable(const queue::ExpectationList& l, int64_t now) {
+  Table t({"ROUTE", "ORDER", "STATE", "AMOUNT", "DEADLINE", "POLLS", "LAST STATUS", "REASON"});
+  t.alignRight(5);
+  for (const auto& e : l.entries)
+    t.add({e.route, e.order, e.state, e.amount.empty() ? "-" : e.amount, timeCell(e.deadline_ms, now),
+           std::to_string(e.polls),
+           e.last_status.empty() ? (e.error.empty() ? "-" : ellipsize(e.error, 40)) : e.last_status,
+           e.reason.empty() ? "-" : ellipsize(e.reason, 60)});
+  return t.rows() ? t.render() : std::string();
+}
+
+ordered_json expectationListJson(const queue::ExpectationList& l) {
+  ordered_json j{{"open", l.open}, {"dead", l.dead}, {"expected", ordered_json::array()}};
+  for (const auto& e : l.entries) {
+    ordered_json x{{"route", e.route}, {"order", e.order}, {"state", e.state}};
+    x["amount"] = e.amount.empty() ? ordered_json(nullptr) : ordered_json(e.amount);
+    x["deadline_ms"] = e.deadline_ms;
+    x["polls"] = e.polls;
+    x["last_status"] = e.last_status;
+    x["status"] = e.status;
+    x["error"] = e.error;
+    x["reason"] = e.reason;
+    x["dead_at_ms"] = e.died_at_ms;
+    x["closed_by"] = e.closed_by;
+    x["event"] = e.event;
+    j["expected"].push_back(std::move(x));
+  }
+  return j;
+}
+
 }  // namespace
 
 int statsCommand(const std::vector<std::string>& args, const std::string& config_path) {
@@ -324,7 +373,92 @@ int listCommand(const std::vector<std::string>& args, const std::string& config_
       std::string out = t.rows() ? t.render() : std::string("no events match\n");
       if (!page.next_cursor.empty()) out += "more: --cursor " + page.next_cursor + "\n";
       print(out);
-      done(code);
+      if (!dead) return done(code);
+      // Expected orders given up without a final state are dead too, though no event carries them.
+      auto exp = std::make_shared<queue::Expectations>(ops.store(), session.prefix());
+      exp->list("dead", q.route, q.limit, [exp, done, now, code](Result<queue::ExpectationList> l) {
+        if (!l) return done(failed(l.error()));
+        if (l->entries.empty()) return done(code);
+        print("\nexpected orders given up without a final state:\n" + expectationTable(*l, now));
+        done(0);
+      });
+    });
+  });
+}
+
+int expectCommand(const std::vector<std::string>& args, const std::string& config_path) {
+  ParsedArgs a;
+  Session session;
+  const auto spec =
+      with({{"--route", true, ""}, {"--order", true, ""}, {"--amount", true, ""}, {"--deadline", true, ""}});
+  if (int rc = prepare(args, spec, kExpectUsage, config_path, &a, &session); rc >= 0) return rc;
+  if (!a.positional.empty()) return usageError("expect takes no arguments", kExpectUsage);
+  std::optional<std::string> deadline;
+  if (a.has("--deadline")) deadline = a.value("--deadline");
+  auto checked = delivery::checkExpectedOrder(session.config(), a.value("--route"), a.value("--order"),
+                                              a.value("--amount"), deadline);
+  if (!checked) return usageError(checked.error().message, kExpectUsage);
+  const delivery::ExpectedOrder e = *checked;
+  const int64_t now = nowMs();
+  return session.run([&](queue::Operator& ops, Session::Done done) {
+    auto exp = std::make_shared<queue::Expectations>(ops.store(), session.prefix());
+    exp->expect(
+        e.route, e.order, e.amount, now + static_cast<int64_t>(e.deadline_ms), now,
+        [&, exp, done](Result<queue::ExpectResult> r) {
+          if (!r) return done(failed(r.error()));
+          const auto& s = r->stored;
+          const bool conflict = !r->created && s.amount != e.amount;
+          if (a.flag("--json")) {
+            ordered_json j{{"created", r->created},
+                           {"route", s.route},
+                           {"order", s.order},
+                           {"state", s.state},
+                           {"deadline_ms", s.deadline_ms}};
+            j["amount"] = s.amount.empty() ? ordered_json(nullptr) : ordered_json(s.amount);
+            if (conflict) j["error"] = "registered before with another amount: nothing changed";
+            printJson(j);
+          } else if (r->created) {
+            print("expected: " + s.route + " " + s.order + ", deadline " + timeCell(s.deadline_ms, now) +
+                  "\n");
+          } else {
+            print("already expected: " + s.route + " " + s.order + " (" + s.state + "), deadline " +
+                  timeCell(s.deadline_ms, now) +
+                  (conflict ? "; its amount is " + (s.amount.empty() ? "-" : s.amount) + ": nothing changed"
+                            : "") +
+                  "\n");
+          }
+          done(conflict ? 1 : 0);
+        });
+  });
+}
+
+int expectedCommand(const std::vector<std::string>& args, const std::string& config_path) {
+  ParsedArgs a;
+  Session session;
+  const auto spec = with({{"--state", true, ""}, {"--route", true, ""}, {"--limit", true, ""}});
+  if (int rc = prepare(args, spec, kExpectedUsage, config_path, &a, &session); rc >= 0) return rc;
+  const std::string state = a.value("--state", "all");
+  if (state != "open" && state != "dead" && state != "all")
+    return usageError("unknown state " + state, kExpectedUsage);
+  size_t limit = 50;
+  if (a.has("--limit")) {
+    auto n = parseCount(a.value("--limit"), 1, 500);
+    if (!n) return usageError("--limit must be 1 to 500", kExpectedUsage);
+    limit = static_cast<size_t>(*n);
+  }
+  const int64_t now = nowMs();
+  return session.run([&](queue::Operator& ops, Session::Done done) {
+    auto exp = std::make_shared<queue::Expectations>(ops.store(), session.prefix());
+    exp->list(state, a.value("--route"), limit, [&, exp, done](Result<queue::ExpectationList> l) {
+      if (!l) return done(failed(l.error()));
+      if (a.flag("--json")) {
+        printJson(expectationListJson(*l));
+      } else {
+        std::string out = expectationTable(*l, now);
+        print(out.empty() ? "no expected orders match\n" : out);
+        print(std::to_string(l->open) + " open, " + std::to_string(l->dead) + " dead\n");
+      }
+      done(l->entries.empty() ? 1 : 0);
     });
   });
 }
@@ -432,6 +566,7 @@ int showCommand(const std::vector<std::string>& args, const std::string& config_
       head.add({"amount", amountCell(s.listing)});
       head.add({"status", statusCell(s)});
       if (!d.decision.empty()) head.add({"decision", d.decision});
+      if (!d.same_as.empty()) head.add({"same as", d.same_as + " (not delivered: reported first)"});
       std::string out = head.render();
       ordered_json data = queue::embedJson(d.data_json);
       out += "\ndata\n" +

@@ -33,6 +33,7 @@ bool Session::open(const std::string& config_path) {
   options_.store_timeout_ms = std::max<uint64_t>(r.store_timeout_ms, 5'000);  // an operator can wait
   options_.heartbeat_ms = 0;
   redacted_url_ = queue::redactRedisUrl(r.url);
+  config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
   return true;
 }
 

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "config/config.h"
 #include "queue/operator.h"
 
 namespace payhook::cli {
@@ -25,10 +27,13 @@ class Session {
 
   const std::string& redactedUrl() const { return redacted_url_; }
   const std::string& prefix() const { return options_.prefix; }
+  // The config open() loaded (routes, for `payhookctl expect`).
+  const config::Config& config() const { return *config_; }
 
  private:
   queue::RedisStoreOptions options_;
   std::string redacted_url_;
+  std::shared_ptr<const config::Config> config_;
 };
 
 }  // namespace payhook::cli

@@ -25,6 +25,16 @@ struct RawRequest {
   std::string body;
 };
 
+// The expected order an event speaks of (README "Expected payments"). The store script reads it to close the
+// order's expectation in the same step, and to hold back the second event of one order and state when the
+// two came from different sources. Not stored with the event.
+struct OrderRef {
+  std::vector<std::string> keys;  // the ids the order may have been registered by; empty: none
+  std::string state;            // the state reported (payment outcome: "succeeded", "held", ...); empty: none
+  bool final = false;           // nothing after it is waited for: the expectation is closed
+  bool reconciliation = false;  // found by asking the provider's status API, not sent by the provider
+};
+
 struct Event {
   std::string id;               // UUIDv7, assigned on receipt
   std::string type;             // "<provider>.<kind>", as the handler names it
@@ -36,6 +46,7 @@ struct Event {
   std::string idempotency_key;  // provider's own key; unique per route
   RawRequest raw;
   EventListing listing;
+  OrderRef order;
 };
 
 }  // namespace payhook

@@ -14,7 +14,9 @@
 
 #include "common/percent.h"
 #include "common/query.h"
+#include "common/time_format.h"
 #include "config/config.h"
+#include "delivery/expected_order.h"
 #include "queue/operator_json.h"
 
 namespace payhook::daemon {
@@ -109,6 +111,101 @@ void AdminApi::find(std::map<std::string, std::string>& q, http::Responder respo
   });
 }
 
+namespace {
+
+ordered_json expectationJson(const queue::Expectation& e) {
+  ordered_json j{{"route", e.route}, {"order", e.order}, {"state", e.state}};
+  j["amount"] = e.amount.empty() ? ordered_json(nullptr) : ordered_json(e.amount);
+  j["deadline"] = formatIso8601Utc(e.deadline_ms);
+  if (e.created_ms > 0) j["registered_at"] = formatIso8601Utc(e.created_ms);
+  j["polls"] = e.polls;
+  j["last_status"] = e.last_status;
+  j["status"] = e.status;
+  if (!e.error.empty()) j["error"] = e.error;
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (e.died_at_ms > 0) j["dead_at"] = formatIso8601Utc(e.died_at_ms);
+  if (!e.closed_by.empty()) j["closed_by"] = e.closed_by;
+  if (!e.event.empty()) j["event"] = e.event;
+  return j;
+}
+
+}  // namespace
+
+void AdminApi::expected(const http::Request& request, http::Responder responder) {
+  if (!expectations_ || !config_) return responder.send(error(404, "not found"));
+  if (request.method == "GET") {
+    std::map<std::string, std::string> q;
+    if (!queryParams(request.query, &q)) return responder.send(error(400, "malformed query"));
+    std::string state = q.count("state") ? q["state"] : "all";
+    if (state != "open" && state != "dead" && state != "all")
+      return responder.send(error(400, "state: open, dead or all"));
+    if (!q["route"].empty() && !queue::isValidName(q["route"]))
+      return responder.send(error(400, "invalid route"));
+    size_t limit = 50;
+    if (q.count("limit")) {
+      const std::string& l = q["limit"];
+      if (l.empty() || l.size() > 4 || l.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(l) < 1 || std::stoul(l) > 500)
+        return responder.send(error(400, "limit must be 1 to 500"));
+      limit = std::stoul(l);
+    }
+    expectations_->list(state, q["route"], limit, [responder](Result<queue::ExpectationList> r) {
+      if (!r) return responder.send(error(503, r.error().message));
+      ordered_json j{{"open", r->open}, {"dead", r->dead}, {"expected", ordered_json::array()}};
+      for (const auto& e : r->entries) j["expected"].push_back(expectationJson(e));
+      responder.send(json(200, j));
+    });
+    return;
+  }
+  if (request.method != "POST") return responder.send(methodNotAllowed("GET, POST"));
+  ordered_json body = ordered_json::parse(request.body, nullptr, false);
+  if (!body.is_object()) return responder.send(error(400, "the body must be a JSON object"));
+  auto str = [&](const char* name, std::string* out) -> bool {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return true;
+    if (it->is_string()) {
+      *out = it->get<std::string>();
+      return true;
+    }
+    if (it->is_number()) {
+      *out = it->dump();
+      return true;
+    }
+    return false;
+  };
+  std::string route, order, amount, deadline_text;
+  if (!str("route", &route)) return responder.send(error(400, "route: must be a string"));
+  if (!str("order", &order)) return responder.send(error(400, "order: must be a string"));
+  if (!str("amount", &amount)) return responder.send(error(400, "amount: must be a string or a number"));
+  std::optional<std::string> deadline;
+  if (auto it = body.find("deadline"); it != body.end() && !it->is_null()) {
+    if (it->is_string()) {
+      deadline = it->get<std::string>();
+    } else if (it->is_number()) {
+      // A number is seconds.
+      if (it->get<double>() < 0) return responder.send(error(400, "deadline: must not be negative"));
+      deadline = std::to_string(static_cast<uint64_t>(it->get<double>() * 1000)) + "ms";
+    } else {
+      return responder.send(error(400, "deadline: a duration such as \"2h\", or seconds"));
+    }
+  }
+  auto checked = delivery::checkExpectedOrder(config_(), route, order, amount, deadline);
+  if (!checked) return responder.send(error(400, checked.error().message));
+  const int64_t now = clock_.nowMs();
+  const delivery::ExpectedOrder e = *checked;
+  expectations_->expect(e.route, e.order, e.amount, now + static_cast<int64_t>(e.deadline_ms), now,
+                        [responder, e](Result<queue::ExpectResult> r) {
+                          if (!r) return responder.send(error(503, r.error().message));
+                          ordered_json j = expectationJson(r->stored);
+                          j["created"] = r->created;
+                          if (!r->created && r->stored.amount != e.amount) {
+                            j["error"] = "registered before with another amount: nothing changed";
+                            return responder.send(json(409, j));
+                          }
+                          responder.send(json(r->created ? 201 : 200, j));
+                        });
+}
+
 AdminApi::AdminApi(queue::Operator& ops, const Clock& clock, const Secret& token)
     : ops_(ops), clock_(clock), enabled_(!token.empty()), token_digest_(digest(token.reveal())) {}
 
@@ -168,6 +265,8 @@ void AdminApi::handle(http::Request&& request, http::Responder responder) {
     r.headers.push_back({"cache-control", "no-store"});
     return responder.send(std::move(r));
   }
+
+  if (path == "/v1/expected") return expected(request, std::move(responder));
 
   if (path == "/v1/stats") {
     if (!get) return responder.send(methodNotAllowed("GET"));

@@ -10,6 +10,10 @@
 //   POST /v1/dead/retry               route= in the query or {"route": "..."} in the body: that route only
 //   POST /v1/dead/purge               older_than= ("7d") and route=, in the query or the JSON body
 //   GET  /v1/live                     what this daemon knows now: Redis' readiness, breakers, rates
+//   POST /v1/expected                 {"route","order","amount"?,"deadline"?}: an expected order (README
+//                                     "Expected payments"); 201 registered, 200 registered before (nothing
+//                                     changed), 409 registered before with another amount, 400 bad input
+//   GET  /v1/expected?state=open|dead|all&route=&limit=   expected orders and their counts
 //
 // Every request needs `Authorization: Bearer <admin token>`; the token is compared in constant time (of a
 // BLAKE2b digest, so not even its length leaks) and a missing or wrong one is answered 401 with
@@ -32,7 +36,12 @@
 #include "common/secret.h"
 #include "daemon/ui_session.h"
 #include "http/server.h"
+#include "queue/expectations.h"
 #include "queue/operator.h"
+
+namespace payhook::config {
+struct Config;
+}  // namespace payhook::config
 
 namespace payhook::daemon {
 
@@ -52,12 +61,19 @@ class AdminApi {
   void setSessions(UiSessions* sessions) { sessions_ = sessions; }
   // GET /v1/live's JSON document; unset: 404.
   void setLive(std::function<std::string()> live) { live_ = std::move(live); }
+  // POST and GET /v1/expected: the store's expectations, and the config the registrations are checked
+  // against (read at each request, so a reload counts); unset: 404.
+  void setExpected(queue::Expectations* expectations, std::function<const config::Config&()> config) {
+    expectations_ = expectations;
+    config_ = std::move(config);
+  }
 
  private:
   bool authorized(const http::Request& request) const;
   // The bearer token, or else the session cookie (and its CSRF token where needed).
   SessionAccess access(const http::Request& request) const;
   void find(std::map<std::string, std::string>& query, http::Responder responder);
+  void expected(const http::Request& request, http::Responder responder);
 
   queue::Operator& ops_;
   const Clock& clock_;
@@ -65,6 +81,8 @@ class AdminApi {
   std::array<unsigned char, 32> token_digest_{};
   UiSessions* sessions_ = nullptr;
   std::function<std::string()> live_;
+  queue::Expectations* expectations_ = nullptr;
+  std::function<const config::Config&()> config_;
 };
 
 }  // namespace payhook::daemon

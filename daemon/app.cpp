@@ -24,6 +24,7 @@
 #include "daemon/ui_session.h"
 #include "daemon/watchdog.h"
 #include "delivery/engine.h"
+#include "delivery/reconciler.h"
 #include "handlers/registry.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -133,7 +134,9 @@ struct App::Impl {
   queue::RedisStore store;
   http::Client client;  // outbound: decision requests and deliveries
   delivery::Engine delivery;
-  RedisWatch watch;  // readiness beyond the connection, memory, and retention
+  delivery::Reconciler reconciler;   // expected orders whose callback did not come
+  queue::Expectations expectations;  // their registrations and listings, for the /v1 API
+  RedisWatch watch;                  // readiness beyond the connection, memory, and retention
   Ingest ingest;
   Admin admin;
   queue::Operator ops;  // the /v1 API's operations, on the store's connection
@@ -164,6 +167,8 @@ struct App::Impl {
         store(l, storeOptionsOf(c.redis)),
         client(l, clientOptionsOf(c)),
         delivery(l, store, client, clock, c),
+        reconciler(l, store, client, clock, c),
+        expectations(store, c.redis.prefix),
         watch(l, store, clock, watchOptionsOf(c)),
         ingest(store, clock, IngestOptions{proxiesOf(c.server), trustsUnixPeers(c.server)}),
         admin([this] { return notReady(); }, [this] { return registry.render(); }),
@@ -187,6 +192,7 @@ struct App::Impl {
     server.setUncappedPeers(proxiesOf(c.server));
     registerMetrics();
     api.setSessions(&ui_sessions);
+    api.setExpected(&expectations, [this]() -> const config::Config& { return config; });
     api.setLive([this] {
       return liveJson(notReady(), delivery.targetStatus(), rates.rates(clock.nowMs(), rateCounts()));
     });
@@ -328,6 +334,19 @@ struct App::Impl {
                                 {"result"});
     reloads->with({"ok"});
     reloads->with({"refused"});
+    registry.gauge("payhook_expected_orders",
+                   "Expected orders still waiting for a final state (open) and given up (dead), as last "
+                   "counted",
+                   {"state"}, [this](const metrics::GaugeSample& s) {
+                     if (reconciler.openCount() >= 0)
+                       s({"open"}, static_cast<double>(reconciler.openCount()));
+                     if (reconciler.deadCount() >= 0)
+                       s({"dead"}, static_cast<double>(reconciler.deadCount()));
+                   });
+    reconciler.setMetrics(&registry.counter(
+        "payhook_reconciliation_polls_total",
+        "Status requests about expected orders, by route and outcome (final, held, pending, failed, dead)",
+        {"route", "outcome"}));
     ingest.setMetrics(&ingest_metrics);
     delivery.setMetrics(&delivery_metrics);
   }
@@ -391,6 +410,7 @@ struct App::Impl {
     });
     store.start();
     delivery.start();
+    reconciler.start();
     watch.start();
 
     std::string addresses;
@@ -448,6 +468,7 @@ struct App::Impl {
     server.shutdown([this] { onPartStopped(); });
     admin_server.shutdown([this] { onPartStopped(); });
     delivery.stop([this] { onPartStopped(); });
+    reconciler.stop();
   }
 
   void onPartStopped() {
@@ -472,6 +493,7 @@ struct App::Impl {
     activation_wait.close();
     watchdog.stop();
     delivery.stop({});
+    reconciler.stop();
     watch.stop();
     // After the servers: a decision still in flight fails (the check is refused), is stored if the store
     // still can, and its answer goes nowhere since its connection is closed.
@@ -536,6 +558,7 @@ struct App::Impl {
     config.redis.retention_ms = next.redis.retention_ms;
     watch.setRetention(next.redis.retention_ms);
     delivery.setConfig(config);
+    reconciler.setConfig(config);
     if (!constantTimeEqual(next.admin.token.reveal(), config.admin.token.reveal())) {
       config.admin.token = next.admin.token;
       api.setToken(config.admin.token);

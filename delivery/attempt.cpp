@@ -21,7 +21,11 @@ void Engine::dispatch(queue::ClaimedJob job) {
     request.timeout_ms = target.timeout_ms;
     request.method = "POST";
     request.url = target.url;
-    request.body = envelopeJson(job.event, job.attempt);
+    // Only a route's status source emits its event type (handlers/status_source.h).
+    auto route_it = tables->routes.find(job.event.route);
+    const bool reconciled = route_it != tables->routes.end() && !route_it->second.status_type.empty() &&
+                            route_it->second.status_type == job.event.type;
+    request.body = envelopeJson(job.event, job.attempt, reconciled ? "reconciliation" : "callback");
     request.headers = target.headers;
     // webhook-id is the event id, the same on every attempt, so the app can deduplicate; the timestamp is
     // this attempt's, so a retry hours later is not refused as a replay.

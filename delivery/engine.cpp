@@ -22,6 +22,8 @@ constexpr uint64_t kApiTimeoutMs = 10'000;
 // A target or route that is not in the config any more but still has jobs waiting is logged this often.
 constexpr int64_t kUnknownTargetLogMs = 60'000;
 
+}  // namespace
+
 // The queue's view of a route's config::RetryPolicy (queue/ may not include config/). max_interval_ms is
 // raised to the largest schedule entry: the cap would otherwise silently shorten an explicit schedule.
 RetryPolicy retryPolicyOf(const config::RetryPolicy& c) {
@@ -37,6 +39,8 @@ RetryPolicy retryPolicyOf(const config::RetryPolicy& c) {
   p.jitter = c.jitter;
   return p;
 }
+
+namespace {
 
 queue::JobQueueOptions queueOptionsOf(const config::Config& c) {
   queue::JobQueueOptions o;
@@ -81,6 +85,7 @@ void Engine::setConfig(const config::Config& config) {
   for (const auto& rc : config.routes) {
     RouteInfo info;
     info.policy = retryPolicyOf(rc.retry);
+    if (auto source = handlers::makeStatusSource(rc)) info.status_type = source->eventType();
     if (auto follow_up = handlers::makeFollowUp(rc)) {
       info.decision_target = rc.decision;
       info.api_target = "@" + rc.name;

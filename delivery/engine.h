@@ -36,6 +36,7 @@
 
 namespace payhook::config {
 struct Config;
+struct RetryPolicy;
 }  // namespace payhook::config
 
 namespace payhook::http {
@@ -71,6 +72,9 @@ struct DeliveryMetrics {
   metrics::Family<metrics::Counter>* deliveries = nullptr;  // target, outcome (delivered|retry|dead)
   metrics::Family<metrics::Histogram>* latency = nullptr;   // target: HTTP exchange, seconds
 };
+
+// The retry policy of a route's config (max_interval_ms raised to the largest schedule entry).
+RetryPolicy retryPolicyOf(const config::RetryPolicy& c);
 
 class Engine {
  public:

@@ -17,7 +17,7 @@ void appendString(std::string& out, std::string_view s) {
 
 }  // namespace
 
-std::string envelopeJson(const Event& event, int attempt) {
+std::string envelopeJson(const Event& event, int attempt, std::string_view source) {
   std::string out;
   out.reserve(256 + event.data_json.size() + event.raw.body.size() * 2);
   out += "{\"id\":";
@@ -34,6 +34,8 @@ std::string envelopeJson(const Event& event, int attempt) {
   out += std::to_string(attempt);
   out += ",\"verified\":";
   out += event.verified ? "true" : "false";
+  out += ",\"source\":";
+  appendString(out, source);
   out += ",\"data\":";
   // Embedded as written: the handler produced it, and re-serialising would only cost time.
   if (!event.data_json.empty() && json::accept(event.data_json))

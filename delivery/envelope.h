@@ -14,10 +14,12 @@
 
 namespace payhook::delivery {
 
-// The JSON body: {"id","type","route","provider","received_at","attempt","verified","data","raw"} in that
-// order, compact. `data` is the event's data_json embedded as JSON (null when it is not valid JSON); raw
-// text that is not UTF-8 has its invalid bytes replaced by U+FFFD, since JSON strings cannot carry them.
-std::string envelopeJson(const Event& event, int attempt);
+// The JSON body: {"id","type","route","provider","received_at","attempt","verified","source","data","raw"}
+// in that order, compact. `source` is "callback" for what the provider sent, "reconciliation" for what
+// payhook found by asking the provider's status API (README "Expected payments"). `data` is the event's
+// data_json embedded as JSON (null when it is not valid JSON); raw text that is not UTF-8 has its invalid
+// bytes replaced by U+FFFD, since JSON strings cannot carry them.
+std::string envelopeJson(const Event& event, int attempt, std::string_view source = "callback");
 
 // A target's keys, decoded once when its table is built rather than for every delivery.
 struct SigningKeys {

@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "handlers/handler.h"
+#include "handlers/status_source.h"
 
 namespace payhook::handlers {
 
@@ -110,6 +111,9 @@ struct Provider {
   std::function<std::shared_ptr<const FollowUp>(const config::RouteConfig&)> follow_up = nullptr;
   // The route's re-check (Recheck), or null; unset for providers whose callbacks are signed.
   std::function<std::shared_ptr<const Recheck>(const config::RouteConfig&)> recheck = nullptr;
+  // The route's order-status API for expected orders, or null when the route has none configured; unset
+  // for providers without one.
+  std::function<std::shared_ptr<const StatusSource>(const config::RouteConfig&)> status_source = nullptr;
 };
 
 }  // namespace payhook::handlers

@@ -59,6 +59,10 @@ std::shared_ptr<const Recheck> makeRecheck(const config::RouteConfig& route) {
   const Provider* provider = find(route.provider);
   if (provider == nullptr || !provider->recheck) return nullptr;
   return provider->recheck(route);
+std::shared_ptr<const StatusSource> makeStatusSource(const config::RouteConfig& route) {
+  const Provider* provider = find(route.provider);
+  if (provider == nullptr || !provider->status_source) return nullptr;
+  return provider->status_source(route);
 }
 
 std::vector<std::string> providerNames() {

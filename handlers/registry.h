@@ -22,6 +22,8 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::RouteConfig& route);
 std::shared_ptr<const FollowUp> makeFollowUp(const config::RouteConfig& route);
 // The route's re-check (Recheck), or null when its provider has none.
 std::shared_ptr<const Recheck> makeRecheck(const config::RouteConfig& route);
+// The route's order-status API (StatusSource), or null when its provider has none or the route sets none up.
+std::shared_ptr<const StatusSource> makeStatusSource(const config::RouteConfig& route);
 std::vector<std::string> providerNames();
 
 }  // namespace payhook::handlers

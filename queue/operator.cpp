@@ -269,6 +269,7 @@ Result<std::optional<EventDetail>> parseShow(const ScriptReply& r) {
   }
   d.idempotency_key = f["idem"];
   d.decision = f["decision"];
+  d.same_as = f["same_as"];
   d.data_json = f["data"];
   d.raw.method = f["raw_method"];
   d.raw.path = f["raw_path"];

@@ -145,6 +145,9 @@ struct EventDetail {
   EventSummary summary;
   std::string idempotency_key;
   std::string decision;
+  // An expected order's event held back because the other source reported the same state first: that
+  // event's id (README "Expected payments"); empty otherwise.
+  std::string same_as;
   std::string data_json;
   RawRequest raw;
   std::vector<std::string> attempts;  // attempt records, oldest first, JSON objects as stored
@@ -249,6 +252,9 @@ class Operator {
   void reindex(ListingOf listing, std::function<void(const ReindexReport&)> progress,
                std::function<void(Result<ReindexReport>)> cb);
   void purgeDead(const std::string& route, int64_t cutoff_ms, std::function<void(Result<BulkReport>)> cb);
+
+  // The store the operations run on, for the other parts of the queue an operator uses (expectations).
+  RedisStore& store() { return store_; }
 
  private:
   // retryDead() and purgeDead(): one walk over {p}:dead up to `until_ms`, a bounded script per step.

@@ -99,6 +99,7 @@ ordered_json toJson(const EventDetail& d) {
   j.erase("last_attempt");
   j["idempotency_key"] = d.idempotency_key;
   if (!d.decision.empty()) j["decision"] = embedJson(d.decision);
+  if (!d.same_as.empty()) j["same_as"] = d.same_as;
   j["data"] = embedJson(d.data_json);
   j["raw"] = {{"method", d.raw.method},
               {"path", d.raw.path},

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "queue/event_record.h"
+#include "queue/expectations.h"
 #include "queue/lua_scripts.h"
 #include "redis/command.h"
 
@@ -157,7 +158,7 @@ void RedisStore::store(const Event& e, const StoreSpec& spec, std::string_view n
     if (send) p.registering.push_back(t);
     flags += send ? '1' : '0';
   }
-  const uint32_t argc = 13 + static_cast<uint32_t>(spec.targets.size()) + (note_key.empty() ? 0 : 1);
+  const uint32_t argc = 14 + static_cast<uint32_t>(spec.targets.size()) + (note_key.empty() ? 0 : 1);
   // The completion and the posted answer capture the store and a slot number only: small enough for
   // std::function to keep them without allocating, where capturing `done` and the result cost two
   // allocations per stored callback.
@@ -244,6 +245,20 @@ void RedisStore::writeStoreArgs(std::string& c, const Event& e, const StoreSpec&
   listing.clear();
   record::appendListing(listing, e.listing);
   appendBulk(c, listing);
+  // The expected order the event speaks of (queue/lua/store.lua): the keys are built here, where the prefix
+  // is known. Names that would break a line or a key are left out: no expectation is registered under them.
+  std::string order;
+  if (!e.order.keys.empty()) {
+    order += e.order.reconciliation ? "r\n" : "c\n";
+    order += e.order.final ? "1\n" : "0\n";
+    order += e.order.state.empty() ? std::string("-") : e.order.state;
+    order += '\n';
+    order += key_prefix_ + "expect:due:" + e.route + '\n';
+    order += key_prefix_ + "expect:dead\n";
+    for (const auto& k : e.order.keys)
+      if (isExpectationName(k)) order += key_prefix_ + "exp:" + e.route + ":" + k + '\n';
+  }
+  appendBulk(c, order);
   for (const auto& t : spec.targets) appendBulk(c, t);
 }
 

@@ -205,6 +205,32 @@
     if (!rows.size) body.append(el('tr', {}, el('td', {colspan: '6', className: 'note'}, 'No targets yet.')));
     $('overview-updated').textContent = 'Updated ' + new Date().toLocaleTimeString() + ', every ' +
       OVERVIEW_EVERY_MS / 1000 + ' s.';
+    await refreshExpected();
+  }
+
+  // Expected orders (README "Expected payments"): the counts, and those given up without a final status.
+  async function refreshExpected() {
+    let res;
+    try {
+      res = await api('GET', '/v1/expected?state=dead&limit=50');
+    } catch (e) {
+      return;
+    }
+    const body = $('expected-dead-table').tBodies[0];
+    body.replaceChildren();
+    if (res.status !== 200) {
+      $('expected-open').textContent = '-';
+      return;
+    }
+    const x = res.data;
+    $('expected-open').textContent = text(x.open);
+    $('expected-dead').textContent = x.dead ? plural(x.dead, 'given up') : 'none given up';
+    for (const e of x.expected || [])
+      body.append(el('tr', {'data-order': e.order},
+        el('td', {}, e.route), el('td', {}, e.order), el('td', {}, e.amount ?? ''), el('td', {}, e.deadline),
+        el('td', {className: 'num'}, e.polls), el('td', {}, e.last_status), el('td', {}, e.reason ?? '')));
+    if (!(x.expected || []).length)
+      body.append(el('tr', {}, el('td', {colspan: '7', className: 'note'}, 'None.')));
   }
 
   function plural(n, noun) {

@@ -17,6 +17,7 @@
 #include "handlers/listing.h"
 #include "handlers/openssl_ptr.h"
 #include "handlers/payment.h"
+#include "handlers/rbs/status.h"
 
 namespace payhook::handlers {
 namespace rbs {
@@ -291,6 +292,22 @@ Payment paymentOf(const rbs::Pairs& bank, const std::string& md_order, const std
   return p;
 }
 
+// The expected order a callback speaks of: by mdOrder or orderNumber, whichever the shop registered, and the
+// state its operation reached, named as the payment's outcome so the status API's states compare with it.
+// A failed operation (status 0) changes no state and settles nothing.
+OrderRef orderRefOf(const rbs::Pairs& bank, const std::string& md_order, const Payment& payment) {
+  OrderRef ref;
+  ref.keys.push_back(md_order);
+  if (const std::string* order = valueOf(bank, "orderNumber"); order && !order->empty() && *order != md_order)
+    ref.keys.push_back(*order);
+  const std::string* status = valueOf(bank, "status");
+  if (status && *status == "1" && payment.outcome != Outcome::kPending) {
+    ref.state = outcomeName(payment.outcome);
+    ref.final = payment.outcome != Outcome::kHeld;
+  }
+  return ref;
+}
+
 }  // namespace
 
 RbsHandler::RbsHandler(Options options) : options_(std::move(options)) {}
@@ -414,6 +431,7 @@ Verdict RbsHandler::handle(size_t /*endpoint*/, const http::Request& request, in
            deposited && *operation == "deposited")
     ev.idempotency_key += ":" + keySegment(*deposited);
   ev.listing = listingOf(ev.provider, data, payment);
+  ev.order = orderRefOf(bank, *md_order, payment);
   ev.data_json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   payment.addTo(ev.data_json);
   return Accept{std::move(ev), http::Response::text(200, "OK")};
@@ -451,7 +469,9 @@ Result<std::unique_ptr<Handler>> makeRbsHandler(const config::RouteConfig& route
 }
 
 Provider rbs::provider() {
-  return {rbs::providerConfig(), makeRbsHandler};
+  Provider p{rbs::providerConfig(), makeRbsHandler};
+  p.status_source = rbs::makeRbsStatusSource;
+  return p;
 }
 
 }  // namespace payhook::handlers

@@ -39,6 +39,38 @@ void readChecksumKeys(config::RouteKeys& keys, const config::RouteConfig& route,
   }
 }
 
+// The order-status API for expected orders: the gateway's REST base, credentials (userName and password, or a
+// token) and how fast and how long to ask.
+void readStatusApi(config::RouteKeys& keys, Settings& settings) {
+  if (auto base = keys.string("api_base")) {
+    if (!base->starts_with("http://") && !base->starts_with("https://"))
+      keys.error("api_base", quote(*base) + " must start with http:// or https://");
+    else
+      settings.api_base = *base;
+  }
+  if (auto user = keys.string("api_user")) settings.api_user = *user;
+  if (auto password = keys.secret("api_password")) settings.api_password = std::move(*password);
+  if (auto token = keys.secret("api_token")) settings.api_token = std::move(*token);
+  if (auto rate = keys.integer("poll_rate", 1)) settings.poll.rate = *rate;
+  if (auto hold = keys.duration("hold_deadline", 1)) settings.poll.hold_deadline_ms = *hold;
+  if (auto timeout = keys.duration("poll_timeout", 1)) settings.poll.timeout_ms = *timeout;
+  const bool password = keys.has("api_password_file") || keys.has("api_password");
+  const bool token = keys.has("api_token_file") || keys.has("api_token");
+  const bool user = keys.has("api_user");
+  if (keys.has("api_base")) {
+    if (token && (user || password)) {
+      keys.error("api_token_file", "give either api_token_file or api_user with api_password_file, not both");
+    } else if (!token && !(user && password)) {
+      keys.missingSecret(user ? "api_password" : "api_token",
+                         "is required with api_base: api_user and api_password_file, or api_token_file");
+    }
+  } else {
+    for (std::string_view key : {"api_user", "api_password_file", "api_password", "api_token_file",
+                                 "api_token", "poll_rate", "hold_deadline", "poll_timeout"})
+      if (keys.has(key)) keys.error(key, "is only used with api_base (the gateway's status API)");
+  }
+}
+
 std::shared_ptr<const config::ProviderSettings> read(config::RouteKeys& keys,
                                                      const config::RouteConfig& route) {
   auto settings = std::make_shared<Settings>();
@@ -68,6 +100,7 @@ std::shared_ptr<const config::ProviderSettings> read(config::RouteKeys& keys,
       keys.error("currency", quote(*currency) + " is not an ISO 4217 letter code such as \"RUB\"");
     }
   }
+  readStatusApi(keys, *settings);
   if (checksum) {
     settings->checksum = *checksum;
     readChecksumKeys(keys, route, *checksum);
@@ -80,7 +113,8 @@ std::shared_ptr<const config::ProviderSettings> read(config::RouteKeys& keys,
 config::ProviderConfig providerConfig() {
   return {"rbs",
           {"checksum", "secret_file", "secret", "public_key_file", "public_key", "rsa_hash", "own_params",
-           "currency"},
+           "currency", "api_base", "api_user", "api_password_file", "api_password", "api_token_file",
+           "api_token", "poll_rate", "hold_deadline", "poll_timeout"},
           read};
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/secret.h"
 #include "config/config.h"
+#include "handlers/status_source.h"
 
 namespace payhook::handlers::rbs {
 
@@ -18,6 +19,12 @@ struct Settings final : config::ProviderSettings {
   std::string rsa_hash = "sha512";
   std::vector<std::string> own_params;  // parameters the shop put in its callback URL (never signed)
   std::string currency = "RUB";         // ISO 4217 letters, when the callback carries no `currency`
+  // getOrderStatusExtended.do for expected orders (README "Expected payments"); empty api_base: none.
+  std::string api_base;
+  std::string api_user;
+  Secret api_password;  // with api_user
+  Secret api_token;     // instead of api_user and api_password
+  PollSettings poll;
 };
 
 // The parameters the gateway documents for its callbacks, all signed, then the two that carry the checksum.

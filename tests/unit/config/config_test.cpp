@@ -2100,3 +2100,75 @@ forward = ["orders"]
 
 }  // namespace
 }  // namespace payhook::config
+
+namespace payhook::config {
+namespace {
+
+TEST_F(ConfigTest, RbsStatusApiTakesCredentialsFromFiles) {
+  write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
+  write("rbs-api.pass", "api-password\n");
+  auto r = load(withTarget(R"(
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+api_base = "https://3dsec.sberbank.ru/payment/rest"
+api_user = "shop-api"
+api_password_file = "rbs-api.pass"
+poll_rate = 3
+hold_deadline = "2d"
+)"));
+  ASSERT_THAT(r.errors, IsEmpty());
+  const auto& s = *r.config->routes[0].settingsAs<handlers::rbs::Settings>();
+  EXPECT_EQ(s.api_base, "https://3dsec.sberbank.ru/payment/rest");
+  EXPECT_EQ(s.api_user, "shop-api");
+  EXPECT_EQ(s.api_password.reveal(), "api-password");
+  EXPECT_EQ(s.poll.rate, 3u);
+  EXPECT_EQ(s.poll.hold_deadline_ms, 2u * 86'400'000);
+}
+
+TEST_F(ConfigTest, RbsStatusApiMistakesNameFileLineAndKey) {
+  write("rbs.token", "ooc7slpvc61k7sf7ma7p4hrefr\n");
+  auto r = load(withTarget(R"(
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+api_base = "ftp://gateway"
+poll_rate = 0
+)"));
+  EXPECT_THAT(r.errors,
+              Contains(HasSubstr(at(14, "routes[0].api_base: \"ftp://gateway\" must start with http://"))));
+  EXPECT_THAT(r.errors, Contains(HasSubstr(at(15, "routes[0].poll_rate: must be positive"))));
+  auto r2 = load(withTarget(R"(
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+poll_rate = 2
+)"));
+  EXPECT_THAT(r2.errors, Contains(HasSubstr(at(14, "routes[0].poll_rate: is only used with api_base"))));
+  auto r3 = load(withTarget(R"(
+[[routes]]
+name = "bank"
+provider = "rbs"
+path = "/rbs"
+checksum = "hmac-sha256"
+secret_file = "rbs.token"
+forward = ["orders"]
+api_base = "https://gateway/payment/rest"
+)"));
+  EXPECT_THAT(r3.errors, Contains(HasSubstr("api_token_file: is required with api_base")));
+}
+
+}  // namespace
+}  // namespace payhook::config

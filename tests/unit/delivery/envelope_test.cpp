@@ -38,13 +38,14 @@ const std::string* find(const std::vector<http::Header>& h, std::string_view nam
 }
 
 TEST(Envelope, IsTheDocumentedJsonInItsFixedOrder) {
-  EXPECT_EQ(envelopeJson(sampleEvent(), 1),
-            R"({"id":"0190f3c2-7a10-7cc4-8a5e-1f2d3c4b5a69","type":"yoomoney.check_order","route":"shop",)"
-            R"("provider":"yoomoney","received_at":"2026-11-26T10:00:00.123Z","attempt":1,"verified":true,)"
-            R"("data":{"invoice_id":"55","order_sum_amount":"87.10","nested":{"a":[1,2]}},)"
-            R"("raw":{"method":"POST","path":"/yoomoney/check","query":"",)"
-            R"("content_type":"application/x-www-form-urlencoded",)"
-            R"("body":"action=checkOrder&invoiceId=55&note=\"q\"\\"}})");
+  EXPECT_EQ(
+      envelopeJson(sampleEvent(), 1),
+      R"({"id":"0190f3c2-7a10-7cc4-8a5e-1f2d3c4b5a69","type":"yoomoney.check_order","route":"shop",)"
+      R"("provider":"yoomoney","received_at":"2026-11-26T10:00:00.123Z","attempt":1,"verified":true,)"
+      R"("source":"callback","data":{"invoice_id":"55","order_sum_amount":"87.10","nested":{"a":[1,2]}},)"
+      R"("raw":{"method":"POST","path":"/yoomoney/check","query":"",)"
+      R"("content_type":"application/x-www-form-urlencoded",)"
+      R"("body":"action=checkOrder&invoiceId=55&note=\"q\"\\"}})");
 }
 
 TEST(Envelope, AttemptUnverifiedAndBadDataAreRepresented) {
@@ -52,9 +53,17 @@ TEST(Envelope, AttemptUnverifiedAndBadDataAreRepresented) {
   e.verified = false;
   e.data_json = "{not json";
   const std::string json = envelopeJson(e, 3);
-  EXPECT_NE(json.find(R"("attempt":3,"verified":false,"data":null,)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("attempt":3,"verified":false,"source":"callback","data":null,)"), std::string::npos)
+      << json;
   e.data_json.clear();
   EXPECT_NE(envelopeJson(e, 1).find(R"("data":null,)"), std::string::npos);
+}
+
+TEST(Envelope, SaysWhetherTheProviderSentItOrReconciliationFoundIt) {
+  EXPECT_NE(envelopeJson(sampleEvent(), 1).find(R"("verified":true,"source":"callback","data":)"),
+            std::string::npos);
+  EXPECT_NE(envelopeJson(sampleEvent(), 1, "reconciliation").find(R"("source":"reconciliation","data":)"),
+            std::string::npos);
 }
 
 TEST(Envelope, ABodyThatIsNotUtf8StillGivesValidJson) {
