@@ -59,6 +59,8 @@ std::shared_ptr<const Recheck> makeRecheck(const config::RouteConfig& route) {
   const Provider* provider = find(route.provider);
   if (provider == nullptr || !provider->recheck) return nullptr;
   return provider->recheck(route);
+}
+
 std::shared_ptr<const StatusSource> makeStatusSource(const config::RouteConfig& route) {
   const Provider* provider = find(route.provider);
   if (provider == nullptr || !provider->status_source) return nullptr;
