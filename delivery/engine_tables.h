@@ -35,7 +35,7 @@ struct Engine::RouteInfo {
   // A re-check (handlers::Recheck): its jobs run on api_target, and its confirmation queues `forward`.
   std::shared_ptr<const handlers::Recheck> recheck;
   std::vector<std::string> forward;
-  std::string status_type;        // the events the route's status source emits; empty: it has none
+  std::string status_type;  // the events the route's status source emits; empty: it has none
 };
 
 // A snapshot of the config the engine needs; replaced whole on reload, so an attempt in flight keeps the
