@@ -31,11 +31,13 @@ Result<ExpectedOrder> checkExpectedOrder(const config::Config& config, const std
   for (const auto& r : config.routes)
     if (r.name == route) rc = &r;
   if (rc == nullptr) return Error{"route: no route is named \"" + route.substr(0, 100) + "\""};
-  if (!handlers::makeStatusSource(*rc))
+  auto source = handlers::makeStatusSource(*rc);
+  if (!source)
     return Error{"route: \"" + route + "\" has no status API to ask (provider \"" + rc->provider +
                  "\"; for rbs, set api_base and its credentials)"};
   if (order.empty()) return Error{"order: is required (the provider's order id or the shop's order number)"};
   if (!queue::isExpectationName(order)) return Error{"order: 1 to 200 characters without control characters"};
+  if (std::string why = source->checkOrder(order); !why.empty()) return Error{"order: " + why};
   if (!amount.empty() && !isDecimal(amount))
     return Error{"amount: must be a non-negative decimal such as \"100.50\""};
   ExpectedOrder out{route, order, amount, kDefaultExpectDeadlineMs};

@@ -49,6 +49,9 @@ class StatusSource {
   // envelope says "source": "reconciliation" for events of this type.
   virtual std::string eventType() const = 0;
   virtual const PollSettings& settings() const = 0;
+  // Why `order` cannot be asked about (its registration is refused with this), or empty when it can. An
+  // API that takes the order in its URL path refuses what would change the path.
+  virtual std::string checkOrder(std::string_view /*order*/) const { return {}; }
   // The request for `order`, as registered (an id or number of the provider's).
   virtual StatusRequest request(std::string_view order) const = 0;
   // Reads the API's answer. `http_status` 0: no answer (error says why, already in the answer's error).

@@ -30,6 +30,10 @@ std::shared_ptr<const config::ProviderSettings> read(config::RouteKeys& keys, co
     else
       settings->api_base = std::move(b);
   }
+  // Expected payments (README "Expected payments") ask the same API with the same credentials.
+  if (auto rate = keys.integer("poll_rate", 1)) settings->poll.rate = *rate;
+  if (auto hold = keys.duration("hold_deadline", 1)) settings->poll.hold_deadline_ms = *hold;
+  if (auto timeout = keys.duration("poll_timeout", 1)) settings->poll.timeout_ms = *timeout;
   // The shop decides nothing here: YooKassa is answered at once and the payment already happened.
   if (keys.has("decision"))
     keys.error("decision", "provider \"yookassa\" has no decision flow: name the apps in `forward`");
@@ -39,7 +43,10 @@ std::shared_ptr<const config::ProviderSettings> read(config::RouteKeys& keys, co
 }  // namespace
 
 config::ProviderConfig providerConfig() {
-  return {"yookassa", {"shop_id", "secret_key_file", "secret_key", "api_base"}, read};
+  return {
+      "yookassa",
+      {"shop_id", "secret_key_file", "secret_key", "api_base", "poll_rate", "hold_deadline", "poll_timeout"},
+      read};
 }
 
 }  // namespace payhook::handlers::yookassa

@@ -9,6 +9,7 @@
 #include "common/untrusted_text.h"
 #include "handlers/listing.h"
 #include "handlers/payment.h"
+#include "handlers/yookassa/status.h"
 
 namespace payhook::handlers {
 namespace {
@@ -145,7 +146,7 @@ std::string basicAuthorization(std::string_view user, std::string_view password)
 class YooKassaRecheck final : public Recheck {
  public:
   explicit YooKassaRecheck(const yookassa::Settings& s)
-      : api_base_(s.api_base), authorization_(basicAuthorization(s.shop_id, s.secret_key.reveal())) {}
+      : api_base_(s.api_base), authorization_(yookassa::authorizationOf(s)) {}
 
   Result<Call> request(const Event& event) const override {
     auto path = yookassa::apiPath(event.data_json);
@@ -218,7 +219,14 @@ Result<Event> eventOf(std::string_view route, std::string_view body) {
   ev.idempotency_key = name + ":" + id + ":" + status;
   ev.data_json = std::move(normalised->data_json);
   ev.listing = std::move(normalised->listing);
+  // A payment's notification closes (or, held, marks) the payment's expectation when it is stored, before
+  // its re-check: README "Expected payments" says why that is safe.
+  if (object_type == "payment") ev.order = orderRefOfPayment(id, status, /*reconciliation=*/false);
   return ev;
+}
+
+std::string authorizationOf(const Settings& settings) {
+  return basicAuthorization(settings.shop_id, settings.secret_key.reveal());
 }
 
 Result<Normalised> normalise(std::string_view event, std::string_view object_json,
@@ -324,6 +332,7 @@ Provider provider() {
     if (settings == nullptr || settings->shop_id.empty() || settings->secret_key.empty()) return nullptr;
     return std::make_shared<YooKassaRecheck>(*settings);
   };
+  p.status_source = makeStatusSource;
   return p;
 }
 

@@ -64,6 +64,10 @@ struct Normalised {
 Result<Normalised> normalise(std::string_view event, std::string_view object_json,
                              std::string_view recheck_json);
 
+// "Basic base64(shop_id:secret_key)": the shop's credentials for the API (re-check and status requests).
+// Secret material: it goes into a request's headers and nowhere else.
+std::string authorizationOf(const Settings& settings);
+
 // "/v3/payments/<id>" (refund.* → /v3/refunds, payout.* → /v3/payouts, deal.* → /v3/deals) for a stored
 // event's data; an error when it names no object.
 Result<std::string> apiPath(std::string_view data_json);

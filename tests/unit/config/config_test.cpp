@@ -831,6 +831,9 @@ secret_key_file = "secrets/yookassa.key"
 api_base = "http://127.0.0.1:8081/"
 allow_ips = ["127.0.0.1/32"]
 forward = ["orders"]
+poll_rate = 2
+hold_deadline = "3d"
+poll_timeout = "4s"
 
 [[routes]]
 name = "yk-default"
@@ -848,7 +851,11 @@ forward = ["orders"]
   EXPECT_EQ(yk.secret_key.reveal(), "test_secret_key");
   EXPECT_EQ(yk.api_base, "http://127.0.0.1:8081");
   EXPECT_THAT(c.routes[0].allow_ips, ElementsAre("127.0.0.1/32"));
+  EXPECT_EQ(yk.poll.rate, 2u);
+  EXPECT_EQ(yk.poll.hold_deadline_ms, 3u * 86'400'000);
+  EXPECT_EQ(yk.poll.timeout_ms, 4'000u);
   EXPECT_EQ(settingsOf<handlers::yookassa::Settings>(c.routes[1]).api_base, "https://api.yookassa.ru");
+  EXPECT_EQ(settingsOf<handlers::yookassa::Settings>(c.routes[1]).poll.rate, 5u);
   // Left out, allow_ips stays empty here: the handler's default (YooKassa's networks) applies.
   EXPECT_THAT(c.routes[1].allow_ips, IsEmpty());
 }
