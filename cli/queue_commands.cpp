@@ -218,9 +218,10 @@ constexpr const char* kExpectUsage =
     "usage: payhookctl [-c FILE] expect --route R --order ID [--amount A] [--deadline 2h] [--json]\n"
     "\n"
     "Registers an order the shop created at the provider (RBS: the gateway's orderId/mdOrder or the shop's\n"
-    "orderNumber) as expected: when its callback has not come by the deadline (default 1h), payhookd asks\n"
-    "the provider's status API and emits the final state itself. Registering the same route and order again\n"
-    "changes nothing (exit 0, or 1 when the amount differs from the first registration's).\n";
+    "orderNumber; YooKassa: the payment id) as expected: when its callback has not come by the deadline\n"
+    "(default 1h), payhookd asks the provider's status API and emits the final state itself. Registering\n"
+    "the same route and order again changes nothing (exit 0, or 1 when the amount differs from the first\n"
+    "registration's).\n";
 
 constexpr const char* kExpectedUsage =
     "usage: payhookctl [-c FILE] expected [--state open|dead|all] [--route R] [--limit N] [--json]\n"
