@@ -33,6 +33,9 @@ struct OrderRef {
   std::string state;            // the state reported (payment outcome: "succeeded", "held", ...); empty: none
   bool final = false;           // nothing after it is waited for: the expectation is closed
   bool reconciliation = false;  // found by asking the provider's status API, not sent by the provider
+  // A claim until the provider's API confirms it (a re-check): when stored it is only held back when
+  // reconciliation reported the state first; the confirmation marks and closes the expectation.
+  bool confirm_first = false;
 };
 
 struct Event {

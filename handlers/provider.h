@@ -96,6 +96,7 @@ class Recheck {
     Kind kind = Kind::kFailed;
     // kConfirmed: the stored event with its data and listing rebuilt from the API's object. kRefuted: the
     // stored event with its listing saying so, so that an operator's search shows no outcome it claimed.
+    // kConfirmed: `event.order` is the expected order the confirmation settles (README "Expected payments").
     Event event;
     std::string note;  // what the API said, for the operator; never secret material
   };

@@ -27,6 +27,21 @@ bool isExpectationName(std::string_view name) {
   return true;
 }
 
+std::string expectationLines(const std::string& key_prefix, const Event& e) {
+  std::string order;
+  if (e.order.keys.empty()) return order;
+  // 'p': a callback pending its confirmation by the provider's API.
+  order += e.order.reconciliation ? "r\n" : e.order.confirm_first ? "p\n" : "c\n";
+  order += e.order.final ? "1\n" : "0\n";
+  order += e.order.state.empty() ? std::string("-") : e.order.state;
+  order += '\n';
+  order += key_prefix + "expect:due:" + e.route + '\n';
+  order += key_prefix + "expect:dead\n";
+  for (const auto& k : e.order.keys)
+    if (isExpectationName(k)) order += key_prefix + "exp:" + e.route + ":" + k + '\n';
+  return order;
+}
+
 Expectations::Expectations(RedisStore& store, std::string prefix)
     : store_(store),
       key_prefix_("{" + prefix + "}:"),

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/event.h"
 #include "common/result.h"
 #include "queue/redis_event_store.h"
 
@@ -63,6 +64,11 @@ struct ExpectationList {
   int64_t dead = 0;
   std::vector<Expectation> entries;
 };
+
+// The expected order `e` speaks of (Event::order) as the lines queue/lua/expect_settle.lua reads, with the
+// keys built under `key_prefix` ("{prefix}:"); empty when it speaks of none. Names that would break a line
+// or a key are left out: no expectation is registered under them.
+std::string expectationLines(const std::string& key_prefix, const Event& e);
 
 class Expectations {
  public:

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include "queue/event_record.h"
+#include "queue/expectations.h"
 #include "queue/lua_scripts.h"
 #include "redis/command.h"
 #include "redis/connection.h"
@@ -141,7 +142,8 @@ JobQueue::JobQueue(RedisStore& store, JobQueueOptions options)
       dead_key_(key_prefix_ + "dead"),
       events_key_(key_prefix_ + "events"),
       claim_script_(std::string(scripts::kJobClaim)),
-      finish_script_(std::string(scripts::kListingKeys) + std::string(scripts::kJobFinish)),
+      finish_script_(std::string(scripts::kListingKeys) + std::string(scripts::kExpectSettle) +
+                     std::string(scripts::kJobFinish)),
       sweep_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobSweep)),
       depth_script_(std::string(scripts::kJobDepthFunction) + std::string(scripts::kJobDepth)) {
   if (options_.instance_id.empty()) {
@@ -239,7 +241,11 @@ void JobQueue::settle(const JobLease& lease, const AttemptRecord& record, const 
   std::string packed;
   std::string targets;
   std::string listing = record::packListing(outcome.event.listing);
+  std::string order;
   if (outcome.confirmed) {
+    if (std::string lines = expectationLines(key_prefix_, outcome.event); !lines.empty())
+      order =
+          key_prefix_ + "idem:" + outcome.event.route + ":" + outcome.event.idempotency_key + "\n" + lines;
     std::string received_at;
     const record::Parts parts = record::partsOf(outcome.event, received_at);
     packed.reserve(record::packedSize(parts));
@@ -247,7 +253,7 @@ void JobQueue::settle(const JobLease& lease, const AttemptRecord& record, const 
     for (const auto& t : outcome.targets) targets += (targets.empty() ? "" : ",") + t;
   }
   push(outcome.confirmed ? "confirm" : "refute", lease, std::move(json), record.at_ms, outcome.note,
-       std::move(targets), std::move(packed), std::move(listing), false, std::move(cb));
+       std::move(targets), std::move(packed), std::move(listing), std::move(order), std::move(cb));
 }
 
 void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptRecord* record, int64_t when_ms,
@@ -260,12 +266,13 @@ void JobQueue::finish(const char* mode, const JobLease& lease, const AttemptReco
     json = recordJson(lease, *record, result, m == "reschedule" ? when_ms : -1, reason);
   }
   push(mode, lease, std::move(json), when_ms, reason, next ? next->target : std::string(),
-       next ? next->decision : std::string(), next ? "1" : "0", next && next->call, std::move(cb));
+       next ? next->decision : std::string(), next ? "1" : "0", next && next->call ? "1" : "0",
+       std::move(cb));
 }
 
 void JobQueue::push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
                     std::string reason, std::string next_target, std::string decision, std::string has_next,
-                    bool call, std::function<void(Result<LeaseOutcome>)> cb) {
+                    std::string call, std::function<void(Result<LeaseOutcome>)> cb) {
   std::string target = splitJob(lease.job_id).second;
   Finishes& f = *finishes_;
   if (f.args.empty()) {
@@ -283,7 +290,7 @@ void JobQueue::push(const char* mode, const JobLease& lease, std::string record_
   f.args.push_back(std::move(next_target));
   f.args.push_back(std::move(decision));
   f.args.push_back(std::move(has_next));
-  f.args.push_back(call ? "1" : "0");
+  f.args.push_back(std::move(call));
   f.callbacks.push_back(std::move(cb));
   flushFinishes();
 }

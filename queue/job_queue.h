@@ -95,6 +95,8 @@ struct FollowUp {
 // and a job for each of `targets` is due at once; refuted, the job is finished as "refuted" with `note` as
 // its reason, nothing is queued and the event becomes "stored" (kept, never forwarded). Either way `note`
 // is kept on the event under "recheck", and `event.listing` replaces its listing (the find index follows).
+// Confirmed, `event.order` (an expected order) is settled in the same script, as the store script settles a
+// callback's: reconciliation that reported the state first holds the event back (stored, `same_as`).
 struct RecheckOutcome {
   bool confirmed = false;
   Event event;
@@ -183,7 +185,7 @@ class JobQueue {
   // `has_next` is "1" or "0", or a re-check's packed listing.
   void push(const char* mode, const JobLease& lease, std::string record_json, int64_t when_ms,
             std::string reason, std::string next_target, std::string decision, std::string has_next,
-            bool call, std::function<void(Result<LeaseOutcome>)> cb);
+            std::string call, std::function<void(Result<LeaseOutcome>)> cb);
   std::string recordJson(const JobLease& lease, const AttemptRecord& record, const char* result,
                          int64_t next_due_ms, const std::string& reason) const;
   // Sends the jobs waiting to be finished as one script call, unless one is out already.

@@ -106,7 +106,8 @@ RedisStore::RedisStore(uv_loop_t* loop, RedisStoreOptions options)
       events_key_(key_prefix_ + "events"),
       targets_key_(key_prefix_ + "targets"),
       find_key_(key_prefix_ + "find"),
-      store_script_(std::string(scripts::kListingKeys) + std::string(scripts::kStore)),
+      store_script_(std::string(scripts::kListingKeys) + std::string(scripts::kExpectSettle) +
+                    std::string(scripts::kStore)),
       conn_(loop, connectionOptions(std::move(options))) {
   conn_.preload(store_script_);
 }
@@ -247,18 +248,7 @@ void RedisStore::writeStoreArgs(std::string& c, const Event& e, const StoreSpec&
   appendBulk(c, listing);
   // The expected order the event speaks of (queue/lua/store.lua): the keys are built here, where the prefix
   // is known. Names that would break a line or a key are left out: no expectation is registered under them.
-  std::string order;
-  if (!e.order.keys.empty()) {
-    order += e.order.reconciliation ? "r\n" : "c\n";
-    order += e.order.final ? "1\n" : "0\n";
-    order += e.order.state.empty() ? std::string("-") : e.order.state;
-    order += '\n';
-    order += key_prefix_ + "expect:due:" + e.route + '\n';
-    order += key_prefix_ + "expect:dead\n";
-    for (const auto& k : e.order.keys)
-      if (isExpectationName(k)) order += key_prefix_ + "exp:" + e.route + ":" + k + '\n';
-  }
-  appendBulk(c, order);
+  appendBulk(c, expectationLines(key_prefix_, e));
   for (const auto& t : spec.targets) appendBulk(c, t);
 }
 

@@ -219,9 +219,12 @@ Result<Event> eventOf(std::string_view route, std::string_view body) {
   ev.idempotency_key = name + ":" + id + ":" + status;
   ev.data_json = std::move(normalised->data_json);
   ev.listing = std::move(normalised->listing);
-  // A payment's notification closes (or, held, marks) the payment's expectation when it is stored, before
-  // its re-check: README "Expected payments" says why that is safe.
-  if (object_type == "payment") ev.order = orderRefOfPayment(id, status, /*reconciliation=*/false);
+  // A payment's notification settles the payment's expectation only once the API confirms it (judge()):
+  // stored, it is only held back when reconciliation reported the state first.
+  if (object_type == "payment") {
+    ev.order = orderRefOfPayment(id, status, /*reconciliation=*/false);
+    ev.order.confirm_first = true;
+  }
   return ev;
 }
 
@@ -319,6 +322,11 @@ Recheck::Outcome judge(const Event& event, int status, std::string_view body, in
   out.kind = Kind::kConfirmed;
   out.event = event;
   out.event.verified = true;
+  // The confirmed state closes (or, held, marks) the payment's expectation (README "Expected payments").
+  if (object_type == "payment") {
+    out.event.order = orderRefOfPayment(id, actual, /*reconciliation=*/false);
+    out.event.order.confirm_first = true;
+  }
   out.event.data_json = std::move(normalised->data_json);
   out.event.listing = std::move(normalised->listing);
   out.note = "confirmed by the API at " + formatIso8601Utc(now_ms);

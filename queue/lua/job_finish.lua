@@ -11,7 +11,9 @@
 --       the decision alone ('0').
 --       A re-check's job (JobQueue::settle()) has mode confirm or refute, its note as the reason, the
 --       event's new listing in place of "has follow-up" and, when confirmed, the targets to queue
---       (comma-separated) as the follow-up target and the event's new packed parts as the decision.
+--       (comma-separated) as the follow-up target, the event's new packed parts as the decision and, in
+--       place of "queue the follow-up job", the expected order it speaks of: empty, or the event's
+--       idempotency key (whose TTL a closed expectation takes) and then the lines of expect_settle.lua.
 -- Returns one of 'ok', 'lost' or 'gone' per job, in order.
 local prefix, keep = ARGV[1], tonumber(ARGV[2])
 local leased, dead, targets_key, done_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -58,6 +60,23 @@ local function finish(a)
   end
   if mode == 'confirm' or mode == 'refute' then relist(ev, event_id, ARGV[a + 9]) end
   if mode == 'confirm' then
+    -- A confirmed notification settles its expected order now, not when it was stored: one the API
+    -- refutes never closes it. Reconciliation that reported the state meanwhile holds it back.
+    local order = ARGV[a + 10]
+    local nl = string.find(order, '\n', 1, true)
+    if nl then
+      local ttl = redis.call('TTL', string.sub(order, 1, nl - 1))
+      -- The key expired or has no TTL: a day, as long as a late repeat is likely.
+      if ttl <= 0 then ttl = 86400 end
+      local held_back = settleExpectation(string.sub(order, nl + 1), event_id, when, ttl, true)
+      if held_back then
+        redis.call('HSET', ev, 'e', ARGV[a + 8], 'recheck', ARGV[a + 6], 'status:' .. target, 'delivered',
+          'state', 'stored', 'same_as', held_back)
+        done[#done + 1] = when
+        done[#done + 1] = event_id
+        return 'ok'
+      end
+    end
     -- The provider's API confirmed the event: it is forwarded as the API reports it, to the targets the
     -- route names now. A target job already leased (an operator's replay) is not queued twice.
     local queued = 0

@@ -1,8 +1,9 @@
 // Expected YooKassa payments end to end: the real payhookd and redis-server, a fake YooKassa API (the
 // notification's re-check and the status requests, both GET /v3/payments/{id}) and the shop's app (Sink).
-// A payment registered as expected is closed exactly once: by its notification (the re-check the only API
-// request), by reconciliation after its deadline (one yookassa.payment_status event, "source":
-// "reconciliation"), never twice when the notification comes late, and through an API that is down a while.
+// A payment registered as expected is closed exactly once: by its notification once the API confirms it (the
+// re-check the only API request; a refuted one settles nothing), by reconciliation after its deadline (one
+// yookassa.payment_status event, "source": "reconciliation"), never twice when the notification comes late,
+// and through an API that is down a while.
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -124,8 +125,8 @@ constexpr const char* kIdA = "2f0a0001-000f-5000-8000-18db351245c7";
 constexpr const char* kIdB = "2f0a0002-000f-5000-8000-18db351245c7";
 constexpr const char* kIdC = "2f0a0003-000f-5000-8000-18db351245c7";
 
-// (a) The notification comes in time: it closes the expectation when stored; the API is asked once, by the
-// notification's re-check, and never by reconciliation.
+// (a) The notification comes in time: its re-check's confirmation closes the expectation; the API is asked
+// once, by that re-check, and never by reconciliation.
 TEST_F(ExpectedYooKassaTest, ANotificationInTimeClosesItWithoutAnyStatusRequest) {
   api_.set(path(kIdA), paymentObject(kIdA, "succeeded"));
   expect(kIdA, "1s");
@@ -196,6 +197,30 @@ TEST_F(ExpectedYooKassaTest, AnApiThatIsDownIsAskedAgainOnTheBackoff) {
   EXPECT_EQ(events[0]["source"], "reconciliation");
   EXPECT_EQ(events[0]["data"]["payment"]["outcome"], "failed");
   EXPECT_EQ(expectation(kIdC)["state"], "closed");
+}
+
+// A notification the API refutes (a forged success of a payment still pending) settles nothing: the
+// expectation stays open, and reconciliation reports the state the API really reaches.
+TEST_F(ExpectedYooKassaTest, ARefutedNotificationLeavesItOpenForReconciliation) {
+  constexpr const char* kId = "2f0a0005-000f-5000-8000-18db351245c7";
+  api_.set(path(kId), paymentObject(kId, "pending"));
+  expect(kId, "1s");
+  ASSERT_EQ(notify(kId, "succeeded").status, 200);
+  const std::string key = std::string("payment.succeeded:") + kId + ":succeeded";
+  ASSERT_TRUE(waitFor([&] { return storedEvent(redis_, "yk", key)["status:@yk"] == "refuted"; }))
+      << daemon_->logs();
+  EXPECT_EQ(expectation(kId)["state"], "open");
+  EXPECT_EQ(expectation(kId).count("seen:succeeded"), 0u);
+  api_.set(path(kId), paymentObject(kId, "canceled"));
+  ASSERT_TRUE(waitFor([&] { return !eventsFor(kId).empty(); }, 15'000)) << daemon_->logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  auto events = eventsFor(kId);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "yookassa.payment_status");
+  EXPECT_EQ(events[0]["data"]["payment"]["outcome"], "failed");
+  auto exp = expectation(kId);
+  EXPECT_EQ(exp["state"], "closed");
+  EXPECT_EQ(exp["closed_by"], "reconciliation");
 }
 
 // Waiting for capture: reported once, asked about again, and its capture is the final event.

@@ -153,12 +153,27 @@ TEST(YooKassaStatus, APaymentNotificationReferencesItsExpectedPayment) {
   EXPECT_EQ(e->order.state, "succeeded");
   EXPECT_TRUE(e->order.final);
   EXPECT_FALSE(e->order.reconciliation);
+  // Stored, it only waits: the API's confirmation settles the expectation.
+  EXPECT_TRUE(e->order.confirm_first);
 
   auto held = eventOf("yk", R"({"type":"notification","event":"payment.waiting_for_capture","object":)" +
                                 payment("waiting_for_capture") + "}");
   ASSERT_TRUE(held);
   EXPECT_EQ(held->order.state, "held");
   EXPECT_FALSE(held->order.final);
+}
+
+TEST(YooKassaStatus, TheConfirmationSettlesTheExpectedPaymentWithTheApisStatus) {
+  auto e = eventOf(
+      "yk", R"({"type":"notification","event":"payment.succeeded","object":)" + payment("succeeded") + "}");
+  ASSERT_TRUE(e);
+  const Recheck::Outcome confirmed = judge(*e, 200, payment("succeeded"), 1'700'000'000'000);
+  ASSERT_EQ(confirmed.kind, Recheck::Outcome::Kind::kConfirmed) << confirmed.note;
+  ASSERT_EQ(confirmed.event.order.keys.size(), 1u);
+  EXPECT_EQ(confirmed.event.order.keys[0], kId);
+  EXPECT_EQ(confirmed.event.order.state, "succeeded");
+  EXPECT_TRUE(confirmed.event.order.final);
+  EXPECT_TRUE(confirmed.event.order.confirm_first);
 }
 
 TEST(YooKassaStatus, ARefundNotificationReferencesNoExpectedPayment) {
