@@ -223,6 +223,37 @@ TEST_F(ExpectedYooKassaTest, ARefutedNotificationLeavesItOpenForReconciliation) 
   EXPECT_EQ(exp["closed_by"], "reconciliation");
 }
 
+// The notification is stored before the deadline, but its re-check fails and is retried past it: the
+// reconciler and the re-check race to the same state. Whichever settles it first is delivered, the other is
+// held back; the app receives the state once.
+TEST_F(ExpectedYooKassaTest, ANotificationWhoseRecheckRacesReconciliationIsDeliveredOnce) {
+  constexpr const char* kId = "2f0a0006-000f-5000-8000-18db351245c7";
+  api_.set(path(kId), paymentObject(kId, "succeeded"));
+  expect(kId, "300ms");
+  api_.failNext(1);
+  ASSERT_EQ(notify(kId, "succeeded").status, 200);
+  ASSERT_TRUE(waitFor([&] { return expectation(kId)["state"] == "closed"; }, 15'000)) << daemon_->logs();
+  const std::string key = std::string("payment.succeeded:") + kId + ":succeeded";
+  ASSERT_TRUE(waitFor([&] {
+    auto ev = storedEvent(redis_, "yk", key);
+    return ev["state"] == "stored" || ev["state"] == "delivered";
+  })) << daemon_->logs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto events = eventsFor(kId);
+  ASSERT_EQ(events.size(), 1u);
+  auto notified = storedEvent(redis_, "yk", key);
+  if (expectation(kId)["closed_by"] == "reconciliation") {
+    // The usual order: held back by its confirmation, after the re-check's retry.
+    EXPECT_EQ(events[0]["type"], "yookassa.payment_status");
+    EXPECT_EQ(notified["state"], "stored");
+    EXPECT_EQ(notified["status:@yk"], "delivered");
+    EXPECT_EQ(notified["same_as"], events[0]["id"].get<std::string>());
+  } else {
+    EXPECT_EQ(events[0]["type"], "yookassa.payment.succeeded");
+    EXPECT_EQ(notified["state"], "delivered");
+  }
+}
+
 // Waiting for capture: reported once, asked about again, and its capture is the final event.
 TEST_F(ExpectedYooKassaTest, AHeldPaymentIsReportedOnceThenAskedAboutUntilItIsFinal) {
   constexpr const char* kId = "2f0a0004-000f-5000-8000-18db351245c7";
