@@ -7,16 +7,11 @@ namespace payhook::queue {
 namespace {
 
 using redis::lua::element;
-using redis::lua::integer;
+using redis::lua::integerOr0;
 using redis::lua::isArray;
 using redis::lua::number;
 using redis::lua::scriptError;
 using redis::lua::text;
-
-int64_t integerOr0(const ScriptValue* v) {
-  int64_t out = 0;
-  return integer(v, out) ? out : 0;
-}
 
 }  // namespace
 

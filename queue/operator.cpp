@@ -17,16 +17,11 @@ namespace {
 
 using redis::lua::element;
 using redis::lua::integer;
+using redis::lua::integerOr0;
 using redis::lua::isArray;
 using redis::lua::number;
 using redis::lua::scriptError;
 using redis::lua::text;
-
-// A score or count that may be absent (""): 0 then.
-int64_t integerOr0(const ScriptValue* v) {
-  int64_t out = 0;
-  return integer(v, out) ? out : 0;
-}
 
 std::vector<std::string> strings(const ScriptValue* v) {
   std::vector<std::string> out;

@@ -47,6 +47,12 @@ inline bool integer(const ScriptValue* v, int64_t& out) {
   return ec == std::errc() && p == v->str.data() + v->str.size();
 }
 
+// A score or count that may be absent (""): 0 then.
+inline int64_t integerOr0(const ScriptValue* v) {
+  int64_t out = 0;
+  return integer(v, out) ? out : 0;
+}
+
 // What failed, for a script whose reply is an error or not of the expected shape.
 inline Error scriptError(const char* what, const ScriptReply& r) {
   return Error{std::string(what) + ": " + (r.error.empty() ? "unexpected reply" : r.error)};
